@@ -1,0 +1,23 @@
+//! The collections' one error type.
+
+/// What can go wrong building or computing a collection.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The runtime reported a failure: a task panicked or failed, a dependency failed, the graph
+    /// was malformed, or work was cancelled.
+    #[error(transparent)]
+    Runtime(#[from] partita_runtime::Error),
+}
+
+impl Error {
+    /// The runtime error inside, if this is one.
+    pub fn as_runtime(&self) -> Option<&partita_runtime::Error> {
+        match self {
+            Error::Runtime(e) => Some(e),
+        }
+    }
+}
+
+/// `Result` with the collections' [`Error`] as its default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

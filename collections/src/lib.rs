@@ -1,0 +1,17 @@
+//! partita's lazy collections.
+//!
+//! Each collection builds a task graph and turns it over to a [`Runtime`](partita_runtime::Runtime)
+//! to compute. This release has [`Delayed`]: lazy values built from plain closures.
+
+mod delayed;
+mod error;
+
+pub use self::delayed::{
+    combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
+};
+pub use self::error::{Error, Result};
+
+/// The names most programs need.
+pub mod prelude {
+    pub use crate::{combine, compute_all, compute_all_on, delayed, from_value, Delayed};
+}

@@ -1,0 +1,133 @@
+//! Task overhead: how many tasks per second the runtime executes when every task is tiny.
+//!
+//! ```text
+//! cargo run --release --example tasks -- --variant tree --n 100000 --fanin 16
+//! cargo run --release --example tasks -- --variant chain --n 10000
+//! cargo run --release --example tasks -- --variant wide --n 1000000
+//! ```
+//!
+//! Fusion is off, so each task runs as its own task actor through the pool. Prints, last,
+//! `RESULT name=tasks.<variant>.partita seconds=<compute s> checksum=<c> tasks=<n> tasks_per_s=<r> build_s=<s>`.
+
+mod graphs;
+
+use std::time::Instant;
+
+use partita::prelude::*;
+
+struct Args {
+    variant: String,
+    n: u64,
+    fanin: usize,
+    threads: Option<usize>,
+    scheduler: Scheduler,
+    fuse: bool,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut args = Args {
+        variant: "tree".into(),
+        n: 0,
+        fanin: 16,
+        threads: None,
+        scheduler: Scheduler::Threads,
+        fuse: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--variant" => args.variant = value()?,
+            "--n" => args.n = value()?.parse().map_err(|e| format!("--n: {e}"))?,
+            "--fanin" => args.fanin = value()?.parse().map_err(|e| format!("--fanin: {e}"))?,
+            "--threads" => {
+                args.threads = Some(value()?.parse().map_err(|e| format!("--threads: {e}"))?)
+            }
+            "--scheduler" => {
+                args.scheduler = match value()?.as_str() {
+                    "sync" => Scheduler::Sync,
+                    "threads" => Scheduler::Threads,
+                    other => return Err(format!("unknown scheduler {other}")),
+                }
+            }
+            "--fuse" => args.fuse = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if args.n == 0 {
+        args.n = match args.variant.as_str() {
+            "chain" => 10_000,
+            "wide" => 1_000_000,
+            _ => 100_000,
+        };
+    }
+    if args.fanin < 2 {
+        return Err("--fanin must be at least 2".into());
+    }
+    Ok(args)
+}
+
+/// Peak resident set size in MiB, from /proc (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse().map_err(|e| {
+        format!("{e}\nusage: tasks --variant tree|chain|wide [--n N] [--fanin F] [--threads T] [--scheduler sync|threads] [--fuse]")
+    })?;
+    let mut builder = Runtime::builder().scheduler(args.scheduler).fuse(args.fuse);
+    if let Some(t) = args.threads {
+        builder = builder.threads(t);
+    }
+    let rt = builder.build()?;
+    let rss_before = peak_rss_mib().unwrap_or(0.0);
+
+    let built = Instant::now();
+    let (checksum, tasks, seconds, build_s) = match args.variant.as_str() {
+        "tree" | "chain" => {
+            let (root, tasks) = if args.variant == "tree" {
+                graphs::tree(args.n, args.fanin)
+            } else {
+                graphs::chain(args.n)
+            };
+            let build_s = built.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let v = root.compute_on(&rt)?;
+            (v, tasks, t.elapsed().as_secs_f64(), build_s)
+        }
+        "wide" => {
+            let xs = graphs::wide(args.n);
+            let build_s = built.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let vs = compute_all_on(&rt, &xs)?;
+            let seconds = t.elapsed().as_secs_f64();
+            (vs.iter().sum(), xs.len(), seconds, build_s)
+        }
+        other => return Err(format!("unknown variant {other}").into()),
+    };
+    let expected = match args.variant.as_str() {
+        "chain" => args.n,
+        _ => args.n * (args.n + 1) / 2,
+    };
+    if checksum != expected {
+        return Err(format!("wrong checksum {checksum}, expected {expected}").into());
+    }
+    let peak = peak_rss_mib().unwrap_or(0.0);
+    eprintln!(
+        "scheduler={:?} threads={} fuse={} peak_rss_mib={peak:.1} (at start {rss_before:.1}) bytes_per_task={:.0}",
+        rt.scheduler(),
+        rt.threads(),
+        rt.fuses(),
+        (peak - rss_before) * 1024.0 * 1024.0 / tasks as f64,
+    );
+    println!(
+        "RESULT name=tasks.{}.partita seconds={seconds:.6} checksum={checksum} tasks={tasks} tasks_per_s={:.1} build_s={build_s:.4} peak_rss_mb={peak:.1}",
+        args.variant,
+        tasks as f64 / seconds,
+    );
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The IO crate's one error type.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What can go wrong reading or writing data.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: Arc<std::io::Error>,
+    },
+    /// A collection error.
+    #[error(transparent)]
+    Collections(#[from] partita_collections::Error),
+}
+
+impl From<partita_runtime::Error> for Error {
+    fn from(e: partita_runtime::Error) -> Self {
+        Error::Collections(e.into())
+    }
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source: Arc::new(source),
+        }
+    }
+}
+
+/// `Result` with the IO crate's [`Error`] as its default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

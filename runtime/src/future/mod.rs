@@ -1,0 +1,378 @@
+//! Futures: submit work to a runtime now and collect the results later, as Dask's
+//! `client.submit` gives.
+//!
+//! A [`Future`] is a handle to one running task. Every clone shares the same result. When every
+//! handle to a future that has not finished is dropped, its work is cancelled: a task that has not
+//! started never runs. A task may submit more tasks and wait for them: a worker that waits runs
+//! other queued work meanwhile, so even a one-thread pool cannot deadlock.
+
+mod as_completed;
+
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub use self::as_completed::{as_completed, AsCompleted};
+use crate::completion::Completion;
+use crate::error::{Error, Result};
+use crate::events::{ComputeId, EventKind};
+use crate::graph::TaskKey;
+use crate::pool::Job;
+use crate::runtime::Runtime;
+use crate::value::{downcast_owned, panic_message, value, Outcome};
+
+/// Futures' events carry this compute id.
+const FUTURES: ComputeId = ComputeId(0);
+
+pub(crate) struct FutureCore {
+    key: TaskKey,
+    result: Completion<Outcome>,
+}
+
+impl FutureCore {
+    fn cancel(&self) -> bool {
+        self.result.complete(Err(Arc::new(Error::Cancelled {
+            key: self.key.clone(),
+        })))
+    }
+}
+
+/// Cancels the work when the last handle goes.
+struct Handle {
+    core: Arc<FutureCore>,
+    runtime: Runtime,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.core.cancel();
+    }
+}
+
+/// A handle to a task submitted to a [`Runtime`].
+///
+/// ```
+/// use partita_runtime::Runtime;
+/// let rt = Runtime::builder().threads(2).build()?;
+/// let a = rt.submit(|| 20);
+/// let b = rt.submit(|| 22);
+/// assert_eq!(a.result()? + b.result()?, 42);
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+pub struct Future<T> {
+    handle: Arc<Handle>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Future {
+            handle: self.handle.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Future")
+            .field("key", &self.handle.core.key)
+            .field("done", &self.done())
+            .finish()
+    }
+}
+
+impl<T> Future<T> {
+    /// The task's key.
+    pub fn key(&self) -> &TaskKey {
+        &self.handle.core.key
+    }
+
+    /// Whether the task has finished, failed or been cancelled.
+    pub fn done(&self) -> bool {
+        self.handle.core.result.is_done()
+    }
+
+    /// Cancels the task. Returns `false` if it had already finished. A task that is running is
+    /// not interrupted, but its result is discarded and waiters see [`Error::Cancelled`].
+    pub fn cancel(&self) -> bool {
+        self.handle.core.cancel()
+    }
+
+    /// Blocks until the task ends, without taking its result.
+    pub fn wait(&self) {
+        let _ = self.handle.core.result.wait(self.handle.runtime.registry());
+    }
+
+    pub(crate) fn core(&self) -> &Arc<FutureCore> {
+        &self.handle.core
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Future<T> {
+    /// Blocks until the task ends and returns its value. On a pool thread, runs other work while
+    /// it waits.
+    ///
+    /// # Errors
+    /// [`Error::TaskPanicked`], [`Error::TaskFailed`] or [`Error::Cancelled`].
+    pub fn result(&self) -> Result<T> {
+        let outcome = self.handle.core.result.wait(self.handle.runtime.registry());
+        self.unpack(outcome)
+    }
+
+    fn unpack(&self, outcome: Outcome) -> Result<T> {
+        match outcome {
+            Ok(v) => downcast_owned(v, self.key()),
+            Err(e) => Err((*e).clone()),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> std::future::Future for Future<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.handle.core.result.poll(cx) {
+            Poll::Ready(outcome) => Poll::Ready(self.unpack(outcome)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+type Body = Box<dyn FnMut(&TaskKey) -> Result<crate::value::Value> + Send>;
+
+/// Configures one task before it is submitted: its name and how often to retry it.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use partita_runtime::Runtime;
+///
+/// let rt = Runtime::builder().threads(1).build()?;
+/// let tries = Arc::new(AtomicU32::new(0));
+/// let t = tries.clone();
+/// let f = rt.task(move || {
+///     if t.fetch_add(1, Ordering::SeqCst) < 2 { panic!("flaky") }
+///     "ok"
+/// }).retries(2).name("flaky").submit();
+/// assert_eq!(f.result()?, "ok");
+/// assert_eq!(tries.load(Ordering::SeqCst), 3);
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+pub struct TaskBuilder<'rt, T> {
+    runtime: &'rt Runtime,
+    body: Body,
+    name: Option<String>,
+    retries: u32,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for TaskBuilder<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskBuilder")
+            .field("name", &self.name)
+            .field("retries", &self.retries)
+            .finish()
+    }
+}
+
+impl<T: Send + Sync + 'static> TaskBuilder<'_, T> {
+    /// Names the task (its key's name). Defaults to `submit`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Runs the task up to `n` more times if it panics or returns an error.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// Submits the task.
+    pub fn submit(self) -> Future<T> {
+        let rt = self.runtime;
+        let key = TaskKey::new(self.name.as_deref().unwrap_or("submit"), rt.next_id());
+        let core = Arc::new(FutureCore {
+            key: key.clone(),
+            result: Completion::new(),
+        });
+        let job = run_future(core.clone(), self.body, self.retries, rt.clone());
+        rt.events()
+            .task(FUTURES, EventKind::TaskQueued, &key, Duration::ZERO);
+        match rt.registry() {
+            Some(pool) => pool.spawn(Job::Boxed(Box::new(job))),
+            None => job(),
+        }
+        Future {
+            handle: Arc::new(Handle {
+                core,
+                runtime: rt.clone(),
+            }),
+            _type: PhantomData,
+        }
+    }
+}
+
+/// The pool job for one future: skip it if cancelled, run with retries, publish the outcome.
+fn run_future(
+    core: Arc<FutureCore>,
+    mut body: Body,
+    retries: u32,
+    rt: Runtime,
+) -> impl FnOnce() + Send {
+    move || {
+        let events = rt.events();
+        let mut attempt = 0;
+        let outcome = loop {
+            if core.result.is_done() {
+                return; // cancelled before it ran
+            }
+            events.task(FUTURES, EventKind::TaskStarted, &core.key, Duration::ZERO);
+            let started = Instant::now();
+            let result =
+                catch_unwind(AssertUnwindSafe(|| body(&core.key))).unwrap_or_else(|payload| {
+                    Err(Error::TaskPanicked {
+                        key: core.key.clone(),
+                        message: panic_message(payload.as_ref()),
+                    })
+                });
+            match result {
+                Ok(v) => {
+                    events.task(
+                        FUTURES,
+                        EventKind::TaskFinished,
+                        &core.key,
+                        started.elapsed(),
+                    );
+                    break Ok(v);
+                }
+                Err(e) => {
+                    let e = Arc::new(e);
+                    events.task(
+                        FUTURES,
+                        EventKind::TaskFailed { error: e.clone() },
+                        &core.key,
+                        started.elapsed(),
+                    );
+                    if attempt >= retries {
+                        break Err(e);
+                    }
+                    attempt += 1;
+                    tracing::debug!(key = %core.key, attempt, error = %e, "retrying task");
+                }
+            }
+        };
+        core.result.complete(outcome);
+    }
+}
+
+impl Runtime {
+    /// Runs `f` on the pool and returns a handle to its result. With the sync scheduler, `f`
+    /// runs before `submit` returns.
+    ///
+    /// ```
+    /// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
+    /// assert_eq!(rt.submit(|| 1 + 1).result()?, 2);
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn submit<T, F>(&self, f: F) -> Future<T>
+    where
+        T: Send + Sync + 'static,
+        F: FnMut() -> T + Send + 'static,
+    {
+        self.task(f).submit()
+    }
+
+    /// Like [`submit`](Self::submit) for a function that can fail. Its error becomes
+    /// [`Error::TaskFailed`] with the error's text.
+    ///
+    /// ```
+    /// let rt = partita_runtime::Runtime::builder().threads(1).build()?;
+    /// let f = rt.try_submit(|| "x".parse::<i32>());
+    /// assert!(matches!(f.result(), Err(partita_runtime::Error::TaskFailed { .. })));
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn try_submit<T, E, F>(&self, f: F) -> Future<T>
+    where
+        T: Send + Sync + 'static,
+        E: std::fmt::Display,
+        F: FnMut() -> std::result::Result<T, E> + Send + 'static,
+    {
+        self.try_task(f).submit()
+    }
+
+    /// A [`TaskBuilder`] for `f`, to set its name or retries before submitting it.
+    pub fn task<T, F>(&self, mut f: F) -> TaskBuilder<'_, T>
+    where
+        T: Send + Sync + 'static,
+        F: FnMut() -> T + Send + 'static,
+    {
+        self.builder_for(Box::new(move |_| Ok(value(f()))))
+    }
+
+    /// A [`TaskBuilder`] for a function that can fail.
+    pub fn try_task<T, E, F>(&self, mut f: F) -> TaskBuilder<'_, T>
+    where
+        T: Send + Sync + 'static,
+        E: std::fmt::Display,
+        F: FnMut() -> std::result::Result<T, E> + Send + 'static,
+    {
+        self.builder_for(Box::new(move |key| {
+            f().map(value).map_err(|e| Error::TaskFailed {
+                key: key.clone(),
+                message: e.to_string(),
+            })
+        }))
+    }
+
+    fn builder_for<T>(&self, body: Body) -> TaskBuilder<'_, T> {
+        TaskBuilder {
+            runtime: self,
+            body,
+            name: None,
+            retries: 0,
+            _type: PhantomData,
+        }
+    }
+
+    /// Submits `f(item)` for every item, as Dask's `client.map`.
+    ///
+    /// ```
+    /// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
+    /// let squares = rt.map(|x: u64| x * x, 1..=4);
+    /// assert_eq!(partita_runtime::gather(&squares)?, vec![1, 4, 9, 16]);
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn map<I, T, F>(&self, f: F, items: impl IntoIterator<Item = I>) -> Vec<Future<T>>
+    where
+        I: Clone + Send + 'static,
+        T: Send + Sync + 'static,
+        F: Fn(I) -> T + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        items
+            .into_iter()
+            .map(|item| {
+                let f = f.clone();
+                self.task(move || f(item.clone())).name("map").submit()
+            })
+            .collect()
+    }
+}
+
+/// Waits for every future and returns their values in order.
+///
+/// # Errors
+/// The first failure, in order.
+pub fn gather<T: Clone + Send + Sync + 'static>(futures: &[Future<T>]) -> Result<Vec<T>> {
+    futures.iter().map(Future::result).collect()
+}
+
+/// Waits until every future has ended.
+pub fn wait<T>(futures: &[Future<T>]) {
+    futures.iter().for_each(Future::wait);
+}

@@ -1,0 +1,64 @@
+//! partita's executor: task graphs, partition actors, the work-stealing pool and the schedulers.
+//!
+//! This crate knows values only as opaque, type-erased partitions ([`Value`]). Collections (in
+//! `partita-collections`) build [`Graph`]s of [`Task`]s whose [`Kernel`]s turn input partitions
+//! into output partitions; a [`Runtime`] executes them.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey};
+//!
+//! let rt = Runtime::builder().threads(2).build()?;
+//! let mut g = Graph::new();
+//! let xs: Vec<TaskKey> = (0..4).map(|i| TaskKey::new("x", i)).collect();
+//! g.add_layer("x", xs.iter().map(|k| {
+//!     let i = k.index() as i64;
+//!     Task::new(k.clone(), vec![], Arc::new(move |_| Ok(value(i * 10))))
+//! }).collect());
+//! let total = TaskKey::new("total", 0);
+//! g.add_layer("total", vec![Task::new(total.clone(), xs.clone(), Arc::new(|inputs| {
+//!     let mut sum = 0_i64;
+//!     for (v, i) in inputs.iter().zip(0..) {
+//!         sum += downcast::<i64>(v, &TaskKey::new("x", i))?;
+//!     }
+//!     Ok(value(sum))
+//! }))]);
+//! let out = rt.compute(&g, &[total])?;
+//! assert_eq!(*out[0].downcast_ref::<i64>().unwrap(), 60);
+//! # Ok::<(), partita_runtime::Error>(())
+//! ```
+
+mod actor;
+mod codec;
+mod completion;
+mod error;
+mod events;
+mod future;
+mod graph;
+mod plan;
+mod pool;
+mod profiler;
+mod progress;
+mod runtime;
+mod scheduler;
+mod value;
+
+pub use self::actor::{Fetch, PartitionActor, PartitionRef};
+pub use self::codec::{BincodeCodec, Codec};
+pub use self::error::{Error, Result};
+pub use self::events::{ComputeId, Event, EventKind, Subscription};
+pub use self::future::{as_completed, gather, wait, AsCompleted, Future, TaskBuilder};
+pub use self::graph::{Graph, Layer, Task, TaskKey, TaskKind};
+pub use self::profiler::Profiler;
+pub use self::progress::ProgressBar;
+pub use self::runtime::{Builder, Runtime};
+pub use self::scheduler::{ComputeHandle, Scheduler};
+pub use self::value::{downcast, downcast_owned, value, Kernel, Value};
+
+/// The names most programs need.
+pub mod prelude {
+    pub use crate::{
+        as_completed, gather, wait, Error, Future, Graph, ProgressBar, Result, Runtime, Scheduler,
+        Task, TaskKey,
+    };
+}

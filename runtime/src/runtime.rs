@@ -1,0 +1,241 @@
+//! The runtime: a pool, an actor system, an event bus, and a scheduler choice.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::actor::{ActorSystem, PartitionRef};
+use crate::error::Result;
+use crate::events::{ComputeId, EventBus, Subscription};
+use crate::graph::{Graph, TaskKey};
+use crate::plan::Plan;
+use crate::pool::{Pool, Registry};
+use crate::scheduler::{ComputeHandle, Execution, Scheduler};
+use crate::value::Value;
+
+/// An executor for task graphs and futures.
+///
+/// Cloning is cheap and shares the runtime. When the last clone (and the last handle of work in
+/// flight) is dropped, the runtime shuts down: it finishes queued work, stops its actors, and
+/// joins all of its threads.
+///
+/// ```
+/// use partita_runtime::Runtime;
+/// let rt = Runtime::builder().threads(2).build()?;
+/// let f = rt.submit(|| 6 * 7);
+/// assert_eq!(f.result()?, 42);
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    scheduler: Scheduler,
+    fuse: bool,
+    // Dropped in this order: the pool drains and joins first, then the actors stop.
+    pool: Option<Pool>,
+    actors: ActorSystem,
+    events: Arc<EventBus>,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("scheduler", &self.inner.scheduler)
+            .field("threads", &self.threads())
+            .field("fuse", &self.inner.fuse)
+            .finish()
+    }
+}
+
+/// Configures and starts a [`Runtime`].
+///
+/// ```
+/// use partita_runtime::{Runtime, Scheduler};
+/// let rt = Runtime::builder().scheduler(Scheduler::Sync).build()?;
+/// assert_eq!(rt.scheduler(), Scheduler::Sync);
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    threads: Option<usize>,
+    scheduler: Scheduler,
+    fuse: bool,
+    name: String,
+}
+
+impl Builder {
+    /// The number of pool threads. Defaults to the number of CPUs.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n.max(1));
+        self
+    }
+
+    /// The scheduler. Defaults to [`Scheduler::Threads`].
+    pub fn scheduler(mut self, scheduler: Scheduler) -> Self {
+        self.scheduler = scheduler;
+        self
+    }
+
+    /// Whether compute fuses linear chains of tasks into one task. Defaults to `true`.
+    pub fn fuse(mut self, fuse: bool) -> Self {
+        self.fuse = fuse;
+        self
+    }
+
+    /// The prefix of the runtime's thread names. Defaults to `partita`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Starts the runtime.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`](crate::Error::Spawn) if a thread cannot be started.
+    pub fn build(self) -> Result<Runtime> {
+        let pool = match self.scheduler {
+            Scheduler::Threads => {
+                let n = self
+                    .threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+                Some(Pool::start(n, &self.name)?)
+            }
+            Scheduler::Sync => None,
+        };
+        let actors = ActorSystem::start(&self.name)?;
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                scheduler: self.scheduler,
+                fuse: self.fuse,
+                pool,
+                actors,
+                events: Arc::new(EventBus::default()),
+                next_id: AtomicU64::new(1),
+            }),
+        })
+    }
+}
+
+impl Runtime {
+    /// A builder with the defaults: the threads scheduler, one thread per CPU, fusion on.
+    pub fn builder() -> Builder {
+        Builder {
+            threads: None,
+            scheduler: Scheduler::Threads,
+            fuse: true,
+            name: "partita".into(),
+        }
+    }
+
+    /// The process-wide default runtime, started on first use with the default settings. This is
+    /// what `compute()` uses when no runtime is named.
+    ///
+    /// # Panics
+    /// If its threads cannot be started.
+    pub fn global() -> &'static Runtime {
+        static GLOBAL: OnceLock<Runtime> = OnceLock::new();
+        GLOBAL.get_or_init(|| {
+            Runtime::builder()
+                .build()
+                .unwrap_or_else(|e| panic!("cannot start the default partita runtime: {e}"))
+        })
+    }
+
+    /// The scheduler this runtime uses.
+    pub fn scheduler(&self) -> Scheduler {
+        self.inner.scheduler
+    }
+
+    /// The number of pool threads (1 for the sync scheduler).
+    pub fn threads(&self) -> usize {
+        self.inner.pool.as_ref().map_or(1, Pool::threads)
+    }
+
+    /// Whether compute fuses linear chains.
+    pub fn fuses(&self) -> bool {
+        self.inner.fuse
+    }
+
+    /// The graph compute would run for `keys`: culled, and fused if fusion is on.
+    ///
+    /// # Errors
+    /// Missing or duplicate keys.
+    pub fn optimize(&self, graph: &Graph, keys: &[TaskKey]) -> Result<Graph> {
+        let culled = graph.cull(keys)?;
+        if self.inner.fuse {
+            culled.fuse(keys)
+        } else {
+            Ok(culled)
+        }
+    }
+
+    /// Computes the values of `keys` and blocks until they are ready. Called from a task on this
+    /// runtime's pool, the calling worker runs other tasks while it waits.
+    ///
+    /// # Errors
+    /// A malformed graph (missing keys, a cycle), or the error of the first requested key that
+    /// failed.
+    pub fn compute(&self, graph: &Graph, keys: &[TaskKey]) -> Result<Vec<Value>> {
+        self.compute_async(graph, keys).wait()
+    }
+
+    /// Starts computing `keys` and returns at once. Await the handle, or call `wait`.
+    pub fn compute_async(&self, graph: &Graph, keys: &[TaskKey]) -> ComputeHandle {
+        let plan = if self.inner.fuse {
+            self.optimize(graph, keys)
+                .and_then(|g| Plan::build(&g, keys))
+        } else {
+            Plan::build(graph, keys)
+        };
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(e) => return ComputeHandle::failed(e),
+        };
+        let id = ComputeId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let execution = Execution::new(
+            id,
+            plan,
+            self.registry().cloned(),
+            self.inner.events.clone(),
+        );
+        match self.inner.scheduler {
+            Scheduler::Threads => execution.start_threads(),
+            Scheduler::Sync => execution.run_sync(),
+        }
+        ComputeHandle::running(execution, self.clone())
+    }
+
+    /// Computes `keys` and hands each value to a partition actor that keeps it. Later graphs
+    /// read it through [`Task::stored`](crate::Task::stored).
+    ///
+    /// # Errors
+    /// As [`compute`](Self::compute).
+    pub fn persist(&self, graph: &Graph, keys: &[TaskKey]) -> Result<Vec<PartitionRef>> {
+        let values = self.compute(graph, keys)?;
+        Ok(keys
+            .iter()
+            .zip(values)
+            .map(|(k, v)| PartitionRef::spawn(self.inner.actors.arbiter(), k.clone(), v))
+            .collect())
+    }
+
+    /// Subscribes to this runtime's events.
+    pub fn subscribe(&self) -> Subscription {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn events(&self) -> &Arc<EventBus> {
+        &self.inner.events
+    }
+
+    pub(crate) fn registry(&self) -> Option<&Arc<Registry>> {
+        self.inner.pool.as_ref().map(Pool::registry)
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}

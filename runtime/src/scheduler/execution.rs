@@ -1,0 +1,278 @@
+//! One compute: a task actor per task, realised as message flows.
+//!
+//! Each task of the plan is a small actor with a fixed-slot mailbox: one slot per input. A
+//! finished task sends `PartitionReady` to each dependent by writing its outcome into the
+//! dependent's slot and counting down the dependent's pending inputs. The message that fills the
+//! last slot makes the actor runnable: the `threads` scheduler queues it on the work-stealing pool
+//! (the first one that becomes ready is run next on the same worker, so a chain never touches a
+//! deque), and the `sync` scheduler runs actors in topological order on the calling thread.
+//!
+//! An actor that runs takes its inputs out of its mailbox, so a value is released as soon as its
+//! last dependent has consumed it; only requested outputs are kept, in result cells. Persisted
+//! inputs come from their [`PartitionActor`](crate::PartitionActor)s, whose `Fetch` replies are
+//! delivered to the mailbox the same way.
+//!
+//! Failure: an actor with a failed input does not run its kernel; it fails with
+//! `DependencyFailed`, naming the root cause of the first failed input in dependency order. It
+//! still sends `PartitionReady` (carrying the error) to its dependents, so nothing waits forever
+//! and every scheduler reports the same error for the same graph.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::completion::Completion;
+use crate::error::{Error, Result};
+use crate::events::{ComputeId, EventBus, EventKind};
+use crate::graph::TaskKind;
+use crate::plan::{Plan, NOT_OUTPUT};
+use crate::pool::{Job, Registry, Runnable};
+use crate::value::{run_kernel, Outcome, Value};
+
+pub(crate) struct Execution {
+    id: ComputeId,
+    plan: Plan,
+    /// Inputs still missing, per task.
+    pending: Box<[AtomicU32]>,
+    /// The mailboxes: one slot per input edge.
+    slots: Box<[Mutex<Option<Outcome>>]>,
+    results: Box<[Mutex<Option<Outcome>>]>,
+    remaining: AtomicUsize,
+    done: Completion<()>,
+    /// `None` for the sync scheduler.
+    pool: Option<Arc<Registry>>,
+    events: Arc<EventBus>,
+}
+
+impl Execution {
+    pub(crate) fn new(
+        id: ComputeId,
+        plan: Plan,
+        pool: Option<Arc<Registry>>,
+        events: Arc<EventBus>,
+    ) -> Arc<Self> {
+        let n = plan.len();
+        let pending = (0..n as u32)
+            .map(|t| AtomicU32::new(plan.slots(t).len() as u32))
+            .collect();
+        let slots = (0..plan.dependents.len())
+            .map(|_| Mutex::new(None))
+            .collect();
+        let results = (0..plan.n_results).map(|_| Mutex::new(None)).collect();
+        Arc::new(Execution {
+            id,
+            pending,
+            slots,
+            results,
+            remaining: AtomicUsize::new(n),
+            done: Completion::new(),
+            pool,
+            events,
+            plan,
+        })
+    }
+
+    /// Starts the compute on the pool: fetches persisted inputs and queues every root.
+    pub(crate) fn start_threads(self: &Arc<Self>) {
+        self.events.compute(
+            self.id,
+            EventKind::ComputeStarted {
+                tasks: self.plan.len(),
+            },
+        );
+        if self.plan.len() == 0 {
+            self.finish();
+            return;
+        }
+        let pool = self.pool.clone().expect("threads execution has a pool");
+        let mut roots = Vec::new();
+        for t in 0..self.plan.len() as u32 {
+            match &self.plan.kinds[t as usize] {
+                TaskKind::Stored(partition) => {
+                    let me = self.clone();
+                    let pool = pool.clone();
+                    partition.fetch(move |v| {
+                        if let Some(next) = me.complete(t, v.map_err(Arc::new)) {
+                            pool.spawn(Job::Indexed(me.clone(), next));
+                        }
+                    });
+                }
+                TaskKind::Compute(_) if self.plan.slots(t).is_empty() => roots.push(t),
+                TaskKind::Compute(_) => {}
+            }
+        }
+        for &t in &roots {
+            self.queued(t);
+        }
+        let me: Arc<dyn Runnable> = self.clone();
+        pool.spawn_batch(roots.into_iter().map(|t| Job::Indexed(me.clone(), t)));
+    }
+
+    /// Runs the whole compute on the calling thread, in topological order.
+    pub(crate) fn run_sync(self: &Arc<Self>) {
+        self.events.compute(
+            self.id,
+            EventKind::ComputeStarted {
+                tasks: self.plan.len(),
+            },
+        );
+        if self.plan.len() == 0 {
+            self.finish();
+            return;
+        }
+        for i in 0..self.plan.topo.len() {
+            let t = self.plan.topo[i];
+            match &self.plan.kinds[t as usize] {
+                TaskKind::Stored(partition) => {
+                    self.queued(t);
+                    let outcome = partition.get().map_err(Arc::new);
+                    self.complete(t, outcome);
+                }
+                TaskKind::Compute(_) => {
+                    self.queued(t);
+                    self.run_task(t);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.is_done()
+    }
+
+    pub(crate) fn wait(&self) {
+        self.done.wait(self.pool.as_ref());
+    }
+
+    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.done.poll(cx)
+    }
+
+    /// The requested values, in request order, once done.
+    pub(crate) fn outputs(&self) -> Result<Vec<Value>> {
+        self.plan
+            .requested
+            .iter()
+            .map(|&r| match &*self.results[r as usize].lock() {
+                Some(Ok(v)) => Ok(v.clone()),
+                Some(Err(e)) => Err((**e).clone()),
+                None => Err(Error::Shutdown),
+            })
+            .collect()
+    }
+
+    fn queued(&self, t: u32) {
+        self.events.task(
+            self.id,
+            EventKind::TaskQueued,
+            &self.plan.keys[t as usize],
+            Duration::ZERO,
+        );
+    }
+
+    /// Runs task `t`'s actor: takes its inputs, runs its kernel, sends its outcome on. Returns a
+    /// dependent that became ready, for the caller to run next.
+    fn run_task(self: &Arc<Self>, t: u32) -> Option<u32> {
+        let key = &self.plan.keys[t as usize];
+        let TaskKind::Compute(kernel) = &self.plan.kinds[t as usize] else {
+            unreachable!("stored partitions are completed by their actor's reply")
+        };
+        let slots = self.plan.slots(t);
+        let mut inputs = Vec::with_capacity(slots.len());
+        let mut failed = None;
+        for slot in slots {
+            match self.slots[slot].lock().take() {
+                Some(Ok(v)) => inputs.push(v),
+                Some(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
+                None => {
+                    failed.get_or_insert_with(|| {
+                        Arc::new(Error::TaskFailed {
+                            key: key.clone(),
+                            message: "an input arrived twice or never".into(),
+                        })
+                    });
+                }
+            }
+        }
+        let outcome = match failed {
+            Some(e) => Err(Arc::new(e.for_dependent(key))),
+            None => {
+                let timed = self.events.is_active();
+                if timed {
+                    self.events
+                        .task(self.id, EventKind::TaskStarted, key, Duration::ZERO);
+                }
+                let started = timed.then(Instant::now);
+                let result = run_kernel(key, kernel, &inputs);
+                drop(inputs);
+                if let Some(started) = started {
+                    let kind = match &result {
+                        Ok(_) => EventKind::TaskFinished,
+                        Err(e) => EventKind::TaskFailed {
+                            error: Arc::new(e.clone()),
+                        },
+                    };
+                    self.events.task(self.id, kind, key, started.elapsed());
+                }
+                result.map_err(Arc::new)
+            }
+        };
+        if let Err(e) = &outcome {
+            if matches!(**e, Error::DependencyFailed { .. }) {
+                self.events.task(
+                    self.id,
+                    EventKind::TaskFailed { error: e.clone() },
+                    key,
+                    Duration::ZERO,
+                );
+            }
+        }
+        self.complete(t, outcome)
+    }
+
+    /// Sends task `t`'s outcome to its dependents (`PartitionReady`) and to its result cell.
+    /// Queues dependents that became ready, except the first, which it returns.
+    fn complete(self: &Arc<Self>, t: u32, outcome: Outcome) -> Option<u32> {
+        let mut next = None;
+        for &(d, slot) in self.plan.dependents(t) {
+            *self.slots[slot as usize].lock() = Some(outcome.clone());
+            if self.pending[d as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                if let Some(pool) = &self.pool {
+                    self.queued(d);
+                    if next.is_none() {
+                        next = Some(d);
+                    } else {
+                        pool.spawn(Job::Indexed(self.clone(), d));
+                    }
+                }
+            }
+        }
+        let r = self.plan.result_of[t as usize];
+        if r != NOT_OUTPUT {
+            *self.results[r as usize].lock() = Some(outcome);
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finish();
+        }
+        next
+    }
+
+    fn finish(&self) {
+        self.events.compute(self.id, EventKind::ComputeFinished);
+        self.done.complete(());
+    }
+}
+
+impl Runnable for Execution {
+    fn run(self: Arc<Self>, t: u32) {
+        let mut next = Some(t);
+        while let Some(t) = next {
+            next = self.run_task(t);
+        }
+    }
+}

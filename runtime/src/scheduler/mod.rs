@@ -1,0 +1,107 @@
+//! The schedulers, behind one enum.
+//!
+//! Both in-process schedulers execute the same compiled plan with the same task actors (see
+//! [`execution`](self::execution)); they differ only in who runs a ready actor:
+//! - `Sync` runs every task on the calling thread in topological order. It is the reference
+//!   semantics and the one to debug with.
+//! - `Threads` runs ready tasks on the work-stealing pool, as their inputs arrive.
+
+mod execution;
+#[cfg(test)]
+mod test;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+pub(crate) use self::execution::Execution;
+use crate::error::Result;
+use crate::value::Value;
+
+/// Which scheduler a runtime uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scheduler {
+    /// One thread, topological order: the reference semantics, for debugging.
+    Sync,
+    /// Task actors on the work-stealing pool: the embedded default.
+    #[default]
+    Threads,
+}
+
+/// A compute in flight. Wait for it with [`wait`](Self::wait) or `.await`.
+///
+/// It keeps its runtime alive until the compute ends.
+pub struct ComputeHandle {
+    state: HandleState,
+}
+
+enum HandleState {
+    Running {
+        execution: Arc<Execution>,
+        _runtime: crate::runtime::Runtime,
+    },
+    Failed(Option<crate::error::Error>),
+}
+
+impl std::fmt::Debug for ComputeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputeHandle")
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+impl ComputeHandle {
+    pub(crate) fn running(execution: Arc<Execution>, runtime: crate::runtime::Runtime) -> Self {
+        ComputeHandle {
+            state: HandleState::Running {
+                execution,
+                _runtime: runtime,
+            },
+        }
+    }
+
+    pub(crate) fn failed(error: crate::error::Error) -> Self {
+        ComputeHandle {
+            state: HandleState::Failed(Some(error)),
+        }
+    }
+
+    /// Whether the compute has ended.
+    pub fn is_done(&self) -> bool {
+        match &self.state {
+            HandleState::Running { execution, .. } => execution.is_done(),
+            HandleState::Failed(_) => true,
+        }
+    }
+
+    /// Blocks until the compute ends and returns the requested values, in the order requested.
+    ///
+    /// # Errors
+    /// The error of the first requested key that failed.
+    pub fn wait(mut self) -> Result<Vec<Value>> {
+        match &mut self.state {
+            HandleState::Running { execution, .. } => {
+                execution.wait();
+                execution.outputs()
+            }
+            HandleState::Failed(e) => Err(e.take().unwrap_or(crate::error::Error::Shutdown)),
+        }
+    }
+}
+
+impl std::future::Future for ComputeHandle {
+    type Output = Result<Vec<Value>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            HandleState::Running { execution, .. } => match execution.poll_done(cx) {
+                Poll::Ready(()) => Poll::Ready(execution.outputs()),
+                Poll::Pending => Poll::Pending,
+            },
+            HandleState::Failed(e) => {
+                Poll::Ready(Err(e.take().unwrap_or(crate::error::Error::Shutdown)))
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Type erasure, kept in one place: partition values and task kernels.
+//!
+//! The runtime never names the concrete types that flow through it. A partition is a [`Value`]
+//! (an `Arc<dyn Any>`), and a task's work is a [`Kernel`] from its input values to its output
+//! value. Collections wrap typed closures into kernels and downcast values back with
+//! [`downcast`].
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::graph::TaskKey;
+
+/// A partition's value, shared without copying.
+pub type Value = Arc<dyn Any + Send + Sync>;
+
+/// A task's work: its inputs, in dependency order, to its output.
+pub type Kernel = Arc<dyn Fn(&[Value]) -> Result<Value> + Send + Sync>;
+
+/// The outcome of one task as its dependents see it.
+pub(crate) type Outcome = std::result::Result<Value, Arc<Error>>;
+
+/// Wraps a value as a partition.
+///
+/// ```
+/// let v = partita_runtime::value(41_i64);
+/// assert_eq!(*partita_runtime::downcast::<i64>(&v, &partita_runtime::TaskKey::new("x", 0)).unwrap(), 41);
+/// ```
+pub fn value<T: Send + Sync + 'static>(v: T) -> Value {
+    Arc::new(v)
+}
+
+/// Borrows a partition as a `T`.
+///
+/// # Errors
+/// [`Error::TypeMismatch`] naming `key` when the value is not a `T`.
+pub fn downcast<'a, T: 'static>(v: &'a Value, key: &TaskKey) -> Result<&'a T> {
+    v.downcast_ref::<T>().ok_or_else(|| Error::TypeMismatch {
+        key: key.clone(),
+        expected: std::any::type_name::<T>(),
+    })
+}
+
+/// Takes a partition as an owned `T`, cloning only if someone else still shares it.
+///
+/// # Errors
+/// [`Error::TypeMismatch`] naming `key` when the value is not a `T`.
+pub fn downcast_owned<T: Clone + Send + Sync + 'static>(v: Value, key: &TaskKey) -> Result<T> {
+    match v.downcast::<T>() {
+        Ok(arc) => Ok(Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone())),
+        Err(_) => Err(Error::TypeMismatch {
+            key: key.clone(),
+            expected: std::any::type_name::<T>(),
+        }),
+    }
+}
+
+/// Runs a kernel, turning a panic into [`Error::TaskPanicked`] for `key`.
+pub(crate) fn run_kernel(key: &TaskKey, kernel: &Kernel, inputs: &[Value]) -> Result<Value> {
+    match catch_unwind(AssertUnwindSafe(|| kernel(inputs))) {
+        Ok(result) => result,
+        Err(payload) => Err(Error::TaskPanicked {
+            key: key.clone(),
+            message: panic_message(payload.as_ref()),
+        }),
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}

@@ -1,0 +1,52 @@
+//! partita: parallel and distributed dataflow for Rust.
+//!
+//! Build lazy collections ([`Delayed`] today) or submit [`Future`]s; an actor runtime executes
+//! the resulting task graphs on a work-stealing pool.
+//!
+//! ```
+//! use partita::prelude::*;
+//!
+//! let xs: Vec<Delayed<u64>> = (0..8).map(|i| delayed(move || i * i)).collect();
+//! let total = combine(&xs, |v| v.iter().copied().sum::<u64>());
+//! assert_eq!(total.compute()?, 140);
+//! # Ok::<(), partita::Error>(())
+//! ```
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+pub use partita_collections::{
+    combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
+};
+pub use partita_io::{write_atomic, Error, Result};
+pub use partita_runtime::{
+    as_completed, gather, wait, AsCompleted, BincodeCodec, Builder, Codec, ComputeHandle, Event,
+    EventKind, Future, Graph, PartitionRef, Profiler, ProgressBar, Runtime, Scheduler,
+    Subscription, Task, TaskBuilder, TaskKey,
+};
+
+/// The executor's full API: graphs, kernels, values and the error type of the runtime.
+pub mod runtime {
+    pub use partita_runtime::*;
+}
+
+/// The collections' full API and error type.
+pub mod collections {
+    pub use partita_collections::*;
+}
+
+/// The sources' and sinks' full API and error type.
+pub mod io {
+    pub use partita_io::*;
+}
+
+/// The names most programs need: `use partita::prelude::*;`.
+pub mod prelude {
+    pub use partita_collections::prelude::*;
+    pub use partita_runtime::prelude::{
+        as_completed, gather, wait, Future, Graph, ProgressBar, Runtime, Scheduler, Task, TaskKey,
+    };
+
+    pub use crate::{Error, Result};
+}
