@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 /// leftover temporary from an earlier failure is overwritten.
 ///
 /// ```
+/// use std::io::Write;
 /// let dir = std::env::temp_dir().join(format!("partita-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("part-0.txt");

@@ -7,8 +7,6 @@
 //! - `Threads` runs ready tasks on the work-stealing pool, as their inputs arrive.
 
 mod execution;
-#[cfg(test)]
-mod test;
 
 use std::pin::Pin;
 use std::sync::Arc;

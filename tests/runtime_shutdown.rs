@@ -1,0 +1,32 @@
+//! Dropping a runtime joins every thread it started. This file holds a single test so that no
+//! other test's threads come and go while it counts.
+
+use partita::prelude::*;
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+#[test]
+fn dropping_runtimes_leaks_no_threads() {
+    let before = thread_count();
+    for round in 0..5 {
+        let rt = Runtime::builder().threads(3).build().unwrap();
+        let xs: Vec<Delayed<u64>> = (0..1000).map(|i| delayed(move || i)).collect();
+        let total = combine(&xs, |v| v.iter().copied().sum::<u64>());
+        let kept = total.persist_on(&rt).unwrap();
+        assert_eq!(
+            kept.map(move |v| v + round).compute_on(&rt).unwrap(),
+            499_500 + round
+        );
+        let fs = rt.map(|x: u64| x + 1, 0..100);
+        assert_eq!(partita::gather(&fs).unwrap().len(), 100);
+        let bar = ProgressBar::new(&rt);
+        assert!(thread_count() > before);
+        drop(bar);
+        drop(fs);
+        drop(kept);
+        drop(rt);
+        assert_eq!(thread_count(), before, "round {round} left threads behind");
+    }
+}
