@@ -224,3 +224,17 @@ fn an_error_reaches_every_requested_key_and_nothing_hangs() {
         Some(Error::DependencyFailed { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_tokio_main_style_runtime() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let xs: Vec<Delayed<u64>> = (0..1000).map(|i| delayed(move || i)).collect();
+    let total = combine(&xs, |v| v.iter().copied().sum::<u64>());
+    assert_eq!(total.compute_async_on(&rt).await.unwrap(), 499_500);
+    let fs = rt.map(|x: u64| x + 1, 0..10);
+    let mut sum = 0;
+    for f in fs {
+        sum += f.await.unwrap();
+    }
+    assert_eq!(sum, 55);
+}

@@ -115,6 +115,19 @@ fn node<T>(key: TaskKey, deps: Vec<Arc<Node>>, kernel: Kernel) -> Delayed<T> {
 /// assert_eq!(x.compute()?, 5);
 /// # Ok::<(), partita_collections::Error>(())
 /// ```
+///
+/// Values cross threads, so they must be `Send + Sync`; an `Rc` is refused at compile time:
+///
+/// ```compile_fail
+/// let x = partita_collections::delayed(|| std::rc::Rc::new(1));
+/// ```
+///
+/// and so is a closure that borrows from the caller's stack:
+///
+/// ```compile_fail
+/// let local = vec![1, 2, 3];
+/// let x = partita_collections::delayed(|| local.len());
+/// ```
 pub fn delayed<T, F>(f: F) -> Delayed<T>
 where
     T: Send + Sync + 'static,
