@@ -46,7 +46,7 @@ fn jittery_tree(name: &str, n: u64, seed: u64) -> (Graph, TaskKey) {
                 Task::new(
                     TaskKey::new(lname.as_str(), j as u64),
                     deps.to_vec(),
-                    Arc::new(move |xs: &[Value]| {
+                    Arc::new(move |xs: Vec<Value>| {
                         let mut s = 0_u64;
                         for (v, k) in xs.iter().zip(&keys) {
                             s += downcast::<u64>(v, k)?;

@@ -50,7 +50,7 @@ fn graph(d: &Dag) -> Graph {
             Task::new(
                 key(i),
                 deps,
-                Arc::new(move |inputs: &[Value]| {
+                Arc::new(move |inputs: Vec<Value>| {
                     if panics {
                         panic!("boom {i}");
                     }

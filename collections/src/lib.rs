@@ -1,11 +1,15 @@
 //! partita's lazy collections.
 //!
 //! Each collection builds a task graph and turns it over to a [`Runtime`](partita_runtime::Runtime)
-//! to compute. This release has [`Delayed`]: lazy values built from plain closures.
+//! to compute: [`Delayed`] for lazy values built from plain closures, and [`Bag`] for
+//! partitioned collections of arbitrary items.
 
+mod bag;
 mod delayed;
 mod error;
+mod names;
 
+pub use self::bag::{AsF64, Bag, Reader};
 pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
 };
@@ -13,5 +17,5 @@ pub use self::error::{Error, Result};
 
 /// The names most programs need.
 pub mod prelude {
-    pub use crate::{combine, compute_all, compute_all_on, delayed, from_value, Delayed};
+    pub use crate::{combine, compute_all, compute_all_on, delayed, from_value, Bag, Delayed};
 }

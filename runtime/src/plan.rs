@@ -41,10 +41,12 @@ impl Plan {
         let mut index: FxHashMap<&TaskKey, (&crate::graph::Task, u32)> = FxHashMap::default();
         index.reserve(graph.len());
         for task in graph.tasks() {
-            if index.insert(task.key(), (task, u32::MAX)).is_some() {
-                return Err(Error::DuplicateKey {
-                    key: task.key().clone(),
-                });
+            if let Some((old, _)) = index.insert(task.key(), (task, u32::MAX)) {
+                if !old.is_same(task) {
+                    return Err(Error::DuplicateKey {
+                        key: task.key().clone(),
+                    });
+                }
             }
         }
         let mut order: Vec<&crate::graph::Task> = Vec::new();

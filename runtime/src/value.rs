@@ -15,8 +15,9 @@ use crate::graph::TaskKey;
 /// A partition's value, shared without copying.
 pub type Value = Arc<dyn Any + Send + Sync>;
 
-/// A task's work: its inputs, in dependency order, to its output.
-pub type Kernel = Arc<dyn Fn(&[Value]) -> Result<Value> + Send + Sync>;
+/// A task's work: its inputs, in dependency order, to its output. The kernel owns its inputs,
+/// so it can take a partition apart without copying when nobody else shares it.
+pub type Kernel = Arc<dyn Fn(Vec<Value>) -> Result<Value> + Send + Sync>;
 
 /// The outcome of one task as its dependents see it.
 pub(crate) type Outcome = std::result::Result<Value, Arc<Error>>;
@@ -57,7 +58,7 @@ pub fn downcast_owned<T: Clone + Send + Sync + 'static>(v: Value, key: &TaskKey)
 }
 
 /// Runs a kernel, turning a panic into [`Error::TaskPanicked`] for `key`.
-pub(crate) fn run_kernel(key: &TaskKey, kernel: &Kernel, inputs: &[Value]) -> Result<Value> {
+pub(crate) fn run_kernel(key: &TaskKey, kernel: &Kernel, inputs: Vec<Value>) -> Result<Value> {
     match catch_unwind(AssertUnwindSafe(|| kernel(inputs))) {
         Ok(result) => result,
         Err(payload) => Err(Error::TaskPanicked {

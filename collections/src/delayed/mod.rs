@@ -21,11 +21,17 @@ use rustc_hash::FxHashSet;
 
 use crate::error::Result;
 
-/// One node of the lazy graph: a task and the nodes it reads.
+/// One node of the lazy graph: a task and the nodes it reads, or a key of a collection's graph.
 struct Node {
     key: TaskKey,
     deps: Vec<Arc<Node>>,
-    kind: TaskKind,
+    body: Body,
+}
+
+enum Body {
+    Task(TaskKind),
+    /// The task `key` of this graph (a collection's reduction, say).
+    Graph(Arc<Graph>),
 }
 
 impl Drop for Node {
@@ -102,7 +108,7 @@ fn node<T>(key: TaskKey, deps: Vec<Arc<Node>>, kernel: Kernel) -> Delayed<T> {
         node: Arc::new(Node {
             key,
             deps,
-            kind: TaskKind::Compute(kernel),
+            body: Body::Task(TaskKind::Compute(kernel)),
         }),
         _type: PhantomData,
     }
@@ -173,7 +179,7 @@ where
     F: Fn(&[&T]) -> U + Send + Sync + 'static,
 {
     let keys: Vec<TaskKey> = items.iter().map(|d| d.node.key.clone()).collect();
-    let kernel: Kernel = Arc::new(move |inputs: &[Value]| {
+    let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
         let vs = inputs
             .iter()
             .zip(&keys)
@@ -206,7 +212,22 @@ impl<T: Send + Sync + 'static> Delayed<T> {
             node: Arc::new(Node {
                 key,
                 deps: self.node.deps.clone(),
-                kind: self.node.kind.clone(),
+                body: match &self.node.body {
+                    Body::Task(kind) => Body::Task(kind.clone()),
+                    // A key inside a collection's graph cannot be renamed; wrap it instead.
+                    Body::Graph(_) => {
+                        let input = self.node.key.clone();
+                        return node(
+                            TaskKey::new(name, self.node.key.index()),
+                            vec![self.node.clone()],
+                            Arc::new(move |mut inputs: Vec<Value>| {
+                                inputs.pop().ok_or(partita_runtime::Error::MissingKey {
+                                    key: input.clone(),
+                                })
+                            }),
+                        );
+                    }
+                },
             }),
             _type: PhantomData,
         }
@@ -222,7 +243,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         node(
             new_key("map"),
             vec![self.node.clone()],
-            Arc::new(move |inputs: &[Value]| Ok(value(f(downcast::<T>(&inputs[0], &input)?)))),
+            Arc::new(move |inputs: Vec<Value>| Ok(value(f(downcast::<T>(&inputs[0], &input)?)))),
         )
     }
 
@@ -237,7 +258,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         node(
             new_key("zip"),
             vec![self.node.clone(), other.node.clone()],
-            Arc::new(move |inputs: &[Value]| {
+            Arc::new(move |inputs: Vec<Value>| {
                 let a = downcast::<T>(&inputs[0], &ka)?;
                 let b = downcast::<U>(&inputs[1], &kb)?;
                 Ok(value(f(a, b)))
@@ -328,10 +349,26 @@ impl<T: Send + Sync + 'static> Delayed<T> {
             node: Arc::new(Node {
                 key: task.key().clone(),
                 deps: Vec::new(),
-                kind: task.kind().clone(),
+                body: Body::Task(task.kind().clone()),
             }),
             _type: PhantomData,
         })
+    }
+}
+
+impl<T> Delayed<T> {
+    /// The value of task `key` in `graph`, as a delayed value. Collections use this to hand out
+    /// their reductions. If the task's value is not a `T`, computing it fails with
+    /// [`TypeMismatch`](partita_runtime::Error::TypeMismatch).
+    pub fn from_graph(graph: Arc<Graph>, key: TaskKey) -> Delayed<T> {
+        Delayed {
+            node: Arc::new(Node {
+                key,
+                deps: Vec::new(),
+                body: Body::Graph(graph),
+            }),
+            _type: PhantomData,
+        }
     }
 }
 
@@ -340,19 +377,28 @@ fn graph_of<T>(roots: &[Delayed<T>]) -> Graph {
     let mut seen: FxHashSet<*const Node> = FxHashSet::default();
     let mut stack: Vec<&Arc<Node>> = roots.iter().map(|d| &d.node).collect();
     let mut tasks = Vec::new();
+    let mut graphs: Vec<&Arc<Graph>> = Vec::new();
     while let Some(n) = stack.pop() {
         if !seen.insert(Arc::as_ptr(n)) {
             continue;
         }
         let deps = n.deps.iter().map(|d| d.key.clone()).collect();
-        tasks.push(match &n.kind {
-            TaskKind::Compute(k) => Task::new(n.key.clone(), deps, k.clone()),
-            TaskKind::Stored(p) => Task::stored(p.clone()),
-        });
+        match &n.body {
+            Body::Task(TaskKind::Compute(k)) => {
+                tasks.push(Task::new(n.key.clone(), deps, k.clone()))
+            }
+            Body::Task(TaskKind::Stored(p)) => tasks.push(Task::stored(p.clone())),
+            Body::Graph(g) => graphs.push(g),
+        }
         stack.extend(n.deps.iter());
     }
     let mut g = Graph::new();
-    g.add_layer("delayed", tasks);
+    for other in graphs {
+        g.merge(other);
+    }
+    // Each graph gets its own layer name; a task that two of them share is merged by key.
+    let layer = format!("delayed-{}", NEXT_INDEX.fetch_add(1, Ordering::Relaxed));
+    g.add_layer(layer, tasks);
     g
 }
 

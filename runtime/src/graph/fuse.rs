@@ -74,10 +74,10 @@ impl Graph {
                 });
             }
             if !tasks.is_empty() {
-                layers.push(Layer {
+                layers.push(Arc::new(Layer {
                     name: layer.name.clone(),
                     tasks,
-                });
+                }));
             }
         }
         Ok(Graph { layers })
@@ -88,12 +88,14 @@ impl Graph {
 fn fused(stages: Vec<(TaskKey, Kernel)>) -> Kernel {
     Arc::new(move |inputs| {
         let tail = &stages[stages.len() - 1].0;
+        let mut inputs = Some(inputs);
         let mut value = None;
         for (i, (key, kernel)) in stages.iter().enumerate() {
-            let result = match &value {
-                None => run_kernel(key, kernel, inputs),
-                Some(v) => run_kernel(key, kernel, std::slice::from_ref(v)),
+            let args = match value.take() {
+                None => inputs.take().unwrap_or_default(),
+                Some(v) => vec![v],
             };
+            let result = run_kernel(key, kernel, args);
             match result {
                 Ok(v) => value = Some(v),
                 Err(e) if i + 1 == stages.len() => return Err(e),

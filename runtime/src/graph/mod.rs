@@ -80,6 +80,20 @@ impl Task {
     pub fn kind(&self) -> &TaskKind {
         &self.kind
     }
+
+    /// Whether `other` is this very task (same key, same kernel or partition), as happens when
+    /// two collections that share an input are merged into one graph.
+    pub fn is_same(&self, other: &Task) -> bool {
+        self.key == other.key
+            && self.deps == other.deps
+            && match (&self.kind, &other.kind) {
+                (TaskKind::Compute(a), TaskKind::Compute(b)) => {
+                    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+                }
+                (TaskKind::Stored(_), TaskKind::Stored(_)) => true,
+                _ => false,
+            }
+    }
 }
 
 /// A named group of tasks, usually one per partition of one collection operation.
@@ -120,7 +134,7 @@ impl Layer {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
-    layers: Vec<Layer>,
+    layers: Vec<Arc<Layer>>,
 }
 
 impl Graph {
@@ -134,7 +148,7 @@ impl Graph {
     pub fn add_layer(&mut self, name: impl Into<Arc<str>>, tasks: Vec<Task>) {
         let name = name.into();
         if !self.has_layer(&name) {
-            self.layers.push(Layer { name, tasks });
+            self.layers.push(Arc::new(Layer { name, tasks }));
         }
     }
 
@@ -146,12 +160,14 @@ impl Graph {
     /// Adds every layer of `other` that this graph lacks.
     pub fn merge(&mut self, other: &Graph) {
         for layer in &other.layers {
-            self.add_layer(layer.name.clone(), layer.tasks.clone());
+            if !self.has_layer(&layer.name) {
+                self.layers.push(layer.clone());
+            }
         }
     }
 
     /// The layers, in the order they were added.
-    pub fn layers(&self) -> &[Layer] {
+    pub fn layers(&self) -> &[Arc<Layer>] {
         &self.layers
     }
 
@@ -173,15 +189,17 @@ impl Graph {
     /// A map from key to task.
     ///
     /// # Errors
-    /// [`Error::DuplicateKey`] when two tasks share a key.
+    /// [`Error::DuplicateKey`] when two different tasks share a key.
     pub(crate) fn index(&self) -> Result<FxHashMap<&TaskKey, &Task>> {
-        let mut index = FxHashMap::default();
+        let mut index: FxHashMap<&TaskKey, &Task> = FxHashMap::default();
         index.reserve(self.len());
         for task in self.tasks() {
-            if index.insert(&task.key, task).is_some() {
-                return Err(Error::DuplicateKey {
-                    key: task.key.clone(),
-                });
+            if let Some(old) = index.insert(&task.key, task) {
+                if !old.is_same(task) {
+                    return Err(Error::DuplicateKey {
+                        key: task.key.clone(),
+                    });
+                }
             }
         }
         Ok(index)
@@ -199,9 +217,11 @@ impl Graph {
                     .filter(|t| keep.contains(&t.key))
                     .cloned()
                     .collect();
-                (!tasks.is_empty()).then(|| Layer {
-                    name: l.name.clone(),
-                    tasks,
+                (!tasks.is_empty()).then(|| {
+                    Arc::new(Layer {
+                        name: l.name.clone(),
+                        tasks,
+                    })
                 })
             })
             .collect();

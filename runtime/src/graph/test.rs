@@ -9,7 +9,7 @@ fn add_one(key: TaskKey, dep: TaskKey) -> Task {
     Task::new(
         key,
         vec![dep],
-        Arc::new(move |xs: &[Value]| Ok(value(downcast::<i64>(&xs[0], &input)? + 1))),
+        Arc::new(move |xs: Vec<Value>| Ok(value(downcast::<i64>(&xs[0], &input)? + 1))),
     )
 }
 

@@ -208,8 +208,7 @@ impl Execution {
                         .task(self.id, EventKind::TaskStarted, key, Duration::ZERO);
                 }
                 let started = timed.then(Instant::now);
-                let result = run_kernel(key, kernel, &inputs);
-                drop(inputs);
+                let result = run_kernel(key, kernel, inputs);
                 if let Some(started) = started {
                     let kind = match &result {
                         Ok(_) => EventKind::TaskFinished,

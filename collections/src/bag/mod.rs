@@ -1,0 +1,542 @@
+//! Bag: a lazy, partitioned collection of arbitrary items, as `dask.bag` gives.
+//!
+//! A bag is a graph whose last layer holds its input partitions, plus a *reader*: the fused chain
+//! of element-wise operations (`map`, `filter`, `flat_map`, ...) still to apply to each input
+//! partition. Element-wise operations only extend the reader, so a chain of them costs one task
+//! per partition, and items flow through the whole chain one at a time without intermediate
+//! vectors. Operations that need whole partitions (`map_partitions`, `zip`, `repartition`,
+//! reductions, `compute`) add a layer that runs the reader.
+
+mod reduce;
+pub use self::reduce::AsF64;
+#[cfg(test)]
+mod test;
+
+use std::sync::Arc;
+
+use partita_runtime::{downcast, value, Graph, Kernel, Runtime, Task, TaskKey, Value};
+
+use crate::delayed::Delayed;
+use crate::error::Result;
+use crate::names::unique;
+
+/// Pushes the items of one input partition, through the fused element-wise chain, into `emit`.
+pub type Reader<T> =
+    Arc<dyn Fn(Value, &TaskKey, &mut dyn FnMut(T)) -> partita_runtime::Result<()> + Send + Sync>;
+
+/// A lazy, partitioned collection of items.
+///
+/// ```
+/// use partita_collections::Bag;
+/// let b = Bag::from_sequence(1..=10_u64, 3);
+/// let evens = b.filter(|x| x % 2 == 0).map(|x| x * 10);
+/// assert_eq!(evens.compute()?, vec![20, 40, 60, 80, 100]);
+/// assert_eq!(evens.sum().compute()?, 300);
+/// # Ok::<(), partita_collections::Error>(())
+/// ```
+pub struct Bag<T> {
+    graph: Graph,
+    input: Arc<str>,
+    npartitions: usize,
+    reader: Reader<T>,
+    /// The reader passes `Vec<T>` partitions through unchanged.
+    materialized: bool,
+}
+
+impl<T> Clone for Bag<T> {
+    fn clone(&self) -> Self {
+        Bag {
+            graph: self.graph.clone(),
+            input: self.input.clone(),
+            npartitions: self.npartitions,
+            reader: self.reader.clone(),
+            materialized: self.materialized,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Bag<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bag")
+            .field("type", &std::any::type_name::<T>())
+            .field("npartitions", &self.npartitions)
+            .field("input", &self.input)
+            .field("layers", &self.graph.layers().len())
+            .finish()
+    }
+}
+
+/// The reader of a materialized partition (`Vec<T>`): moves the items out when nobody else
+/// holds the partition, clones them otherwise.
+fn vec_reader<T: Clone + Send + Sync + 'static>() -> Reader<T> {
+    Arc::new(|v: Value, key: &TaskKey, emit: &mut dyn FnMut(T)| {
+        downcast::<Vec<T>>(&v, key)?;
+        match v.downcast::<Vec<T>>() {
+            Ok(arc) => match Arc::try_unwrap(arc) {
+                Ok(items) => items.into_iter().for_each(emit),
+                Err(shared) => shared.iter().cloned().for_each(emit),
+            },
+            Err(_) => unreachable!("checked above"),
+        }
+        Ok(())
+    })
+}
+
+/// Splits `len` items into `n` contiguous ranges whose sizes differ by at most one.
+pub(crate) fn even_ranges(len: usize, n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let n = n.max(1);
+    (0..n).map(move |i| (i * len / n)..((i + 1) * len / n))
+}
+
+impl<T: Clone + Send + Sync + 'static> Bag<T> {
+    /// A bag over the partitions of layer `input` in `graph`, read by `reader`. Sources (such as
+    /// text files) use this: their partitions can be any value the reader understands.
+    pub fn from_partitions(
+        graph: Graph,
+        input: Arc<str>,
+        npartitions: usize,
+        reader: Reader<T>,
+    ) -> Bag<T> {
+        Bag {
+            graph,
+            input,
+            npartitions,
+            reader,
+            materialized: false,
+        }
+    }
+
+    /// A bag whose partitions (`Vec<T>` values) are the tasks `(input, 0..npartitions)` of `graph`.
+    fn materialized(graph: Graph, input: Arc<str>, npartitions: usize) -> Bag<T> {
+        Bag {
+            graph,
+            input,
+            npartitions,
+            reader: vec_reader(),
+            materialized: true,
+        }
+    }
+
+    /// A bag of `items` in `npartitions` contiguous partitions of near-equal size.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(vec!["a", "b", "c"], 2);
+    /// assert_eq!(b.npartitions(), 2);
+    /// assert_eq!(b.compute()?, vec!["a", "b", "c"]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn from_sequence(items: impl IntoIterator<Item = T>, npartitions: usize) -> Bag<T> {
+        let items: Vec<T> = items.into_iter().collect();
+        let name = unique("from-sequence");
+        let tasks = even_ranges(items.len(), npartitions)
+            .enumerate()
+            .map(|(i, r)| {
+                let part = value(items[r].to_vec());
+                Task::new(
+                    TaskKey::new(name.clone(), i as u64),
+                    vec![],
+                    Arc::new(move |_| Ok(part.clone())),
+                )
+            })
+            .collect();
+        let mut graph = Graph::new();
+        graph.add_layer(name.clone(), tasks);
+        Bag::materialized(graph, name, npartitions.max(1))
+    }
+
+    /// A bag whose partitions are computed by delayed values, one partition each.
+    ///
+    /// ```
+    /// use partita_collections::{delayed, Bag};
+    /// let parts = vec![delayed(|| vec![1, 2]), delayed(|| vec![3])];
+    /// assert_eq!(Bag::from_delayed(&parts).compute()?, vec![1, 2, 3]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn from_delayed(parts: &[Delayed<Vec<T>>]) -> Bag<T> {
+        let mut graph = crate::delayed::graph_all(parts);
+        let name = unique("from-delayed");
+        let tasks = parts
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                Task::new(
+                    TaskKey::new(name.clone(), i as u64),
+                    vec![d.key().clone()],
+                    Arc::new(|mut inputs: Vec<Value>| Ok(inputs.swap_remove(0))),
+                )
+            })
+            .collect();
+        graph.add_layer(name.clone(), tasks);
+        Bag::materialized(graph, name, parts.len())
+    }
+
+    /// The number of partitions.
+    pub fn npartitions(&self) -> usize {
+        self.npartitions
+    }
+
+    /// Extends the fused element-wise chain with `stage`.
+    fn then<U: Clone + Send + Sync + 'static>(
+        &self,
+        stage: impl Fn(T, &mut dyn FnMut(U)) + Send + Sync + 'static,
+    ) -> Bag<U> {
+        let prev = self.reader.clone();
+        Bag {
+            graph: self.graph.clone(),
+            input: self.input.clone(),
+            npartitions: self.npartitions,
+            reader: Arc::new(move |v, key, emit| prev(v, key, &mut |t| stage(t, emit))),
+            materialized: false,
+        }
+    }
+
+    /// `f` applied to every item.
+    pub fn map<U, F>(&self, f: F) -> Bag<U>
+    where
+        U: Clone + Send + Sync + 'static,
+        F: Fn(T) -> U + Send + Sync + 'static,
+    {
+        self.then(move |t, emit| emit(f(t)))
+    }
+
+    /// The items for which `keep` is true.
+    pub fn filter<F>(&self, keep: F) -> Bag<T>
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        self.then(move |t, emit| {
+            if keep(&t) {
+                emit(t)
+            }
+        })
+    }
+
+    /// Every item of every `f(item)`, in order.
+    ///
+    /// ```
+    /// let lines = partita_collections::Bag::from_sequence(vec!["a b".to_string(), "c".into()], 2);
+    /// let words = lines.flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+    /// assert_eq!(words.compute()?, vec!["a", "b", "c"]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn flat_map<U, I, F>(&self, f: F) -> Bag<U>
+    where
+        U: Clone + Send + Sync + 'static,
+        I: IntoIterator<Item = U>,
+        F: Fn(T) -> I + Send + Sync + 'static,
+    {
+        self.then(move |t, emit| f(t).into_iter().for_each(&mut *emit))
+    }
+
+    /// The items of every item, for a bag of collections.
+    pub fn flatten<U>(&self) -> Bag<U>
+    where
+        T: IntoIterator<Item = U>,
+        U: Clone + Send + Sync + 'static,
+    {
+        self.flat_map(|t| t)
+    }
+
+    /// One field of every item, through a key function: `pluck(|p| p.name.clone())` for a
+    /// struct, `pluck(|t| t.1)` for a tuple.
+    pub fn pluck<U, F>(&self, field: F) -> Bag<U>
+    where
+        U: Clone + Send + Sync + 'static,
+        F: Fn(&T) -> U + Send + Sync + 'static,
+    {
+        self.then(move |t, emit| emit(field(&t)))
+    }
+
+    /// A layer with one task per partition, each running `kernel` over its input partition
+    /// (already read) and `extra` inputs. Returns the layer's name.
+    fn partition_layer<U: Send + Sync + 'static>(
+        &self,
+        graph: &mut Graph,
+        op: &str,
+        per_partition: impl Fn(Vec<T>) -> U + Send + Sync + 'static,
+    ) -> Arc<str> {
+        let name = unique(op);
+        let reader = self.reader.clone();
+        let per_partition = Arc::new(per_partition);
+        let tasks = (0..self.npartitions)
+            .map(|i| {
+                let input = TaskKey::new(self.input.clone(), i as u64);
+                let (reader, f, key) = (reader.clone(), per_partition.clone(), input.clone());
+                let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
+                    let mut items = Vec::new();
+                    reader(inputs.swap_remove(0), &key, &mut |t| items.push(t))?;
+                    Ok(value(f(items)))
+                });
+                Task::new(TaskKey::new(name.clone(), i as u64), vec![input], kernel)
+            })
+            .collect();
+        graph.add_layer(name.clone(), tasks);
+        name
+    }
+
+    /// The same bag with its partitions as plain `Vec<T>` values: runs the fused chain in a layer
+    /// of its own, unless there is nothing to run.
+    pub fn materialize(&self) -> Bag<T> {
+        if self.materialized {
+            return self.clone();
+        }
+        let mut graph = self.graph.clone();
+        let name = self.partition_layer(&mut graph, "bag", |items| items);
+        Bag::materialized(graph, name, self.npartitions)
+    }
+
+    /// `f` applied to each whole partition.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(1..=6, 2);
+    /// let sums = b.map_partitions(|part| vec![part.iter().sum::<i32>()]);
+    /// assert_eq!(sums.compute()?, vec![6, 15]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn map_partitions<U, F>(&self, f: F) -> Bag<U>
+    where
+        U: Clone + Send + Sync + 'static,
+        F: Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
+    {
+        let mut graph = self.graph.clone();
+        let name = self.partition_layer(&mut graph, "map-partitions", f);
+        Bag::materialized(graph, name, self.npartitions)
+    }
+
+    /// Pairs the items of two bags with the same partitioning, partition by partition.
+    ///
+    /// # Errors
+    /// Computing fails with [`TaskFailed`](partita_runtime::Error::TaskFailed), naming the
+    /// partition, if two partitions differ in length, and at once if the bags differ in
+    /// partition count.
+    pub fn zip<U: Clone + Send + Sync + 'static>(&self, other: &Bag<U>) -> Result<Bag<(T, U)>> {
+        if self.npartitions != other.npartitions {
+            return Err(partita_runtime::Error::TaskFailed {
+                key: TaskKey::new(self.input.clone(), 0),
+                message: format!(
+                    "cannot zip bags with {} and {} partitions",
+                    self.npartitions, other.npartitions
+                ),
+            }
+            .into());
+        }
+        let (a, b) = (self.materialize(), other.materialize());
+        let mut graph = a.graph.clone();
+        graph.merge(&b.graph);
+        let name = unique("zip");
+        let tasks = (0..self.npartitions as u64)
+            .map(|i| {
+                let ka = TaskKey::new(a.input.clone(), i);
+                let kb = TaskKey::new(b.input.clone(), i);
+                let key = TaskKey::new(name.clone(), i);
+                let (ra, rb, k) = (a.reader.clone(), b.reader.clone(), key.clone());
+                let (ka2, kb2) = (ka.clone(), kb.clone());
+                let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
+                    let (vb, va) = (inputs.pop(), inputs.pop());
+                    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+                    if let (Some(va), Some(vb)) = (va, vb) {
+                        ra(va, &ka2, &mut |t| xs.push(t))?;
+                        rb(vb, &kb2, &mut |u| ys.push(u))?;
+                    }
+                    if xs.len() != ys.len() {
+                        return Err(partita_runtime::Error::TaskFailed {
+                            key: k.clone(),
+                            message: format!(
+                                "zip: partition {i} has {} items on the left and {} on the right",
+                                xs.len(),
+                                ys.len()
+                            ),
+                        });
+                    }
+                    Ok(value(xs.into_iter().zip(ys).collect::<Vec<(T, U)>>()))
+                });
+                Task::new(key, vec![ka, kb], kernel)
+            })
+            .collect();
+        graph.add_layer(name.clone(), tasks);
+        Ok(Bag::materialized(graph, name, self.npartitions))
+    }
+
+    /// The same items in `n` partitions: neighbouring partitions are concatenated when `n` is
+    /// smaller, and partitions are split evenly when it is larger. Order is kept.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(0..10, 3).repartition(5);
+    /// assert_eq!(b.npartitions(), 5);
+    /// assert_eq!(b.compute()?, (0..10).collect::<Vec<_>>());
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn repartition(&self, n: usize) -> Bag<T> {
+        let n = n.max(1);
+        let src = self.materialize();
+        let m = src.npartitions;
+        let mut graph = src.graph.clone();
+        let name = unique("repartition");
+        let reader = src.reader.clone();
+        let tasks = (0..n)
+            .map(|j| {
+                // Output j takes inputs lo..hi; when splitting, piece `piece` of `pieces` of input lo.
+                let (lo, hi, piece, pieces) = if n <= m {
+                    (j * m / n, (j + 1) * m / n, 0, 1)
+                } else {
+                    let i = j * m / n;
+                    let first = (i * n).div_ceil(m);
+                    let next = ((i + 1) * n).div_ceil(m);
+                    (i, i + 1, j - first, next - first)
+                };
+                let deps: Vec<TaskKey> = (lo..hi)
+                    .map(|i| TaskKey::new(src.input.clone(), i as u64))
+                    .collect();
+                let (reader, keys) = (reader.clone(), deps.clone());
+                let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
+                    let mut items = Vec::new();
+                    for (v, k) in inputs.into_iter().zip(&keys) {
+                        reader(v, k, &mut |t| items.push(t))?;
+                    }
+                    if pieces > 1 {
+                        let r = even_ranges(items.len(), pieces).nth(piece).unwrap_or(0..0);
+                        items = items.drain(r).collect();
+                    }
+                    Ok(value(items))
+                });
+                Task::new(TaskKey::new(name.clone(), j as u64), deps, kernel)
+            })
+            .collect();
+        graph.add_layer(name.clone(), tasks);
+        Bag::materialized(graph, name, n)
+    }
+
+    /// The task graph that computes the bag's partitions.
+    pub fn graph(&self) -> Graph {
+        self.materialize().graph
+    }
+
+    /// The keys of the bag's partitions in [`graph`](Self::graph).
+    pub fn keys(&self) -> Vec<TaskKey> {
+        let m = self.materialize();
+        (0..m.npartitions as u64)
+            .map(|i| TaskKey::new(m.input.clone(), i))
+            .collect()
+    }
+
+    /// The task graph in Graphviz DOT.
+    pub fn to_dot(&self) -> String {
+        self.graph().to_dot()
+    }
+
+    /// One delayed value per partition.
+    pub fn to_delayed(&self) -> Vec<Delayed<Vec<T>>> {
+        let m = self.materialize();
+        let graph = Arc::new(m.graph.clone());
+        (0..m.npartitions as u64)
+            .map(|i| Delayed::from_graph(graph.clone(), TaskKey::new(m.input.clone(), i)))
+            .collect()
+    }
+
+    /// Every item, in partition order, computed on the default runtime.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn compute(&self) -> Result<Vec<T>> {
+        self.compute_on(Runtime::global())
+    }
+
+    /// Every item, in partition order, computed on `runtime`.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn compute_on(&self, runtime: &Runtime) -> Result<Vec<T>> {
+        let m = self.materialize();
+        let keys = m.keys();
+        let parts = runtime.compute(&m.graph, &keys)?;
+        let mut out = Vec::new();
+        for (v, k) in parts.into_iter().zip(&keys) {
+            (m.reader)(v, k, &mut |t| out.push(t))?;
+        }
+        Ok(out)
+    }
+
+    /// The first `n` items, computing only the partitions needed to find them (on the default
+    /// runtime).
+    ///
+    /// # Errors
+    /// The error of a partition it had to compute.
+    pub fn take(&self, n: usize) -> Result<Vec<T>> {
+        self.take_on(Runtime::global(), n)
+    }
+
+    /// [`take`](Self::take) on `runtime`.
+    ///
+    /// # Errors
+    /// As [`take`](Self::take).
+    pub fn take_on(&self, runtime: &Runtime, n: usize) -> Result<Vec<T>> {
+        let m = self.materialize();
+        let mut out = Vec::with_capacity(n);
+        for key in m.keys() {
+            if out.len() >= n {
+                break;
+            }
+            let v = runtime
+                .compute(&m.graph, std::slice::from_ref(&key))?
+                .pop()
+                .ok_or_else(|| partita_runtime::Error::MissingKey { key: key.clone() })?;
+            (m.reader)(v, &key, &mut |t| {
+                if out.len() < n {
+                    out.push(t)
+                }
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Computes the partitions on the default runtime and keeps them in partition actors.
+    /// The returned bag reads them; later operations do not recompute them.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn persist(&self) -> Result<Bag<T>> {
+        self.persist_on(Runtime::global())
+    }
+
+    /// [`persist`](Self::persist) on `runtime`.
+    ///
+    /// # Errors
+    /// As [`persist`](Self::persist).
+    pub fn persist_on(&self, runtime: &Runtime) -> Result<Bag<T>> {
+        let m = self.materialize();
+        let refs = runtime.persist(&m.graph, &m.keys())?;
+        let mut graph = Graph::new();
+        graph.add_layer(
+            m.input.clone(),
+            refs.into_iter().map(Task::stored).collect(),
+        );
+        Ok(Bag::materialized(graph, m.input.clone(), m.npartitions))
+    }
+}
+
+impl Bag<u64> {
+    /// The integers `0..n` in `npartitions` partitions, generated inside the tasks.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::range(5, 2);
+    /// assert_eq!(b.compute()?, vec![0, 1, 2, 3, 4]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn range(n: u64, npartitions: usize) -> Bag<u64> {
+        let name = unique("range");
+        let tasks = even_ranges(n as usize, npartitions)
+            .enumerate()
+            .map(|(i, r)| {
+                let (lo, hi) = (r.start as u64, r.end as u64);
+                Task::new(
+                    TaskKey::new(name.clone(), i as u64),
+                    vec![],
+                    Arc::new(move |_| Ok(value((lo..hi).collect::<Vec<u64>>()))),
+                )
+            })
+            .collect();
+        let mut graph = Graph::new();
+        graph.add_layer(name.clone(), tasks);
+        Bag::materialized(graph, name, npartitions.max(1))
+    }
+}

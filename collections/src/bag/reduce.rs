@@ -1,0 +1,544 @@
+//! Bag aggregations: tree reductions over per-partition partial results.
+//!
+//! Each partition folds its items (straight from the fused element-wise chain, never as a
+//! vector) into a partial result; partials are combined `SPLIT_EVERY` at a time, level by level,
+//! until one remains. `groupby` and `distinct` gather their groups the same way, into one
+//! partition: they hold every group in memory at the root of the tree.
+
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use partita_runtime::{downcast_owned, value, Graph, Kernel, Task, TaskKey, Value};
+use rustc_hash::FxHashMap;
+
+use super::Bag;
+use crate::delayed::Delayed;
+use crate::names::unique;
+
+/// How many partial results one combine task reads.
+const SPLIT_EVERY: usize = 8;
+
+/// Numbers that `mean` can average.
+pub trait AsF64 {
+    /// The value as an `f64` (rounded for integers beyond 2^53).
+    fn as_f64(&self) -> f64;
+}
+
+macro_rules! as_f64 {
+    ($($t:ty),*) => {$(
+        impl AsF64 for $t {
+            #[allow(clippy::cast_lossless, clippy::cast_precision_loss)]
+            fn as_f64(&self) -> f64 { *self as f64 }
+        }
+    )*};
+}
+as_f64!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+
+impl<T: Clone + Send + Sync + 'static> Bag<T> {
+    /// A tree reduction: each partition folds its items into `init()` with `step`, then groups
+    /// of up to `SPLIT_EVERY` partials are merged with `combine`, level by level. The root is
+    /// always a `combine`, even over a single partial. Returns the graph and the final key.
+    fn tree<A>(
+        &self,
+        op: &str,
+        init: impl Fn() -> A + Send + Sync + 'static,
+        step: impl Fn(&mut A, T) + Send + Sync + 'static,
+        combine: impl Fn(Vec<A>) -> A + Send + Sync + 'static,
+    ) -> (Graph, TaskKey)
+    where
+        A: Clone + Send + Sync + 'static,
+    {
+        let mut graph = self.graph.clone();
+        let (init, step, combine) = (Arc::new(init), Arc::new(step), Arc::new(combine));
+        let name = unique(&format!("{op}-partial"));
+        let tasks: Vec<Task> = (0..self.npartitions as u64)
+            .map(|i| {
+                let input = TaskKey::new(self.input.clone(), i);
+                let (reader, init, step, k) = (
+                    self.reader.clone(),
+                    init.clone(),
+                    step.clone(),
+                    input.clone(),
+                );
+                let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
+                    let mut acc = init();
+                    reader(inputs.swap_remove(0), &k, &mut |t| step(&mut acc, t))?;
+                    Ok(value(acc))
+                });
+                Task::new(TaskKey::new(name.clone(), i), vec![input], kernel)
+            })
+            .collect();
+        let mut level: Vec<TaskKey> = tasks.iter().map(|t| t.key().clone()).collect();
+        graph.add_layer(name, tasks);
+        if level.is_empty() {
+            let name = unique(&format!("{op}-empty"));
+            let key = TaskKey::new(name.clone(), 0);
+            let init = init.clone();
+            graph.add_layer(
+                name,
+                vec![Task::new(
+                    key.clone(),
+                    vec![],
+                    Arc::new(move |_| Ok(value(init()))),
+                )],
+            );
+            level.push(key);
+        }
+        let mut levels = 0;
+        while level.len() > 1 || levels == 0 {
+            levels += 1;
+            let name = unique(&format!("{op}-combine"));
+            let tasks: Vec<Task> = level
+                .chunks(SPLIT_EVERY)
+                .enumerate()
+                .map(|(j, deps)| {
+                    let (keys, combine) = (deps.to_vec(), combine.clone());
+                    let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
+                        let parts = inputs
+                            .into_iter()
+                            .zip(&keys)
+                            .map(|(v, k)| downcast_owned::<A>(v, k))
+                            .collect::<partita_runtime::Result<Vec<A>>>()?;
+                        Ok(value(combine(parts)))
+                    });
+                    Task::new(TaskKey::new(name.clone(), j as u64), deps.to_vec(), kernel)
+                })
+                .collect();
+            level = tasks.iter().map(|t| t.key().clone()).collect();
+            graph.add_layer(name, tasks);
+        }
+        (graph, level.swap_remove(0))
+    }
+}
+
+/// The tree's final value `root` turned into the one partition of a new bag.
+fn single<A, U>(
+    graph: Graph,
+    root: TaskKey,
+    op: &str,
+    finish: impl Fn(A) -> Vec<U> + Send + Sync + 'static,
+) -> Bag<U>
+where
+    A: Clone + Send + Sync + 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    let mut graph = graph;
+    let name = unique(op);
+    let k = root.clone();
+    let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
+        Ok(value(finish(downcast_owned::<A>(
+            inputs.swap_remove(0),
+            &k,
+        )?)))
+    });
+    graph.add_layer(
+        name.clone(),
+        vec![Task::new(TaskKey::new(name.clone(), 0), vec![root], kernel)],
+    );
+    Bag::materialized(graph, name, 1)
+}
+
+impl<T: Clone + Send + Sync + 'static> Bag<T> {
+    /// Folds every item into `initial` with `step`, partition by partition, then merges the
+    /// partitions' results with `combine`, as a tree. `combine` must be associative, and
+    /// `initial` neutral for it.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(1..=5_u64, 2);
+    /// let product = b.fold(1_u64, |acc, x| acc * x, |a, b| a * b);
+    /// assert_eq!(product.compute()?, 120);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn fold<A, S, C>(&self, initial: A, step: S, combine: C) -> Delayed<A>
+    where
+        A: Clone + Send + Sync + 'static,
+        S: Fn(A, T) -> A + Send + Sync + 'static,
+        C: Fn(A, A) -> A + Send + Sync + 'static,
+    {
+        let (graph, root) = self.tree(
+            "fold",
+            move || Some(initial.clone()),
+            move |acc: &mut Option<A>, t| {
+                let a = acc
+                    .take()
+                    .expect("the accumulator is put back after every item");
+                *acc = Some(step(a, t));
+            },
+            move |parts| parts.into_iter().flatten().reduce(&combine),
+        );
+        Delayed::<Option<A>>::from_graph(Arc::new(graph), root).map(|a| {
+            a.clone()
+                .expect("every partition starts from the initial value")
+        })
+    }
+
+    /// `perpartition` on each whole partition, then `aggregate` over the partials, as a tree:
+    /// `aggregate` also merges its own results, so it must accept them as input.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(vec![3, 9, 4, 1], 3);
+    /// let longest = b.reduction(|p| p.into_iter().max(), |ps| ps.into_iter().flatten().max());
+    /// assert_eq!(longest.compute()?, Some(9));
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn reduction<A, P, G>(&self, perpartition: P, aggregate: G) -> Delayed<A>
+    where
+        A: Clone + Send + Sync + 'static,
+        P: Fn(Vec<T>) -> A + Send + Sync + 'static,
+        G: Fn(Vec<A>) -> A + Send + Sync + 'static,
+    {
+        let partials = self.map_partitions(move |items| vec![perpartition(items)]);
+        let (graph, root) = partials.tree(
+            "reduction",
+            || None,
+            |acc: &mut Option<A>, a| *acc = Some(a),
+            move |parts| Some(aggregate(parts.into_iter().flatten().collect())),
+        );
+        Delayed::<Option<A>>::from_graph(Arc::new(graph), root)
+            .map(|a| a.clone().expect("the root aggregate always yields a value"))
+    }
+
+    /// The number of items.
+    pub fn count(&self) -> Delayed<u64> {
+        let (graph, root) = self.tree("count", || 0_u64, |n, _| *n += 1, |ns| ns.iter().sum());
+        Delayed::from_graph(Arc::new(graph), root)
+    }
+
+    /// The sum of the items (`T::default()` for an empty bag).
+    pub fn sum(&self) -> Delayed<T>
+    where
+        T: std::ops::Add<Output = T> + Default,
+    {
+        let (graph, root) = self.tree(
+            "sum",
+            T::default,
+            |acc: &mut T, t| *acc = std::mem::take(acc) + t,
+            |parts| parts.into_iter().fold(T::default(), |a, b| a + b),
+        );
+        Delayed::from_graph(Arc::new(graph), root)
+    }
+
+    /// The smallest item, or `None` for an empty bag.
+    pub fn min(&self) -> Delayed<Option<T>>
+    where
+        T: Ord,
+    {
+        self.extreme("min", |new, old| new < old)
+    }
+
+    /// The largest item, or `None` for an empty bag.
+    pub fn max(&self) -> Delayed<Option<T>>
+    where
+        T: Ord,
+    {
+        self.extreme("max", |new, old| new > old)
+    }
+
+    fn extreme(
+        &self,
+        op: &str,
+        better: impl Fn(&T, &T) -> bool + Send + Sync + Copy + 'static,
+    ) -> Delayed<Option<T>> {
+        let (graph, root) = self.tree(
+            op,
+            || None,
+            move |acc: &mut Option<T>, t| match acc {
+                Some(old) if !better(&t, old) => {}
+                _ => *acc = Some(t),
+            },
+            move |parts| {
+                parts
+                    .into_iter()
+                    .flatten()
+                    .reduce(|a, b| if better(&b, &a) { b } else { a })
+            },
+        );
+        Delayed::from_graph(Arc::new(graph), root)
+    }
+
+    /// The arithmetic mean, or `None` for an empty bag.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(vec![1_u32, 2, 3, 4], 3);
+    /// assert_eq!(b.mean().compute()?, Some(2.5));
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn mean(&self) -> Delayed<Option<f64>>
+    where
+        T: AsF64,
+    {
+        let (graph, root) = self.tree(
+            "mean",
+            || (0.0_f64, 0_u64),
+            |acc: &mut (f64, u64), t| {
+                acc.0 += t.as_f64();
+                acc.1 += 1;
+            },
+            |parts| {
+                parts
+                    .into_iter()
+                    .fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            },
+        );
+        Delayed::<(f64, u64)>::from_graph(Arc::new(graph), root)
+            .map(|&(sum, n)| (n > 0).then(|| sum / n as f64))
+    }
+
+    /// Each distinct item with the number of times it occurs, in one partition (in no particular
+    /// order).
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(vec!["a", "b", "a"], 2);
+    /// let mut f = b.frequencies().compute()?;
+    /// f.sort();
+    /// assert_eq!(f, vec![("a", 2), ("b", 1)]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn frequencies(&self) -> Bag<(T, u64)>
+    where
+        T: Hash + Eq,
+    {
+        let (graph, root) = self.tree(
+            "frequencies",
+            FxHashMap::<T, u64>::default,
+            |counts, t| *counts.entry(t).or_insert(0) += 1,
+            |parts| {
+                parts
+                    .into_iter()
+                    .reduce(|a, b| merge_maps(a, b, |x, y| *x += y))
+                    .unwrap_or_default()
+            },
+        );
+        single(graph, root, "frequencies", |m: FxHashMap<T, u64>| {
+            m.into_iter().collect()
+        })
+    }
+
+    /// The `k` items with the largest `key`, largest first, in one partition. Among items with
+    /// equal keys, which ones make the cut is unspecified.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(vec![5, 1, 9, 3, 7], 2);
+    /// assert_eq!(b.topk(2, |x| *x).compute()?, vec![9, 7]);
+    /// assert_eq!(b.topk(2, |x| -x).compute()?, vec![1, 3]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn topk<K, F>(&self, k: usize, key: F) -> Bag<T>
+    where
+        K: Ord,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let key = Arc::new(key);
+        let (k1, k2, k3) = (key.clone(), key.clone(), key);
+        let (graph, root) = self.tree(
+            "topk",
+            Vec::new,
+            move |best: &mut Vec<T>, t| {
+                best.push(t);
+                if best.len() >= 2 * k.max(1) {
+                    keep_top(best, k, &*k1);
+                }
+            },
+            move |parts| {
+                let mut all: Vec<T> = parts.into_iter().flatten().collect();
+                keep_top(&mut all, k, &*k2);
+                all
+            },
+        );
+        single(graph, root, "topk", move |mut best: Vec<T>| {
+            best.sort_by_key(|t| std::cmp::Reverse(k3(t)));
+            best.truncate(k);
+            best
+        })
+    }
+
+    /// Each distinct item once, in one partition, in order of first appearance.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(vec![3, 1, 3, 2, 1], 2);
+    /// assert_eq!(b.distinct().compute()?, vec![3, 1, 2]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn distinct(&self) -> Bag<T>
+    where
+        T: Hash + Eq,
+    {
+        let (graph, root) = self.tree(
+            "distinct",
+            Ordered::<T, ()>::default,
+            |seen, t| {
+                if seen.get_mut(&t).is_none() {
+                    seen.insert_new(t, ());
+                }
+            },
+            |parts| Ordered::concat(parts, |_, _| {}),
+        );
+        single(graph, root, "distinct", |seen: Ordered<T, ()>| {
+            seen.into_pairs().map(|(t, ())| t).collect()
+        })
+    }
+
+    /// Folds the items of each key separately: `binop` folds an item into its key's
+    /// accumulator (starting from `initial`), and `combine` merges two accumulators of the same
+    /// key. One partition of `(key, accumulator)` pairs, keys in order of first appearance.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(1..=10_u32, 3);
+    /// let by_parity = b.foldby(|x| x % 2, |acc, x| acc + x, 0, |a, b| a + b);
+    /// assert_eq!(by_parity.compute()?, vec![(1, 25), (0, 30)]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn foldby<K, A, KF, B, C>(&self, key: KF, binop: B, initial: A, combine: C) -> Bag<(K, A)>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        A: Clone + Send + Sync + 'static,
+        KF: Fn(&T) -> K + Send + Sync + 'static,
+        B: Fn(A, T) -> A + Send + Sync + 'static,
+        C: Fn(A, A) -> A + Send + Sync + 'static,
+    {
+        let combine = Arc::new(combine);
+        let (graph, root) = self.tree(
+            "foldby",
+            Ordered::<K, A>::default,
+            move |groups, t| {
+                let k = key(&t);
+                match groups.get_mut(&k) {
+                    Some(acc) => {
+                        let a = std::mem::replace(acc, initial.clone());
+                        *acc = binop(a, t);
+                    }
+                    None => groups.insert_new(k, binop(initial.clone(), t)),
+                }
+            },
+            move |parts| {
+                Ordered::concat(parts, |x, y| {
+                    let old = std::mem::replace(x, y.clone());
+                    *x = combine(old, y);
+                })
+            },
+        );
+        single(graph, root, "foldby", |groups: Ordered<K, A>| {
+            groups.into_pairs().collect()
+        })
+    }
+
+    /// The items grouped by `key`: one `(key, items)` pair per key, items in their original
+    /// order, keys in order of first appearance, all in one partition.
+    ///
+    /// This gathers every group through a reduction tree into one partition, so all groups
+    /// must fit in memory at once.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(vec!["apple", "avocado", "banana"], 2);
+    /// let g = b.groupby(|w| w.chars().next().unwrap());
+    /// assert_eq!(g.compute()?, vec![('a', vec!["apple", "avocado"]), ('b', vec!["banana"])]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn groupby<K, KF>(&self, key: KF) -> Bag<(K, Vec<T>)>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        KF: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let (graph, root) = self.tree(
+            "groupby",
+            Ordered::<K, Vec<T>>::default,
+            move |groups, t| {
+                let k = key(&t);
+                match groups.get_mut(&k) {
+                    Some(items) => items.push(t),
+                    None => groups.insert_new(k, vec![t]),
+                }
+            },
+            |parts| Ordered::concat(parts, |x, y| x.extend(y)),
+        );
+        single(graph, root, "groupby", |groups: Ordered<K, Vec<T>>| {
+            groups.into_pairs().collect()
+        })
+    }
+}
+
+/// Keeps the `k` items with the largest keys (in no order).
+fn keep_top<T, K: Ord>(items: &mut Vec<T>, k: usize, key: &dyn Fn(&T) -> K) {
+    if items.len() > k {
+        if k == 0 {
+            items.clear();
+            return;
+        }
+        items.select_nth_unstable_by(k - 1, |a, b| key(b).cmp(&key(a)));
+        items.truncate(k);
+    }
+}
+
+/// Merges `b` into `a`, the smaller map into the larger.
+fn merge_maps<K: Hash + Eq, V>(
+    mut a: FxHashMap<K, V>,
+    mut b: FxHashMap<K, V>,
+    add: impl Fn(&mut V, V),
+) -> FxHashMap<K, V> {
+    if a.len() < b.len() {
+        std::mem::swap(&mut a, &mut b);
+    }
+    for (k, v) in b {
+        match a.entry(k) {
+            Entry::Occupied(mut e) => add(e.get_mut(), v),
+            Entry::Vacant(e) => {
+                e.insert(v);
+            }
+        }
+    }
+    a
+}
+
+/// A hash map that remembers the order keys first arrived in.
+#[derive(Clone, Debug)]
+struct Ordered<K, V> {
+    index: FxHashMap<K, usize>,
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for Ordered<K, V> {
+    fn default() -> Self {
+        Ordered {
+            index: FxHashMap::default(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Ordered<K, V> {
+    fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        let i = *self.index.get(k)?;
+        Some(&mut self.entries[i].1)
+    }
+
+    /// Inserts a key that is not present yet.
+    fn insert_new(&mut self, k: K, v: V) {
+        self.index.insert(k.clone(), self.entries.len());
+        self.entries.push((k, v));
+    }
+
+    /// Appends `other`'s entries after this map's (merging values of shared keys with `merge`).
+    fn absorb(&mut self, other: Ordered<K, V>, mut merge: impl FnMut(&mut V, V)) {
+        for (k, v) in other.entries {
+            match self.get_mut(&k) {
+                Some(old) => merge(old, v),
+                None => self.insert_new(k, v),
+            }
+        }
+    }
+
+    /// The entries of every map in turn, merging shared keys' values with `merge`.
+    fn concat(parts: Vec<Ordered<K, V>>, mut merge: impl FnMut(&mut V, V)) -> Self {
+        let mut parts = parts.into_iter();
+        let mut acc = parts.next().unwrap_or_default();
+        for part in parts {
+            acc.absorb(part, &mut merge);
+        }
+        acc
+    }
+
+    fn into_pairs(self) -> impl Iterator<Item = (K, V)> {
+        self.entries.into_iter()
+    }
+}

@@ -1,0 +1,16 @@
+//! Unique layer and key names.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh number, unique in this process.
+pub(crate) fn next_id() -> u64 {
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A fresh layer name for operation `op`: `op-<n>`.
+pub(crate) fn unique(op: &str) -> Arc<str> {
+    Arc::from(format!("{op}-{}", next_id()))
+}
