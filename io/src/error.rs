@@ -15,6 +15,20 @@ pub enum Error {
         /// The OS error.
         source: Arc<std::io::Error>,
     },
+    /// A glob pattern matched no file.
+    #[error("no files match {pattern}")]
+    NoFiles {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A glob pattern is malformed.
+    #[error("bad file pattern {pattern}: {message}")]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A collection error.
     #[error(transparent)]
     Collections(#[from] partita_collections::Error),

@@ -1,10 +1,14 @@
 //! partita's sources and sinks.
 //!
-//! Every sink writes through [`write_atomic`], so a failed write never leaves a half file. The
-//! text, CSV, Parquet, Arrow IPC and HDF5 sources and sinks build on it.
+//! Text files today ([`read_text`], [`to_textfiles`]). Every sink writes through
+//! [`write_atomic`], so a failed write never leaves a half file.
 
 mod atomic;
 mod error;
+mod paths;
+mod text;
 
 pub use self::atomic::write_atomic;
 pub use self::error::{Error, Result};
+pub use self::paths::Source;
+pub use self::text::{read_text, read_text_with, to_textfiles, Compression, TextOptions};

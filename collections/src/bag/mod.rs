@@ -247,13 +247,13 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         self.then(move |t, emit| emit(field(&t)))
     }
 
-    /// A layer with one task per partition, each running `kernel` over its input partition
-    /// (already read) and `extra` inputs. Returns the layer's name.
+    /// A layer with one task per partition, each running `per_partition(output key, items)` over
+    /// its input partition's items. Returns the layer's name.
     fn partition_layer<U: Send + Sync + 'static>(
         &self,
         graph: &mut Graph,
         op: &str,
-        per_partition: impl Fn(Vec<T>) -> U + Send + Sync + 'static,
+        per_partition: impl Fn(&TaskKey, Vec<T>) -> partita_runtime::Result<U> + Send + Sync + 'static,
     ) -> Arc<str> {
         let name = unique(op);
         let reader = self.reader.clone();
@@ -261,13 +261,19 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         let tasks = (0..self.npartitions)
             .map(|i| {
                 let input = TaskKey::new(self.input.clone(), i as u64);
-                let (reader, f, key) = (reader.clone(), per_partition.clone(), input.clone());
+                let output = TaskKey::new(name.clone(), i as u64);
+                let (reader, f, key, out) = (
+                    reader.clone(),
+                    per_partition.clone(),
+                    input.clone(),
+                    output.clone(),
+                );
                 let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
                     let mut items = Vec::new();
                     reader(inputs.swap_remove(0), &key, &mut |t| items.push(t))?;
-                    Ok(value(f(items)))
+                    Ok(value(f(&out, items)?))
                 });
-                Task::new(TaskKey::new(name.clone(), i as u64), vec![input], kernel)
+                Task::new(output, vec![input], kernel)
             })
             .collect();
         graph.add_layer(name.clone(), tasks);
@@ -281,7 +287,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             return self.clone();
         }
         let mut graph = self.graph.clone();
-        let name = self.partition_layer(&mut graph, "bag", |items| items);
+        let name = self.partition_layer(&mut graph, "bag", |_, items| Ok(items));
         Bag::materialized(graph, name, self.npartitions)
     }
 
@@ -299,8 +305,36 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         F: Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
     {
         let mut graph = self.graph.clone();
-        let name = self.partition_layer(&mut graph, "map-partitions", f);
+        let name = self.partition_layer(&mut graph, "map-partitions", move |_, items| Ok(f(items)));
         Bag::materialized(graph, name, self.npartitions)
+    }
+
+    /// `f(index, items)` on each whole partition, where an error fails that partition's task
+    /// with [`TaskFailed`](partita_runtime::Error::TaskFailed) and the error's text. Sinks use
+    /// this to write one file per partition.
+    ///
+    /// ```
+    /// let b = partita_collections::Bag::from_sequence(vec!["1", "2", "x"], 3);
+    /// let parsed = b.try_map_partitions(|i, part| {
+    ///     part.iter().map(|s| s.parse::<i32>().map_err(|e| format!("partition {i}: {e}"))).collect()
+    /// });
+    /// let err = parsed.compute().unwrap_err().to_string();
+    /// assert!(err.ends_with("failed: partition 2: invalid digit found in string"), "{err}");
+    /// ```
+    pub fn try_map_partitions<U, E, F>(&self, f: F) -> Bag<U>
+    where
+        U: Clone + Send + Sync + 'static,
+        E: std::fmt::Display,
+        F: Fn(usize, Vec<T>) -> std::result::Result<Vec<U>, E> + Send + Sync + 'static,
+    {
+        let mut graph = self.graph.clone();
+        let layer = self.partition_layer(&mut graph, "try-map-partitions", move |key, items| {
+            f(key.index() as usize, items).map_err(|e| partita_runtime::Error::TaskFailed {
+                key: key.clone(),
+                message: e.to_string(),
+            })
+        });
+        Bag::materialized(graph, layer, self.npartitions)
     }
 
     /// Pairs the items of two bags with the same partitioning, partition by partition.
