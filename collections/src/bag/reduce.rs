@@ -10,11 +10,14 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use partita_runtime::{downcast_owned, value, Graph, Kernel, Task, TaskKey, Value};
-use rustc_hash::FxHashMap;
 
 use super::Bag;
 use crate::delayed::Delayed;
 use crate::names::unique;
+
+/// Hash maps over user items: foldhash spreads short keys (such as words) well, where FxHash
+/// collides heavily.
+type ItemMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// How many partial results one combine task reads.
 const SPLIT_EVERY: usize = 8;
@@ -301,7 +304,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     {
         let (graph, root) = self.tree(
             "frequencies",
-            FxHashMap::<T, u64>::default,
+            ItemMap::<T, u64>::default,
             |counts, t| *counts.entry(t).or_insert(0) += 1,
             |parts| {
                 parts
@@ -310,7 +313,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                     .unwrap_or_default()
             },
         );
-        single(graph, root, "frequencies", |m: FxHashMap<T, u64>| {
+        single(graph, root, "frequencies", |m: ItemMap<T, u64>| {
             m.into_iter().collect()
         })
     }
@@ -472,10 +475,10 @@ fn keep_top<T, K: Ord>(items: &mut Vec<T>, k: usize, key: &dyn Fn(&T) -> K) {
 
 /// Merges `b` into `a`, the smaller map into the larger.
 fn merge_maps<K: Hash + Eq, V>(
-    mut a: FxHashMap<K, V>,
-    mut b: FxHashMap<K, V>,
+    mut a: ItemMap<K, V>,
+    mut b: ItemMap<K, V>,
     add: impl Fn(&mut V, V),
-) -> FxHashMap<K, V> {
+) -> ItemMap<K, V> {
     if a.len() < b.len() {
         std::mem::swap(&mut a, &mut b);
     }
@@ -493,14 +496,14 @@ fn merge_maps<K: Hash + Eq, V>(
 /// A hash map that remembers the order keys first arrived in.
 #[derive(Clone, Debug)]
 struct Ordered<K, V> {
-    index: FxHashMap<K, usize>,
+    index: ItemMap<K, usize>,
     entries: Vec<(K, V)>,
 }
 
 impl<K, V> Default for Ordered<K, V> {
     fn default() -> Self {
         Ordered {
-            index: FxHashMap::default(),
+            index: ItemMap::default(),
             entries: Vec::new(),
         }
     }

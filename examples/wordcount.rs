@@ -1,0 +1,77 @@
+//! Word count over a folder of text files: `read_text → split_whitespace → frequencies →
+//! topk(20)`, plus the total number of words, as `../shared/bench/w_bag.py` computes it.
+//!
+//! ```text
+//! cargo run --release --example wordcount -- /tmp/bench-data/text [--blocksize BYTES] [--threads N]
+//! ```
+//!
+//! Prints, last, `RESULT name=bag.wordcount.partita seconds=<s> checksum=<sum of top-20 counts>
+//! words=<total> top3=<w:c,w:c,w:c>`.
+
+use std::time::Instant;
+
+/// Word counting allocates one short string per word; mimalloc makes that cheap.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use partita::io::read_text;
+use partita::prelude::*;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut dir = None;
+    let mut blocksize = None;
+    let mut threads = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--blocksize" => blocksize = Some(args.next().ok_or("--blocksize N")?.parse()?),
+            "--threads" => threads = Some(args.next().ok_or("--threads N")?.parse()?),
+            _ => dir = Some(a),
+        }
+    }
+    let dir = dir.ok_or("usage: wordcount <dir with part-*.txt> [--blocksize BYTES] [--threads N]")?;
+    let mut builder = Runtime::builder();
+    if let Some(t) = threads {
+        builder = builder.threads(t);
+    }
+    let rt = builder.build()?;
+    let _progress = ProgressBar::new(&rt);
+
+    let started = Instant::now();
+    let lines = read_text(format!("{dir}/part-*.txt").as_str(), blocksize)?;
+    let words = lines.flat_map(|line| {
+        line.split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    });
+    let frequencies = words.frequencies().persist_on(&rt)?;
+    let mut top = frequencies.topk(20, |(_, n)| *n).compute_on(&rt)?;
+    let total = frequencies.map(|(_, n)| n).sum().compute_on(&rt)?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    top.sort_by(|(wa, ca), (wb, cb)| cb.cmp(ca).then_with(|| wa.cmp(wb)));
+    let checksum: u64 = top.iter().map(|(_, n)| n).sum();
+    let top3: Vec<String> = top.iter().take(3).map(|(w, n)| format!("{w}:{n}")).collect();
+    eprintln!("top20 {top:?}");
+    eprintln!(
+        "partitions={} threads={} peak_rss_mb={:.1}",
+        lines.npartitions(),
+        rt.threads(),
+        peak_rss_mib()
+    );
+    println!(
+        "RESULT name=bag.wordcount.partita seconds={seconds:.4} checksum={checksum} words={total} top3={}",
+        top3.join(",")
+    );
+    Ok(())
+}
