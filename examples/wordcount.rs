@@ -39,7 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => dir = Some(a),
         }
     }
-    let dir = dir.ok_or("usage: wordcount <dir with part-*.txt> [--blocksize BYTES] [--threads N]")?;
+    let dir =
+        dir.ok_or("usage: wordcount <dir with part-*.txt> [--blocksize BYTES] [--threads N]")?;
     let mut builder = Runtime::builder();
     if let Some(t) = threads {
         builder = builder.threads(t);
@@ -61,7 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     top.sort_by(|(wa, ca), (wb, cb)| cb.cmp(ca).then_with(|| wa.cmp(wb)));
     let checksum: u64 = top.iter().map(|(_, n)| n).sum();
-    let top3: Vec<String> = top.iter().take(3).map(|(w, n)| format!("{w}:{n}")).collect();
+    let top3: Vec<String> = top
+        .iter()
+        .take(3)
+        .map(|(w, n)| format!("{w}:{n}"))
+        .collect();
     eprintln!("top20 {top:?}");
     eprintln!(
         "partitions={} threads={} peak_rss_mb={:.1}",

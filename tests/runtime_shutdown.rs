@@ -7,6 +7,16 @@ fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
 }
 
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+                .map(|s| s.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[test]
 fn dropping_runtimes_leaks_no_threads() {
     let before = thread_count();
@@ -27,6 +37,17 @@ fn dropping_runtimes_leaks_no_threads() {
         drop(fs);
         drop(kept);
         drop(rt);
-        assert_eq!(thread_count(), before, "round {round} left threads behind");
+        // A joined thread has finished, but the kernel may list it for a few more microseconds
+        // while it reaps it; give it a moment before counting.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while thread_count() != before && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(
+            thread_count(),
+            before,
+            "round {round} left threads behind: {:?}",
+            thread_names()
+        );
     }
 }

@@ -41,6 +41,9 @@ pub struct Bag<T> {
     reader: Reader<T>,
     /// The reader passes `Vec<T>` partitions through unchanged.
     materialized: bool,
+    /// The name of the layer that materialises this bag, so that every clone of it names the
+    /// same partitions.
+    name: Arc<str>,
 }
 
 impl<T> Clone for Bag<T> {
@@ -51,6 +54,7 @@ impl<T> Clone for Bag<T> {
             npartitions: self.npartitions,
             reader: self.reader.clone(),
             materialized: self.materialized,
+            name: self.name.clone(),
         }
     }
 }
@@ -103,6 +107,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             npartitions,
             reader,
             materialized: false,
+            name: unique("bag"),
         }
     }
 
@@ -110,6 +115,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     fn materialized(graph: Graph, input: Arc<str>, npartitions: usize) -> Bag<T> {
         Bag {
             graph,
+            name: input.clone(),
             input,
             npartitions,
             reader: vec_reader(),
@@ -187,6 +193,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             npartitions: self.npartitions,
             reader: Arc::new(move |v, key, emit| prev(v, key, &mut |t| stage(t, emit))),
             materialized: false,
+            name: unique("bag"),
         }
     }
 
@@ -252,10 +259,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     fn partition_layer<U: Send + Sync + 'static>(
         &self,
         graph: &mut Graph,
-        op: &str,
+        name: Arc<str>,
         per_partition: impl Fn(&TaskKey, Vec<T>) -> partita_runtime::Result<U> + Send + Sync + 'static,
     ) -> Arc<str> {
-        let name = unique(op);
         let reader = self.reader.clone();
         let per_partition = Arc::new(per_partition);
         let tasks = (0..self.npartitions)
@@ -287,7 +293,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             return self.clone();
         }
         let mut graph = self.graph.clone();
-        let name = self.partition_layer(&mut graph, "bag", |_, items| Ok(items));
+        let name = self.partition_layer(&mut graph, self.name.clone(), |_, items| Ok(items));
         Bag::materialized(graph, name, self.npartitions)
     }
 
@@ -305,7 +311,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         F: Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
     {
         let mut graph = self.graph.clone();
-        let name = self.partition_layer(&mut graph, "map-partitions", move |_, items| Ok(f(items)));
+        let name = self.partition_layer(&mut graph, unique("map-partitions"), move |_, items| {
+            Ok(f(items))
+        });
         Bag::materialized(graph, name, self.npartitions)
     }
 
@@ -328,12 +336,16 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         F: Fn(usize, Vec<T>) -> std::result::Result<Vec<U>, E> + Send + Sync + 'static,
     {
         let mut graph = self.graph.clone();
-        let layer = self.partition_layer(&mut graph, "try-map-partitions", move |key, items| {
-            f(key.index() as usize, items).map_err(|e| partita_runtime::Error::TaskFailed {
-                key: key.clone(),
-                message: e.to_string(),
-            })
-        });
+        let layer = self.partition_layer(
+            &mut graph,
+            unique("try-map-partitions"),
+            move |key, items| {
+                f(key.index() as usize, items).map_err(|e| partita_runtime::Error::TaskFailed {
+                    key: key.clone(),
+                    message: e.to_string(),
+                })
+            },
+        );
         Bag::materialized(graph, layer, self.npartitions)
     }
 
@@ -445,7 +457,8 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         self.materialize().graph
     }
 
-    /// The keys of the bag's partitions in [`graph`](Self::graph).
+    /// The keys of the bag's partitions in [`graph`](Self::graph). Every clone of a bag has the
+    /// same keys.
     pub fn keys(&self) -> Vec<TaskKey> {
         let m = self.materialize();
         (0..m.npartitions as u64)

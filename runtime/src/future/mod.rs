@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 pub use self::as_completed::{as_completed, AsCompleted};
 use crate::completion::Completion;
 use crate::error::{Error, Result};
-use crate::events::{ComputeId, EventKind};
+use crate::events::{ComputeId, EventBus, EventKind};
 use crate::graph::TaskKey;
 use crate::pool::Job;
 use crate::runtime::Runtime;
@@ -200,7 +200,7 @@ impl<T: Send + Sync + 'static> TaskBuilder<'_, T> {
             key: key.clone(),
             result: Completion::new(),
         });
-        let job = run_future(core.clone(), self.body, self.retries, rt.clone());
+        let job = run_future(core.clone(), self.body, self.retries, rt.events().clone());
         rt.events()
             .task(FUTURES, EventKind::TaskQueued, &key, Duration::ZERO);
         match rt.registry() {
@@ -218,14 +218,14 @@ impl<T: Send + Sync + 'static> TaskBuilder<'_, T> {
 }
 
 /// The pool job for one future: skip it if cancelled, run with retries, publish the outcome.
+/// It holds no `Runtime`, so the runtime is never dropped from one of its own jobs on our account.
 fn run_future(
     core: Arc<FutureCore>,
     mut body: Body,
     retries: u32,
-    rt: Runtime,
+    events: Arc<EventBus>,
 ) -> impl FnOnce() + Send {
     move || {
-        let events = rt.events();
         let mut attempt = 0;
         let outcome = loop {
             if core.result.is_done() {
