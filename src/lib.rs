@@ -1,6 +1,6 @@
 //! partita: parallel and distributed dataflow for Rust.
 //!
-//! Build lazy collections ([`Delayed`] today) or submit [`Future`]s; an actor runtime executes
+//! Build lazy collections ([`Delayed`], [`Bag`]) or submit [`Future`]s; an actor runtime executes
 //! the resulting task graphs on a work-stealing pool.
 //!
 //! ```
@@ -17,9 +17,13 @@
 struct ReadmeDoctests;
 
 pub use partita_collections::{
-    combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
+    combine, compute_all, compute_all_on, delayed, from_value, graph_all, AsF64, Bag, Delayed,
+    DelayedHandle,
 };
-pub use partita_io::{write_atomic, Error, Result};
+pub use partita_io::{
+    read_text, read_text_with, to_textfiles, write_atomic, Compression, Error, Result, Source,
+    TextOptions,
+};
 pub use partita_runtime::{
     as_completed, gather, wait, AsCompleted, BincodeCodec, Builder, Codec, ComputeHandle, Event,
     EventKind, Future, Graph, PartitionRef, Profiler, ProgressBar, Runtime, Scheduler,
