@@ -226,3 +226,21 @@ fn empty_bags_reduce_to_neutral_values() {
         0
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn string_frequencies_match_a_plain_count(
+        words in proptest::collection::vec("[a-c]{0,3}|[a-z ]{20,40}|é{1,30}", 0..200),
+        n in 1_usize..7,
+    ) {
+        let mut reference: BTreeMap<String, u64> = BTreeMap::new();
+        for w in &words {
+            *reference.entry(w.clone()).or_insert(0) += 1;
+        }
+        let mut got = Bag::from_sequence(words, n).frequencies().compute_on(rt()).unwrap();
+        got.sort();
+        prop_assert_eq!(got, reference.into_iter().collect::<Vec<_>>());
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use partita::prelude::*;
-use partita::runtime::{downcast, value, Error, Graph, Task, TaskKey, Value};
+use partita::runtime::{downcast, value, Error, Graph, Scheduler, Task, TaskKey, Value};
 
 /// A small xorshift, so delays are random but reproducible.
 fn rand(state: &mut u64) -> u64 {
@@ -237,4 +237,51 @@ async fn inside_tokio_main_style_runtime() {
         sum += f.await.unwrap();
     }
     assert_eq!(sum, 55);
+}
+
+#[test]
+fn a_value_is_released_once_its_last_dependent_has_consumed_it() {
+    struct Tracked(Arc<AtomicBool>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    for scheduler in [Scheduler::Sync, Scheduler::Threads] {
+        let rt = Runtime::builder()
+            .scheduler(scheduler)
+            .fuse(false)
+            .build()
+            .unwrap();
+        let released = Arc::new(AtomicBool::new(false));
+        let (r1, r2) = (released.clone(), released.clone());
+        let k = |n: &str| TaskKey::new(n, 0);
+        let mut g = Graph::new();
+        g.add_layer(
+            "a",
+            vec![Task::new(
+                k("a"),
+                vec![],
+                Arc::new(move |_| Ok(value(Tracked(r1.clone())))),
+            )],
+        );
+        g.add_layer(
+            "b",
+            vec![Task::new(k("b"), vec![k("a")], Arc::new(|_| Ok(value(1_u8))))],
+        );
+        // c runs after b has finished, so by then nothing may hold a's value.
+        g.add_layer(
+            "c",
+            vec![Task::new(
+                k("c"),
+                vec![k("b")],
+                Arc::new(move |_| Ok(value(r2.load(Ordering::SeqCst)))),
+            )],
+        );
+        let out = rt.compute(&g, &[k("c")]).unwrap();
+        assert!(
+            *out[0].downcast_ref::<bool>().unwrap(),
+            "{scheduler:?}: a's value outlived its only consumer"
+        );
+    }
 }

@@ -8,6 +8,7 @@
 //! reductions, `compute`) add a layer that runs the reader.
 
 mod reduce;
+mod strcount;
 pub use self::reduce::AsF64;
 #[cfg(test)]
 mod test;

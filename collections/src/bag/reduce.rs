@@ -5,12 +5,14 @@
 //! until one remains. `groupby` and `distinct` gather their groups the same way, into one
 //! partition: they hold every group in memory at the root of the tree.
 
+use std::any::Any;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::sync::Arc;
 
 use partita_runtime::{downcast_owned, value, Graph, Kernel, Task, TaskKey, Value};
 
+use super::strcount::StrCounts;
 use super::Bag;
 use crate::delayed::Delayed;
 use crate::names::unique;
@@ -302,6 +304,13 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     where
         T: Hash + Eq,
     {
+        // Bags of strings (word counts) get a table built for them; see `strcount.rs`.
+        if let Some(strings) = (self as &dyn Any).downcast_ref::<Bag<String>>() {
+            let counted: Box<dyn Any> = Box::new(strings.string_frequencies());
+            if let Ok(bag) = counted.downcast::<Bag<(T, u64)>>() {
+                return *bag;
+            }
+        }
         let (graph, root) = self.tree(
             "frequencies",
             ItemMap::<T, u64>::default,
@@ -457,6 +466,26 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         );
         single(graph, root, "groupby", |groups: Ordered<K, Vec<T>>| {
             groups.into_pairs().collect()
+        })
+    }
+}
+
+impl Bag<String> {
+    /// `frequencies` for strings, on [`StrCounts`] tables.
+    fn string_frequencies(&self) -> Bag<(String, u64)> {
+        let (graph, root) = self.tree(
+            "frequencies",
+            StrCounts::default,
+            |counts, s: String| counts.add(&s, 1),
+            |parts| {
+                let mut parts = parts.into_iter();
+                let mut total = parts.next().unwrap_or_default();
+                parts.for_each(|p| total.merge(&p));
+                total
+            },
+        );
+        single(graph, root, "frequencies", |counts: StrCounts| {
+            counts.iter().map(|(k, n)| (k.to_string(), n)).collect()
         })
     }
 }

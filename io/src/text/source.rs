@@ -138,8 +138,8 @@ pub fn read_text_with(source: impl Into<Source>, options: TextOptions) -> Result
     graph.add_layer(name.clone(), tasks);
     let reader: Reader<String> =
         Arc::new(|v: Value, key: &TaskKey, emit: &mut dyn FnMut(String)| {
-            let text = downcast::<String>(&v, key)?;
-            text.lines().map(str::to_string).for_each(emit);
+            let block = downcast::<TextBlock>(&v, key)?;
+            block.text().lines().map(str::to_string).for_each(emit);
             Ok(())
         });
     Ok(Bag::from_partitions(graph, name, n, reader))
@@ -158,33 +158,68 @@ fn io_error(path: &Path, e: std::io::Error) -> partita_runtime::Error {
     }
 }
 
+/// The text of one block: valid UTF-8 (checked, or made so when reading lossily). Its buffer
+/// goes back to a small pool when the block is dropped, so the next block reuses memory that is
+/// already mapped instead of faulting in fresh zeroed pages.
+#[derive(Debug)]
+struct TextBlock {
+    bytes: Vec<u8>,
+}
+
+impl TextBlock {
+    fn text(&self) -> &str {
+        // Checked when the block was made.
+        std::str::from_utf8(&self.bytes).unwrap_or_default()
+    }
+}
+
+/// Buffers of dropped blocks, for reuse: a few suffice, one per worker in flight.
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+const POOL_SIZE: usize = 4;
+
+fn pooled_buffer() -> Vec<u8> {
+    let mut pool = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut buf = pool.pop().unwrap_or_default();
+    buf.clear();
+    buf
+}
+
+impl Drop for TextBlock {
+    fn drop(&mut self) {
+        let mut pool = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pool.len() < POOL_SIZE {
+            pool.push(std::mem::take(&mut self.bytes));
+        }
+    }
+}
+
 /// The text of the lines that start in `block`.
-fn read_block(block: &Block, lossy: bool) -> partita_runtime::Result<String> {
+fn read_block(block: &Block, lossy: bool) -> partita_runtime::Result<TextBlock> {
     let path = &block.path;
     let err = |e| io_error(path, e);
     let file = File::open(path).map_err(err)?;
-    let (bytes, first) = match block.compression {
-        Compression::Gzip => (
-            decompress(flate2::read::MultiGzDecoder::new(file)).map_err(err)?,
-            0,
-        ),
-        Compression::Zstd => {
-            let decoder = zstd::stream::read::Decoder::new(file).map_err(err)?;
-            (decompress(decoder).map_err(err)?, 0)
+    let mut bytes = pooled_buffer();
+    let first = match block.compression {
+        Compression::Gzip => {
+            flate2::read::MultiGzDecoder::new(file)
+                .read_to_end(&mut bytes)
+                .map_err(err)?;
+            0
         }
-        Compression::None => read_range(file, block.start, block.end).map_err(err)?,
+        Compression::Zstd => {
+            zstd::stream::read::Decoder::new(file)
+                .and_then(|mut d| d.read_to_end(&mut bytes))
+                .map_err(err)?;
+            0
+        }
+        Compression::None => read_range(file, block.start, block.end, &mut bytes).map_err(err)?,
     };
     to_text(bytes, path, first, lossy)
 }
 
-fn decompress(mut r: impl Read) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    r.read_to_end(&mut out)?;
-    Ok(out)
-}
-
-/// The bytes of the lines starting in `[start, end)`, and the offset of the first of them.
-fn read_range(file: File, start: u64, end: u64) -> std::io::Result<(Vec<u8>, u64)> {
+/// Reads the bytes of the lines starting in `[start, end)` into `bytes`, and returns the offset
+/// of the first of them.
+fn read_range(file: File, start: u64, end: u64, bytes: &mut Vec<u8>) -> std::io::Result<u64> {
     let mut r = BufReader::with_capacity(1 << 16, file);
     let mut first = start;
     if start > 0 {
@@ -196,14 +231,14 @@ fn read_range(file: File, start: u64, end: u64) -> std::io::Result<(Vec<u8>, u64
         first = start - 1 + n as u64;
     }
     if first >= end {
-        return Ok((Vec::new(), first));
+        return Ok(first);
     }
-    let mut bytes = vec![0; (end - first) as usize];
-    r.read_exact(&mut bytes)?;
+    bytes.resize((end - first) as usize, 0);
+    r.read_exact(bytes)?;
     if bytes.last() != Some(&b'\n') {
-        r.read_until(b'\n', &mut bytes)?;
+        r.read_until(b'\n', bytes)?;
     }
-    Ok((bytes, first))
+    Ok(first)
 }
 
 fn to_text(
@@ -211,12 +246,14 @@ fn to_text(
     path: &Path,
     first: u64,
     lossy: bool,
-) -> partita_runtime::Result<String> {
-    match String::from_utf8(bytes) {
-        Ok(s) => Ok(s),
-        Err(e) if lossy => Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+) -> partita_runtime::Result<TextBlock> {
+    match std::str::from_utf8(&bytes) {
+        Ok(_) => Ok(TextBlock { bytes }),
+        Err(_) if lossy => Ok(TextBlock {
+            bytes: String::from_utf8_lossy(&bytes).into_owned().into_bytes(),
+        }),
         Err(e) => {
-            let offset = first + e.utf8_error().valid_up_to() as u64;
+            let offset = first + e.valid_up_to() as u64;
             Err(io_error(
                 path,
                 std::io::Error::new(

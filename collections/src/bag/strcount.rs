@@ -1,0 +1,158 @@
+//! Counting strings fast: the per-partition table behind `frequencies` on a bag of `String`s.
+//!
+//! Word counts spend their time looking words up in a table of a hundred thousand keys, most of
+//! them rare, so most lookups of a rare word miss the cache. A general hash map of `String` keys
+//! touches three places per lookup (control bytes, the bucket, the key's heap bytes). This table
+//! keeps the full hash, the count and the bytes of a short key in one 48-byte slot, so a lookup
+//! usually touches one cache line. Keys longer than the inline space live in a side vector.
+
+use std::hash::BuildHasher;
+
+/// Bytes of a key stored in the slot itself.
+const INLINE: usize = 24;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The key's hash with the lowest bit set; 0 marks an empty slot.
+    hash: u64,
+    count: u64,
+    len: u32,
+    /// Index into `long` for keys longer than `INLINE`.
+    long: u32,
+    inline: [u8; INLINE],
+}
+
+const EMPTY: Slot = Slot {
+    hash: 0,
+    count: 0,
+    len: 0,
+    long: 0,
+    inline: [0; INLINE],
+};
+
+/// A string → count table with open addressing and linear probing.
+#[derive(Clone)]
+pub(crate) struct StrCounts {
+    slots: Vec<Slot>,
+    len: usize,
+    long: Vec<String>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Default for StrCounts {
+    fn default() -> Self {
+        StrCounts {
+            slots: vec![EMPTY; 1024],
+            len: 0,
+            long: Vec::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x7061_7274_6974_61),
+        }
+    }
+}
+
+impl StrCounts {
+    /// Adds `n` to the count of `key`.
+    pub(crate) fn add(&mut self, key: &str, n: u64) {
+        let hash = self.hasher.hash_one(key) | 1;
+        let mask = self.slots.len() - 1;
+        let mut i = (hash >> 7) as usize & mask;
+        loop {
+            let slot = &self.slots[i];
+            if slot.hash == 0 {
+                break;
+            }
+            if slot.hash == hash && slot.len as usize == key.len() {
+                let stored: &[u8] = if key.len() <= INLINE {
+                    &slot.inline[..key.len()]
+                } else {
+                    self.long[slot.long as usize].as_bytes()
+                };
+                if stored == key.as_bytes() {
+                    self.slots[i].count += n;
+                    return;
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        let mut slot = Slot {
+            hash,
+            count: n,
+            len: key.len() as u32,
+            ..EMPTY
+        };
+        if key.len() <= INLINE {
+            slot.inline[..key.len()].copy_from_slice(key.as_bytes());
+        } else {
+            slot.long = self.long.len() as u32;
+            self.long.push(key.to_string());
+        }
+        self.slots[i] = slot;
+        self.len += 1;
+        if self.len * 2 > self.slots.len() {
+            self.grow();
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![EMPTY; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.slots.len() - 1;
+        for slot in old.into_iter().filter(|s| s.hash != 0) {
+            let mut i = (slot.hash >> 7) as usize & mask;
+            while self.slots[i].hash != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub(crate) fn merge(&mut self, other: &StrCounts) {
+        for (key, n) in other.iter() {
+            self.add(key, n);
+        }
+    }
+
+    /// The keys and counts, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.slots.iter().filter(|s| s.hash != 0).map(|s| {
+            let bytes: &[u8] = if s.len as usize <= INLINE {
+                &s.inline[..s.len as usize]
+            } else {
+                self.long[s.long as usize].as_bytes()
+            };
+            // Every key was a `&str` when it went in.
+            (std::str::from_utf8(bytes).unwrap_or_default(), s.count)
+        })
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn counts_like_a_hash_map_for_short_and_long_keys() {
+        let mut table = StrCounts::default();
+        let mut reference: HashMap<String, u64> = HashMap::new();
+        for i in 0..50_000_u64 {
+            let key = match i % 4 {
+                0 => format!("{}", i % 1000),
+                1 => "x".repeat((i % 40) as usize),
+                2 => format!("a much longer key that does not fit inline {}", i % 77),
+                _ => String::new(),
+            };
+            table.add(&key, i % 3 + 1);
+            *reference.entry(key).or_insert(0) += i % 3 + 1;
+        }
+        let got: HashMap<String, u64> = table.iter().map(|(k, n)| (k.to_string(), n)).collect();
+        assert_eq!(got, reference);
+        let mut doubled = table.clone();
+        doubled.merge(&table);
+        for (k, n) in doubled.iter() {
+            assert_eq!(n, 2 * reference[k]);
+        }
+    }
+}
