@@ -267,7 +267,11 @@ fn a_value_is_released_once_its_last_dependent_has_consumed_it() {
         );
         g.add_layer(
             "b",
-            vec![Task::new(k("b"), vec![k("a")], Arc::new(|_| Ok(value(1_u8))))],
+            vec![Task::new(
+                k("b"),
+                vec![k("a")],
+                Arc::new(|_| Ok(value(1_u8))),
+            )],
         );
         // c runs after b has finished, so by then nothing may hold a's value.
         g.add_layer(

@@ -476,11 +476,12 @@ impl Bag<String> {
         let (graph, root) = self.tree(
             "frequencies",
             StrCounts::default,
-            |counts, s: String| counts.add(&s, 1),
+            |counts, s: String| counts.push(s),
             |parts| {
                 let mut parts = parts.into_iter();
                 let mut total = parts.next().unwrap_or_default();
-                parts.for_each(|p| total.merge(&p));
+                total.flush();
+                parts.for_each(|p| total.merge(p));
                 total
             },
         );

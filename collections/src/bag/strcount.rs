@@ -5,6 +5,10 @@
 //! touches three places per lookup (control bytes, the bucket, the key's heap bytes). This table
 //! keeps the full hash, the count and the bytes of a short key in one 48-byte slot, so a lookup
 //! usually touches one cache line. Keys longer than the inline space live in a side vector.
+//!
+//! Keys added one by one with [`StrCounts::push`] are hashed into a small batch first; the
+//! batch's slots are all read before any is updated, so the processor waits for their cache
+//! misses in parallel instead of one after another.
 
 use std::hash::BuildHasher;
 
@@ -30,6 +34,9 @@ const EMPTY: Slot = Slot {
     inline: [0; INLINE],
 };
 
+/// Keys waiting in a batch.
+const BATCH: usize = 16;
+
 /// A string → count table with open addressing and linear probing.
 #[derive(Clone)]
 pub(crate) struct StrCounts {
@@ -37,6 +44,8 @@ pub(crate) struct StrCounts {
     len: usize,
     long: Vec<String>,
     hasher: foldhash::fast::FixedState,
+    /// Keys pushed but not yet counted, with their hashes.
+    pending: Vec<(u64, String)>,
 }
 
 impl Default for StrCounts {
@@ -46,14 +55,45 @@ impl Default for StrCounts {
             len: 0,
             long: Vec::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x7061_7274_6974_61),
+            pending: Vec::with_capacity(BATCH),
         }
     }
 }
 
 impl StrCounts {
+    /// Counts one occurrence of `key`, in the next batch.
+    pub(crate) fn push(&mut self, key: String) {
+        let hash = self.hasher.hash_one(key.as_str()) | 1;
+        self.pending.push((hash, key));
+        if self.pending.len() == BATCH {
+            self.flush();
+        }
+    }
+
+    /// Counts every pushed key.
+    pub(crate) fn flush(&mut self) {
+        let mask = self.slots.len() - 1;
+        // Touch every home slot first: independent loads whose misses overlap.
+        let mut touched = 0;
+        for (hash, _) in &self.pending {
+            touched ^= self.slots[(*hash >> 7) as usize & mask].hash;
+        }
+        std::hint::black_box(touched);
+        let pending = std::mem::take(&mut self.pending);
+        for (hash, key) in &pending {
+            self.add_hashed(*hash, key, 1);
+        }
+        self.pending = pending;
+        self.pending.clear();
+    }
+
     /// Adds `n` to the count of `key`.
     pub(crate) fn add(&mut self, key: &str, n: u64) {
         let hash = self.hasher.hash_one(key) | 1;
+        self.add_hashed(hash, key, n);
+    }
+
+    fn add_hashed(&mut self, hash: u64, key: &str, n: u64) {
         let mask = self.slots.len() - 1;
         let mut i = (hash >> 7) as usize & mask;
         loop {
@@ -107,14 +147,17 @@ impl StrCounts {
     }
 
     /// Adds every count of `other`.
-    pub(crate) fn merge(&mut self, other: &StrCounts) {
+    pub(crate) fn merge(&mut self, mut other: StrCounts) {
+        self.flush();
+        other.flush();
         for (key, n) in other.iter() {
             self.add(key, n);
         }
     }
 
-    /// The keys and counts, in no particular order.
+    /// The keys and counts, in no particular order. Call [`flush`](Self::flush) first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        debug_assert!(self.pending.is_empty(), "iterating with keys still pending");
         self.slots.iter().filter(|s| s.hash != 0).map(|s| {
             let bytes: &[u8] = if s.len as usize <= INLINE {
                 &s.inline[..s.len as usize]
@@ -144,13 +187,19 @@ mod test {
                 2 => format!("a much longer key that does not fit inline {}", i % 77),
                 _ => String::new(),
             };
-            table.add(&key, i % 3 + 1);
-            *reference.entry(key).or_insert(0) += i % 3 + 1;
+            if i % 2 == 0 {
+                table.add(&key, i % 3 + 1);
+                *reference.entry(key).or_insert(0) += i % 3 + 1;
+            } else {
+                *reference.entry(key.clone()).or_insert(0) += 1;
+                table.push(key);
+            }
         }
+        table.flush();
         let got: HashMap<String, u64> = table.iter().map(|(k, n)| (k.to_string(), n)).collect();
         assert_eq!(got, reference);
         let mut doubled = table.clone();
-        doubled.merge(&table);
+        doubled.merge(table.clone());
         for (k, n) in doubled.iter() {
             assert_eq!(n, 2 * reference[k]);
         }

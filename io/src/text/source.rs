@@ -173,12 +173,15 @@ impl TextBlock {
     }
 }
 
-/// Buffers of dropped blocks, for reuse: a few suffice, one per worker in flight.
+/// Buffers of dropped blocks, for reuse: one per worker in flight (two workers on this class of
+/// machine). A larger pool would hold memory that no block needs.
 static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-const POOL_SIZE: usize = 4;
+const POOL_SIZE: usize = 2;
 
 fn pooled_buffer() -> Vec<u8> {
-    let mut pool = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut buf = pool.pop().unwrap_or_default();
     buf.clear();
     buf
@@ -186,7 +189,9 @@ fn pooled_buffer() -> Vec<u8> {
 
 impl Drop for TextBlock {
     fn drop(&mut self) {
-        let mut pool = POOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pool = POOL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if pool.len() < POOL_SIZE {
             pool.push(std::mem::take(&mut self.bytes));
         }
