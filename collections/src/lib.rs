@@ -8,12 +8,17 @@ mod bag;
 mod delayed;
 mod error;
 mod names;
+mod stream;
 
 pub use self::bag::{AsF64, Bag, Reader};
 pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
 };
 pub use self::error::{Error, Result};
+pub use self::stream::{
+    DeadLetter, ErrorPolicy, KeyedStream, Pipeline, StageMetrics, Stream, Topology, Window,
+    WindowResult, WindowedStream,
+};
 
 /// The names most programs need.
 pub mod prelude {

@@ -54,7 +54,7 @@ impl Default for StrCounts {
             slots: vec![EMPTY; 1024],
             len: 0,
             long: Vec::new(),
-            hasher: foldhash::fast::FixedState::with_seed(0x7061_7274_6974_61),
+            hasher: foldhash::fast::FixedState::with_seed(0x0070_6172_7469_7461),
             pending: Vec::with_capacity(BATCH),
         }
     }
