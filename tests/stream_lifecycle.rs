@@ -199,11 +199,7 @@ fn union_batch_inspect_and_channel_sink() {
 
 #[test]
 fn collect_is_bounded() {
-    let err = Stream::iter(0..100)
-        .collect(10)
-        .start()
-        .wait()
-        .unwrap_err();
+    let err = Stream::iter(0..100).collect(10).start().wait().unwrap_err();
     assert!(err.to_string().contains("more than 10 records"), "{err}");
 }
 

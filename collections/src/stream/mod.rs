@@ -447,6 +447,19 @@ impl<T: Send + 'static> Stream<T> {
         )
     }
 
+    /// A sink that folds every record into an accumulator, starting from `init`.
+    pub fn fold<A, F>(self, init: A, mut f: F) -> Topology<A>
+    where
+        A: Send + 'static,
+        F: FnMut(&mut A, T) + Send + 'static,
+    {
+        self.sink(
+            "fold",
+            move |b: Vec<T>, acc: &mut A| b.into_iter().for_each(|t| f(acc, t)),
+            init,
+        )
+    }
+
     /// A sink that counts the records.
     pub fn count(self) -> Topology<u64> {
         self.sink("count", |b: Vec<T>, n: &mut u64| *n += b.len() as u64, 0)
@@ -676,6 +689,49 @@ where
             let mut inlet = build(launch);
             let n = parallelism;
             let (out_tx, out_rx) = crossbeam_channel::bounded(launch.capacity);
+            if n == 1 {
+                // One actor: it keys the records itself, with no router in between.
+                let counters = launch.stage(&format!("{name}-0"), None);
+                let mut handler = make(&counters);
+                let control = launch.control.clone();
+                let key = key.clone();
+                launch.spawn(&format!("{name}-0"), move || {
+                    let mut emit = |b: Vec<U>| {
+                        if !b.is_empty() {
+                            counters
+                                .records_out
+                                .fetch_add(b.len() as u64, Ordering::Relaxed);
+                            send(&out_tx, Msg::Batch(b), &control);
+                        }
+                    };
+                    loop {
+                        match inlet.next() {
+                            Some(Msg::Batch(b)) => {
+                                counters
+                                    .records_in
+                                    .fetch_add(b.len() as u64, Ordering::Relaxed);
+                                let keyed = b.into_iter().map(|t| (key(&t), t)).collect();
+                                handler(Msg::Batch(keyed), &mut emit);
+                            }
+                            Some(Msg::Watermark(w)) => {
+                                counters.watermark.store(w, Ordering::Relaxed);
+                                handler(Msg::Watermark(w), &mut emit);
+                            }
+                            Some(Msg::End) => {
+                                handler(Msg::End, &mut emit);
+                                send(&out_tx, Msg::End, &control);
+                                return;
+                            }
+                            None => return,
+                        }
+                    }
+                });
+                return Box::new(Mailbox {
+                    rx: out_rx,
+                    control: launch.control.clone(),
+                    ends: 1,
+                }) as Box<dyn Inlet<U>>;
+            }
             let mut inboxes = Vec::with_capacity(n);
             for i in 0..n {
                 let (tx, rx) = crossbeam_channel::bounded::<Msg<(K, T)>>(launch.capacity);

@@ -10,12 +10,15 @@
 //! last `size` (sliding). At the end of a stream, a tumbling count window that is not full
 //! fires with the records it has.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
+
+/// Per-key state: foldhash, since keys are often small integers that SipHash makes slow.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::inlet::Msg;
 use super::{KeyedStream, StageCounters, Stream, TimestampFn};
@@ -337,9 +340,9 @@ where
     G: Aggregator<T, R> + 'static,
 {
     // Per key: records seen, and the last `size` records (sliding) or the open accumulator.
-    let mut seen: HashMap<K, u64> = HashMap::new();
-    let mut recent: HashMap<K, VecDeque<T>> = HashMap::new();
-    let mut open: HashMap<K, G::Acc> = HashMap::new();
+    let mut seen: HashMap<K, u64> = HashMap::default();
+    let mut recent: HashMap<K, VecDeque<T>> = HashMap::default();
+    let mut open: HashMap<K, G::Acc> = HashMap::default();
     let tumbling = size == slide;
     Box::new(move |msg, emit| {
         let mut out = Vec::new();
