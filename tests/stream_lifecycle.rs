@@ -215,3 +215,62 @@ fn a_rate_limited_generator_keeps_its_rate() {
     let s = t.elapsed().as_secs_f64();
     assert!((0.08..1.0).contains(&s), "500 records at 5000/s took {s} s");
 }
+
+#[test]
+fn tail_reads_lines_as_the_file_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.txt");
+    std::fs::write(&path, "one\ntwo\n").unwrap();
+    let pipeline = Stream::tail(path.clone()).collect(100).start();
+    std::thread::sleep(Duration::from_millis(100));
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"three\r\nfour").unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        // "four" has no newline yet: it is not a line until it does.
+        f.write_all(b" and more\n").unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pipeline.metrics()[0].records_out < 4 {
+        assert!(Instant::now() < deadline, "tail never saw the new lines");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let lines = pipeline.stop().unwrap();
+    assert_eq!(lines, vec!["one", "two", "three", "four and more"]);
+}
+
+#[test]
+fn an_async_stream_source_ends_when_its_senders_are_gone() {
+    struct Rx(tokio::sync::mpsc::Receiver<u32>);
+    impl futures_core::Stream for Rx {
+        type Item = u32;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<u32>> {
+            self.0.poll_recv(cx)
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let pipeline = Stream::from_async(Rx(rx))
+        .map(|x| x * 2)
+        .collect(1000)
+        .start();
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    tokio_rt.block_on(async move {
+        for i in 0..100 {
+            tx.send(i).await.unwrap();
+        }
+    });
+    assert_eq!(
+        pipeline.wait().unwrap(),
+        (0..100).map(|x| x * 2).collect::<Vec<_>>()
+    );
+}

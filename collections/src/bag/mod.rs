@@ -504,6 +504,42 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         Ok(out)
     }
 
+    /// Starts computing on `runtime` and returns a future of every item. The runtime's threads
+    /// do the work, so awaiting it never blocks an async executor's threads.
+    ///
+    /// ```
+    /// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
+    /// let items = partita_collections::Bag::range(4, 2).compute_async_on(&rt);
+    /// let got = tokio_free_block_on(items);
+    /// # fn tokio_free_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(W(std::thread::current())));
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// assert_eq!(got?, vec![0, 1, 2, 3]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn compute_async_on(
+        &self,
+        runtime: &Runtime,
+    ) -> impl std::future::Future<Output = Result<Vec<T>>> + Send + 'static {
+        let m = self.materialize();
+        let keys = m.keys();
+        let handle = runtime.compute_async(&m.graph, &keys);
+        let reader = m.reader.clone();
+        async move {
+            let parts = handle.await?;
+            let mut out = Vec::new();
+            for (v, k) in parts.into_iter().zip(&keys) {
+                reader(v, k, &mut |t| out.push(t))?;
+            }
+            Ok(out)
+        }
+    }
+
     /// The first `n` items, computing only the partitions needed to find them (on the default
     /// runtime).
     ///

@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use futures_core::Stream as AsyncStream;
 use parking_lot::Mutex;
 
 use self::inlet::{send, Inlet, Mailbox, Mapped, Msg, Timestamped};
@@ -151,6 +152,42 @@ impl<T: Send + 'static> Stream<T> {
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => return,
                     }
+                }
+            })
+        }))
+    }
+
+    /// A stream of the items of an async stream (a tokio channel through `poll_recv`, say).
+    /// The source polls it on a thread of its own, so no async runtime is needed here.
+    pub fn from_async<S>(source_stream: S) -> Stream<T>
+    where
+        S: AsyncStream<Item = T> + Send + Unpin + 'static,
+    {
+        Stream::new(Box::new(move |launch| {
+            source(launch, "async", move |emit, control, batch| {
+                let mut s = source_stream;
+                let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+                let mut cx = std::task::Context::from_waker(&waker);
+                let mut b = Vec::new();
+                while !control.stopping() {
+                    match std::pin::Pin::new(&mut s).poll_next(&mut cx) {
+                        std::task::Poll::Ready(Some(t)) => {
+                            b.push(t);
+                            if b.len() >= batch && !emit(std::mem::take(&mut b)) {
+                                return;
+                            }
+                        }
+                        std::task::Poll::Ready(None) => break,
+                        std::task::Poll::Pending => {
+                            if !b.is_empty() && !emit(std::mem::take(&mut b)) {
+                                return;
+                            }
+                            std::thread::park_timeout(Duration::from_millis(20));
+                        }
+                    }
+                }
+                if !b.is_empty() {
+                    emit(b);
                 }
             })
         }))
@@ -521,6 +558,60 @@ impl<T: Send + 'static> Stream<T> {
             capacity: 16,
             batch: 1024,
         }
+    }
+}
+
+impl Stream<String> {
+    /// The lines appended to a text file, read as it grows (`tail -f`). The stream ends on
+    /// `stop`; a line is emitted once its newline is written.
+    pub fn tail(path: impl Into<std::path::PathBuf>) -> Stream<String> {
+        let path = path.into();
+        Stream::new(Box::new(move |launch| {
+            source(launch, "tail", move |emit, control, batch| {
+                use std::io::{BufRead, Seek};
+                let mut offset = 0_u64;
+                let mut partial = Vec::new();
+                while !control.stopping() {
+                    let mut lines = Vec::new();
+                    if let Ok(file) = std::fs::File::open(&path) {
+                        let mut r = std::io::BufReader::new(file);
+                        if r.seek(std::io::SeekFrom::Start(offset)).is_ok() {
+                            loop {
+                                let n = r.read_until(b'\n', &mut partial).unwrap_or(0);
+                                if n == 0 || partial.last() != Some(&b'\n') {
+                                    offset += n as u64;
+                                    break;
+                                }
+                                offset += n as u64;
+                                partial.pop();
+                                if partial.last() == Some(&b'\r') {
+                                    partial.pop();
+                                }
+                                lines.push(String::from_utf8_lossy(&partial).into_owned());
+                                partial.clear();
+                                if lines.len() >= batch {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    if lines.is_empty() {
+                        std::thread::sleep(Duration::from_millis(20));
+                    } else if !emit(lines) {
+                        return;
+                    }
+                }
+            })
+        }))
+    }
+}
+
+/// Wakes the source thread that polls an async stream.
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
     }
 }
 
