@@ -21,8 +21,8 @@ pub use partita_collections::{
     DelayedHandle,
 };
 pub use partita_io::{
-    read_text, read_text_with, to_textfiles, write_atomic, Compression, Error, Result, Source,
-    TextOptions,
+    read_text, read_text_with, to_rolling_textfiles, to_textfiles, write_atomic, Compression,
+    Error, Result, Roll, Source, TextOptions,
 };
 pub use partita_runtime::{
     as_completed, gather, wait, AsCompleted, BincodeCodec, Builder, Codec, ComputeHandle, Event,

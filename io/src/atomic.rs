@@ -53,7 +53,7 @@ pub fn write_atomic(
 }
 
 /// `dir/.name.partial`, beside the final file so the rename stays on one file system.
-fn temporary_name(path: &Path) -> PathBuf {
+pub(crate) fn temporary_name(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

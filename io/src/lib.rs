@@ -11,4 +11,6 @@ mod text;
 pub use self::atomic::write_atomic;
 pub use self::error::{Error, Result};
 pub use self::paths::Source;
-pub use self::text::{read_text, read_text_with, to_textfiles, Compression, TextOptions};
+pub use self::text::{
+    read_text, read_text_with, to_rolling_textfiles, to_textfiles, Compression, Roll, TextOptions,
+};

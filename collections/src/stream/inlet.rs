@@ -20,6 +20,8 @@ pub(crate) enum Msg<T> {
     Watermark(i64),
     /// The upstream has finished.
     End,
+    /// Nothing arrived for a poll interval (about 20 ms): a chance to act on time.
+    Idle,
 }
 
 /// The pulling end of a stage boundary, possibly with operators applied.
@@ -52,7 +54,7 @@ impl<T: Send> Inlet<T> for Mailbox<T> {
                     }
                 }
                 Ok(m) => return Some(m),
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => return Some(Msg::Idle),
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
@@ -86,6 +88,7 @@ impl<S, T> Inlet<T> for Mapped<S, T> {
             Msg::Batch(b) => Msg::Batch((self.apply)(b)),
             Msg::Watermark(w) => Msg::Watermark(w),
             Msg::End => Msg::End,
+            Msg::Idle => Msg::Idle,
         })
     }
 }
@@ -118,6 +121,7 @@ impl<T: Send> Inlet<T> for Timestamped<T> {
                 Some(Msg::Batch(b))
             }
             Msg::Watermark(w) => Some(Msg::Watermark(w)),
+            Msg::Idle => Some(Msg::Idle),
             Msg::End => {
                 self.pending = Some(Msg::End);
                 Some(Msg::Watermark(i64::MAX))

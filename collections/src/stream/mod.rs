@@ -380,9 +380,16 @@ impl<T: Send + 'static> Stream<T> {
         }
     }
 
-    /// Groups the records of each batch of `n` into one `Vec`: a micro-batch, which can become a
-    /// Bag partition. The last batch may be shorter.
+    /// Groups every `n` records into one `Vec`: a micro-batch, which can become a Bag
+    /// partition (`Bag::from_sequence(batch, 1)`). The last batch may be shorter.
     pub fn batch(self, n: usize) -> Stream<Vec<T>> {
+        self.batch_within(n, None)
+    }
+
+    /// Like [`batch`](Self::batch), but a batch is also emitted once its oldest record has
+    /// waited `max_wait` (checked about every 20 ms), so a slow stream still flows.
+    pub fn batch_within(self, n: usize, max_wait: impl Into<Option<Duration>>) -> Stream<Vec<T>> {
+        let max_wait = max_wait.into();
         let n = n.max(1);
         let build = self.build;
         Stream::new(Box::new(move |launch| {
@@ -390,6 +397,8 @@ impl<T: Send + 'static> Stream<T> {
             Box::new(Rebatch {
                 inner,
                 n,
+                max_wait,
+                since: None,
                 buffer: Vec::new(),
                 ended: false,
             })
@@ -412,7 +421,7 @@ impl<T: Send + 'static> Stream<T> {
                                 return;
                             }
                         }
-                        Some(Msg::Watermark(_)) => {}
+                        Some(Msg::Watermark(_) | Msg::Idle) => {}
                         Some(Msg::End) | None => {
                             send(&tx, Msg::End, &control);
                             return;
@@ -518,11 +527,55 @@ impl<T: Send + 'static> Stream<T> {
         )
     }
 
+    /// A sink that hands every batch to `write`, then calls `finish` once the stream has
+    /// ended; an error from either fails the run. Custom sinks (files, databases) build on it.
+    ///
+    /// ```
+    /// use partita_collections::Stream;
+    /// let total = Stream::iter(1..=100_u64)
+    ///     .sink_batches("sum", 0_u64, |sum, batch| { *sum += batch.iter().sum::<u64>(); Ok::<_, String>(()) }, Ok)
+    ///     .start()
+    ///     .wait()?;
+    /// assert_eq!(total, 5050);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn sink_batches<S, R, E, W, F>(
+        self,
+        name: &'static str,
+        state: S,
+        mut write: W,
+        finish: F,
+    ) -> Topology<R>
+    where
+        S: Send + 'static,
+        R: Send + 'static,
+        E: std::fmt::Display,
+        W: FnMut(&mut S, Vec<T>) -> std::result::Result<(), E> + Send + 'static,
+        F: FnOnce(S) -> std::result::Result<R, E> + Send + 'static,
+    {
+        self.sink_finishing(
+            name,
+            move |b, s: &mut S| write(s, b).map_err(|e| e.to_string()),
+            state,
+            move |s| finish(s).map_err(|e| e.to_string()),
+        )
+    }
+
     fn sink_fallible<R: Send + 'static>(
         self,
         name: &'static str,
-        mut consume: impl FnMut(Vec<T>, &mut R) -> std::result::Result<(), String> + Send + 'static,
+        consume: impl FnMut(Vec<T>, &mut R) -> std::result::Result<(), String> + Send + 'static,
         init: R,
+    ) -> Topology<R> {
+        self.sink_finishing(name, consume, init, Ok)
+    }
+
+    fn sink_finishing<S: Send + 'static, R: Send + 'static>(
+        self,
+        name: &'static str,
+        mut consume: impl FnMut(Vec<T>, &mut S) -> std::result::Result<(), String> + Send + 'static,
+        init: S,
+        finish: impl FnOnce(S) -> std::result::Result<R, String> + Send + 'static,
     ) -> Topology<R> {
         let build = self.build;
         Topology {
@@ -545,12 +598,15 @@ impl<T: Send + 'static> Stream<T> {
                                     return;
                                 }
                             }
-                            Some(Msg::Watermark(_)) => {}
+                            Some(Msg::Watermark(_) | Msg::Idle) => {}
                             Some(Msg::End) => break,
                             None => return,
                         }
                     }
-                    *out.lock() = Some(acc);
+                    match finish(acc) {
+                        Ok(r) => *out.lock() = Some(r),
+                        Err(e) => control.fail(stream_error(name, e)),
+                    }
                 });
                 result
             }),
@@ -648,10 +704,13 @@ impl OpContext {
     }
 }
 
-/// Regroups records into batches of `n`.
+/// Regroups records into batches of `n`, or of whatever arrived within `max_wait`.
 struct Rebatch<T> {
     inner: Box<dyn Inlet<T>>,
     n: usize,
+    max_wait: Option<Duration>,
+    /// When the oldest buffered record arrived.
+    since: Option<Instant>,
     buffer: Vec<T>,
     ended: bool,
 }
@@ -662,14 +721,28 @@ impl<T: Send> Inlet<Vec<T>> for Rebatch<T> {
             if self.buffer.len() >= self.n {
                 let rest = self.buffer.split_off(self.n);
                 let full = std::mem::replace(&mut self.buffer, rest);
+                self.since = (!self.buffer.is_empty()).then(Instant::now);
                 return Some(Msg::Batch(vec![full]));
+            }
+            let overdue = match (self.max_wait, self.since) {
+                (Some(wait), Some(since)) => since.elapsed() >= wait,
+                _ => false,
+            };
+            if overdue && !self.buffer.is_empty() {
+                self.since = None;
+                return Some(Msg::Batch(vec![std::mem::take(&mut self.buffer)]));
             }
             if self.ended {
                 return Some(Msg::End);
             }
             match self.inner.next()? {
-                Msg::Batch(b) => self.buffer.extend(b),
-                Msg::Watermark(_) => {}
+                Msg::Batch(b) => {
+                    if self.buffer.is_empty() && !b.is_empty() {
+                        self.since = Some(Instant::now());
+                    }
+                    self.buffer.extend(b);
+                }
+                Msg::Watermark(_) | Msg::Idle => {}
                 Msg::End => {
                     self.ended = true;
                     if !self.buffer.is_empty() {
@@ -808,6 +881,7 @@ where
                                 counters.watermark.store(w, Ordering::Relaxed);
                                 handler(Msg::Watermark(w), &mut emit);
                             }
+                            Some(Msg::Idle) => {}
                             Some(Msg::End) => {
                                 handler(Msg::End, &mut emit);
                                 send(&out_tx, Msg::End, &control);
@@ -857,6 +931,7 @@ where
                                 send(&out_tx, Msg::End, &control);
                                 return;
                             }
+                            Some(Msg::Idle) => {}
                             Some(m) => {
                                 if let Msg::Batch(b) = &m {
                                     counters
@@ -910,6 +985,7 @@ where
                             }
                             return;
                         }
+                        Some(Msg::Idle) => {}
                         None => return,
                     }
                 }

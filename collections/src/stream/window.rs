@@ -326,7 +326,7 @@ where
                 }
                 emit(out);
             }
-            Msg::End => {}
+            Msg::End | Msg::Idle => {}
         }
     })
 }
@@ -395,7 +395,7 @@ where
                     });
                 }
             }
-            Msg::Watermark(_) => {}
+            Msg::Watermark(_) | Msg::Idle => {}
         }
         emit(out);
     })
