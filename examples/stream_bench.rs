@@ -9,6 +9,9 @@
 //! Prints `RESULT name=stream.window.loop ...` and, last,
 //! `RESULT name=stream.window.partita seconds=<s> checksum=<sum of all window sums> events_per_s=<r> peak_rss_mb=<m>`.
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use std::time::Instant;
 
 use partita::collections::{Stream, Window};
@@ -35,16 +38,6 @@ fn event(i: u64) -> Event {
 const WINDOW: i64 = 100_000;
 const KEYS: u64 = 1000;
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut n: u64 = 50_000_000;
@@ -70,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .start()
         .wait()?;
     let s = t.elapsed().as_secs_f64();
-    let peak = peak_rss_mib();
+    let peak = rss::peak_rss_mib();
 
     // The reference: a plain single-threaded loop over the same events, with the same hasher.
     let t = Instant::now();

@@ -8,6 +8,9 @@
 //! Prints, last, `RESULT name=bag.wordcount.partita seconds=<s> checksum=<sum of top-20 counts>
 //! words=<total> top3=<w:c,w:c,w:c>`.
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use std::time::Instant;
 
 /// Word counting allocates one short string per word; mimalloc makes that cheap.
@@ -16,16 +19,6 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use partita::io::read_text;
 use partita::prelude::*;
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -72,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "partitions={} threads={} peak_rss_mb={:.1}",
         lines.npartitions(),
         rt.threads(),
-        peak_rss_mib()
+        rss::peak_rss_mib()
     );
     println!(
         "RESULT name=bag.wordcount.partita seconds={seconds:.4} checksum={checksum} words={total} top3={}",

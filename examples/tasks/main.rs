@@ -10,6 +10,8 @@
 //! `RESULT name=tasks.<variant>.partita seconds=<compute s> checksum=<c> tasks=<n> tasks_per_s=<r> build_s=<s>`.
 
 mod graphs;
+#[path = "../common/rss.rs"]
+mod rss;
 
 use std::time::Instant;
 
@@ -67,14 +69,6 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Peak resident set size in MiB, from /proc (Linux).
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse().map_err(|e| {
         format!("{e}\nusage: tasks --variant tree|chain|wide [--n N] [--fanin F] [--threads T] [--scheduler sync|threads] [--fuse]")
@@ -84,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.threads(t);
     }
     let rt = builder.build()?;
-    let rss_before = peak_rss_mib().unwrap_or(0.0);
+    let rss_before = rss::peak_rss_mib();
 
     let built = Instant::now();
     let (checksum, tasks, seconds, build_s) = match args.variant.as_str() {
@@ -116,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if checksum != expected {
         return Err(format!("wrong checksum {checksum}, expected {expected}").into());
     }
-    let peak = peak_rss_mib().unwrap_or(0.0);
+    let peak = rss::peak_rss_mib();
     eprintln!(
         "scheduler={:?} threads={} fuse={} peak_rss_mib={peak:.1} (at start {rss_before:.1}) bytes_per_task={:.0}",
         rt.scheduler(),

@@ -50,6 +50,8 @@ pub use self::pipeline::{DeadLetter, ErrorPolicy, Pipeline, StageMetrics};
 pub use self::window::{Window, WindowResult, WindowedStream};
 
 type Build<T> = Box<dyn FnOnce(&mut Launch) -> Box<dyn Inlet<T>> + Send>;
+/// A stateful actor's message handler: what it does with each message, emitting output batches.
+pub(crate) type Actor<I, U> = Box<dyn FnMut(Msg<I>, &mut dyn FnMut(Vec<U>)) + Send>;
 type TimestampFn<T> = Arc<dyn Fn(&T) -> i64 + Send + Sync>;
 
 /// A stream of records of type `T`, not yet started.
@@ -839,9 +841,7 @@ where
     fn stateful<U: Send + 'static>(
         self,
         name: &'static str,
-        make: impl Fn(&Arc<StageCounters>) -> Box<dyn FnMut(Msg<(K, T)>, &mut dyn FnMut(Vec<U>)) + Send>
-            + Send
-            + 'static,
+        make: impl Fn(&Arc<StageCounters>) -> Actor<(K, T), U> + Send + 'static,
     ) -> Stream<U> {
         let KeyedStream {
             stream,
@@ -856,40 +856,14 @@ where
             if n == 1 {
                 // One actor: it keys the records itself, with no router in between.
                 let counters = launch.stage(&format!("{name}-0"), None);
-                let mut handler = make(&counters);
+                let handler = make(&counters);
+                let keyed: Box<dyn Inlet<(K, T)>> = Box::new(Mapped {
+                    inner: inlet,
+                    apply: Box::new(move |b: Vec<T>| b.into_iter().map(|t| (key(&t), t)).collect()),
+                });
                 let control = launch.control.clone();
-                let key = key.clone();
                 launch.spawn(&format!("{name}-0"), move || {
-                    let mut emit = |b: Vec<U>| {
-                        if !b.is_empty() {
-                            counters
-                                .records_out
-                                .fetch_add(b.len() as u64, Ordering::Relaxed);
-                            send(&out_tx, Msg::Batch(b), &control);
-                        }
-                    };
-                    loop {
-                        match inlet.next() {
-                            Some(Msg::Batch(b)) => {
-                                counters
-                                    .records_in
-                                    .fetch_add(b.len() as u64, Ordering::Relaxed);
-                                let keyed = b.into_iter().map(|t| (key(&t), t)).collect();
-                                handler(Msg::Batch(keyed), &mut emit);
-                            }
-                            Some(Msg::Watermark(w)) => {
-                                counters.watermark.store(w, Ordering::Relaxed);
-                                handler(Msg::Watermark(w), &mut emit);
-                            }
-                            Some(Msg::Idle) => {}
-                            Some(Msg::End) => {
-                                handler(Msg::End, &mut emit);
-                                send(&out_tx, Msg::End, &control);
-                                return;
-                            }
-                            None => return,
-                        }
-                    }
+                    run_actor(keyed, handler, &counters, &out_tx, &control)
                 });
                 return Box::new(Mailbox {
                     rx: out_rx,
@@ -908,44 +882,15 @@ where
                     })),
                 );
                 inboxes.push(tx);
-                let mut handler = make(&counters);
+                let handler = make(&counters);
                 let (out_tx, control) = (out_tx.clone(), launch.control.clone());
-                let mut mailbox = Mailbox {
+                let mailbox = Box::new(Mailbox {
                     rx,
                     control: control.clone(),
                     ends: 1,
-                };
+                });
                 launch.spawn(&format!("{name}-{i}"), move || {
-                    let mut emit = |b: Vec<U>| {
-                        if !b.is_empty() {
-                            counters
-                                .records_out
-                                .fetch_add(b.len() as u64, Ordering::Relaxed);
-                            send(&out_tx, Msg::Batch(b), &control);
-                        }
-                    };
-                    loop {
-                        match mailbox.next() {
-                            Some(Msg::End) => {
-                                handler(Msg::End, &mut emit);
-                                send(&out_tx, Msg::End, &control);
-                                return;
-                            }
-                            Some(Msg::Idle) => {}
-                            Some(m) => {
-                                if let Msg::Batch(b) = &m {
-                                    counters
-                                        .records_in
-                                        .fetch_add(b.len() as u64, Ordering::Relaxed);
-                                }
-                                if let Msg::Watermark(w) = &m {
-                                    counters.watermark.store(*w, Ordering::Relaxed);
-                                }
-                                handler(m, &mut emit);
-                            }
-                            None => return,
-                        }
-                    }
+                    run_actor(mailbox, handler, &counters, &out_tx, &control)
                 });
             }
             // The router: keys records and sends each to its actor; watermarks go to all.
@@ -1000,6 +945,48 @@ where
 }
 
 type StartFn<R> = Box<dyn FnOnce(&mut Launch) -> Arc<Mutex<Option<R>>> + Send>;
+
+/// The loop of one stateful actor: feeds its handler every message from `inlet` and sends what
+/// the handler emits downstream, until the end of the stream or an abort.
+fn run_actor<I, U>(
+    mut inlet: Box<dyn Inlet<I>>,
+    mut handler: Actor<I, U>,
+    counters: &StageCounters,
+    out_tx: &Sender<Msg<U>>,
+    control: &Control,
+) {
+    let mut emit = |b: Vec<U>| {
+        if !b.is_empty() {
+            counters
+                .records_out
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
+            send(out_tx, Msg::Batch(b), control);
+        }
+    };
+    loop {
+        match inlet.next() {
+            Some(Msg::Idle) => {}
+            Some(Msg::End) => {
+                handler(Msg::End, &mut emit);
+                send(out_tx, Msg::End, control);
+                return;
+            }
+            Some(m) => {
+                match &m {
+                    Msg::Batch(b) => {
+                        counters
+                            .records_in
+                            .fetch_add(b.len() as u64, Ordering::Relaxed);
+                    }
+                    Msg::Watermark(w) => counters.watermark.store(*w, Ordering::Relaxed),
+                    Msg::End | Msg::Idle => {}
+                }
+                handler(m, &mut emit);
+            }
+            None => return,
+        }
+    }
+}
 
 /// A pipeline ready to start: a stream with its sink.
 pub struct Topology<R> {

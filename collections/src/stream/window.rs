@@ -21,7 +21,7 @@ use crossbeam_channel::Sender;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::inlet::Msg;
-use super::{KeyedStream, StageCounters, Stream, TimestampFn};
+use super::{Actor, KeyedStream, StageCounters, Stream, TimestampFn};
 
 /// A window specification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,7 +252,7 @@ where
     }
 }
 
-type Handler<K, T, R> = Box<dyn FnMut(Msg<(K, T)>, &mut dyn FnMut(Vec<WindowResult<K, R>>)) + Send>;
+type Handler<K, T, R> = Actor<(K, T), WindowResult<K, R>>;
 
 /// One actor's event-time windows.
 fn event_windows<K, T, R, G>(
