@@ -8,6 +8,18 @@ pub enum Error {
     /// was malformed, or work was cancelled.
     #[error(transparent)]
     Runtime(#[from] partita_runtime::Error),
+    /// A query does not fit the data's schema: an unknown column, or operands of the wrong type.
+    #[error("{message}")]
+    Schema {
+        /// What does not fit, naming the column.
+        message: String,
+    },
+    /// An arrow kernel failed (a cast that cannot be done, say).
+    #[error("arrow: {message}")]
+    Arrow {
+        /// Arrow's message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -15,6 +27,7 @@ impl Error {
     pub fn as_runtime(&self) -> Option<&partita_runtime::Error> {
         match self {
             Error::Runtime(e) => Some(e),
+            _ => None,
         }
     }
 }

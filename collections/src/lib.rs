@@ -5,12 +5,14 @@
 //! partitioned collections of arbitrary items.
 
 mod bag;
+mod dataframe;
 mod delayed;
 mod error;
 mod names;
 mod stream;
 
 pub use self::bag::{AsF64, Bag, Reader};
+pub use self::dataframe::{col, dtype_name, lit, BinaryOp, DataFrame, Dtype, Expr, Literal};
 pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
 };
@@ -22,5 +24,8 @@ pub use self::stream::{
 
 /// The names most programs need.
 pub mod prelude {
-    pub use crate::{combine, compute_all, compute_all_on, delayed, from_value, Bag, Delayed};
+    pub use crate::{
+        col, combine, compute_all, compute_all_on, delayed, from_value, lit, Bag, DataFrame,
+        Delayed,
+    };
 }

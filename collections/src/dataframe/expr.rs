@@ -1,0 +1,606 @@
+//! Expressions over the columns of a partition, evaluated with arrow's compute kernels.
+//!
+//! Expressions are data (they implement serde), so they can travel to other processes; the
+//! per-partition work is arrow's: arithmetic, comparison, boolean logic, casts and string
+//! predicates. Before anything runs, [`Expr::data_type`] checks every column name and type
+//! against the schema, so a mistake is reported when the query is written, not deep in a task.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, NullArray, RecordBatch,
+    Scalar, StringArray,
+};
+use arrow::compute::kernels::{cmp, comparison, length, numeric};
+use arrow::datatypes::{DataType, Schema};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A literal value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Literal {
+    /// A null of no particular type.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A 64-bit integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A string.
+    Str(String),
+}
+
+impl From<bool> for Literal {
+    fn from(v: bool) -> Self {
+        Literal::Bool(v)
+    }
+}
+impl From<i64> for Literal {
+    fn from(v: i64) -> Self {
+        Literal::Int(v)
+    }
+}
+impl From<i32> for Literal {
+    fn from(v: i32) -> Self {
+        Literal::Int(v.into())
+    }
+}
+impl From<f64> for Literal {
+    fn from(v: f64) -> Self {
+        Literal::Float(v)
+    }
+}
+impl From<&str> for Literal {
+    fn from(v: &str) -> Self {
+        Literal::Str(v.to_string())
+    }
+}
+impl From<String> for Literal {
+    fn from(v: String) -> Self {
+        Literal::Str(v)
+    }
+}
+
+/// A column type, by name, for [`Expr::cast`]: the pandas names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dtype {
+    /// `bool`
+    Bool,
+    /// `int8`
+    Int8,
+    /// `int16`
+    Int16,
+    /// `int32`
+    Int32,
+    /// `int64`
+    Int64,
+    /// `uint8`
+    UInt8,
+    /// `uint16`
+    UInt16,
+    /// `uint32`
+    UInt32,
+    /// `uint64`
+    UInt64,
+    /// `float32`
+    Float32,
+    /// `float64`
+    Float64,
+    /// `string`
+    String,
+}
+
+impl Dtype {
+    /// The arrow type.
+    pub fn to_arrow(self) -> DataType {
+        match self {
+            Dtype::Bool => DataType::Boolean,
+            Dtype::Int8 => DataType::Int8,
+            Dtype::Int16 => DataType::Int16,
+            Dtype::Int32 => DataType::Int32,
+            Dtype::Int64 => DataType::Int64,
+            Dtype::UInt8 => DataType::UInt8,
+            Dtype::UInt16 => DataType::UInt16,
+            Dtype::UInt32 => DataType::UInt32,
+            Dtype::UInt64 => DataType::UInt64,
+            Dtype::Float32 => DataType::Float32,
+            Dtype::Float64 => DataType::Float64,
+            Dtype::String => DataType::Utf8,
+        }
+    }
+}
+
+/// The pandas name of an arrow type: `int64`, `float64`, `string`, ...
+pub fn dtype_name(t: &DataType) -> String {
+    match t {
+        DataType::Boolean => "bool".into(),
+        DataType::Int8 => "int8".into(),
+        DataType::Int16 => "int16".into(),
+        DataType::Int32 => "int32".into(),
+        DataType::Int64 => "int64".into(),
+        DataType::UInt8 => "uint8".into(),
+        DataType::UInt16 => "uint16".into(),
+        DataType::UInt32 => "uint32".into(),
+        DataType::UInt64 => "uint64".into(),
+        DataType::Float32 => "float32".into(),
+        DataType::Float64 => "float64".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".into(),
+        DataType::Null => "null".into(),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// A binary operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinaryOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`: true division, always `float64` as in pandas
+    Div,
+    /// `==`
+    Eq,
+    /// `!=`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+    /// logical and (SQL three-valued)
+    And,
+    /// logical or (SQL three-valued)
+    Or,
+}
+
+/// An expression over a partition's columns.
+///
+/// ```
+/// use partita_collections::{col, lit};
+/// let adults = col("age").gt_eq(lit(18)).and(col("name").starts_with("S"));
+/// let older = (col("age") + lit(1)).alias("next_year");
+/// # let _ = (adults, older);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Expr {
+    /// A column by name.
+    Column(String),
+    /// A literal, repeated for every row.
+    Literal(Literal),
+    /// `left op right`.
+    Binary {
+        /// Left operand.
+        left: Box<Expr>,
+        /// The operator.
+        op: BinaryOp,
+        /// Right operand.
+        right: Box<Expr>,
+    },
+    /// Logical not.
+    Not(Box<Expr>),
+    /// Whether each value is null.
+    IsNull(Box<Expr>),
+    /// A conversion to another type.
+    Cast(Box<Expr>, Dtype),
+    /// The same values under another name.
+    Alias(Box<Expr>, String),
+    /// Whether each string contains the pattern.
+    Contains(Box<Expr>, String),
+    /// Whether each string starts with the prefix.
+    StartsWith(Box<Expr>, String),
+    /// The length of each string in characters.
+    StrLen(Box<Expr>),
+}
+
+/// A column by name.
+pub fn col(name: &str) -> Expr {
+    Expr::Column(name.to_string())
+}
+
+/// A literal value.
+pub fn lit(v: impl Into<Literal>) -> Expr {
+    Expr::Literal(v.into())
+}
+
+macro_rules! binary_methods {
+    ($($name:ident => $op:ident),* $(,)?) => {$(
+        #[doc = concat!("`self ", stringify!($name), " other`.")]
+        pub fn $name(self, other: Expr) -> Expr {
+            Expr::Binary { left: Box::new(self), op: BinaryOp::$op, right: Box::new(other) }
+        }
+    )*};
+}
+
+impl Expr {
+    binary_methods!(
+        eq => Eq, not_eq => NotEq, lt => Lt, lt_eq => LtEq, gt => Gt, gt_eq => GtEq,
+        and => And, or => Or,
+    );
+
+    /// Whether each value is null.
+    pub fn is_null(self) -> Expr {
+        Expr::IsNull(Box::new(self))
+    }
+
+    /// The values converted to `dtype`.
+    pub fn cast(self, dtype: Dtype) -> Expr {
+        Expr::Cast(Box::new(self), dtype)
+    }
+
+    /// The same values named `name`.
+    pub fn alias(self, name: &str) -> Expr {
+        Expr::Alias(Box::new(self), name.to_string())
+    }
+
+    /// Whether each string contains `pattern`.
+    pub fn contains(self, pattern: &str) -> Expr {
+        Expr::Contains(Box::new(self), pattern.to_string())
+    }
+
+    /// Whether each string starts with `prefix`.
+    pub fn starts_with(self, prefix: &str) -> Expr {
+        Expr::StartsWith(Box::new(self), prefix.to_string())
+    }
+
+    /// The length of each string, in characters.
+    pub fn str_len(self) -> Expr {
+        Expr::StrLen(Box::new(self))
+    }
+
+    /// The output column's name: the column's own name, the alias, or for anything else a
+    /// description of the expression.
+    pub fn name(&self) -> String {
+        match self {
+            Expr::Column(c) => c.clone(),
+            Expr::Alias(_, a) => a.clone(),
+            Expr::Literal(l) => format!("{l:?}"),
+            Expr::Binary { left, .. } => left.name(),
+            Expr::Not(e)
+            | Expr::IsNull(e)
+            | Expr::Cast(e, _)
+            | Expr::Contains(e, _)
+            | Expr::StartsWith(e, _)
+            | Expr::StrLen(e) => e.name(),
+        }
+    }
+
+    /// The type of the result over `schema`.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column or operands of the wrong types.
+    pub fn data_type(&self, schema: &Schema) -> Result<DataType> {
+        Ok(match self {
+            Expr::Column(c) => schema
+                .field_with_name(c)
+                .map_err(|_| unknown_column(c, schema))?
+                .data_type()
+                .clone(),
+            Expr::Literal(l) => literal_type(l),
+            Expr::Binary { left, op, right } => {
+                let (l, r) = (left.data_type(schema)?, right.data_type(schema)?);
+                match op {
+                    BinaryOp::Div if numeric_type(&l, &r).is_some() => DataType::Float64,
+                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+                        numeric_type(&l, &r).ok_or_else(|| {
+                            schema_error(format!(
+                                "cannot apply {op:?} to {} and {}",
+                                dtype_name(&l),
+                                dtype_name(&r)
+                            ))
+                        })?
+                    }
+                    BinaryOp::And | BinaryOp::Or => {
+                        for t in [&l, &r] {
+                            if !matches!(t, DataType::Boolean | DataType::Null) {
+                                return Err(schema_error(format!(
+                                    "{op:?} needs booleans, not {}",
+                                    dtype_name(t)
+                                )));
+                            }
+                        }
+                        DataType::Boolean
+                    }
+                    _ => {
+                        if comparison_type(&l, &r).is_none() {
+                            return Err(schema_error(format!(
+                                "cannot compare {} with {}",
+                                dtype_name(&l),
+                                dtype_name(&r)
+                            )));
+                        }
+                        DataType::Boolean
+                    }
+                }
+            }
+            Expr::Not(e) => {
+                let t = e.data_type(schema)?;
+                if !matches!(t, DataType::Boolean | DataType::Null) {
+                    return Err(schema_error(format!(
+                        "not needs booleans, not {}",
+                        dtype_name(&t)
+                    )));
+                }
+                DataType::Boolean
+            }
+            Expr::IsNull(e) => {
+                e.data_type(schema)?;
+                DataType::Boolean
+            }
+            Expr::Cast(e, d) => {
+                e.data_type(schema)?;
+                d.to_arrow()
+            }
+            Expr::Alias(e, _) => e.data_type(schema)?,
+            Expr::Contains(e, _) | Expr::StartsWith(e, _) => {
+                string_operand(e, schema)?;
+                DataType::Boolean
+            }
+            Expr::StrLen(e) => {
+                string_operand(e, schema)?;
+                DataType::Int32
+            }
+        })
+    }
+
+    /// The values of this expression over `batch`, one per row.
+    ///
+    /// # Errors
+    /// As [`data_type`](Self::data_type), or an arrow error from a kernel (a failed cast, say).
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<ArrayRef> {
+        let rows = batch.num_rows();
+        Ok(match self {
+            Expr::Column(c) => batch
+                .column_by_name(c)
+                .cloned()
+                .ok_or_else(|| unknown_column(c, &batch.schema()))?,
+            Expr::Literal(l) => literal_array(l, rows),
+            Expr::Binary { left, op, right } => {
+                let (l, r) = (left.evaluate(batch)?, right.evaluate(batch)?);
+                binary(&l, *op, &r)?
+            }
+            Expr::Not(e) => {
+                let v = as_bool(&e.evaluate(batch)?)?;
+                Arc::new(arrow::compute::not(&v).map_err(arrow_error)?)
+            }
+            Expr::IsNull(e) => {
+                Arc::new(arrow::compute::is_null(&e.evaluate(batch)?).map_err(arrow_error)?)
+            }
+            // A value that does not convert is an error, never a silent null.
+            Expr::Cast(e, d) => arrow::compute::cast_with_options(
+                &e.evaluate(batch)?,
+                &d.to_arrow(),
+                &arrow::compute::CastOptions {
+                    safe: false,
+                    ..Default::default()
+                },
+            )
+            .map_err(arrow_error)?,
+            Expr::Alias(e, _) => e.evaluate(batch)?,
+            Expr::Contains(e, p) => string_predicate(&e.evaluate(batch)?, p, true)?,
+            Expr::StartsWith(e, p) => string_predicate(&e.evaluate(batch)?, p, false)?,
+            Expr::StrLen(e) => {
+                let v = e.evaluate(batch)?;
+                match v.as_any().downcast_ref::<StringArray>() {
+                    // arrow's `length` counts bytes; count characters where they differ.
+                    Some(s) if !s.values().is_ascii() => Arc::new(Int32Array::from_iter(
+                        s.iter().map(|x| x.map(|x| x.chars().count() as i32)),
+                    )),
+                    _ => length::length(&v).map_err(arrow_error)?,
+                }
+            }
+        })
+    }
+}
+
+impl std::ops::Not for Expr {
+    type Output = Expr;
+    fn not(self) -> Expr {
+        Expr::Not(Box::new(self))
+    }
+}
+
+impl std::ops::Add for Expr {
+    type Output = Expr;
+    fn add(self, rhs: Expr) -> Expr {
+        Expr::Binary {
+            left: Box::new(self),
+            op: BinaryOp::Add,
+            right: Box::new(rhs),
+        }
+    }
+}
+impl std::ops::Sub for Expr {
+    type Output = Expr;
+    fn sub(self, rhs: Expr) -> Expr {
+        Expr::Binary {
+            left: Box::new(self),
+            op: BinaryOp::Sub,
+            right: Box::new(rhs),
+        }
+    }
+}
+impl std::ops::Mul for Expr {
+    type Output = Expr;
+    fn mul(self, rhs: Expr) -> Expr {
+        Expr::Binary {
+            left: Box::new(self),
+            op: BinaryOp::Mul,
+            right: Box::new(rhs),
+        }
+    }
+}
+impl std::ops::Div for Expr {
+    type Output = Expr;
+    fn div(self, rhs: Expr) -> Expr {
+        Expr::Binary {
+            left: Box::new(self),
+            op: BinaryOp::Div,
+            right: Box::new(rhs),
+        }
+    }
+}
+
+fn schema_error(message: String) -> Error {
+    Error::Schema { message }
+}
+
+fn unknown_column(name: &str, schema: &Schema) -> Error {
+    let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    schema_error(format!("no column {name:?}; the columns are {have:?}"))
+}
+
+pub(crate) fn arrow_error(e: arrow::error::ArrowError) -> Error {
+    Error::Arrow {
+        message: e.to_string(),
+    }
+}
+
+fn literal_type(l: &Literal) -> DataType {
+    match l {
+        Literal::Null => DataType::Null,
+        Literal::Bool(_) => DataType::Boolean,
+        Literal::Int(_) => DataType::Int64,
+        Literal::Float(_) => DataType::Float64,
+        Literal::Str(_) => DataType::Utf8,
+    }
+}
+
+fn literal_array(l: &Literal, rows: usize) -> ArrayRef {
+    match l {
+        Literal::Null => Arc::new(NullArray::new(rows)),
+        Literal::Bool(b) => Arc::new(BooleanArray::from(vec![*b; rows])),
+        Literal::Int(i) => Arc::new(Int64Array::from_value(*i, rows)),
+        Literal::Float(f) => Arc::new(Float64Array::from_value(*f, rows)),
+        Literal::Str(s) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(s, rows))),
+    }
+}
+
+fn is_integer(t: &DataType) -> bool {
+    t.is_integer()
+}
+
+fn is_numeric(t: &DataType) -> bool {
+    t.is_integer() || t.is_floating()
+}
+
+/// The type both sides of an arithmetic operator are cast to.
+fn numeric_type(l: &DataType, r: &DataType) -> Option<DataType> {
+    if !is_numeric(l) || !is_numeric(r) {
+        return None;
+    }
+    Some(if l == r {
+        l.clone()
+    } else if is_integer(l) && is_integer(r) {
+        DataType::Int64
+    } else {
+        DataType::Float64
+    })
+}
+
+/// The type both sides of a comparison are cast to.
+fn comparison_type(l: &DataType, r: &DataType) -> Option<DataType> {
+    if l == r {
+        return Some(l.clone());
+    }
+    if let Some(t) = numeric_type(l, r) {
+        return Some(t);
+    }
+    match (l, r) {
+        (DataType::Null, t) | (t, DataType::Null) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+fn string_operand(e: &Expr, schema: &Schema) -> Result<()> {
+    let t = e.data_type(schema)?;
+    if !matches!(t, DataType::Utf8 | DataType::LargeUtf8) {
+        return Err(schema_error(format!(
+            "{} is {}, not a string",
+            e.name(),
+            dtype_name(&t)
+        )));
+    }
+    Ok(())
+}
+
+fn as_bool(a: &ArrayRef) -> Result<BooleanArray> {
+    let b = arrow::compute::cast(a, &DataType::Boolean).map_err(arrow_error)?;
+    b.as_any()
+        .downcast_ref::<BooleanArray>()
+        .cloned()
+        .ok_or_else(|| schema_error("expected booleans".into()))
+}
+
+fn binary(l: &ArrayRef, op: BinaryOp, r: &ArrayRef) -> Result<ArrayRef> {
+    let cast = |a: &ArrayRef, t: &DataType| arrow::compute::cast(a, t).map_err(arrow_error);
+    match op {
+        BinaryOp::And | BinaryOp::Or => {
+            let (l, r) = (as_bool(l)?, as_bool(r)?);
+            let out = match op {
+                BinaryOp::And => arrow::compute::and_kleene(&l, &r),
+                _ => arrow::compute::or_kleene(&l, &r),
+            };
+            Ok(Arc::new(out.map_err(arrow_error)?))
+        }
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+            let t = numeric_type(l.data_type(), r.data_type()).ok_or_else(|| {
+                schema_error(format!(
+                    "cannot apply {op:?} to {} and {}",
+                    dtype_name(l.data_type()),
+                    dtype_name(r.data_type())
+                ))
+            })?;
+            // `/` is true division, as in pandas: always float64.
+            let t = if op == BinaryOp::Div {
+                DataType::Float64
+            } else {
+                t
+            };
+            let (l, r) = (cast(l, &t)?, cast(r, &t)?);
+            let out = match op {
+                BinaryOp::Add => numeric::add(&l, &r),
+                BinaryOp::Sub => numeric::sub(&l, &r),
+                BinaryOp::Mul => numeric::mul(&l, &r),
+                _ => numeric::div(&l, &r),
+            };
+            out.map_err(arrow_error)
+        }
+        _ => {
+            let t = comparison_type(l.data_type(), r.data_type()).ok_or_else(|| {
+                schema_error(format!(
+                    "cannot compare {} with {}",
+                    dtype_name(l.data_type()),
+                    dtype_name(r.data_type())
+                ))
+            })?;
+            let (l, r) = (cast(l, &t)?, cast(r, &t)?);
+            let out = match op {
+                BinaryOp::Eq => cmp::eq(&l, &r),
+                BinaryOp::NotEq => cmp::neq(&l, &r),
+                BinaryOp::Lt => cmp::lt(&l, &r),
+                BinaryOp::LtEq => cmp::lt_eq(&l, &r),
+                BinaryOp::Gt => cmp::gt(&l, &r),
+                _ => cmp::gt_eq(&l, &r),
+            };
+            Ok(Arc::new(out.map_err(arrow_error)?))
+        }
+    }
+}
+
+fn string_predicate(v: &ArrayRef, pattern: &str, contains: bool) -> Result<ArrayRef> {
+    let pattern = Scalar::new(StringArray::from(vec![pattern]));
+    let out = if contains {
+        comparison::contains(v, &pattern)
+    } else {
+        comparison::starts_with(v, &pattern)
+    };
+    Ok(Arc::new(out.map_err(arrow_error)?))
+}

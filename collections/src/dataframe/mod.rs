@@ -1,0 +1,506 @@
+//! DataFrame: a lazy table in partitions of Arrow data, as `dask.dataframe` gives.
+//!
+//! Each partition is an Arrow `RecordBatch`. The structure (partition count, column names and
+//! types) is known before anything runs, and every operation checks its columns against it.
+//! Row-wise operations (`select`, `filter`, `with_column`, `rename`, `drop`) are kept as data
+//! and fused: however many there are, each partition runs them in one task.
+//!
+//! Without an index, each partition's row labels restart at 0, as in Dask: `compute()` of a
+//! 10-row table in two partitions labels its rows 0–4, 0–4. `reset_index()` numbers them
+//! 0..n across the whole table.
+
+mod expr;
+mod ops;
+#[cfg(test)]
+mod test;
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use partita_runtime::{downcast, value, Graph, Kernel, Runtime, Task, TaskKey, Value};
+
+use self::expr::arrow_error;
+pub use self::expr::{col, dtype_name, lit, BinaryOp, Dtype, Expr, Literal};
+use self::ops::RowOp;
+use crate::error::{Error, Result};
+use crate::names::unique;
+
+/// A lazy, partitioned table of Arrow data.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Int64Array, RecordBatch, StringArray};
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use partita_collections::{col, lit, DataFrame};
+///
+/// let schema = Arc::new(Schema::new(vec![
+///     Field::new("name", DataType::Utf8, false),
+///     Field::new("age", DataType::Int64, false),
+/// ]));
+/// let batch = RecordBatch::try_new(schema, vec![
+///     Arc::new(StringArray::from(vec!["Ann", "Bob", "Cid", "Dee"])),
+///     Arc::new(Int64Array::from(vec![31, 17, 45, 12])),
+/// ]).unwrap();
+/// let df = DataFrame::from_arrow(batch, 2)?;
+/// let adults = df.filter(col("age").gt_eq(lit(18)))?;
+/// let out = adults.compute()?;
+/// assert_eq!(out.num_rows(), 2);
+/// assert_eq!(out.schema().field(0).name(), "index");
+/// # Ok::<(), partita_collections::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct DataFrame {
+    graph: Graph,
+    /// The layer whose tasks yield the input partitions.
+    input: Arc<str>,
+    npartitions: usize,
+    /// Row-wise operations still to apply, in order.
+    ops: Arc<Vec<RowOp>>,
+    /// The schema after `ops`.
+    schema: SchemaRef,
+    /// The name of the layer that materialises this frame (stable across clones).
+    name: Arc<str>,
+}
+
+impl fmt::Debug for DataFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataFrame")
+            .field("npartitions", &self.npartitions)
+            .field("columns", &self.columns())
+            .field("pending_ops", &self.ops.len())
+            .finish()
+    }
+}
+
+impl DataFrame {
+    /// A frame whose partitions are the `RecordBatch` values of tasks `(input, 0..npartitions)`
+    /// of `graph`, all of schema `schema`. Readers use this.
+    pub fn from_partitions(
+        graph: Graph,
+        input: Arc<str>,
+        npartitions: usize,
+        schema: SchemaRef,
+    ) -> DataFrame {
+        DataFrame {
+            graph,
+            name: input.clone(),
+            input,
+            npartitions,
+            ops: Arc::new(Vec::new()),
+            schema,
+        }
+    }
+
+    /// One partition per batch.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] if there is no batch or the batches' schemas differ.
+    pub fn from_batches(batches: Vec<RecordBatch>) -> Result<DataFrame> {
+        let schema = batches
+            .first()
+            .map(RecordBatch::schema)
+            .ok_or_else(|| Error::Schema {
+                message: "from_batches needs at least one batch".into(),
+            })?;
+        if let Some((i, b)) = batches
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.schema() != schema)
+        {
+            return Err(Error::Schema {
+                message: format!(
+                    "batch {i} has schema {:?}, batch 0 has {:?}",
+                    b.schema(),
+                    schema
+                ),
+            });
+        }
+        let name = unique("from-batches");
+        let n = batches.len();
+        let tasks = batches
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let v = value(b);
+                Task::new(
+                    TaskKey::new(name.clone(), i as u64),
+                    vec![],
+                    Arc::new(move |_| Ok(v.clone())),
+                )
+            })
+            .collect();
+        let mut graph = Graph::new();
+        graph.add_layer(name.clone(), tasks);
+        Ok(DataFrame::from_partitions(graph, name, n, schema))
+    }
+
+    /// `batch` cut into `npartitions` contiguous partitions of near-equal size (zero-copy
+    /// slices).
+    ///
+    /// # Errors
+    /// Never for a valid batch; the `Result` matches the other constructors.
+    pub fn from_arrow(batch: RecordBatch, npartitions: usize) -> Result<DataFrame> {
+        let n = npartitions.max(1);
+        let rows = batch.num_rows();
+        let parts = (0..n)
+            .map(|i| {
+                let (lo, hi) = (i * rows / n, (i + 1) * rows / n);
+                batch.slice(lo, hi - lo)
+            })
+            .collect();
+        DataFrame::from_batches(parts)
+    }
+
+    /// The number of partitions.
+    pub fn npartitions(&self) -> usize {
+        self.npartitions
+    }
+
+    /// The schema of the result.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The column names.
+    pub fn columns(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// Each column's name and pandas type name (`int64`, `float64`, `string`, ...).
+    pub fn dtypes(&self) -> Vec<(String, String)> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), dtype_name(f.data_type())))
+            .collect()
+    }
+
+    /// Divisions (the index bounds of each partition): unknown until `set_index`.
+    pub fn divisions(&self) -> Option<Vec<Value>> {
+        None
+    }
+
+    fn with_op(&self, op: RowOp) -> Result<DataFrame> {
+        let schema = op.schema(&self.schema)?;
+        let mut ops = (*self.ops).clone();
+        ops.push(op);
+        Ok(DataFrame {
+            graph: self.graph.clone(),
+            input: self.input.clone(),
+            npartitions: self.npartitions,
+            ops: Arc::new(ops),
+            schema,
+            name: unique("dataframe"),
+        })
+    }
+
+    /// The given expressions as columns, in order.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column or mistyped expression.
+    pub fn select(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<DataFrame> {
+        self.with_op(RowOp::Select(exprs.into_iter().collect()))
+    }
+
+    /// The rows where `predicate` is true (null counts as false).
+    ///
+    /// # Errors
+    /// [`Error::Schema`] if `predicate` is not boolean or names an unknown column.
+    pub fn filter(&self, predicate: Expr) -> Result<DataFrame> {
+        self.with_op(RowOp::Filter(predicate))
+    }
+
+    /// Adds (or replaces) column `name` with the values of `expr`.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column or mistyped expression.
+    pub fn with_column(&self, name: &str, expr: Expr) -> Result<DataFrame> {
+        self.with_op(RowOp::WithColumn(name.to_string(), expr))
+    }
+
+    /// [`with_column`](Self::with_column) for several columns, as pandas' `assign`.
+    ///
+    /// # Errors
+    /// As [`with_column`](Self::with_column).
+    pub fn assign(&self, columns: impl IntoIterator<Item = (String, Expr)>) -> Result<DataFrame> {
+        let mut df = self.clone();
+        for (name, expr) in columns {
+            df = df.with_column(&name, expr)?;
+        }
+        Ok(df)
+    }
+
+    /// Renames columns, `(old, new)`.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column.
+    pub fn rename(&self, renames: &[(&str, &str)]) -> Result<DataFrame> {
+        self.with_op(RowOp::Rename(
+            renames
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        ))
+    }
+
+    /// Drops columns.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column.
+    pub fn drop(&self, columns: &[&str]) -> Result<DataFrame> {
+        self.with_op(RowOp::Drop(columns.iter().map(|c| c.to_string()).collect()))
+    }
+
+    /// The same frame with its row-wise operations applied in a layer of their own, one fused
+    /// task per partition; unchanged when there is nothing to apply.
+    pub fn materialize(&self) -> DataFrame {
+        if self.ops.is_empty() {
+            return self.clone();
+        }
+        let mut graph = self.graph.clone();
+        let tasks = (0..self.npartitions as u64)
+            .map(|i| {
+                let input = TaskKey::new(self.input.clone(), i);
+                let output = TaskKey::new(self.name.clone(), i);
+                let (ops, key, out) = (self.ops.clone(), input.clone(), output.clone());
+                let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
+                    let mut batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
+                    for op in ops.iter() {
+                        batch = op.apply(&batch).map_err(|e| task_error(&out, e))?;
+                    }
+                    Ok(value(batch))
+                });
+                Task::new(output, vec![input], kernel)
+            })
+            .collect();
+        graph.add_layer(self.name.clone(), tasks);
+        DataFrame::from_partitions(
+            graph,
+            self.name.clone(),
+            self.npartitions,
+            self.schema.clone(),
+        )
+    }
+
+    /// The task graph that computes the partitions.
+    pub fn graph(&self) -> Graph {
+        self.materialize().graph
+    }
+
+    /// The keys of the partitions in [`graph`](Self::graph).
+    pub fn keys(&self) -> Vec<TaskKey> {
+        let m = self.materialize();
+        (0..m.npartitions as u64)
+            .map(|i| TaskKey::new(m.input.clone(), i))
+            .collect()
+    }
+
+    /// A new frame whose partitions are `f(partition)`; `schema` is what `f` returns (Dask's
+    /// `meta`). An error from `f` fails that partition's task.
+    pub fn map_partitions<E, F>(&self, schema: SchemaRef, f: F) -> DataFrame
+    where
+        E: fmt::Display,
+        F: Fn(RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
+    {
+        let m = self.materialize();
+        let mut graph = m.graph.clone();
+        let name = unique("map-partitions");
+        let f = Arc::new(f);
+        let tasks = (0..m.npartitions as u64)
+            .map(|i| {
+                let input = TaskKey::new(m.input.clone(), i);
+                let output = TaskKey::new(name.clone(), i);
+                let (f, key, out) = (f.clone(), input.clone(), output.clone());
+                let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
+                    let batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
+                    f(batch)
+                        .map(value)
+                        .map_err(|e| partita_runtime::Error::TaskFailed {
+                            key: out.clone(),
+                            message: e.to_string(),
+                        })
+                });
+                Task::new(output, vec![input], kernel)
+            })
+            .collect();
+        graph.add_layer(name.clone(), tasks);
+        DataFrame::from_partitions(graph, name, m.npartitions, schema)
+    }
+
+    /// Every partition, computed on `runtime`, without the index.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn compute_partitions_on(&self, runtime: &Runtime) -> Result<Vec<RecordBatch>> {
+        let m = self.materialize();
+        let keys = m.keys();
+        runtime
+            .compute(&m.graph, &keys)?
+            .iter()
+            .zip(&keys)
+            .map(|(v, k)| Ok(downcast::<RecordBatch>(v, k)?.clone()))
+            .collect()
+    }
+
+    /// The whole table on the default runtime, with its index as the first column.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn compute(&self) -> Result<RecordBatch> {
+        self.compute_on(Runtime::global())
+    }
+
+    /// The whole table on `runtime`, with its index as the first column (`index`, or
+    /// `level_0` if the frame has a column named `index`, as pandas names it).
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn compute_on(&self, runtime: &Runtime) -> Result<RecordBatch> {
+        let parts = self.compute_partitions_on(runtime)?;
+        with_restarting_index(&self.schema, &parts)
+    }
+
+    /// The first `n` rows, computing only the partitions it needs, with their labels.
+    ///
+    /// # Errors
+    /// The error of a partition it had to compute.
+    pub fn head(&self, n: usize) -> Result<RecordBatch> {
+        self.head_on(Runtime::global(), n)
+    }
+
+    /// [`head`](Self::head) on `runtime`.
+    ///
+    /// # Errors
+    /// As [`head`](Self::head).
+    pub fn head_on(&self, runtime: &Runtime, n: usize) -> Result<RecordBatch> {
+        let m = self.materialize();
+        let mut parts = Vec::new();
+        let mut rows = 0;
+        for key in m.keys() {
+            if rows >= n {
+                break;
+            }
+            let v = runtime
+                .compute(&m.graph, std::slice::from_ref(&key))?
+                .pop()
+                .ok_or_else(|| partita_runtime::Error::MissingKey { key: key.clone() })?;
+            let batch = downcast::<RecordBatch>(&v, &key)?;
+            let take = batch.num_rows().min(n - rows);
+            parts.push(batch.slice(0, take));
+            rows += take;
+        }
+        with_restarting_index(&self.schema, &parts)
+    }
+
+    /// The number of rows (computed on `runtime`).
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn len_on(&self, runtime: &Runtime) -> Result<usize> {
+        Ok(self
+            .compute_partitions_on(runtime)?
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum())
+    }
+
+    /// The number of rows, on the default runtime.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn len(&self) -> Result<usize> {
+        self.len_on(Runtime::global())
+    }
+
+    /// Whether the table has no row (computes it).
+    ///
+    /// # Errors
+    /// As [`len`](Self::len).
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The whole table with the index numbered 0..n across all partitions.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn reset_index_on(&self, runtime: &Runtime) -> Result<RecordBatch> {
+        let parts = self.compute_partitions_on(runtime)?;
+        let all = concat(&self.schema, &parts)?;
+        prepend_index(&all, (0..all.num_rows() as u64).collect())
+    }
+}
+
+fn task_error(key: &TaskKey, e: Error) -> partita_runtime::Error {
+    match e {
+        Error::Runtime(e) => e,
+        other => partita_runtime::Error::TaskFailed {
+            key: key.clone(),
+            message: other.to_string(),
+        },
+    }
+}
+
+fn concat(schema: &SchemaRef, parts: &[RecordBatch]) -> Result<RecordBatch> {
+    arrow::compute::concat_batches(schema, parts).map_err(arrow_error)
+}
+
+/// The partitions concatenated, each numbered from 0 again.
+fn with_restarting_index(schema: &SchemaRef, parts: &[RecordBatch]) -> Result<RecordBatch> {
+    let labels = parts.iter().flat_map(|p| 0..p.num_rows() as u64).collect();
+    prepend_index(&concat(schema, parts)?, labels)
+}
+
+fn prepend_index(batch: &RecordBatch, labels: Vec<u64>) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let name = if schema.field_with_name("index").is_ok() {
+        "level_0"
+    } else {
+        "index"
+    };
+    let mut fields = vec![Arc::new(Field::new(name, DataType::UInt64, false))];
+    fields.extend(schema.fields().iter().cloned());
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from(labels))];
+    columns.extend(batch.columns().iter().cloned());
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(arrow_error)
+}
+
+impl fmt::Display for DataFrame {
+    /// The structure, without computing anything, as Dask's "DataFrame Structure" shows it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = self.columns();
+        let types: Vec<String> = self.dtypes().into_iter().map(|(_, t)| t).collect();
+        let widths: Vec<usize> = names
+            .iter()
+            .zip(&types)
+            .map(|(n, t)| n.len().max(t.len()).max(3))
+            .collect();
+        let row = |cells: &mut dyn Iterator<Item = String>| {
+            cells
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:>w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        let lead = format!("npartitions={}", self.npartitions);
+        let pad = lead.len();
+        writeln!(f, "partita DataFrame structure:")?;
+        writeln!(f, "{:pad$}  {}", "", row(&mut names.iter().cloned()))?;
+        writeln!(f, "{lead}")?;
+        writeln!(f, "{:pad$}  {}", "", row(&mut types.iter().cloned()))?;
+        writeln!(
+            f,
+            "{:pad$}  {}",
+            "",
+            row(&mut widths.iter().map(|_| "...".to_string()))
+        )?;
+        let tasks = self.graph().len();
+        write!(f, "{tasks} tasks")
+    }
+}

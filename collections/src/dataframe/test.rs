@@ -1,0 +1,232 @@
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+
+use super::*;
+
+/// The seed's people table: 10 rows.
+fn people() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("Person ID", DataType::Int64, false),
+        Field::new("Last name", DataType::Utf8, false),
+        Field::new("First name", DataType::Utf8, false),
+        Field::new("Age", DataType::Int64, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10])),
+            Arc::new(StringArray::from(vec![
+                "Smith", "Williams", "Williams", "Jones", "Smith", "Brown", "Davis", "Miller",
+                "Wilson", "Moore",
+            ])),
+            Arc::new(StringArray::from(vec![
+                "John", "Bill", "Jane", "Cathy", "Mary", "Kim", "Lee", "Ann", "Sam", "Tom",
+            ])),
+            Arc::new(Int64Array::from(vec![
+                42, 29, 31, 35, 28, 41, 33, 25, 52, 37,
+            ])),
+        ],
+    )
+    .unwrap()
+}
+
+fn rt() -> Runtime {
+    Runtime::builder().threads(2).build().unwrap()
+}
+
+fn labels(b: &RecordBatch) -> Vec<u64> {
+    b.column(0)
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .unwrap()
+        .values()
+        .to_vec()
+}
+
+#[test]
+fn the_index_restarts_in_each_partition_as_in_the_seed() {
+    let df = DataFrame::from_arrow(people(), 2).unwrap();
+    let out = df.compute_on(&rt()).unwrap();
+    assert_eq!(labels(&out), vec![0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+    let global = df.reset_index_on(&rt()).unwrap();
+    assert_eq!(labels(&global), (0..10).collect::<Vec<_>>());
+    let head = df.head_on(&rt(), 7).unwrap();
+    assert_eq!(labels(&head), vec![0, 1, 2, 3, 4, 0, 1]);
+}
+
+#[test]
+fn structure_is_known_without_computing() {
+    let df = DataFrame::from_arrow(people(), 2).unwrap();
+    assert_eq!(df.npartitions(), 2);
+    assert_eq!(
+        df.columns(),
+        ["Person ID", "Last name", "First name", "Age"]
+    );
+    assert_eq!(
+        df.dtypes(),
+        vec![
+            ("Person ID".to_string(), "int64".to_string()),
+            ("Last name".into(), "string".into()),
+            ("First name".into(), "string".into()),
+            ("Age".into(), "int64".into()),
+        ]
+    );
+    let shown = df.to_string();
+    assert!(shown.contains("npartitions=2"), "{shown}");
+    assert!(
+        shown.contains("Last name") && shown.contains("string"),
+        "{shown}"
+    );
+    assert!(shown.ends_with("2 tasks"), "{shown}");
+    assert!(df.divisions().is_none());
+}
+
+#[test]
+fn row_wise_operations_match_a_sequential_evaluation() {
+    let full = people();
+    for n in 1..=4 {
+        let df = DataFrame::from_arrow(full.clone(), n).unwrap();
+        let q = df
+            .filter(
+                col("Age")
+                    .gt(lit(30))
+                    .and(!col("Last name").starts_with("W")),
+            )
+            .unwrap()
+            .with_column("Age next year", col("Age") + lit(1))
+            .unwrap()
+            .with_column("Half age", col("Age") / lit(2))
+            .unwrap()
+            .rename(&[("First name", "Given")])
+            .unwrap()
+            .drop(&["Person ID"])
+            .unwrap();
+        // Everything fuses into one task per partition on top of the source.
+        assert_eq!(rt().optimize(&q.graph(), &q.keys()).unwrap().len(), n);
+        let out = q.reset_index_on(&rt()).unwrap();
+        // The reference, by hand: ages > 30 whose last name does not start with W (Smith 42,
+        // Jones 35, Brown 41, Davis 33, Moore 37).
+        let ages = [42_i64, 35, 41, 33, 37];
+        assert_eq!(out.num_rows(), ages.len());
+        let got_age = out
+            .column_by_name("Age")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(got_age.values(), &ages);
+        let next = out
+            .column_by_name("Age next year")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(next.values(), &ages.map(|a| a + 1));
+        let half = out
+            .column_by_name("Half age")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(half.values(), &ages.map(|a| a as f64 / 2.0));
+        assert_eq!(
+            q.columns(),
+            ["Last name", "Given", "Age", "Age next year", "Half age"]
+        );
+        assert_eq!(out.schema().field(0).name(), "index");
+    }
+}
+
+#[test]
+fn select_expressions_cast_and_string_functions() {
+    let df = DataFrame::from_arrow(people(), 3).unwrap();
+    let q = df
+        .select([
+            col("First name").str_len().alias("len"),
+            col("Last name").contains("ill").alias("has_ill"),
+            col("Age").cast(Dtype::Float64).alias("age_f"),
+            col("Age").is_null().alias("missing"),
+        ])
+        .unwrap();
+    assert_eq!(
+        q.dtypes().into_iter().map(|(_, t)| t).collect::<Vec<_>>(),
+        ["int32", "bool", "float64", "bool"]
+    );
+    let out = q.reset_index_on(&rt()).unwrap();
+    let len = out
+        .column_by_name("len")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::Int32Array>()
+        .unwrap();
+    assert_eq!(len.values(), &[4, 4, 4, 5, 4, 3, 3, 3, 3, 3]);
+    let ill = out
+        .column_by_name("has_ill")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .unwrap();
+    let expect: Vec<bool> = people()
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().contains("ill"))
+        .collect();
+    assert_eq!(ill.iter().map(Option::unwrap).collect::<Vec<_>>(), expect);
+}
+
+#[test]
+fn mistakes_are_reported_when_the_query_is_written() {
+    let df = DataFrame::from_arrow(people(), 2).unwrap();
+    let err = df.filter(col("Agee").gt(lit(3))).unwrap_err().to_string();
+    assert!(err.contains("no column \"Agee\""), "{err}");
+    assert!(err.contains("\"Age\""), "{err}");
+    let err = df.filter(col("Age") + lit(1)).unwrap_err().to_string();
+    assert!(err.contains("filter needs a boolean"), "{err}");
+    let err = df
+        .select([col("Last name") * lit(2)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot apply Mul to string and int64"),
+        "{err}"
+    );
+    assert!(df.drop(&["nope"]).is_err());
+    assert!(df.select([col("Age").starts_with("4")]).is_err());
+}
+
+#[test]
+fn a_failing_kernel_fails_its_task_with_the_message() {
+    let df = DataFrame::from_arrow(people(), 2).unwrap();
+    let q = df
+        .with_column("n", col("Last name").cast(Dtype::Int64))
+        .unwrap();
+    let err = q.compute_on(&rt()).unwrap_err().to_string();
+    assert!(err.contains("Cannot cast string 'Smith'"), "{err}");
+}
+
+#[test]
+fn map_partitions_and_len() {
+    let df = DataFrame::from_arrow(people(), 4).unwrap();
+    assert_eq!(df.len_on(&rt()).unwrap(), 10);
+    let schema = df.schema().clone();
+    let firsts = df.map_partitions(schema, |b: RecordBatch| Ok::<_, String>(b.slice(0, 1)));
+    assert_eq!(firsts.len_on(&rt()).unwrap(), 4);
+}
+
+#[test]
+fn expressions_round_trip_through_serde() {
+    let e = (col("a") + lit(2))
+        .gt(lit(1.5))
+        .and(!col("b").contains("x"))
+        .or(col("c").cast(Dtype::Int32).is_null())
+        .alias("flag");
+    let json = serde_json::to_string(&e).unwrap();
+    let back: Expr = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, e);
+    assert!(serde_json::from_str::<Expr>("{\"Column\": 7}").is_err());
+}
