@@ -29,6 +29,14 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A CSV file could not be read.
+    #[error("{}: {message}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line where known.
+        message: String,
+    },
     /// A collection error.
     #[error(transparent)]
     Collections(#[from] partita_collections::Error),

@@ -308,6 +308,16 @@ impl DataFrame {
         E: fmt::Display,
         F: Fn(RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
     {
+        self.map_partitions_indexed(schema, move |_, b| f(b))
+    }
+
+    /// [`map_partitions`](Self::map_partitions) where `f` also gets the partition's number.
+    /// Sinks use it to name one file per partition.
+    pub fn map_partitions_indexed<E, F>(&self, schema: SchemaRef, f: F) -> DataFrame
+    where
+        E: fmt::Display,
+        F: Fn(usize, RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
+    {
         let m = self.materialize();
         let mut graph = m.graph.clone();
         let name = unique("map-partitions");
@@ -319,12 +329,12 @@ impl DataFrame {
                 let (f, key, out) = (f.clone(), input.clone(), output.clone());
                 let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
                     let batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
-                    f(batch)
-                        .map(value)
-                        .map_err(|e| partita_runtime::Error::TaskFailed {
+                    f(i as usize, batch).map(value).map_err(|e| {
+                        partita_runtime::Error::TaskFailed {
                             key: out.clone(),
                             message: e.to_string(),
-                        })
+                        }
+                    })
                 });
                 Task::new(output, vec![input], kernel)
             })

@@ -1,0 +1,372 @@
+//! CSV: `read_csv` into a DataFrame of byte-range partitions, `to_csv` out, one file per
+//! partition.
+//!
+//! Reading plans partitions by size when the graph is built: `ceil(size / blocksize)` blocks per
+//! file. At compute time one task per file finds where those blocks' first records really start
+//! (one pass that tracks quoting, see `split.rs`), so a field holding `"\n"` is never cut, and
+//! one task per block parses its records with arrow's CSV reader. The schema is inferred from a
+//! sample of the first file when the frame is built; a later value that does not fit fails the
+//! compute with the file, line and column, and names the override that would read it.
+
+mod split;
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::csv::reader::Format;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use partita_collections::{dtype_name, DataFrame, Dtype};
+use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
+
+use self::split::{line_of_record, record_starts, Start};
+use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
+use crate::paths::Source;
+
+/// How to read CSV files.
+#[derive(Clone, Debug)]
+pub struct CsvOptions {
+    /// Split files into partitions of about this many bytes; `None`: one partition per file.
+    pub blocksize: Option<u64>,
+    /// Whether the first row names the columns. Without a header, columns are `column_1`, ...
+    pub has_header: bool,
+    /// The field delimiter.
+    pub delimiter: u8,
+    /// The quote character.
+    pub quote: u8,
+    /// Values that read as null (besides empty fields of non-string columns).
+    pub null_values: Vec<String>,
+    /// Rows to infer the schema from.
+    pub sample_rows: usize,
+    /// Column types that override inference, by name.
+    pub dtypes: Vec<(String, Dtype)>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            blocksize: Some(64 << 20),
+            has_header: true,
+            delimiter: b',',
+            quote: b'"',
+            null_values: Vec::new(),
+            sample_rows: 1000,
+            dtypes: Vec::new(),
+        }
+    }
+}
+
+impl CsvOptions {
+    /// Reads column `name` as `dtype`, whatever inference says.
+    pub fn dtype(mut self, name: &str, dtype: Dtype) -> Self {
+        self.dtypes.push((name.to_string(), dtype));
+        self
+    }
+
+    /// Partitions of about `bytes` bytes (`None`: one per file).
+    pub fn blocksize(mut self, bytes: impl Into<Option<u64>>) -> Self {
+        self.blocksize = bytes.into();
+        self
+    }
+
+    fn null_regex(&self) -> Result<Option<regex::Regex>> {
+        if self.null_values.is_empty() {
+            return Ok(None);
+        }
+        // The empty field stays null too, as it is without a list.
+        let alternatives: Vec<String> = std::iter::once(String::new())
+            .chain(self.null_values.iter().map(|v| regex::escape(v)))
+            .collect();
+        regex::Regex::new(&format!("^({})$", alternatives.join("|")))
+            .map(Some)
+            .map_err(|e| Error::Pattern {
+                pattern: format!("{:?}", self.null_values),
+                message: e.to_string(),
+            })
+    }
+
+    fn format(&self) -> Result<Format> {
+        let mut f = Format::default()
+            .with_header(self.has_header)
+            .with_delimiter(self.delimiter)
+            .with_quote(self.quote);
+        if let Some(r) = self.null_regex()? {
+            f = f.with_null_regex(r);
+        }
+        Ok(f)
+    }
+}
+
+/// One planned partition: block `index` of `count` in a file.
+#[derive(Clone, Debug)]
+struct Block {
+    path: Arc<PathBuf>,
+    index: usize,
+}
+
+/// The CSV files `source` names, as a DataFrame.
+///
+/// ```
+/// use partita_io::{read_csv, CsvOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("people.csv");
+/// std::fs::write(&path, "name,age\nAnn,31\n\"Bob\nJr\",17\n").unwrap();
+/// let df = read_csv(path.as_path(), CsvOptions::default().blocksize(10))?;
+/// assert_eq!(df.columns(), ["name", "age"]);
+/// assert_eq!(df.dtypes()[1].1, "int64");
+/// assert_eq!(df.len()?, 2);
+/// # Ok::<(), partita_io::Error>(())
+/// ```
+///
+/// # Errors
+/// A pattern matching no file, an unreadable or empty first file, or a malformed sample.
+pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFrame> {
+    let files = source.into().files()?;
+    let schema = infer_schema(&files, &options)?;
+    let boundaries: Arc<str> = Arc::from(format!("csv-split-{}", next_id()));
+    let name: Arc<str> = Arc::from(format!("read-csv-{}", next_id()));
+    let options = Arc::new(options);
+    let mut split_tasks = Vec::new();
+    let mut read_tasks = Vec::new();
+    for (f, path) in files.iter().enumerate() {
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        let count = match options.blocksize {
+            Some(bs) if size > 0 => size.div_ceil(bs.max(1)) as usize,
+            _ => 1,
+        };
+        let path = Arc::new(path.clone());
+        let split_key = TaskKey::new(boundaries.clone(), f as u64);
+        let (p, bs, quote) = (path.clone(), options.blocksize, options.quote);
+        split_tasks.push(Task::new(
+            split_key.clone(),
+            vec![],
+            Arc::new(move |_| {
+                let nominal: Vec<u64> = (0..=count as u64)
+                    .map(|k| bs.map_or(if k == 0 { 0 } else { u64::MAX }, |bs| k * bs.max(1)))
+                    .collect();
+                let file = File::open(&*p).map_err(|e| io_error(&p, e))?;
+                let starts = record_starts(std::io::BufReader::new(file), &nominal, quote)
+                    .map_err(|e| io_error(&p, e))?;
+                Ok(value(starts))
+            }),
+        ));
+        for index in 0..count {
+            let block = Block {
+                path: path.clone(),
+                index,
+            };
+            let (schema, options, sk) = (schema.clone(), options.clone(), split_key.clone());
+            let key = TaskKey::new(name.clone(), read_tasks.len() as u64);
+            let k = key.clone();
+            read_tasks.push(Task::new(
+                key,
+                vec![split_key.clone()],
+                Arc::new(move |inputs: Vec<Value>| {
+                    let starts = downcast::<Vec<Start>>(&inputs[0], &sk)?;
+                    read_block(&block, starts, &schema, &options)
+                        .map(value)
+                        .map_err(|message| partita_runtime::Error::TaskFailed {
+                            key: k.clone(),
+                            message,
+                        })
+                }),
+            ));
+        }
+    }
+    let n = read_tasks.len();
+    let mut graph = Graph::new();
+    graph.add_layer(boundaries, split_tasks);
+    graph.add_layer(name.clone(), read_tasks);
+    Ok(DataFrame::from_partitions(graph, name, n, schema))
+}
+
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> partita_runtime::Error {
+    partita_runtime::Error::Io {
+        path: path.display().to_string(),
+        source: Arc::new(e),
+    }
+}
+
+/// The schema from a sample of the first non-empty file, with the overrides applied.
+fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
+    let first = files
+        .iter()
+        .find(|f| std::fs::metadata(f).map(|m| m.len() > 0).unwrap_or(false))
+        .ok_or_else(|| Error::Csv {
+            path: files.first().cloned().unwrap_or_default(),
+            message: "every file is empty: there is no header or row to take a schema from".into(),
+        })?;
+    let file = File::open(first).map_err(|e| Error::io(first, e))?;
+    let (inferred, _) = options
+        .format()?
+        .infer_schema(file, Some(options.sample_rows))
+        .map_err(|e| {
+            let message = e.to_string();
+            // The csv parser counts lines from 1 over the whole file.
+            let line = message
+                .rsplit_once("at line ")
+                .and_then(|(_, n)| n.trim().parse::<u64>().ok());
+            Error::Csv {
+                path: first.clone(),
+                message: match line {
+                    Some(l) => format!("line {l}: {message}"),
+                    None => message,
+                },
+            }
+        })?;
+    let mut fields: Vec<Field> = inferred
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    for (name, dtype) in &options.dtypes {
+        let field = fields
+            .iter_mut()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| Error::Csv {
+                path: first.clone(),
+                message: format!("override for {name:?}, which is not a column"),
+            })?;
+        *field = Field::new(name, dtype.to_arrow(), true);
+    }
+    // A column with no value in the sample reads as strings.
+    for f in &mut fields {
+        if f.data_type() == &DataType::Null {
+            *f = Field::new(f.name(), DataType::Utf8, true);
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// Parses one block's records.
+fn read_block(
+    block: &Block,
+    starts: &[Start],
+    schema: &SchemaRef,
+    options: &CsvOptions,
+) -> std::result::Result<RecordBatch, String> {
+    let path = &*block.path;
+    let at = |what: &str, e: &dyn std::fmt::Display| format!("{}: {what}: {e}", path.display());
+    let (from, to) = (starts[block.index], starts[block.index + 1]);
+    let mut bytes = vec![0; (to.offset - from.offset) as usize];
+    let mut file = File::open(path).map_err(|e| at("open", &e))?;
+    file.seek(SeekFrom::Start(from.offset))
+        .and_then(|_| file.read_exact(&mut bytes))
+        .map_err(|e| at("read", &e))?;
+    let header = options.has_header && block.index == 0;
+    let mut builder = arrow::csv::ReaderBuilder::new(schema.clone())
+        .with_header(header)
+        .with_delimiter(options.delimiter)
+        .with_quote(options.quote)
+        .with_batch_size(64 * 1024);
+    if let Some(r) = options.null_regex().map_err(|e| e.to_string())? {
+        builder = builder.with_null_regex(r);
+    }
+    let reader = builder.build(bytes.as_slice()).map_err(|e| at("csv", &e))?;
+    let mut batches = Vec::new();
+    for batch in reader {
+        match batch {
+            Ok(b) => batches.push(b),
+            Err(e) => {
+                return Err(describe(
+                    &e.to_string(),
+                    path,
+                    &bytes,
+                    from,
+                    schema,
+                    options,
+                ))
+            }
+        }
+    }
+    arrow::compute::concat_batches(schema, &batches).map_err(|e| at("csv", &e))
+}
+
+/// An arrow CSV error, rewritten to name the file, the line and the column, and to suggest the
+/// override that would read the value.
+fn describe(
+    message: &str,
+    path: &Path,
+    bytes: &[u8],
+    from: Start,
+    schema: &Schema,
+    options: &CsvOptions,
+) -> String {
+    let number = |after: &str| -> Option<u64> {
+        let i = message.find(after)? + after.len();
+        message[i..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    // arrow numbers a value error by the record's index in this block (the header is record
+    // 0 when there is one), and a field-count error by the record's number counted from 1.
+    let record = number("at line ").or_else(|| number("for line ").map(|n| n.saturating_sub(1)));
+    let line = record.map(|r| from.line + line_of_record(bytes, r, options.quote));
+    let column = number("for column ").and_then(|c| schema.fields().get(c as usize));
+    let mut out = match line {
+        Some(l) => format!("{}:{l}: {message}", path.display()),
+        None => format!("{}: {message}", path.display()),
+    };
+    if let Some(f) = column {
+        out.push_str(&format!(
+            " (column {:?} was inferred as {} from the first {} rows; read it with \
+             CsvOptions::default().dtype({:?}, Dtype::String) or the type it really has)",
+            f.name(),
+            dtype_name(f.data_type()),
+            options.sample_rows,
+            f.name()
+        ));
+    }
+    out
+}
+
+/// Writes each partition of `frame` to `dir/part-NNNNN.csv` with a header, each file written to
+/// a temporary name and renamed when complete. Returns the paths in partition order.
+///
+/// # Errors
+/// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
+pub fn to_csv(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
+    let dir = dir.as_ref().to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let schema = Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, false)]));
+    let written = frame.map_partitions_indexed(schema, move |i, batch| {
+        let path = dir.join(format!("part-{i:05}.csv"));
+        write_atomic(&path, |w| {
+            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(w);
+            writer
+                .write(&batch)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .map_err(|e| e.to_string())?;
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, false)])),
+            vec![Arc::new(arrow::array::StringArray::from(vec![path
+                .display()
+                .to_string()]))],
+        )
+        .map_err(|e| e.to_string())
+    });
+    let parts = written.compute_partitions_on(runtime)?;
+    Ok(parts
+        .iter()
+        .filter_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .map(|s| PathBuf::from(s.value(0)))
+        })
+        .collect())
+}

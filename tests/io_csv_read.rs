@@ -1,0 +1,237 @@
+//! `read_csv`: quoted newlines at every block size, inference and its errors, nulls, globs, and
+//! `to_csv` round trips.
+
+use std::path::Path;
+
+use arrow::array::{Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use partita::collections::Dtype;
+use partita::io::{read_csv, to_csv, CsvOptions, Error};
+use partita::prelude::*;
+
+fn rt() -> Runtime {
+    Runtime::builder().threads(2).build().unwrap()
+}
+
+fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    b.column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .iter()
+        .map(|s| s.map(str::to_string))
+        .collect()
+}
+
+fn ints(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    b.column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+/// CSV quoting by hand, for building fixtures whose answers are known.
+fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[test]
+fn quoted_newlines_survive_every_blocksize() {
+    let rows: Vec<(i64, String)> = (0..12)
+        .map(|i| {
+            let text = match i % 4 {
+                0 => format!("line one\nline two of {i}"),
+                1 => format!("plain {i}"),
+                2 => format!("comma, \"quoted\" and\nnewline {i}"),
+                _ => "\n".repeat(i as usize % 3 + 1),
+            };
+            (i, text)
+        })
+        .collect();
+    let mut csv = String::from("id,text\n");
+    for (id, text) in &rows {
+        csv.push_str(&format!("{id},{}\n", quote(text)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let rt = rt();
+    for bs in 1..=csv.len() as u64 + 1 {
+        let df = read_csv(path.as_path(), CsvOptions::default().blocksize(bs)).unwrap();
+        let out = df.reset_index_on(&rt).unwrap();
+        let ids: Vec<Option<i64>> = rows.iter().map(|r| Some(r.0)).collect();
+        let texts: Vec<Option<String>> = rows.iter().map(|r| Some(r.1.clone())).collect();
+        assert_eq!(ints(&out, "id"), ids, "blocksize {bs}");
+        assert_eq!(strings(&out, "text"), texts, "blocksize {bs}");
+    }
+}
+
+#[test]
+fn the_seed_people_table_keeps_its_restarting_index() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/people.csv");
+    // Half the file's size: two partitions, split at a row boundary.
+    let size = std::fs::metadata(&path).unwrap().len();
+    let df = read_csv(
+        path.as_path(),
+        CsvOptions::default().blocksize(size.div_ceil(2)),
+    )
+    .unwrap();
+    assert_eq!(df.npartitions(), 2);
+    assert_eq!(
+        df.dtypes(),
+        vec![
+            ("Person ID".into(), "int64".into()),
+            ("Last name".into(), "string".into()),
+            ("First name".into(), "string".into()),
+            ("Age".into(), "int64".into()),
+        ]
+    );
+    let out = df.compute_on(&rt()).unwrap();
+    let labels: Vec<u64> = out
+        .column(0)
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert_eq!(out.num_rows(), 10);
+    // Labels restart at 0 in the second partition, wherever the split fell.
+    assert_eq!(labels.iter().filter(|&&l| l == 0).count(), 2);
+    let mut counts = std::collections::BTreeMap::new();
+    for name in strings(&out, "Last name") {
+        *counts.entry(name.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(counts["Smith"], 2);
+    assert_eq!(counts["Williams"], 2);
+    assert_eq!(counts.values().sum::<i32>(), 10);
+}
+
+#[test]
+fn a_type_change_late_in_the_file_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.csv");
+    let mut csv = String::from("id,amount\n");
+    for i in 0..3000 {
+        if i == 2500 {
+            csv.push_str("2500,n/a\n");
+        } else {
+            csv.push_str(&format!("{i},{}\n", i * 10));
+        }
+    }
+    std::fs::write(&path, &csv).unwrap();
+    for bs in [None, Some(4096)] {
+        let df = read_csv(path.as_path(), CsvOptions::default().blocksize(bs)).unwrap();
+        assert_eq!(df.dtypes()[1].1, "int64");
+        let err = df.compute_on(&rt()).unwrap_err().to_string();
+        // Row 2500 is on line 2502 (after the header).
+        assert!(err.contains("late.csv:2502:"), "{err}");
+        assert!(err.contains("\"amount\""), "{err}");
+        assert!(err.contains("dtype(\"amount\", Dtype::String)"), "{err}");
+    }
+    let df = read_csv(
+        path.as_path(),
+        CsvOptions::default().dtype("amount", Dtype::String),
+    )
+    .unwrap();
+    let out = df.reset_index_on(&rt()).unwrap();
+    assert_eq!(strings(&out, "amount")[2500].as_deref(), Some("n/a"));
+}
+
+#[test]
+fn a_ragged_row_is_an_error_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ragged.csv");
+    std::fs::write(&path, "a,b\n1,2\n3,4\n5,6,7\n8,9\n").unwrap();
+    // Within the sample, inference reports it.
+    let err = read_csv(path.as_path(), CsvOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ragged.csv: line 4:"), "{err}");
+    // Past the sample, the compute reports it.
+    let options = CsvOptions {
+        sample_rows: 2,
+        ..CsvOptions::default()
+    };
+    let err = read_csv(path.as_path(), options)
+        .unwrap()
+        .compute_on(&rt())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ragged.csv:4:"), "{err}");
+}
+
+#[test]
+fn empty_and_header_only_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let err = read_csv(empty.as_path(), CsvOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Csv { .. }), "{err}");
+    assert!(err.to_string().contains("empty.csv"), "{err}");
+
+    let header = dir.path().join("header.csv");
+    std::fs::write(&header, "x,y\n").unwrap();
+    let df = read_csv(header.as_path(), CsvOptions::default()).unwrap();
+    assert_eq!(df.columns(), ["x", "y"]);
+    assert_eq!(df.len_on(&rt()).unwrap(), 0);
+
+    // An empty file among others contributes an empty partition.
+    let data = dir.path().join("data.csv");
+    std::fs::write(&data, "x,y\n1,2\n").unwrap();
+    let df = read_csv(vec![empty, data], CsvOptions::default()).unwrap();
+    assert_eq!(df.len_on(&rt()).unwrap(), 1);
+}
+
+#[test]
+fn null_values_delimiters_and_no_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("semi.csv");
+    std::fs::write(&path, "1;NA;x\n2;5;\n3;;z\n").unwrap();
+    let options = CsvOptions {
+        has_header: false,
+        delimiter: b';',
+        null_values: vec!["NA".into()],
+        ..CsvOptions::default()
+    };
+    let df = read_csv(path.as_path(), options).unwrap();
+    assert_eq!(df.columns(), ["column_1", "column_2", "column_3"]);
+    let out = df.reset_index_on(&rt()).unwrap();
+    assert_eq!(ints(&out, "column_2"), vec![None, Some(5), None]);
+}
+
+#[test]
+fn globs_read_every_file_and_to_csv_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let mut csv = String::from("k,v\n");
+        for j in 0..5 {
+            csv.push_str(&format!("k{i},{}\n", i * 100 + j));
+        }
+        std::fs::write(dir.path().join(format!("part-{i}.csv")), csv).unwrap();
+    }
+    let pattern = format!("{}/part-*.csv", dir.path().display());
+    let df = read_csv(pattern.as_str(), CsvOptions::default()).unwrap();
+    assert_eq!(df.npartitions(), 3);
+    let out_dir = dir.path().join("out");
+    let rt = rt();
+    let files = to_csv(&df, &out_dir, &rt).unwrap();
+    assert_eq!(files.len(), 3);
+    let back = read_csv(
+        format!("{}/part-*.csv", out_dir.display()).as_str(),
+        CsvOptions::default(),
+    )
+    .unwrap()
+    .reset_index_on(&rt)
+    .unwrap();
+    let expected: Vec<Option<i64>> = (0..3)
+        .flat_map(|i| (0..5).map(move |j| Some(i * 100 + j)))
+        .collect();
+    assert_eq!(ints(&back, "v"), expected);
+}
