@@ -10,6 +10,7 @@
 //! 0..n across the whole table.
 
 mod expr;
+mod groupby;
 mod ops;
 #[cfg(test)]
 mod test;
@@ -23,6 +24,7 @@ use partita_runtime::{downcast, value, Graph, Kernel, Runtime, Task, TaskKey, Va
 
 use self::expr::arrow_error;
 pub use self::expr::{col, dtype_name, lit, BinaryOp, Dtype, Expr, Literal};
+pub use self::groupby::{count, max, mean, min, size, sum, Agg, AggFunc, GroupBy};
 use self::ops::RowOp;
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -434,6 +436,15 @@ impl DataFrame {
     /// As [`len`](Self::len).
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
+    }
+
+    /// The whole table with the index numbered 0..n across all partitions, on the default
+    /// runtime.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn reset_index(&self) -> Result<RecordBatch> {
+        self.reset_index_on(Runtime::global())
     }
 
     /// The whole table with the index numbered 0..n across all partitions.

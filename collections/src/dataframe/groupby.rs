@@ -1,0 +1,628 @@
+//! Grouped aggregation: a tree of hash aggregates.
+//!
+//! Each partition aggregates its rows by key into *partial states* (sums, counts, minima,
+//! maxima; a mean is a sum and a count). Groups of up to eight partial tables are merged, level
+//! by level, into one, and a last step turns the states into the results. Keys of any type and
+//! any number of columns are hashed as arrow-row encodings, so a string key costs one byte-slice
+//! hash per row, not a string comparison per column. The result is one partition.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::row::{RowConverter, SortField};
+use partita_runtime::{downcast, value, Kernel, Task, TaskKey, Value};
+use serde::{Deserialize, Serialize};
+
+use super::expr::{arrow_error, dtype_name};
+use super::DataFrame;
+use crate::error::{Error, Result};
+use crate::names::unique;
+
+/// How many partial tables one merge task reads.
+const SPLIT_EVERY: usize = 8;
+
+/// An aggregation function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AggFunc {
+    /// The sum of the non-null values (`int64` for integers, `float64` for floats).
+    Sum,
+    /// The mean of the non-null values (`float64`; null for a group with none).
+    Mean,
+    /// The number of non-null values.
+    Count,
+    /// The number of rows.
+    Size,
+    /// The smallest non-null value (`int64` or `float64`).
+    Min,
+    /// The largest non-null value (`int64` or `float64`).
+    Max,
+}
+
+impl AggFunc {
+    fn name(self) -> &'static str {
+        match self {
+            AggFunc::Sum => "sum",
+            AggFunc::Mean => "mean",
+            AggFunc::Count => "count",
+            AggFunc::Size => "size",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+        }
+    }
+}
+
+/// One aggregate of a grouped frame: a function of a column, named `{column}_{func}` (as the
+/// h2o benchmark and pandas named aggregation name them) unless aliased.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agg {
+    column: String,
+    func: AggFunc,
+    alias: Option<String>,
+}
+
+impl Agg {
+    /// `func` of `column`.
+    pub fn new(column: &str, func: AggFunc) -> Agg {
+        Agg {
+            column: column.to_string(),
+            func,
+            alias: None,
+        }
+    }
+
+    /// The result column's name.
+    pub fn alias(mut self, name: &str) -> Agg {
+        self.alias = Some(name.to_string());
+        self
+    }
+
+    fn output_name(&self) -> String {
+        self.alias.clone().unwrap_or_else(|| match self.func {
+            AggFunc::Size => "size".to_string(),
+            f => format!("{}_{}", self.column, f.name()),
+        })
+    }
+}
+
+/// The sum of a column per group.
+pub fn sum(column: &str) -> Agg {
+    Agg::new(column, AggFunc::Sum)
+}
+/// The mean of a column per group.
+pub fn mean(column: &str) -> Agg {
+    Agg::new(column, AggFunc::Mean)
+}
+/// The non-null count of a column per group.
+pub fn count(column: &str) -> Agg {
+    Agg::new(column, AggFunc::Count)
+}
+/// The number of rows per group.
+pub fn size() -> Agg {
+    Agg::new("", AggFunc::Size)
+}
+/// The minimum of a column per group.
+pub fn min(column: &str) -> Agg {
+    Agg::new(column, AggFunc::Min)
+}
+/// The maximum of a column per group.
+pub fn max(column: &str) -> Agg {
+    Agg::new(column, AggFunc::Max)
+}
+
+/// How one state column is folded, per group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fold {
+    SumInt,
+    SumFloat,
+    /// Counts non-null input values (rows, for the `Size` input of all-valid ones).
+    CountValid,
+    MinInt,
+    MinFloat,
+    MaxInt,
+    MaxFloat,
+}
+
+impl Fold {
+    /// How partial states of this fold merge.
+    fn merge(self) -> Fold {
+        match self {
+            Fold::CountValid => Fold::SumInt,
+            other => other,
+        }
+    }
+
+    fn is_float(self) -> bool {
+        matches!(self, Fold::SumFloat | Fold::MinFloat | Fold::MaxFloat)
+    }
+}
+
+/// A frame grouped by key columns. Made by [`DataFrame::groupby`].
+#[derive(Clone, Debug)]
+pub struct GroupBy {
+    frame: DataFrame,
+    keys: Vec<String>,
+}
+
+impl DataFrame {
+    /// Groups the rows by the values of `keys`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::{mean, sum, DataFrame};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("k", DataType::Utf8, false),
+    ///     Field::new("v", DataType::Int64, false),
+    /// ]));
+    /// let batch = RecordBatch::try_new(schema, vec![
+    ///     Arc::new(StringArray::from(vec!["a", "b", "a", "b", "a"])),
+    ///     Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5])),
+    /// ]).unwrap();
+    /// let df = DataFrame::from_arrow(batch, 2)?;
+    /// let out = df.groupby(&["k"])?.agg([sum("v"), mean("v")])?.reset_index()?;
+    /// let sums = out.column_by_name("v_sum").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+    /// let means = out.column_by_name("v_mean").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+    /// assert_eq!(sums.values(), &[9, 6]);   // a, then b: keys in order of first appearance
+    /// assert_eq!(means.values(), &[3.0, 3.0]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown key column.
+    pub fn groupby(&self, keys: &[&str]) -> Result<GroupBy> {
+        for k in keys {
+            if self.schema.field_with_name(k).is_err() {
+                return Err(Error::Schema {
+                    message: format!("no key column {k:?}; the columns are {:?}", self.columns()),
+                });
+            }
+        }
+        Ok(GroupBy {
+            frame: self.clone(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        })
+    }
+
+    /// How many rows hold each value of `column`, most frequent first (ties in order of first
+    /// appearance), as pandas' `value_counts`.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column.
+    pub fn value_counts(&self, column: &str) -> Result<DataFrame> {
+        let counted = self.groupby(&[column])?.agg([size().alias("count")])?;
+        let schema = counted.schema().clone();
+        Ok(counted.map_partitions(schema, |batch: RecordBatch| {
+            let counts = batch
+                .column_by_name("count")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+                .ok_or("value_counts: no count column")?;
+            let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(counts.value(i as usize)));
+            let indices = UInt32Array::from(order);
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| arrow::compute::take(c, &indices, None))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            RecordBatch::try_new(batch.schema(), columns).map_err(|e| e.to_string())
+        }))
+    }
+}
+
+/// What the partial tables hold: the key columns, then one state column per fold.
+struct Plan {
+    keys: Vec<String>,
+    /// For each state column: its input column (`None` for row counts) and fold.
+    states: Vec<(Option<String>, Fold)>,
+    /// For each output aggregate: its name, function and state columns.
+    outputs: Vec<(String, AggFunc, Vec<usize>)>,
+    partial_schema: SchemaRef,
+    output_schema: SchemaRef,
+}
+
+impl GroupBy {
+    /// The aggregates per group, one row per group, keys first, in one partition.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column, or a sum, mean, min or max of a column that is
+    /// not numeric.
+    pub fn agg(&self, aggs: impl IntoIterator<Item = Agg>) -> Result<DataFrame> {
+        let aggs: Vec<Agg> = aggs.into_iter().collect();
+        let plan = Arc::new(self.plan(&aggs)?);
+        let m = self.frame.materialize();
+        let mut graph = m.graph.clone();
+
+        // Per-partition partial aggregates.
+        let name = unique("groupby-partial");
+        let mut level: Vec<TaskKey> = Vec::new();
+        let mut tasks = Vec::new();
+        for i in 0..m.npartitions as u64 {
+            let input = TaskKey::new(m.input.clone(), i);
+            let key = TaskKey::new(name.clone(), i);
+            let (plan, k, out) = (plan.clone(), input.clone(), key.clone());
+            let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
+                let batch = downcast::<RecordBatch>(&inputs[0], &k)?;
+                let cols = plan.input_columns(batch);
+                fold_states(&plan, batch, &cols, false)
+                    .map(value)
+                    .map_err(|e| fail(&out, e))
+            });
+            level.push(key.clone());
+            tasks.push(Task::new(key, vec![input], kernel));
+        }
+        graph.add_layer(name, tasks);
+        if level.is_empty() {
+            // No partition: aggregate an empty table.
+            let name = unique("groupby-empty");
+            let key = TaskKey::new(name.clone(), 0);
+            let plan2 = plan.clone();
+            graph.add_layer(
+                name,
+                vec![Task::new(
+                    key.clone(),
+                    vec![],
+                    Arc::new(move |_| {
+                        Ok(value(RecordBatch::new_empty(plan2.partial_schema.clone())))
+                    }),
+                )],
+            );
+            level.push(key);
+        }
+        // Merge partial tables, SPLIT_EVERY at a time, until one is left.
+        while level.len() > 1 {
+            let name = unique("groupby-merge");
+            let mut next = Vec::new();
+            let mut tasks = Vec::new();
+            for (j, deps) in level.chunks(SPLIT_EVERY).enumerate() {
+                let key = TaskKey::new(name.clone(), j as u64);
+                let (plan, keys, out) = (plan.clone(), deps.to_vec(), key.clone());
+                let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
+                    let parts = inputs
+                        .iter()
+                        .zip(&keys)
+                        .map(|(v, k)| downcast::<RecordBatch>(v, k).cloned())
+                        .collect::<partita_runtime::Result<Vec<_>>>()?;
+                    merge(&plan, &parts).map(value).map_err(|e| fail(&out, e))
+                });
+                next.push(key.clone());
+                tasks.push(Task::new(key, deps.to_vec(), kernel));
+            }
+            graph.add_layer(name, tasks);
+            level = next;
+        }
+        // The results from the merged states.
+        let name = unique("groupby-agg");
+        let key = TaskKey::new(name.clone(), 0);
+        let (p, root, out) = (plan.clone(), level[0].clone(), key.clone());
+        let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
+            let states = downcast::<RecordBatch>(&inputs[0], &root)?;
+            finish(&p, states).map(value).map_err(|e| fail(&out, e))
+        });
+        graph.add_layer(name.clone(), vec![Task::new(key, level, kernel)]);
+        Ok(DataFrame::from_partitions(
+            graph,
+            name,
+            1,
+            plan.output_schema.clone(),
+        ))
+    }
+
+    fn plan(&self, aggs: &[Agg]) -> Result<Plan> {
+        let schema = &self.frame.schema;
+        let mut states: Vec<(Option<String>, Fold)> = Vec::new();
+        let mut outputs = Vec::new();
+        let mut out_fields: Vec<Field> = self
+            .keys
+            .iter()
+            .map(|k| {
+                schema
+                    .field_with_name(k)
+                    .map(|f| f.clone().with_nullable(true))
+            })
+            .collect::<std::result::Result<_, _>>()
+            .map_err(arrow_error)?;
+        for agg in aggs {
+            let column_type = if agg.func == AggFunc::Size {
+                None
+            } else {
+                Some(
+                    schema
+                        .field_with_name(&agg.column)
+                        .map_err(|_| Error::Schema {
+                            message: format!(
+                                "no column {:?} to aggregate; the columns are {:?}",
+                                agg.column,
+                                self.frame.columns()
+                            ),
+                        })?
+                        .data_type()
+                        .clone(),
+                )
+            };
+            let numeric = |t: &Option<DataType>| -> Result<bool> {
+                match t {
+                    Some(t) if t.is_integer() => Ok(false),
+                    Some(t) if t.is_floating() => Ok(true),
+                    Some(t) => Err(Error::Schema {
+                        message: format!(
+                            "cannot take the {} of {:?}, a {} column",
+                            agg.func.name(),
+                            agg.column,
+                            dtype_name(t)
+                        ),
+                    }),
+                    None => Ok(false),
+                }
+            };
+            let column = (agg.func != AggFunc::Size).then(|| agg.column.clone());
+            let first = states.len();
+            let (folds, out_type): (Vec<Fold>, DataType) = match agg.func {
+                AggFunc::Sum => {
+                    if numeric(&column_type)? {
+                        (vec![Fold::SumFloat], DataType::Float64)
+                    } else {
+                        (vec![Fold::SumInt], DataType::Int64)
+                    }
+                }
+                AggFunc::Mean => {
+                    numeric(&column_type)?;
+                    (vec![Fold::SumFloat, Fold::CountValid], DataType::Float64)
+                }
+                AggFunc::Count | AggFunc::Size => (vec![Fold::CountValid], DataType::Int64),
+                AggFunc::Min | AggFunc::Max => {
+                    let float = numeric(&column_type)?;
+                    let fold = match (agg.func, float) {
+                        (AggFunc::Min, true) => Fold::MinFloat,
+                        (AggFunc::Min, false) => Fold::MinInt,
+                        (_, true) => Fold::MaxFloat,
+                        _ => Fold::MaxInt,
+                    };
+                    let t = if float {
+                        DataType::Float64
+                    } else {
+                        DataType::Int64
+                    };
+                    (vec![fold], t)
+                }
+            };
+            for f in &folds {
+                states.push((column.clone(), *f));
+            }
+            outputs.push((
+                agg.output_name(),
+                agg.func,
+                (first..first + folds.len()).collect(),
+            ));
+            out_fields.push(Field::new(agg.output_name(), out_type, true));
+        }
+        let mut partial_fields: Vec<Field> = out_fields[..self.keys.len()].to_vec();
+        for (i, (_, f)) in states.iter().enumerate() {
+            let t = if f.is_float() {
+                DataType::Float64
+            } else {
+                DataType::Int64
+            };
+            partial_fields.push(Field::new(format!("__state_{i}"), t, true));
+        }
+        Ok(Plan {
+            keys: self.keys.clone(),
+            states,
+            outputs,
+            partial_schema: Arc::new(Schema::new(partial_fields)),
+            output_schema: Arc::new(Schema::new(out_fields)),
+        })
+    }
+}
+
+impl Plan {
+    /// The input column of each state, from a partition (`None` for row counts).
+    fn input_columns(&self, batch: &RecordBatch) -> Vec<Option<ArrayRef>> {
+        self.states
+            .iter()
+            .map(|(c, _)| c.as_ref().and_then(|c| batch.column_by_name(c).cloned()))
+            .collect()
+    }
+}
+
+fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {
+    partita_runtime::Error::TaskFailed {
+        key: key.clone(),
+        message: e.to_string(),
+    }
+}
+
+/// Numbers the groups of `batch` by its key columns: each row's group, and each group's first
+/// row, in order of first appearance.
+fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<u32>, Vec<u32>)> {
+    let columns: Vec<ArrayRef> = keys
+        .iter()
+        .map(|k| {
+            batch
+                .column_by_name(k)
+                .cloned()
+                .ok_or_else(|| Error::Schema {
+                    message: format!("no key column {k:?}"),
+                })
+        })
+        .collect::<Result<_>>()?;
+    let fields = columns
+        .iter()
+        .map(|c| SortField::new(c.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields).map_err(arrow_error)?;
+    let rows = converter.convert_columns(&columns).map_err(arrow_error)?;
+    let mut ids: HashMap<&[u8], u32, foldhash::fast::RandomState> = HashMap::default();
+    let mut group_of = Vec::with_capacity(batch.num_rows());
+    let mut firsts = Vec::new();
+    for i in 0..rows.num_rows() {
+        let next = firsts.len() as u32;
+        let g = *ids.entry(rows.row(i).data()).or_insert_with(|| {
+            firsts.push(i as u32);
+            next
+        });
+        group_of.push(g);
+    }
+    Ok((group_of, firsts))
+}
+
+/// Folds the `inputs` (one per state) of each row into its group's state.
+fn fold_states(
+    plan: &Plan,
+    batch: &RecordBatch,
+    inputs: &[Option<ArrayRef>],
+    merging: bool,
+) -> Result<RecordBatch> {
+    let (group_of, firsts) = group_rows(batch, &plan.keys)?;
+    let groups = firsts.len();
+    let take = UInt32Array::from(firsts);
+    let mut columns: Vec<ArrayRef> = plan
+        .keys
+        .iter()
+        .map(|k| {
+            let c = batch.column_by_name(k).ok_or_else(|| Error::Schema {
+                message: format!("no key column {k:?}"),
+            })?;
+            arrow::compute::take(c, &take, None).map_err(arrow_error)
+        })
+        .collect::<Result<_>>()?;
+    for ((_, fold), input) in plan.states.iter().zip(inputs) {
+        let fold = if merging { fold.merge() } else { *fold };
+        columns.push(fold_one(fold, input.as_ref(), &group_of, groups)?);
+    }
+    RecordBatch::try_new(plan.partial_schema.clone(), columns).map_err(arrow_error)
+}
+
+fn fold_one(
+    fold: Fold,
+    input: Option<&ArrayRef>,
+    group_of: &[u32],
+    groups: usize,
+) -> Result<ArrayRef> {
+    let cast = |t: &DataType| -> Result<ArrayRef> {
+        let a = input.ok_or_else(|| Error::Schema {
+            message: "an aggregate lost its input column".into(),
+        })?;
+        arrow::compute::cast(a, t).map_err(arrow_error)
+    };
+    Ok(match fold {
+        Fold::CountValid => {
+            let mut n = vec![0_i64; groups];
+            match input {
+                None => group_of.iter().for_each(|&g| n[g as usize] += 1),
+                Some(a) => {
+                    for (r, &g) in group_of.iter().enumerate() {
+                        if a.is_valid(r) {
+                            n[g as usize] += 1;
+                        }
+                    }
+                }
+            }
+            Arc::new(Int64Array::from(n))
+        }
+        Fold::SumInt | Fold::MinInt | Fold::MaxInt => {
+            let a = cast(&DataType::Int64)?;
+            let a = a
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| Error::Schema {
+                    message: "expected integers".into(),
+                })?;
+            let mut acc: Vec<Option<i64>> = vec![None; groups];
+            for (r, &g) in group_of.iter().enumerate() {
+                if a.is_valid(r) {
+                    let v = a.value(r);
+                    let s = &mut acc[g as usize];
+                    *s = Some(match (*s, fold) {
+                        (None, _) => v,
+                        (Some(x), Fold::SumInt) => x.wrapping_add(v),
+                        (Some(x), Fold::MinInt) => x.min(v),
+                        (Some(x), _) => x.max(v),
+                    });
+                }
+            }
+            if fold == Fold::SumInt {
+                Arc::new(Int64Array::from_iter_values(
+                    acc.into_iter().map(|s| s.unwrap_or(0)),
+                ))
+            } else {
+                Arc::new(Int64Array::from(acc))
+            }
+        }
+        Fold::SumFloat | Fold::MinFloat | Fold::MaxFloat => {
+            let a = cast(&DataType::Float64)?;
+            let a = a
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(|| Error::Schema {
+                    message: "expected numbers".into(),
+                })?;
+            let mut acc: Vec<Option<f64>> = vec![None; groups];
+            for (r, &g) in group_of.iter().enumerate() {
+                if a.is_valid(r) {
+                    let v = a.value(r);
+                    let s = &mut acc[g as usize];
+                    *s = Some(match (*s, fold) {
+                        (None, _) => v,
+                        (Some(x), Fold::SumFloat) => x + v,
+                        (Some(x), Fold::MinFloat) => x.min(v),
+                        (Some(x), _) => x.max(v),
+                    });
+                }
+            }
+            if fold == Fold::SumFloat {
+                Arc::new(Float64Array::from_iter_values(
+                    acc.into_iter().map(|s| s.unwrap_or(0.0)),
+                ))
+            } else {
+                Arc::new(Float64Array::from(acc))
+            }
+        }
+    })
+}
+
+/// Several partial tables merged into one.
+fn merge(plan: &Plan, parts: &[RecordBatch]) -> Result<RecordBatch> {
+    let all = arrow::compute::concat_batches(&plan.partial_schema, parts).map_err(arrow_error)?;
+    let keys = plan.keys.len();
+    let inputs: Vec<Option<ArrayRef>> = (0..plan.states.len())
+        .map(|i| Some(all.column(keys + i).clone()))
+        .collect();
+    fold_states(plan, &all, &inputs, true)
+}
+
+/// The results from the merged states.
+fn finish(plan: &Plan, states: &RecordBatch) -> Result<RecordBatch> {
+    let keys = plan.keys.len();
+    let mut columns: Vec<ArrayRef> = states.columns()[..keys].to_vec();
+    for (_, func, idx) in &plan.outputs {
+        let state = |i: usize| states.column(keys + idx[i]).clone();
+        columns.push(match func {
+            AggFunc::Mean => {
+                let sums = state(0);
+                let counts = state(1);
+                let sums = sums.as_any().downcast_ref::<Float64Array>();
+                let counts = counts.as_any().downcast_ref::<Int64Array>();
+                match (sums, counts) {
+                    (Some(s), Some(c)) => Arc::new(Float64Array::from_iter(
+                        s.values()
+                            .iter()
+                            .zip(c.values())
+                            .map(|(s, &c)| (c > 0).then(|| s / c as f64)),
+                    )),
+                    _ => {
+                        return Err(Error::Schema {
+                            message: "mean states have the wrong types".into(),
+                        })
+                    }
+                }
+            }
+            _ => state(0),
+        });
+    }
+    RecordBatch::try_new(plan.output_schema.clone(), columns).map_err(arrow_error)
+}

@@ -1,0 +1,214 @@
+//! groupby-agg and value_counts against a sequential reference over the whole table, under
+//! random partitionings: the partitioning must not change the answer.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use partita::collections::{count, max, mean, min, size, sum, DataFrame};
+use partita::prelude::*;
+use proptest::prelude::*;
+
+fn rt() -> &'static Runtime {
+    static RT: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| Runtime::builder().threads(2).build().unwrap())
+}
+
+type Row = (String, i64, Option<i64>, f64);
+
+fn table(rows: &[Row]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Utf8, false),
+        Field::new("k2", DataType::Int64, false),
+        Field::new("v", DataType::Int64, true),
+        Field::new("f", DataType::Float64, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.0.clone()),
+            )),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.3))),
+        ],
+    )
+    .unwrap()
+}
+
+fn rows() -> impl Strategy<Value = Vec<Row>> {
+    proptest::collection::vec(
+        (
+            prop_oneof![Just("a"), Just("bb"), Just("ccc"), Just("日本")].prop_map(String::from),
+            0_i64..3,
+            proptest::option::weighted(0.8, -100_i64..100),
+            (-50_i64..50).prop_map(|x| x as f64),
+        ),
+        1..150,
+    )
+}
+
+/// The reference, per (k, k2) in order of first appearance:
+/// (v sum, v mean, v count, size, v min, v max, f sum, f max)
+#[derive(Debug, PartialEq)]
+struct Expected {
+    key: (String, i64),
+    v_sum: i64,
+    v_mean: Option<f64>,
+    v_count: i64,
+    size: i64,
+    v_min: Option<i64>,
+    v_max: Option<i64>,
+    f_sum: f64,
+    f_max: f64,
+}
+
+fn reference(rows: &[Row]) -> Vec<Expected> {
+    let mut out: Vec<Expected> = Vec::new();
+    for r in rows {
+        let key = (r.0.clone(), r.1);
+        let e = match out.iter_mut().position(|e| e.key == key) {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(Expected {
+                    key,
+                    v_sum: 0,
+                    v_mean: None,
+                    v_count: 0,
+                    size: 0,
+                    v_min: None,
+                    v_max: None,
+                    f_sum: 0.0,
+                    f_max: f64::NEG_INFINITY,
+                });
+                out.last_mut().unwrap()
+            }
+        };
+        e.size += 1;
+        e.f_sum += r.3;
+        e.f_max = e.f_max.max(r.3);
+        if let Some(v) = r.2 {
+            e.v_sum += v;
+            e.v_count += 1;
+            e.v_min = Some(e.v_min.map_or(v, |m| m.min(v)));
+            e.v_max = Some(e.v_max.map_or(v, |m| m.max(v)));
+        }
+    }
+    for e in &mut out {
+        e.v_mean = (e.v_count > 0).then(|| e.v_sum as f64 / e.v_count as f64);
+    }
+    out
+}
+
+fn i64s(b: &RecordBatch, c: &str) -> Vec<Option<i64>> {
+    b.column_by_name(c)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+fn f64s(b: &RecordBatch, c: &str) -> Vec<Option<f64>> {
+    b.column_by_name(c)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn groupby_agg_matches_a_sequential_reference(rows in rows(), n in 1_usize..12) {
+        let df = DataFrame::from_arrow(table(&rows), n).unwrap();
+        let out = df
+            .groupby(&["k", "k2"])
+            .unwrap()
+            .agg([
+                sum("v"), mean("v"), count("v"), size(), min("v"), max("v"), sum("f"), max("f"),
+            ])
+            .unwrap()
+            .reset_index_on(rt())
+            .unwrap();
+        let expected = reference(&rows);
+        let keys: Vec<(String, i64)> = out
+            .column_by_name("k").unwrap().as_any().downcast_ref::<StringArray>().unwrap()
+            .iter()
+            .zip(i64s(&out, "k2"))
+            .map(|(k, k2)| (k.unwrap().to_string(), k2.unwrap()))
+            .collect();
+        prop_assert_eq!(keys, expected.iter().map(|e| e.key.clone()).collect::<Vec<_>>());
+        prop_assert_eq!(i64s(&out, "v_sum"), expected.iter().map(|e| Some(e.v_sum)).collect::<Vec<_>>());
+        prop_assert_eq!(f64s(&out, "v_mean"), expected.iter().map(|e| e.v_mean).collect::<Vec<_>>());
+        prop_assert_eq!(i64s(&out, "v_count"), expected.iter().map(|e| Some(e.v_count)).collect::<Vec<_>>());
+        prop_assert_eq!(i64s(&out, "size"), expected.iter().map(|e| Some(e.size)).collect::<Vec<_>>());
+        prop_assert_eq!(i64s(&out, "v_min"), expected.iter().map(|e| e.v_min).collect::<Vec<_>>());
+        prop_assert_eq!(i64s(&out, "v_max"), expected.iter().map(|e| e.v_max).collect::<Vec<_>>());
+        prop_assert_eq!(f64s(&out, "f_sum"), expected.iter().map(|e| Some(e.f_sum)).collect::<Vec<_>>());
+        prop_assert_eq!(f64s(&out, "f_max"), expected.iter().map(|e| Some(e.f_max)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn value_counts_match_a_plain_count(rows in rows(), n in 1_usize..8) {
+        let df = DataFrame::from_arrow(table(&rows), n).unwrap();
+        let out = df.value_counts("k").unwrap().reset_index_on(rt()).unwrap();
+        let got: Vec<(String, i64)> = out
+            .column_by_name("k").unwrap().as_any().downcast_ref::<StringArray>().unwrap()
+            .iter()
+            .zip(i64s(&out, "count"))
+            .map(|(k, c)| (k.unwrap().to_string(), c.unwrap()))
+            .collect();
+        let mut expected: Vec<(String, i64)> = Vec::new();
+        for r in &rows {
+            match expected.iter_mut().find(|(k, _)| *k == r.0) {
+                Some((_, c)) => *c += 1,
+                None => expected.push((r.0.clone(), 1)),
+            }
+        }
+        expected.sort_by_key(|(_, c)| std::cmp::Reverse(*c));
+        prop_assert_eq!(got, expected);
+    }
+}
+
+#[test]
+fn aggregating_a_string_column_is_an_error_naming_it() {
+    let df = DataFrame::from_arrow(table(&[("a".into(), 1, Some(1), 1.0)]), 1).unwrap();
+    let err = df
+        .groupby(&["k2"])
+        .unwrap()
+        .agg([sum("k")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot take the sum of \"k\", a string column"),
+        "{err}"
+    );
+    assert!(df.groupby(&["nope"]).is_err());
+}
+
+#[test]
+fn groupby_after_a_filter_runs_on_the_filtered_rows() {
+    let rows: Vec<Row> = (0..100)
+        .map(|i| (format!("g{}", i % 3), 0, Some(i), i as f64))
+        .collect();
+    let df = DataFrame::from_arrow(table(&rows), 4).unwrap();
+    let out = df
+        .filter(partita::collections::col("v").gt_eq(partita::collections::lit(50)))
+        .unwrap()
+        .groupby(&["k"])
+        .unwrap()
+        .agg([sum("v")])
+        .unwrap()
+        .reset_index_on(rt())
+        .unwrap();
+    let total: i64 = i64s(&out, "v_sum").into_iter().flatten().sum();
+    assert_eq!(total, (50..100).sum::<i64>());
+}
