@@ -360,6 +360,27 @@ impl DataFrame {
             .collect()
     }
 
+    /// Computes the partitions on `runtime` and keeps them in partition actors; the returned
+    /// frame reads them, so later queries do not recompute (or re-read) them.
+    ///
+    /// # Errors
+    /// The first failed partition's error.
+    pub fn persist_on(&self, runtime: &Runtime) -> Result<DataFrame> {
+        let m = self.materialize();
+        let refs = runtime.persist(&m.graph, &m.keys())?;
+        let mut graph = Graph::new();
+        graph.add_layer(
+            m.input.clone(),
+            refs.into_iter().map(Task::stored).collect(),
+        );
+        Ok(DataFrame::from_partitions(
+            graph,
+            m.input.clone(),
+            m.npartitions,
+            m.schema.clone(),
+        ))
+    }
+
     /// The whole table on the default runtime, with its index as the first column.
     ///
     /// # Errors

@@ -1,0 +1,96 @@
+//! The h2o db-benchmark groupby questions q1–q5 on `G1_1e7_1e2_0_0.csv`, as
+//! `../shared/bench/w_groupby.py` runs them: load (read the CSV into memory, persisted), then
+//! the five queries on the in-memory data.
+//!
+//! ```text
+//! cargo run --release --example groupby -- /tmp/bench-data/groupby/G1_1e7_1e2_0_0.csv
+//! ```
+//!
+//! Prints `RESULT name=groupby.{load,queries,e2e}.partita seconds=<s> checksum=<c> rows=<r>`;
+//! the checksum is the sum over the queries of the sums of every aggregate column.
+
+#[path = "common/rss.rs"]
+mod rss;
+
+use std::time::Instant;
+
+use arrow::array::{Array, Float64Array, Int64Array};
+use partita::collections::{mean, sum, Agg};
+use partita::io::{read_csv, CsvOptions};
+use partita::prelude::*;
+
+fn queries() -> Vec<(&'static str, Vec<&'static str>, Vec<Agg>)> {
+    vec![
+        ("q1", vec!["id1"], vec![sum("v1")]),
+        ("q2", vec!["id1", "id2"], vec![sum("v1")]),
+        ("q3", vec!["id3"], vec![sum("v1"), mean("v3")]),
+        ("q4", vec!["id4"], vec![mean("v1"), mean("v2"), mean("v3")]),
+        ("q5", vec!["id6"], vec![sum("v1"), sum("v2"), sum("v3")]),
+    ]
+}
+
+/// Python's `repr(float(f"{x:.15g}"))`, as the peer scripts print checksums.
+fn fmt_float(x: f64) -> String {
+    let rounded: f64 = format!("{x:.14e}").parse().unwrap_or(x);
+    let s = format!("{rounded}");
+    if s.contains('.') || s.contains('e') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: groupby <G1_1e7_1e2_0_0.csv>")?;
+    if path.ends_with(".parquet") {
+        return Err("Parquet input is not supported yet; pass the CSV".into());
+    }
+    let rt = Runtime::builder().build()?;
+    let _progress = ProgressBar::new(&rt);
+
+    let t = Instant::now();
+    let df = read_csv(path.as_str(), CsvOptions::default().blocksize(64 << 20))?;
+    let x = df.persist_on(&rt)?;
+    let load_s = t.elapsed().as_secs_f64();
+    eprintln!("{x}");
+
+    let mut queries_s = 0.0;
+    let mut checksum = 0.0;
+    let mut rows = 0;
+    for (name, by, aggs) in queries() {
+        let names: Vec<String> = aggs.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>();
+        let t = Instant::now();
+        let ans = x.groupby(&by)?.agg(aggs)?.reset_index_on(&rt)?;
+        let s = t.elapsed().as_secs_f64();
+        queries_s += s;
+        let mut chk = 0.0;
+        for field in ans.schema().fields().iter().skip(1 + by.len()) {
+            let c = ans.column_by_name(field.name()).ok_or("missing column")?;
+            chk += if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
+                a.iter().flatten().map(|v| v as f64).sum::<f64>()
+            } else if let Some(a) = c.as_any().downcast_ref::<Float64Array>() {
+                a.iter().flatten().sum::<f64>()
+            } else {
+                0.0
+            };
+        }
+        eprintln!(
+            "{name}: {s:.3} s, {} rows, checksum {} ({names:?})",
+            ans.num_rows(),
+            fmt_float(chk)
+        );
+        checksum += chk;
+        rows += ans.num_rows();
+    }
+    eprintln!("peak_rss_mb={:.1}", rss::peak_rss_mib());
+    let c = fmt_float(checksum);
+    println!("RESULT name=groupby.load.partita seconds={load_s:.4} checksum={c} rows={rows}");
+    println!("RESULT name=groupby.queries.partita seconds={queries_s:.4} checksum={c} rows={rows}");
+    println!(
+        "RESULT name=groupby.e2e.partita seconds={:.4} checksum={c} rows={rows}",
+        load_s + queries_s
+    );
+    Ok(())
+}
