@@ -1,7 +1,8 @@
 //! partita: parallel and distributed dataflow for Rust.
 //!
-//! Build lazy collections ([`Delayed`], [`Bag`]) or submit [`Future`]s; an actor runtime executes
-//! the resulting task graphs on a work-stealing pool.
+//! Build lazy collections ([`Delayed`], [`Bag`], [`DataFrame`]) or submit [`Future`]s; an actor
+//! runtime executes the resulting task graphs on a work-stealing pool. [`Stream`]s run unbounded
+//! data through long-lived stages.
 //!
 //! ```
 //! use partita::prelude::*;
@@ -17,12 +18,12 @@
 struct ReadmeDoctests;
 
 pub use partita_collections::{
-    combine, compute_all, compute_all_on, delayed, from_value, graph_all, AsF64, Bag, Delayed,
-    DelayedHandle,
+    col, combine, compute_all, compute_all_on, delayed, from_value, graph_all, lit, AsF64, Bag,
+    DataFrame, Delayed, DelayedHandle, Expr, Stream, Window,
 };
 pub use partita_io::{
-    read_text, read_text_with, to_rolling_textfiles, to_textfiles, write_atomic, Compression,
-    Error, Result, Roll, Source, TextOptions,
+    read_csv, read_text, read_text_with, to_csv, to_rolling_textfiles, to_textfiles, write_atomic,
+    Compression, CsvOptions, Error, Result, Roll, Source, TextOptions,
 };
 pub use partita_runtime::{
     as_completed, gather, wait, AsCompleted, BincodeCodec, Builder, Codec, ComputeHandle, Event,
