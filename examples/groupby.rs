@@ -1,4 +1,4 @@
-//! The h2o db-benchmark groupby questions q1–q5 on `G1_1e7_1e2_0_0.csv`, as
+//! The h2o db-benchmark groupby questions q1–q5 on `G1_1e7_1e2_0_0.csv` (or `.parquet`), as
 //! `../shared/bench/w_groupby.py` runs them: load (read the CSV into memory, persisted), then
 //! the five queries on the in-memory data.
 //!
@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use arrow::array::{Array, Float64Array, Int64Array};
 use partita::collections::{mean, sum, Agg};
-use partita::io::{read_csv, CsvOptions};
+use partita::io::{read_csv, read_parquet, CsvOptions, ParquetOptions};
 use partita::prelude::*;
 
 fn queries() -> Vec<(&'static str, Vec<&'static str>, Vec<Agg>)> {
@@ -44,14 +44,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: groupby <G1_1e7_1e2_0_0.csv>")?;
-    if path.ends_with(".parquet") {
-        return Err("Parquet input is not supported yet; pass the CSV".into());
-    }
     let rt = Runtime::builder().build()?;
     let _progress = ProgressBar::new(&rt);
 
     let t = Instant::now();
-    let df = read_csv(path.as_str(), CsvOptions::default().blocksize(64 << 20))?;
+    let df = if path.ends_with(".parquet") {
+        read_parquet(path.as_str(), ParquetOptions::default())?
+    } else {
+        read_csv(path.as_str(), CsvOptions::default().blocksize(64 << 20))?
+    };
     let x = df.persist_on(&rt)?;
     let load_s = t.elapsed().as_secs_f64();
     eprintln!("{x}");

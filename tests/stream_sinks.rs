@@ -69,3 +69,113 @@ fn a_micro_batch_is_emitted_after_its_wait_even_when_not_full() {
     pipeline.wait().unwrap();
     assert_eq!(out_rx.try_iter().collect::<Vec<_>>(), vec![vec![5]]);
 }
+
+mod arrow_sinks {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use partita::collections::Stream;
+    use partita::io::{
+        read_csv, read_parquet, to_rolling_csv, to_rolling_parquet, CsvOptions, ParquetOptions,
+        Roll,
+    };
+
+    fn events(n: i64) -> Stream<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, false),
+        ]));
+        Stream::iter(0..n).record_batches(100, Duration::from_millis(20), move |rows| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from(rows.clone())),
+                    Arc::new(StringArray::from_iter_values(
+                        rows.iter().map(|i| format!("e{i}")),
+                    )),
+                ],
+            )
+        })
+    }
+
+    fn ids(b: &RecordBatch) -> Vec<i64> {
+        b.column_by_name("id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .values()
+            .to_vec()
+    }
+
+    #[test]
+    fn rolling_parquet_files_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let roll = Roll {
+            max_records: Some(300),
+            ..Roll::default()
+        };
+        let files = to_rolling_parquet(events(1000), dir.path(), roll)
+            .unwrap()
+            .start()
+            .wait()
+            .unwrap();
+        assert_eq!(files.len(), 4); // 300, 300, 300, 100 rows: batches of 100 never split
+        let df = read_parquet(
+            format!("{}/part-*.parquet", dir.path().display()).as_str(),
+            ParquetOptions::default(),
+        )
+        .unwrap();
+        let all = df.reset_index().unwrap();
+        assert_eq!(ids(&all), (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn rolling_csv_files_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let roll = Roll {
+            max_records: Some(500),
+            ..Roll::default()
+        };
+        let files = to_rolling_csv(events(1000), dir.path(), roll)
+            .unwrap()
+            .start()
+            .wait()
+            .unwrap();
+        assert_eq!(files.len(), 2);
+        let df = read_csv(
+            format!("{}/part-*.csv", dir.path().display()).as_str(),
+            CsvOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            ids(&df.reset_index().unwrap()),
+            (0..1000).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn dataframe_expressions_run_on_stream_batches() {
+        let filtered = events(1000)
+            .map(|b| {
+                let mask = partita::collections::col("id")
+                    .gt_eq(partita::collections::lit(990))
+                    .evaluate(&b)
+                    .unwrap();
+                let mask = mask
+                    .as_any()
+                    .downcast_ref::<arrow::array::BooleanArray>()
+                    .unwrap()
+                    .clone();
+                arrow::compute::filter_record_batch(&b, &mask).unwrap()
+            })
+            .collect(100)
+            .start()
+            .wait()
+            .unwrap();
+        let kept: Vec<i64> = filtered.iter().flat_map(ids).collect();
+        assert_eq!(kept, (990..1000).collect::<Vec<_>>());
+    }
+}

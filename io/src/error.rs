@@ -37,6 +37,14 @@ pub enum Error {
         /// What is wrong, with the line where known.
         message: String,
     },
+    /// A Parquet file could not be read or written.
+    #[error("{}: {message}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A collection error.
     #[error(transparent)]
     Collections(#[from] partita_collections::Error),

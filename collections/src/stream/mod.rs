@@ -407,6 +407,35 @@ impl<T: Send + 'static> Stream<T> {
         }))
     }
 
+    /// Micro-batches as Arrow data: every `n` records (or what arrived within `max_wait`) go
+    /// through `convert` into one `RecordBatch`, so DataFrame expressions and kernels can run
+    /// on a stream. A failed conversion follows the error policy.
+    pub fn record_batches<F>(
+        self,
+        n: usize,
+        max_wait: impl Into<Option<Duration>>,
+        convert: F,
+    ) -> Stream<arrow::array::RecordBatch>
+    where
+        F: Fn(Vec<T>) -> std::result::Result<arrow::array::RecordBatch, arrow::error::ArrowError>
+            + Send
+            + 'static,
+    {
+        self.batch_within(n, max_wait)
+            .chain("record_batches", move |groups, ctx| {
+                groups
+                    .into_iter()
+                    .filter_map(|rows| match convert(rows) {
+                        Ok(batch) => Some(batch),
+                        Err(e) => {
+                            ctx.failed(e.to_string(), None);
+                            None
+                        }
+                    })
+                    .collect()
+            })
+    }
+
     /// The records of both streams, interleaved as they arrive. Event time does not carry over:
     /// assign it after the union.
     pub fn union(self, other: Stream<T>) -> Stream<T> {

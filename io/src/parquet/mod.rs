@@ -1,0 +1,205 @@
+//! Parquet: `read_parquet` with one partition per row group and column projection, and
+//! `to_parquet`, one file per partition.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use partita_collections::DataFrame;
+use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
+
+use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
+use crate::paths::Source;
+
+/// Options for [`read_parquet`].
+#[derive(Clone, Debug, Default)]
+pub struct ParquetOptions {
+    /// Read only these columns, in the file's order (decoding nothing else); `None` reads
+    /// them all.
+    pub columns: Option<Vec<String>>,
+}
+
+fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The Parquet files `source` names, as a DataFrame with one partition per row group.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Int64Array, RecordBatch};
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use partita_io::{read_parquet, to_parquet, ParquetOptions};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+/// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+/// let df = partita_collections::DataFrame::from_arrow(batch, 2)?;
+/// let rt = partita_runtime::Runtime::global();
+/// let files = to_parquet(&df, dir.path(), rt)?;
+/// let back = read_parquet(format!("{}/*.parquet", dir.path().display()).as_str(), ParquetOptions::default())?;
+/// assert_eq!(back.npartitions(), files.len());
+/// assert_eq!(back.len()?, 3);
+/// # Ok::<(), partita_io::Error>(())
+/// ```
+///
+/// # Errors
+/// A pattern matching no file, an unreadable file or footer, files whose schemas differ, or an
+/// unknown column in `options.columns`, each naming the file.
+pub fn read_parquet(source: impl Into<Source>, options: ParquetOptions) -> Result<DataFrame> {
+    let files = source.into().files()?;
+    let name: Arc<str> = Arc::from(format!("read-parquet-{}", next_id()));
+    let mut tasks = Vec::new();
+    let mut schema: Option<SchemaRef> = None;
+    for path in files {
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(&path, e))?;
+        let file_schema = builder.schema().clone();
+        let indices: Option<Vec<usize>> = match &options.columns {
+            None => None,
+            Some(cols) => Some(
+                cols.iter()
+                    .map(|c| {
+                        file_schema.index_of(c).map_err(|_| {
+                            parquet_error(&path, format!("no column {c:?} in the file"))
+                        })
+                    })
+                    .collect::<Result<Vec<usize>>>()
+                    .map(|mut ix| {
+                        ix.sort_unstable();
+                        ix.dedup();
+                        ix
+                    })?,
+            ),
+        };
+        let projected: SchemaRef = match &indices {
+            None => file_schema.clone(),
+            Some(ix) => Arc::new(
+                file_schema
+                    .project(ix)
+                    .map_err(|e| parquet_error(&path, e))?,
+            ),
+        };
+        match &schema {
+            None => schema = Some(projected.clone()),
+            Some(s) if s.fields() != projected.fields() => {
+                return Err(parquet_error(
+                    &path,
+                    format!("its schema {projected:?} differs from the first file's {s:?}"),
+                ))
+            }
+            Some(_) => {}
+        }
+        let groups = builder.metadata().num_row_groups();
+        let path = Arc::new(path);
+        for group in 0..groups.max(1) {
+            let (path, indices, projected) = (path.clone(), indices.clone(), projected.clone());
+            let key = TaskKey::new(name.clone(), tasks.len() as u64);
+            let k = key.clone();
+            tasks.push(Task::new(
+                key,
+                vec![],
+                Arc::new(move |_| {
+                    read_row_group(&path, group, groups, indices.as_deref(), &projected)
+                        .map(value)
+                        .map_err(|e| partita_runtime::Error::TaskFailed {
+                            key: k.clone(),
+                            message: e.to_string(),
+                        })
+                }),
+            ));
+        }
+    }
+    let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+    let n = tasks.len();
+    let mut graph = Graph::new();
+    graph.add_layer(name.clone(), tasks);
+    Ok(DataFrame::from_partitions(graph, name, n, schema))
+}
+
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One row group, projected.
+fn read_row_group(
+    path: &Path,
+    group: usize,
+    groups: usize,
+    indices: Option<&[usize]>,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| parquet_error(path, e))?
+        .with_batch_size(64 * 1024);
+    if groups == 0 {
+        return Ok(RecordBatch::new_empty(schema.clone()));
+    }
+    builder = builder.with_row_groups(vec![group]);
+    if let Some(ix) = indices {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), ix.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.build().map_err(|e| parquet_error(path, e))?;
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| parquet_error(path, e))?;
+    arrow::compute::concat_batches(schema, &batches).map_err(|e| parquet_error(path, e))
+}
+
+/// Writes each partition of `frame` to `dir/part-NNNNN.parquet`, each written to a temporary
+/// name and renamed when complete. Returns the paths in partition order.
+///
+/// # Errors
+/// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
+pub fn to_parquet(
+    frame: &DataFrame,
+    dir: impl AsRef<Path>,
+    runtime: &Runtime,
+) -> Result<Vec<PathBuf>> {
+    let dir = dir.as_ref().to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let out_schema = Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, false)]));
+    let s = out_schema.clone();
+    let written = frame.map_partitions_indexed(out_schema, move |i, batch| {
+        let path = dir.join(format!("part-{i:05}.parquet"));
+        write_atomic(&path, |w| {
+            let mut writer = ArrowWriter::try_new(w, batch.schema(), None)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            writer
+                .write(&batch)
+                .and_then(|()| writer.close().map(|_| ()))
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .map_err(|e| e.to_string())?;
+        RecordBatch::try_new(
+            s.clone(),
+            vec![Arc::new(arrow::array::StringArray::from(vec![path
+                .display()
+                .to_string()]))],
+        )
+        .map_err(|e| e.to_string())
+    });
+    let parts = written.compute_partitions_on(runtime)?;
+    Ok(parts
+        .iter()
+        .filter_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .map(|s| PathBuf::from(s.value(0)))
+        })
+        .collect())
+}
