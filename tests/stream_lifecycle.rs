@@ -245,6 +245,21 @@ fn tail_reads_lines_as_the_file_grows() {
 }
 
 #[test]
+fn a_tokio_channel_source_gives_async_senders_backpressure() {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let pipeline = Stream::from_tokio(rx).map(|x: u64| x + 1).count().start();
+    let tokio_rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    tokio_rt.block_on(async move {
+        for i in 0..10_000 {
+            tx.send(i).await.unwrap();
+        }
+    });
+    assert_eq!(pipeline.wait().unwrap(), 10_000);
+}
+
+#[test]
 fn an_async_stream_source_ends_when_its_senders_are_gone() {
     struct Rx(tokio::sync::mpsc::Receiver<u32>);
     impl futures_core::Stream for Rx {

@@ -2,9 +2,7 @@
 //! runtime between a streaming pipeline and batch jobs. `tests/service_http.rs` runs it too.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -46,16 +44,6 @@ pub(crate) struct AppState {
     runtime: Runtime,
 }
 
-/// A tokio channel as an async stream, for `Stream::from_async`.
-struct Events(tokio::sync::mpsc::Receiver<Event>);
-
-impl futures_core::Stream for Events {
-    type Item = Event;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.0.poll_recv(cx)
-    }
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -67,7 +55,7 @@ pub(crate) fn start(runtime: Runtime) -> AppState {
     let (tx, rx) = tokio::sync::mpsc::channel(10_000);
     let latest: Arc<Mutex<HashMap<i64, HashMap<String, u64>>>> = Arc::default();
     let sink = latest.clone();
-    let pipeline = Stream::from_async(Events(rx))
+    let pipeline = Stream::from_tokio(rx)
         .map(|e: Event| Event {
             ts: Some(e.ts.unwrap_or_else(now_ms)),
             ..e

@@ -159,6 +159,13 @@ impl<T: Send + 'static> Stream<T> {
         }))
     }
 
+    /// A stream of the records sent on a tokio channel: async senders (an HTTP handler, say)
+    /// wait while the pipeline is full, without blocking their executor. It ends when every
+    /// sender is dropped (or on `stop`).
+    pub fn from_tokio(rx: tokio::sync::mpsc::Receiver<T>) -> Stream<T> {
+        Stream::from_async(TokioReceiver(rx))
+    }
+
     /// A stream of the items of an async stream (a tokio channel through `poll_recv`, say).
     /// The source polls it on a thread of its own, so no async runtime is needed here.
     pub fn from_async<S>(source_stream: S) -> Stream<T>
@@ -690,6 +697,19 @@ impl Stream<String> {
                 }
             })
         }))
+    }
+}
+
+/// A tokio receiver as an async stream.
+struct TokioReceiver<T>(tokio::sync::mpsc::Receiver<T>);
+
+impl<T> AsyncStream for TokioReceiver<T> {
+    type Item = T;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        self.0.poll_recv(cx)
     }
 }
 
