@@ -473,7 +473,7 @@ fn literal_type(l: &Literal) -> DataType {
     }
 }
 
-fn literal_array(l: &Literal, rows: usize) -> ArrayRef {
+pub(crate) fn literal_array(l: &Literal, rows: usize) -> ArrayRef {
     match l {
         Literal::Null => Arc::new(NullArray::new(rows)),
         Literal::Bool(b) => Arc::new(BooleanArray::from(vec![*b; rows])),

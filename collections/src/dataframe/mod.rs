@@ -259,6 +259,94 @@ impl DataFrame {
         self.with_op(RowOp::Drop(columns.iter().map(|c| c.to_string()).collect()))
     }
 
+    /// Nulls replaced by `value` in every column it fits (a number in numeric columns, a string
+    /// in string columns, a boolean in boolean columns), as pandas' `fillna`.
+    ///
+    /// # Errors
+    /// Never at build time; the `Result` matches the other operations.
+    pub fn fillna(&self, value: impl Into<Literal>) -> Result<DataFrame> {
+        self.with_op(RowOp::FillNull(value.into()))
+    }
+
+    /// The rows without a null in any of `subset` (every column when `subset` is empty), as
+    /// pandas' `dropna`.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column.
+    pub fn dropna(&self, subset: &[&str]) -> Result<DataFrame> {
+        self.with_op(RowOp::DropNull(
+            subset.iter().map(|c| c.to_string()).collect(),
+        ))
+    }
+
+    /// Columns converted to other types; a value that does not convert fails its task.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column.
+    pub fn astype(&self, types: &[(&str, Dtype)]) -> Result<DataFrame> {
+        let mut df = self.clone();
+        for (c, t) in types {
+            df = df.with_column(c, col(c).cast(*t))?;
+        }
+        Ok(df)
+    }
+
+    /// The partitions of several frames with the same columns, one after the other.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] if there is no frame or their columns differ.
+    pub fn concat(frames: &[DataFrame]) -> Result<DataFrame> {
+        let first = frames.first().ok_or_else(|| Error::Schema {
+            message: "concat needs at least one frame".into(),
+        })?;
+        let mut graph = Graph::new();
+        let name = unique("concat");
+        let mut tasks = Vec::new();
+        for f in frames {
+            if f.schema.fields() != first.schema.fields() {
+                return Err(Error::Schema {
+                    message: format!(
+                        "concat: columns {:?} differ from {:?}",
+                        f.dtypes(),
+                        first.dtypes()
+                    ),
+                });
+            }
+            let m = f.materialize();
+            graph.merge(&m.graph);
+            for key in m.keys() {
+                tasks.push(Task::new(
+                    TaskKey::new(name.clone(), tasks.len() as u64),
+                    vec![key],
+                    Arc::new(|mut inputs: Vec<Value>| {
+                        inputs.pop().ok_or(partita_runtime::Error::Shutdown)
+                    }),
+                ));
+            }
+        }
+        let n = tasks.len();
+        graph.add_layer(name.clone(), tasks);
+        Ok(DataFrame::from_partitions(
+            graph,
+            name,
+            n,
+            first.schema.clone(),
+        ))
+    }
+
+    /// Aggregates over the whole frame: one row, one column per aggregate (`sum("v")` is
+    /// named `v_sum`), as pandas' `df.agg`. Tree-reduced like a groupby. A frame with no row
+    /// gives a result with no row.
+    ///
+    /// # Errors
+    /// As [`GroupBy::agg`].
+    pub fn agg(&self, aggs: impl IntoIterator<Item = Agg>) -> Result<DataFrame> {
+        const ALL: &str = "__all__";
+        let keyed = self.with_column(ALL, lit(0))?;
+        let out = keyed.groupby(&[ALL])?.agg(aggs)?;
+        out.drop(&[ALL])
+    }
+
     /// The same frame with its row-wise operations applied in a layer of their own, one fused
     /// task per partition; unchanged when there is nothing to apply.
     pub fn materialize(&self) -> DataFrame {

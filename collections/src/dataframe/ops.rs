@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{BooleanArray, RecordBatch};
+use arrow::array::{Array, BooleanArray, RecordBatch, Scalar};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
-use super::expr::{arrow_error, dtype_name, Expr};
+use super::expr::{arrow_error, dtype_name, literal_array, Expr, Literal};
 use crate::error::{Error, Result};
 
 /// One row-wise operation of a frame.
@@ -17,6 +17,22 @@ pub(crate) enum RowOp {
     WithColumn(String, Expr),
     Rename(Vec<(String, String)>),
     Drop(Vec<String>),
+    /// Nulls of every column the value fits (numbers in numeric columns, strings in string
+    /// columns, booleans in boolean ones) become the value.
+    FillNull(Literal),
+    /// Rows with a null in any of these columns (all columns if empty) are dropped.
+    DropNull(Vec<String>),
+}
+
+/// Whether a literal can fill a column of type `t`.
+fn fits(l: &Literal, t: &DataType) -> bool {
+    match l {
+        Literal::Null => false,
+        Literal::Bool(_) => t == &DataType::Boolean,
+        Literal::Int(_) => t.is_integer() || t.is_floating(),
+        Literal::Float(_) => t.is_floating(),
+        Literal::Str(_) => matches!(t, DataType::Utf8 | DataType::LargeUtf8),
+    }
 }
 
 fn check_column(schema: &Schema, name: &str) -> Result<()> {
@@ -85,6 +101,13 @@ impl RowOp {
                     .map(|f| f.as_ref().clone())
                     .collect()
             }
+            RowOp::FillNull(_) => input.fields().iter().map(|f| f.as_ref().clone()).collect(),
+            RowOp::DropNull(cols) => {
+                for c in cols {
+                    check_column(input, c)?;
+                }
+                input.fields().iter().map(|f| f.as_ref().clone()).collect()
+            }
         };
         Ok(Arc::new(Schema::new(fields)))
     }
@@ -120,6 +143,42 @@ impl RowOp {
                 rebuild(schema, columns, batch.num_rows())
             }
             RowOp::Rename(_) => rebuild(schema, batch.columns().to_vec(), batch.num_rows()),
+            RowOp::FillNull(l) => {
+                let columns = batch
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        if c.null_count() == 0 || !fits(l, c.data_type()) {
+                            return Ok(c.clone());
+                        }
+                        let fill = arrow::compute::cast(&literal_array(l, 1), c.data_type())
+                            .map_err(arrow_error)?;
+                        let valid = arrow::compute::is_not_null(c).map_err(arrow_error)?;
+                        arrow::compute::kernels::zip::zip(&valid, c, &Scalar::new(fill))
+                            .map_err(arrow_error)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                rebuild(schema, columns, batch.num_rows())
+            }
+            RowOp::DropNull(cols) => {
+                let mut keep: Option<BooleanArray> = None;
+                for (c, f) in batch.columns().iter().zip(batch.schema().fields()) {
+                    if !cols.is_empty() && !cols.contains(f.name()) {
+                        continue;
+                    }
+                    let valid = arrow::compute::is_not_null(c).map_err(arrow_error)?;
+                    keep = Some(match keep {
+                        None => valid,
+                        Some(k) => arrow::compute::and(&k, &valid).map_err(arrow_error)?,
+                    });
+                }
+                match keep {
+                    Some(mask) => {
+                        arrow::compute::filter_record_batch(batch, &mask).map_err(arrow_error)
+                    }
+                    None => Ok(batch.clone()),
+                }
+            }
             RowOp::Drop(cols) => {
                 let input = batch.schema();
                 let columns = batch

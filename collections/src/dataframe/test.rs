@@ -230,3 +230,128 @@ fn expressions_round_trip_through_serde() {
     assert_eq!(back, e);
     assert!(serde_json::from_str::<Expr>("{\"Column\": 7}").is_err());
 }
+
+fn with_nulls() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, true),
+        Field::new("score", DataType::Int64, true),
+        Field::new("ratio", DataType::Float64, true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![
+                Some("a"),
+                None,
+                Some("c"),
+                Some("d"),
+                None,
+            ])),
+            Arc::new(Int64Array::from(vec![
+                Some(1),
+                Some(2),
+                None,
+                Some(4),
+                None,
+            ])),
+            Arc::new(Float64Array::from(vec![
+                None,
+                Some(0.5),
+                Some(1.5),
+                None,
+                Some(2.5),
+            ])),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn fillna_dropna_and_astype() {
+    for n in 1..=3 {
+        let df = DataFrame::from_arrow(with_nulls(), n).unwrap();
+        let filled = df.fillna(0).unwrap().reset_index_on(&rt()).unwrap();
+        let score = filled
+            .column_by_name("score")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(score.values(), &[1, 2, 0, 4, 0]);
+        assert_eq!(score.null_count(), 0);
+        let ratio = filled
+            .column_by_name("ratio")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(ratio.values(), &[0.0, 0.5, 1.5, 0.0, 2.5]);
+        // A number does not fill a string column.
+        assert_eq!(filled.column_by_name("name").unwrap().null_count(), 2);
+        let named = df.fillna("?").unwrap().reset_index_on(&rt()).unwrap();
+        assert_eq!(named.column_by_name("name").unwrap().null_count(), 0);
+        assert_eq!(named.column_by_name("score").unwrap().null_count(), 2);
+
+        assert_eq!(df.dropna(&[]).unwrap().len_on(&rt()).unwrap(), 0);
+        assert_eq!(df.dropna(&["score"]).unwrap().len_on(&rt()).unwrap(), 3);
+        assert_eq!(
+            df.dropna(&["name", "score"])
+                .unwrap()
+                .len_on(&rt())
+                .unwrap(),
+            2
+        );
+        assert!(df.dropna(&["nope"]).is_err());
+
+        let cast = df.astype(&[("score", Dtype::Float64)]).unwrap();
+        assert_eq!(cast.dtypes()[1].1, "float64");
+        assert_eq!(
+            cast.reset_index_on(&rt()).unwrap().column(2).null_count(),
+            2
+        );
+    }
+}
+
+#[test]
+fn concat_and_whole_frame_aggregates() {
+    let a = DataFrame::from_arrow(people(), 2).unwrap();
+    let b = DataFrame::from_arrow(people(), 3).unwrap();
+    let both = DataFrame::concat(&[a.clone(), b.filter(col("Age").gt(lit(40))).unwrap()]).unwrap();
+    assert_eq!(both.npartitions(), 5);
+    assert_eq!(both.len_on(&rt()).unwrap(), 13);
+    let totals = both
+        .agg([
+            super::sum("Age"),
+            super::mean("Age"),
+            super::max("Age"),
+            super::size(),
+        ])
+        .unwrap()
+        .reset_index_on(&rt())
+        .unwrap();
+    assert_eq!(totals.num_rows(), 1);
+    let sum = totals
+        .column_by_name("Age_sum")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0);
+    // 353 for the ten people, plus 42 + 41 + 52 for those over 40.
+    assert_eq!(sum, 353 + 42 + 41 + 52);
+    let size = totals
+        .column_by_name("size")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0);
+    assert_eq!(size, 13);
+    assert_eq!(
+        totals.schema().fields().len(),
+        5,
+        "the index and four aggregates"
+    );
+    let other = DataFrame::from_arrow(with_nulls(), 1).unwrap();
+    assert!(DataFrame::concat(&[a, other]).is_err());
+}
