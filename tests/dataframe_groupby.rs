@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use partita::collections::{count, max, mean, min, size, sum, DataFrame};
+use partita::collections::{count, first, last, max, mean, min, size, std, sum, var, DataFrame};
 use partita::prelude::*;
 use proptest::prelude::*;
 
@@ -175,6 +175,56 @@ proptest! {
         }
         expected.sort_by_key(|(_, c)| std::cmp::Reverse(*c));
         prop_assert_eq!(got, expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn var_std_first_last_match_a_sequential_reference(rows in rows(), n in 1_usize..9) {
+        let df = DataFrame::from_arrow(table(&rows), n).unwrap();
+        let out = df
+            .groupby(&["k"])
+            .unwrap()
+            .agg([var("v"), std("f"), first("v"), last("k2"), first("k")])
+            .unwrap()
+            .reset_index_on(rt())
+            .unwrap();
+        let mut groups: Vec<(String, Vec<&Row>)> = Vec::new();
+        for r in &rows {
+            match groups.iter_mut().find(|(k, _)| *k == r.0) {
+                Some((_, g)) => g.push(r),
+                None => groups.push((r.0.clone(), vec![r])),
+            }
+        }
+        let sample_var = |xs: &[f64]| -> Option<f64> {
+            (xs.len() > 1).then(|| {
+                let m = xs.iter().sum::<f64>() / xs.len() as f64;
+                xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64
+            })
+        };
+        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+            (None, None) => true,
+            _ => false,
+        };
+        let got_var = f64s(&out, "v_var");
+        let got_std = f64s(&out, "f_std");
+        let got_first = i64s(&out, "v_first");
+        let got_last = i64s(&out, "k2_last");
+        for (i, (_, g)) in groups.iter().enumerate() {
+            let vs: Vec<f64> = g.iter().filter_map(|r| r.2).map(|v| v as f64).collect();
+            let fs: Vec<f64> = g.iter().map(|r| r.3).collect();
+            prop_assert!(close(got_var[i], sample_var(&vs)), "var {:?} {:?}", got_var[i], sample_var(&vs));
+            prop_assert!(close(got_std[i], sample_var(&fs).map(f64::sqrt)));
+            prop_assert_eq!(got_first[i], g.iter().find_map(|r| r.2));
+            prop_assert_eq!(got_last[i], g.last().map(|r| r.1));
+        }
+        let firsts = out.column_by_name("k_first").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        for (i, (k, _)) in groups.iter().enumerate() {
+            prop_assert_eq!(firsts.value(i), k.as_str());
+        }
     }
 }
 

@@ -38,6 +38,14 @@ pub enum AggFunc {
     Min,
     /// The largest non-null value (`int64` or `float64`).
     Max,
+    /// The sample variance (ddof 1, as pandas) of the non-null values (`float64`).
+    Var,
+    /// The sample standard deviation (ddof 1) of the non-null values (`float64`).
+    Std,
+    /// The first non-null value, in row order (the column's own type).
+    First,
+    /// The last non-null value, in row order (the column's own type).
+    Last,
 }
 
 impl AggFunc {
@@ -49,6 +57,10 @@ impl AggFunc {
             AggFunc::Size => "size",
             AggFunc::Min => "min",
             AggFunc::Max => "max",
+            AggFunc::Var => "var",
+            AggFunc::Std => "std",
+            AggFunc::First => "first",
+            AggFunc::Last => "last",
         }
     }
 }
@@ -110,6 +122,22 @@ pub fn min(column: &str) -> Agg {
 pub fn max(column: &str) -> Agg {
     Agg::new(column, AggFunc::Max)
 }
+/// The sample variance of a column per group.
+pub fn var(column: &str) -> Agg {
+    Agg::new(column, AggFunc::Var)
+}
+/// The sample standard deviation of a column per group.
+pub fn std(column: &str) -> Agg {
+    Agg::new(column, AggFunc::Std)
+}
+/// The first non-null value of a column per group.
+pub fn first(column: &str) -> Agg {
+    Agg::new(column, AggFunc::First)
+}
+/// The last non-null value of a column per group.
+pub fn last(column: &str) -> Agg {
+    Agg::new(column, AggFunc::Last)
+}
 
 /// How one state column is folded, per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +150,11 @@ enum Fold {
     MinFloat,
     MaxInt,
     MaxFloat,
+    /// Sums the squares of the input (merges as a plain sum).
+    SumSquares,
+    /// Keeps the first (or last) non-null input value, in row order.
+    First,
+    Last,
 }
 
 impl Fold {
@@ -129,12 +162,20 @@ impl Fold {
     fn merge(self) -> Fold {
         match self {
             Fold::CountValid => Fold::SumInt,
+            Fold::SumSquares => Fold::SumFloat,
             other => other,
         }
     }
 
-    fn is_float(self) -> bool {
-        matches!(self, Fold::SumFloat | Fold::MinFloat | Fold::MaxFloat)
+    /// The state column's type, for an input of type `input`.
+    fn state_type(self, input: Option<&DataType>) -> DataType {
+        match self {
+            Fold::SumFloat | Fold::MinFloat | Fold::MaxFloat | Fold::SumSquares => {
+                DataType::Float64
+            }
+            Fold::First | Fold::Last => input.cloned().unwrap_or(DataType::Null),
+            _ => DataType::Int64,
+        }
     }
 }
 
@@ -217,8 +258,8 @@ impl DataFrame {
 /// What the partial tables hold: the key columns, then one state column per fold.
 struct Plan {
     keys: Vec<String>,
-    /// For each state column: its input column (`None` for row counts) and fold.
-    states: Vec<(Option<String>, Fold)>,
+    /// For each state column: its input column (`None` for row counts), fold and type.
+    states: Vec<(Option<String>, Fold, DataType)>,
     /// For each output aggregate: its name, function and state columns.
     outputs: Vec<(String, AggFunc, Vec<usize>)>,
     partial_schema: SchemaRef,
@@ -314,7 +355,7 @@ impl GroupBy {
 
     fn plan(&self, aggs: &[Agg]) -> Result<Plan> {
         let schema = &self.frame.schema;
-        let mut states: Vec<(Option<String>, Fold)> = Vec::new();
+        let mut states: Vec<(Option<String>, Fold, DataType)> = Vec::new();
         let mut outputs = Vec::new();
         let mut out_fields: Vec<Field> = self
             .keys
@@ -389,9 +430,24 @@ impl GroupBy {
                     };
                     (vec![fold], t)
                 }
+                AggFunc::Var | AggFunc::Std => {
+                    numeric(&column_type)?;
+                    (
+                        vec![Fold::SumFloat, Fold::SumSquares, Fold::CountValid],
+                        DataType::Float64,
+                    )
+                }
+                AggFunc::First | AggFunc::Last => {
+                    let fold = if agg.func == AggFunc::First {
+                        Fold::First
+                    } else {
+                        Fold::Last
+                    };
+                    (vec![fold], column_type.clone().unwrap_or(DataType::Null))
+                }
             };
             for f in &folds {
-                states.push((column.clone(), *f));
+                states.push((column.clone(), *f, f.state_type(column_type.as_ref())));
             }
             outputs.push((
                 agg.output_name(),
@@ -401,13 +457,8 @@ impl GroupBy {
             out_fields.push(Field::new(agg.output_name(), out_type, true));
         }
         let mut partial_fields: Vec<Field> = out_fields[..self.keys.len()].to_vec();
-        for (i, (_, f)) in states.iter().enumerate() {
-            let t = if f.is_float() {
-                DataType::Float64
-            } else {
-                DataType::Int64
-            };
-            partial_fields.push(Field::new(format!("__state_{i}"), t, true));
+        for (i, (_, _, t)) in states.iter().enumerate() {
+            partial_fields.push(Field::new(format!("__state_{i}"), t.clone(), true));
         }
         Ok(Plan {
             keys: self.keys.clone(),
@@ -424,7 +475,7 @@ impl Plan {
     fn input_columns(&self, batch: &RecordBatch) -> Vec<Option<ArrayRef>> {
         self.states
             .iter()
-            .map(|(c, _)| c.as_ref().and_then(|c| batch.column_by_name(c).cloned()))
+            .map(|(c, _, _)| c.as_ref().and_then(|c| batch.column_by_name(c).cloned()))
             .collect()
     }
 }
@@ -490,7 +541,7 @@ fn fold_states(
             arrow::compute::take(c, &take, None).map_err(arrow_error)
         })
         .collect::<Result<_>>()?;
-    for ((_, fold), input) in plan.states.iter().zip(inputs) {
+    for ((_, fold, _), input) in plan.states.iter().zip(inputs) {
         let fold = if merging { fold.merge() } else { *fold };
         columns.push(fold_one(fold, input.as_ref(), &group_of, groups)?);
     }
@@ -510,6 +561,37 @@ fn fold_one(
         arrow::compute::cast(a, t).map_err(arrow_error)
     };
     Ok(match fold {
+        Fold::First | Fold::Last => {
+            let a = input.ok_or_else(|| Error::Schema {
+                message: "an aggregate lost its input column".into(),
+            })?;
+            let mut pick: Vec<Option<u32>> = vec![None; groups];
+            for (r, &g) in group_of.iter().enumerate() {
+                if a.is_valid(r) {
+                    let p = &mut pick[g as usize];
+                    if fold == Fold::Last || p.is_none() {
+                        *p = Some(r as u32);
+                    }
+                }
+            }
+            arrow::compute::take(a, &UInt32Array::from(pick), None).map_err(arrow_error)?
+        }
+        Fold::SumSquares => {
+            let a = cast(&DataType::Float64)?;
+            let a = a
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(|| Error::Schema {
+                    message: "expected numbers".into(),
+                })?;
+            let mut acc = vec![0.0_f64; groups];
+            for (r, &g) in group_of.iter().enumerate() {
+                if a.is_valid(r) {
+                    acc[g as usize] += a.value(r) * a.value(r);
+                }
+            }
+            Arc::new(Float64Array::from(acc))
+        }
         Fold::CountValid => {
             let mut n = vec![0_i64; groups];
             match input {
@@ -620,6 +702,29 @@ fn finish(plan: &Plan, states: &RecordBatch) -> Result<RecordBatch> {
                         })
                     }
                 }
+            }
+            AggFunc::Var | AggFunc::Std => {
+                let (sums, squares, counts) = (state(0), state(1), state(2));
+                let sums = sums.as_any().downcast_ref::<Float64Array>();
+                let squares = squares.as_any().downcast_ref::<Float64Array>();
+                let counts = counts.as_any().downcast_ref::<Int64Array>();
+                let (Some(s), Some(q), Some(c)) = (sums, squares, counts) else {
+                    return Err(Error::Schema {
+                        message: "variance states have the wrong types".into(),
+                    });
+                };
+                let std = *func == AggFunc::Std;
+                Arc::new(Float64Array::from_iter((0..s.len()).map(|i| {
+                    let n = c.value(i) as f64;
+                    (n > 1.0).then(|| {
+                        let var = ((q.value(i) - s.value(i) * s.value(i) / n) / (n - 1.0)).max(0.0);
+                        if std {
+                            var.sqrt()
+                        } else {
+                            var
+                        }
+                    })
+                })))
             }
             _ => state(0),
         });

@@ -24,7 +24,9 @@ use partita_runtime::{downcast, value, Graph, Kernel, Runtime, Task, TaskKey, Va
 
 use self::expr::arrow_error;
 pub use self::expr::{col, dtype_name, lit, BinaryOp, Dtype, Expr, Literal};
-pub use self::groupby::{count, max, mean, min, size, sum, Agg, AggFunc, GroupBy};
+pub use self::groupby::{
+    count, first, last, max, mean, min, size, std, sum, var, Agg, AggFunc, GroupBy,
+};
 use self::ops::RowOp;
 use crate::error::{Error, Result};
 use crate::names::unique;
