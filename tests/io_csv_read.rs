@@ -206,6 +206,36 @@ fn null_values_delimiters_and_no_header() {
 }
 
 #[test]
+fn a_path_column_records_each_rows_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..2 {
+        std::fs::write(
+            dir.path().join(format!("f{i}.csv")),
+            format!("x\n{i}\n{i}\n"),
+        )
+        .unwrap();
+    }
+    let options = CsvOptions {
+        include_path_column: Some("path".into()),
+        ..CsvOptions::default()
+    };
+    let df = read_csv(format!("{}/f*.csv", dir.path().display()).as_str(), options).unwrap();
+    assert_eq!(df.dtypes()[1], ("path".to_string(), "category".to_string()));
+    let out = df.reset_index_on(&rt()).unwrap();
+    let paths = arrow::compute::cast(
+        out.column_by_name("path").unwrap(),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .unwrap();
+    let paths = paths.as_any().downcast_ref::<StringArray>().unwrap();
+    let names: Vec<&str> = paths
+        .iter()
+        .map(|p| p.unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(names, ["f0.csv", "f0.csv", "f1.csv", "f1.csv"]);
+}
+
+#[test]
 fn globs_read_every_file_and_to_csv_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..3 {

@@ -128,6 +128,7 @@ pub fn dtype_name(t: &DataType) -> String {
         DataType::Float64 => "float64".into(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".into(),
         DataType::Null => "null".into(),
+        DataType::Dictionary(_, _) => "category".into(),
         other => other.to_string().to_lowercase(),
     }
 }

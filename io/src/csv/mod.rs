@@ -43,6 +43,9 @@ pub struct CsvOptions {
     pub sample_rows: usize,
     /// Column types that override inference, by name.
     pub dtypes: Vec<(String, Dtype)>,
+    /// Adds a column of this name holding each row's source file (dictionary-encoded, so it
+    /// costs one small key per row), as Dask's `include_path_column`.
+    pub include_path_column: Option<String>,
 }
 
 impl Default for CsvOptions {
@@ -55,6 +58,7 @@ impl Default for CsvOptions {
             null_values: Vec::new(),
             sample_rows: 1000,
             dtypes: Vec::new(),
+            include_path_column: None,
         }
     }
 }
@@ -125,7 +129,8 @@ struct Block {
 /// A pattern matching no file, an unreadable or empty first file, or a malformed sample.
 pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFrame> {
     let files = source.into().files()?;
-    let schema = infer_schema(&files, &options)?;
+    let parsed = infer_schema(&files, &options)?;
+    let schema = with_path_column(parsed.clone(), &options);
     let boundaries: Arc<str> = Arc::from(format!("csv-split-{}", next_id()));
     let name: Arc<str> = Arc::from(format!("read-csv-{}", next_id()));
     let options = Arc::new(options);
@@ -160,7 +165,7 @@ pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFr
                 path: path.clone(),
                 index,
             };
-            let (schema, options, sk) = (schema.clone(), options.clone(), split_key.clone());
+            let (schema, options, sk) = (parsed.clone(), options.clone(), split_key.clone());
             let key = TaskKey::new(name.clone(), read_tasks.len() as u64);
             let k = key.clone();
             read_tasks.push(Task::new(
@@ -249,6 +254,23 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
     Ok(Arc::new(Schema::new(fields)))
 }
 
+/// The schema with the path column, if asked for.
+fn with_path_column(schema: SchemaRef, options: &CsvOptions) -> SchemaRef {
+    match &options.include_path_column {
+        None => schema,
+        Some(name) => {
+            let mut fields: Vec<Field> =
+                schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new(name, path_type(), false));
+            Arc::new(Schema::new(fields))
+        }
+    }
+}
+
+fn path_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
 /// Parses one block's records.
 fn read_block(
     block: &Block,
@@ -290,7 +312,21 @@ fn read_block(
             }
         }
     }
-    arrow::compute::concat_batches(schema, &batches).map_err(|e| at("csv", &e))
+    let batch = arrow::compute::concat_batches(schema, &batches).map_err(|e| at("csv", &e))?;
+    match &options.include_path_column {
+        None => Ok(batch),
+        Some(_) => {
+            let rows = batch.num_rows();
+            let keys = arrow::array::Int32Array::from(vec![0; rows]);
+            let values = arrow::array::StringArray::from(vec![path.display().to_string()]);
+            let paths = arrow::array::DictionaryArray::try_new(keys, Arc::new(values))
+                .map_err(|e| at("csv", &e))?;
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(paths));
+            RecordBatch::try_new(with_path_column(schema.clone(), options), columns)
+                .map_err(|e| at("csv", &e))
+        }
+    }
 }
 
 /// An arrow CSV error, rewritten to name the file, the line and the column, and to suggest the
