@@ -167,6 +167,37 @@ fn a_ragged_row_is_an_error_with_its_line() {
 }
 
 #[test]
+fn bad_lines_can_be_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ragged.csv");
+    let mut csv = String::from("a,b\n");
+    for i in 0..2000 {
+        if i % 500 == 7 {
+            csv.push_str(&format!("{i},{i},{i}\n"));
+        } else {
+            csv.push_str(&format!("{i},{}\n", i * 2));
+        }
+    }
+    std::fs::write(&path, &csv).unwrap();
+    for bs in [None, Some(1000)] {
+        let options = CsvOptions {
+            skip_bad_lines: true,
+            blocksize: bs,
+            ..CsvOptions::default()
+        };
+        let out = read_csv(path.as_path(), options)
+            .unwrap()
+            .reset_index_on(&rt())
+            .unwrap();
+        let expected: Vec<Option<i64>> = (0..2000)
+            .filter(|i| i % 500 != 7)
+            .map(|i| Some(i * 2))
+            .collect();
+        assert_eq!(ints(&out, "b"), expected);
+    }
+}
+
+#[test]
 fn empty_and_header_only_files() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.csv");

@@ -21,7 +21,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use partita_collections::{dtype_name, DataFrame, Dtype};
 use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
 
-use self::split::{line_of_record, record_starts, Start};
+use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::paths::Source;
@@ -43,6 +43,9 @@ pub struct CsvOptions {
     pub sample_rows: usize,
     /// Column types that override inference, by name.
     pub dtypes: Vec<(String, Dtype)>,
+    /// Drops rows whose number of fields is wrong instead of failing; each dropped row is
+    /// logged with its file and line (a `tracing` warning).
+    pub skip_bad_lines: bool,
     /// Adds a column of this name holding each row's source file (dictionary-encoded, so it
     /// costs one small key per row), as Dask's `include_path_column`.
     pub include_path_column: Option<String>,
@@ -58,6 +61,7 @@ impl Default for CsvOptions {
             null_values: Vec::new(),
             sample_rows: 1000,
             dtypes: Vec::new(),
+            skip_bad_lines: false,
             include_path_column: None,
         }
     }
@@ -212,10 +216,24 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
             path: files.first().cloned().unwrap_or_default(),
             message: "every file is empty: there is no header or row to take a schema from".into(),
         })?;
-    let file = File::open(first).map_err(|e| Error::io(first, e))?;
+    let mut file = File::open(first).map_err(|e| Error::io(first, e))?;
+    let sample: Box<dyn Read> = if options.skip_bad_lines {
+        // Infer from the first few MiB with the ragged rows taken out.
+        let mut head = Vec::new();
+        (&mut file)
+            .take(8 << 20)
+            .read_to_end(&mut head)
+            .map_err(|e| Error::io(first, e))?;
+        let width = first_record_width(&head, options.delimiter, options.quote);
+        Box::new(std::io::Cursor::new(
+            drop_ragged(&head, options.delimiter, options.quote, width).0,
+        ))
+    } else {
+        Box::new(file)
+    };
     let (inferred, _) = options
         .format()?
-        .infer_schema(file, Some(options.sample_rows))
+        .infer_schema(sample, Some(options.sample_rows))
         .map_err(|e| {
             let message = e.to_string();
             // The csv parser counts lines from 1 over the whole file.
@@ -286,6 +304,22 @@ fn read_block(
     file.seek(SeekFrom::Start(from.offset))
         .and_then(|_| file.read_exact(&mut bytes))
         .map_err(|e| at("read", &e))?;
+    if options.skip_bad_lines {
+        let (kept, dropped) = drop_ragged(
+            &bytes,
+            options.delimiter,
+            options.quote,
+            schema.fields().len(),
+        );
+        for line in dropped {
+            tracing::warn!(
+                file = %path.display(),
+                line = from.line + line,
+                "skipped a row with the wrong number of fields"
+            );
+        }
+        bytes = kept;
+    }
     let header = options.has_header && block.index == 0;
     let mut builder = arrow::csv::ReaderBuilder::new(schema.clone())
         .with_header(header)

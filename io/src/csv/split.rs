@@ -108,6 +108,67 @@ pub(crate) fn line_of_record(bytes: &[u8], n: u64, quote: u8) -> u64 {
     line
 }
 
+/// The number of fields of the first record of `bytes`.
+pub(crate) fn first_record_width(bytes: &[u8], delimiter: u8, quote: u8) -> usize {
+    let mut fields = 1;
+    let mut in_quotes = false;
+    for i in memchr::memchr3_iter(quote, delimiter, b'\n', bytes) {
+        match bytes[i] {
+            b if b == quote => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => break,
+            b'\n' => {}
+            _ if !in_quotes => fields += 1,
+            _ => {}
+        }
+    }
+    fields
+}
+
+/// `bytes` without the records whose field count is not `width`, and the lines (1-based,
+/// within `bytes`) of the records dropped.
+pub(crate) fn drop_ragged(
+    bytes: &[u8],
+    delimiter: u8,
+    quote: u8,
+    width: usize,
+) -> (Vec<u8>, Vec<u64>) {
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut dropped = Vec::new();
+    let (mut start, mut fields, mut line, mut record_line) = (0_usize, 1_usize, 1_u64, 1_u64);
+    let mut in_quotes = false;
+    for i in memchr::memchr3_iter(quote, delimiter, b'\n', bytes) {
+        match bytes[i] {
+            b if b == quote => in_quotes = !in_quotes,
+            b'\n' => {
+                line += 1;
+                if in_quotes {
+                    continue;
+                }
+                let record = &bytes[start..=i];
+                let blank = record.iter().all(|b| b.is_ascii_whitespace());
+                if fields == width || blank {
+                    kept.extend_from_slice(record);
+                } else {
+                    dropped.push(record_line);
+                }
+                start = i + 1;
+                fields = 1;
+                record_line = line;
+            }
+            _ if !in_quotes => fields += 1,
+            _ => {}
+        }
+    }
+    if start < bytes.len() {
+        if fields == width {
+            kept.extend_from_slice(&bytes[start..]);
+        } else {
+            dropped.push(record_line);
+        }
+    }
+    (kept, dropped)
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -146,6 +207,14 @@ mod test {
                 .count() as u64;
             assert_eq!(got.line, line);
         }
+    }
+
+    #[test]
+    fn ragged_records_are_dropped_with_their_lines() {
+        let text = b"a,b\n1,2\n3,4,5\n\"x,\ny\",6\n7\n8,9";
+        let (kept, dropped) = drop_ragged(text, b',', b'"', 2);
+        assert_eq!(kept, b"a,b\n1,2\n\"x,\ny\",6\n8,9");
+        assert_eq!(dropped, vec![3, 6]);
     }
 
     #[test]
