@@ -295,3 +295,43 @@ fn globs_read_every_file_and_to_csv_round_trips() {
         .collect();
     assert_eq!(ints(&back, "v"), expected);
 }
+
+#[test]
+fn a_query_decodes_only_the_columns_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.csv");
+    let mut csv = String::from("k,v,junk\n");
+    for i in 0..100 {
+        csv.push_str(&format!("k{},{i},not-a-number\n", i % 3));
+    }
+    std::fs::write(&path, csv).unwrap();
+    // `junk` is declared an integer it is not: decoding it fails.
+    let options = CsvOptions::default().dtype("junk", Dtype::Int64);
+    let df = read_csv(path.as_path(), options).unwrap();
+    assert!(
+        df.compute_on(&rt()).is_err(),
+        "reading every column decodes junk"
+    );
+    // These queries never touch junk, so it is never decoded.
+    let total = df
+        .groupby(&["k"])
+        .unwrap()
+        .agg([partita::collections::sum("v")])
+        .unwrap()
+        .reset_index_on(&rt())
+        .unwrap();
+    assert_eq!(
+        ints(&total, "v_sum").into_iter().flatten().sum::<i64>(),
+        4950
+    );
+    let selected = df
+        .filter(partita::collections::col("v").lt(partita::collections::lit(10)))
+        .unwrap()
+        .select([partita::collections::col("v")])
+        .unwrap()
+        .reset_index_on(&rt())
+        .unwrap();
+    assert_eq!(ints(&selected, "v"), (0..10).map(Some).collect::<Vec<_>>());
+    let dropped = df.drop(&["junk"]).unwrap().len_on(&rt()).unwrap();
+    assert_eq!(dropped, 100);
+}

@@ -275,7 +275,22 @@ impl GroupBy {
     pub fn agg(&self, aggs: impl IntoIterator<Item = Agg>) -> Result<DataFrame> {
         let aggs: Vec<Agg> = aggs.into_iter().collect();
         let plan = Arc::new(self.plan(&aggs)?);
-        let m = self.frame.materialize();
+        // Read only the key and aggregated columns, when the reader can.
+        let needed = self
+            .keys
+            .iter()
+            .cloned()
+            .chain(
+                aggs.iter()
+                    .filter(|a| a.func != AggFunc::Size)
+                    .map(|a| a.column.clone()),
+            )
+            .collect();
+        let frame = self
+            .frame
+            .pruned_for(needed)
+            .unwrap_or_else(|| self.frame.clone());
+        let m = frame.materialize();
         let mut graph = m.graph.clone();
 
         // Per-partition partial aggregates.

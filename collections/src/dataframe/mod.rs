@@ -12,6 +12,7 @@
 mod expr;
 mod groupby;
 mod ops;
+mod projection;
 #[cfg(test)]
 mod test;
 
@@ -28,6 +29,8 @@ pub use self::groupby::{
     count, first, last, max, mean, min, size, std, sum, var, Agg, AggFunc, GroupBy,
 };
 use self::ops::RowOp;
+use self::projection::names;
+pub use self::projection::ColumnSource;
 use crate::error::{Error, Result};
 use crate::names::unique;
 
@@ -66,6 +69,11 @@ pub struct DataFrame {
     schema: SchemaRef,
     /// The name of the layer that materialises this frame (stable across clones).
     name: Arc<str>,
+    /// A reader that can read fewer columns, with the schema of its full input.
+    source: Option<(Arc<dyn ColumnSource>, SchemaRef)>,
+    /// The frame re-planned to read only the columns its result needs (computed once, shared
+    /// by clones, so every clone names the same partitions).
+    pruned: Arc<std::sync::OnceLock<Option<DataFrame>>>,
 }
 
 impl fmt::Debug for DataFrame {
@@ -94,6 +102,8 @@ impl DataFrame {
             npartitions,
             ops: Arc::new(Vec::new()),
             schema,
+            source: None,
+            pruned: Arc::default(),
         }
     }
 
@@ -201,6 +211,8 @@ impl DataFrame {
             ops: Arc::new(ops),
             schema,
             name: unique("dataframe"),
+            source: self.source.clone(),
+            pruned: Arc::default(),
         })
     }
 
@@ -352,6 +364,13 @@ impl DataFrame {
     /// The same frame with its row-wise operations applied in a layer of their own, one fused
     /// task per partition; unchanged when there is nothing to apply.
     pub fn materialize(&self) -> DataFrame {
+        // Read only the columns the result needs, when the reader can.
+        let pruned = self
+            .pruned
+            .get_or_init(|| self.pruned_for(names(&self.schema)));
+        if let Some(p) = pruned {
+            return p.materialize();
+        }
         if self.ops.is_empty() {
             return self.clone();
         }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use partita_collections::{dtype_name, DataFrame, Dtype};
+use partita_collections::{dtype_name, ColumnSource, DataFrame, Dtype};
 use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
 
 use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
@@ -46,6 +46,9 @@ pub struct CsvOptions {
     /// Drops rows whose number of fields is wrong instead of failing; each dropped row is
     /// logged with its file and line (a `tracing` warning).
     pub skip_bad_lines: bool,
+    /// Read only these columns, in the file's order (the others are not decoded). Queries set
+    /// this themselves when they need fewer columns.
+    pub columns: Option<Vec<String>>,
     /// Adds a column of this name holding each row's source file (dictionary-encoded, so it
     /// costs one small key per row), as Dask's `include_path_column`.
     pub include_path_column: Option<String>,
@@ -62,6 +65,7 @@ impl Default for CsvOptions {
             sample_rows: 1000,
             dtypes: Vec::new(),
             skip_bad_lines: false,
+            columns: None,
             include_path_column: None,
         }
     }
@@ -133,8 +137,68 @@ struct Block {
 /// A pattern matching no file, an unreadable or empty first file, or a malformed sample.
 pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFrame> {
     let files = source.into().files()?;
-    let parsed = infer_schema(&files, &options)?;
-    let schema = with_path_column(parsed.clone(), &options);
+    let full = infer_schema(&files, &options)?;
+    let frame = plan_csv(&files, &options, &full)?;
+    Ok(frame.with_column_source(Arc::new(CsvColumns {
+        files,
+        options,
+        full,
+    })))
+}
+
+/// Re-plans a CSV read with fewer columns decoded (projection pushdown).
+struct CsvColumns {
+    files: Vec<PathBuf>,
+    options: CsvOptions,
+    full: SchemaRef,
+}
+
+impl ColumnSource for CsvColumns {
+    fn read_columns(&self, columns: &[String]) -> partita_collections::Result<DataFrame> {
+        let mut options = self.options.clone();
+        // The path column is added after reading, not read from the file.
+        let path = options.include_path_column.clone();
+        let keep = |c: &&String| Some(*c) != path.as_ref();
+        options.columns = Some(columns.iter().filter(keep).cloned().collect());
+        if !columns.iter().any(|c| Some(c) == path.as_ref()) {
+            options.include_path_column = None;
+        }
+        plan_csv(&self.files, &options, &self.full).map_err(|e| {
+            partita_collections::Error::Schema {
+                message: e.to_string(),
+            }
+        })
+    }
+}
+
+/// The partitions of a CSV read, given the files' full schema.
+fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result<DataFrame> {
+    let projection: Option<Vec<usize>> = match &options.columns {
+        None => None,
+        Some(cols) => {
+            let mut ix = cols
+                .iter()
+                .map(|c| {
+                    full.index_of(c).map_err(|_| Error::Csv {
+                        path: files.first().cloned().unwrap_or_default(),
+                        message: format!("no column {c:?} to read"),
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            ix.sort_unstable();
+            ix.dedup();
+            Some(ix)
+        }
+    };
+    let parsed: SchemaRef = match &projection {
+        None => full.clone(),
+        Some(ix) => Arc::new(full.project(ix).map_err(|e| Error::Csv {
+            path: files.first().cloned().unwrap_or_default(),
+            message: e.to_string(),
+        })?),
+    };
+    let schema = with_path_column(parsed.clone(), options);
+    let options = options.clone();
     let boundaries: Arc<str> = Arc::from(format!("csv-split-{}", next_id()));
     let name: Arc<str> = Arc::from(format!("read-csv-{}", next_id()));
     let options = Arc::new(options);
@@ -169,7 +233,8 @@ pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFr
                 path: path.clone(),
                 index,
             };
-            let (schema, options, sk) = (parsed.clone(), options.clone(), split_key.clone());
+            let (schema, options, sk) = (full.clone(), options.clone(), split_key.clone());
+            let projection = projection.clone();
             let key = TaskKey::new(name.clone(), read_tasks.len() as u64);
             let k = key.clone();
             read_tasks.push(Task::new(
@@ -177,7 +242,7 @@ pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFr
                 vec![split_key.clone()],
                 Arc::new(move |inputs: Vec<Value>| {
                     let starts = downcast::<Vec<Start>>(&inputs[0], &sk)?;
-                    read_block(&block, starts, &schema, &options)
+                    read_block(&block, starts, &schema, projection.as_deref(), &options)
                         .map(value)
                         .map_err(|message| partita_runtime::Error::TaskFailed {
                             key: k.clone(),
@@ -294,6 +359,7 @@ fn read_block(
     block: &Block,
     starts: &[Start],
     schema: &SchemaRef,
+    projection: Option<&[usize]>,
     options: &CsvOptions,
 ) -> std::result::Result<RecordBatch, String> {
     let path = &*block.path;
@@ -321,6 +387,10 @@ fn read_block(
         bytes = kept;
     }
     let header = options.has_header && block.index == 0;
+    let out_schema: SchemaRef = match projection {
+        None => schema.clone(),
+        Some(ix) => Arc::new(schema.project(ix).map_err(|e| at("csv", &e))?),
+    };
     let mut builder = arrow::csv::ReaderBuilder::new(schema.clone())
         .with_header(header)
         .with_delimiter(options.delimiter)
@@ -328,6 +398,9 @@ fn read_block(
         .with_batch_size(64 * 1024);
     if let Some(r) = options.null_regex().map_err(|e| e.to_string())? {
         builder = builder.with_null_regex(r);
+    }
+    if let Some(ix) = projection {
+        builder = builder.with_projection(ix.to_vec());
     }
     let reader = builder.build(bytes.as_slice()).map_err(|e| at("csv", &e))?;
     let mut batches = Vec::new();
@@ -346,7 +419,7 @@ fn read_block(
             }
         }
     }
-    let batch = arrow::compute::concat_batches(schema, &batches).map_err(|e| at("csv", &e))?;
+    let batch = arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| at("csv", &e))?;
     match &options.include_path_column {
         None => Ok(batch),
         Some(_) => {
@@ -357,7 +430,7 @@ fn read_block(
                 .map_err(|e| at("csv", &e))?;
             let mut columns = batch.columns().to_vec();
             columns.push(Arc::new(paths));
-            RecordBatch::try_new(with_path_column(schema.clone(), options), columns)
+            RecordBatch::try_new(with_path_column(out_schema.clone(), options), columns)
                 .map_err(|e| at("csv", &e))
         }
     }

@@ -9,7 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
-use partita_collections::DataFrame;
+use partita_collections::{ColumnSource, DataFrame};
 use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
 
 use crate::atomic::write_atomic;
@@ -56,6 +56,30 @@ fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
 /// unknown column in `options.columns`, each naming the file.
 pub fn read_parquet(source: impl Into<Source>, options: ParquetOptions) -> Result<DataFrame> {
     let files = source.into().files()?;
+    let frame = plan_parquet(&files, &options)?;
+    Ok(frame.with_column_source(Arc::new(ParquetColumns { files, options })))
+}
+
+/// Re-plans a Parquet read with fewer columns (projection pushdown).
+struct ParquetColumns {
+    files: Vec<PathBuf>,
+    options: ParquetOptions,
+}
+
+impl ColumnSource for ParquetColumns {
+    fn read_columns(&self, columns: &[String]) -> partita_collections::Result<DataFrame> {
+        let options = ParquetOptions {
+            columns: Some(columns.to_vec()),
+            ..self.options.clone()
+        };
+        plan_parquet(&self.files, &options).map_err(|e| partita_collections::Error::Schema {
+            message: e.to_string(),
+        })
+    }
+}
+
+fn plan_parquet(files: &[PathBuf], options: &ParquetOptions) -> Result<DataFrame> {
+    let files = files.to_vec();
     let name: Arc<str> = Arc::from(format!("read-parquet-{}", next_id()));
     let mut tasks = Vec::new();
     let mut schema: Option<SchemaRef> = None;
