@@ -68,10 +68,8 @@ struct ParquetColumns {
 
 impl ColumnSource for ParquetColumns {
     fn read_columns(&self, columns: &[String]) -> partita_collections::Result<DataFrame> {
-        let options = ParquetOptions {
-            columns: Some(columns.to_vec()),
-            ..self.options.clone()
-        };
+        let mut options = self.options.clone();
+        options.columns = Some(columns.to_vec());
         plan_parquet(&self.files, &options).map_err(|e| partita_collections::Error::Schema {
             message: e.to_string(),
         })
