@@ -8,6 +8,7 @@ mod atomic;
 mod csv;
 mod error;
 mod parquet;
+mod partitioned;
 mod paths;
 mod rolling;
 mod text;

@@ -22,8 +22,8 @@ use partita_collections::{dtype_name, ColumnSource, DataFrame, Dtype};
 use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
 
 use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
-use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
+use crate::partitioned::{layer_name, task_io_error, write_partitions};
 use crate::paths::Source;
 
 /// How to read CSV files.
@@ -199,8 +199,8 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
     };
     let schema = with_path_column(parsed.clone(), options);
     let options = options.clone();
-    let boundaries: Arc<str> = Arc::from(format!("csv-split-{}", next_id()));
-    let name: Arc<str> = Arc::from(format!("read-csv-{}", next_id()));
+    let boundaries: Arc<str> = layer_name("csv-split");
+    let name: Arc<str> = layer_name("read-csv");
     let options = Arc::new(options);
     let mut split_tasks = Vec::new();
     let mut read_tasks = Vec::new();
@@ -222,9 +222,9 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
                 let nominal: Vec<u64> = (0..=count as u64)
                     .map(|k| bs.map_or(if k == 0 { 0 } else { u64::MAX }, |bs| k * bs.max(1)))
                     .collect();
-                let file = File::open(&*p).map_err(|e| io_error(&p, e))?;
+                let file = File::open(&*p).map_err(|e| task_io_error(&p, e))?;
                 let starts = record_starts(std::io::BufReader::new(file), &nominal, quote)
-                    .map_err(|e| io_error(&p, e))?;
+                    .map_err(|e| task_io_error(&p, e))?;
                 Ok(value(starts))
             }),
         ));
@@ -257,19 +257,6 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
     graph.add_layer(boundaries, split_tasks);
     graph.add_layer(name.clone(), read_tasks);
     Ok(DataFrame::from_partitions(graph, name, n, schema))
-}
-
-fn next_id() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> partita_runtime::Error {
-    partita_runtime::Error::Io {
-        path: path.display().to_string(),
-        source: Arc::new(e),
-    }
 }
 
 /// The schema from a sample of the first non-empty file, with the overrides applied.
@@ -482,34 +469,11 @@ fn describe(
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_csv(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
-    let dir = dir.as_ref().to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let schema = Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, false)]));
-    let written = frame.map_partitions_indexed(schema, move |i, batch| {
-        let path = dir.join(format!("part-{i:05}.csv"));
-        write_atomic(&path, |w| {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(w);
-            writer
-                .write(&batch)
-                .map_err(|e| std::io::Error::other(e.to_string()))
-        })
-        .map_err(|e| e.to_string())?;
-        RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, false)])),
-            vec![Arc::new(arrow::array::StringArray::from(vec![path
-                .display()
-                .to_string()]))],
-        )
-        .map_err(|e| e.to_string())
-    });
-    let parts = written.compute_partitions_on(runtime)?;
-    Ok(parts
-        .iter()
-        .filter_map(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
-                .map(|s| PathBuf::from(s.value(0)))
-        })
-        .collect())
+    write_partitions(frame, dir.as_ref(), "csv", runtime, |w, batch| {
+        arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(w)
+            .write(batch)
+            .map_err(std::io::Error::other)
+    })
 }

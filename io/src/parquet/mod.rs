@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use partita_collections::{ColumnSource, DataFrame};
 use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
 
-use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
+use crate::partitioned::{layer_name, write_partitions};
 use crate::paths::Source;
 
 /// Options for [`read_parquet`].
@@ -78,7 +78,7 @@ impl ColumnSource for ParquetColumns {
 
 fn plan_parquet(files: &[PathBuf], options: &ParquetOptions) -> Result<DataFrame> {
     let files = files.to_vec();
-    let name: Arc<str> = Arc::from(format!("read-parquet-{}", next_id()));
+    let name: Arc<str> = layer_name("read-parquet");
     let mut tasks = Vec::new();
     let mut schema: Option<SchemaRef> = None;
     for path in files {
@@ -148,12 +148,6 @@ fn plan_parquet(files: &[PathBuf], options: &ParquetOptions) -> Result<DataFrame
     Ok(DataFrame::from_partitions(graph, name, n, schema))
 }
 
-fn next_id() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 /// One row group, projected.
 fn read_row_group(
     path: &Path,
@@ -191,37 +185,10 @@ pub fn to_parquet(
     dir: impl AsRef<Path>,
     runtime: &Runtime,
 ) -> Result<Vec<PathBuf>> {
-    let dir = dir.as_ref().to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let out_schema = Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, false)]));
-    let s = out_schema.clone();
-    let written = frame.map_partitions_indexed(out_schema, move |i, batch| {
-        let path = dir.join(format!("part-{i:05}.parquet"));
-        write_atomic(&path, |w| {
-            let mut writer = ArrowWriter::try_new(w, batch.schema(), None)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            writer
-                .write(&batch)
-                .and_then(|()| writer.close().map(|_| ()))
-                .map_err(|e| std::io::Error::other(e.to_string()))
-        })
-        .map_err(|e| e.to_string())?;
-        RecordBatch::try_new(
-            s.clone(),
-            vec![Arc::new(arrow::array::StringArray::from(vec![path
-                .display()
-                .to_string()]))],
-        )
-        .map_err(|e| e.to_string())
-    });
-    let parts = written.compute_partitions_on(runtime)?;
-    Ok(parts
-        .iter()
-        .filter_map(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
-                .map(|s| PathBuf::from(s.value(0)))
-        })
-        .collect())
+    write_partitions(frame, dir.as_ref(), "parquet", runtime, |w, batch| {
+        let mut writer =
+            ArrowWriter::try_new(w, batch.schema(), None).map_err(std::io::Error::other)?;
+        writer.write(batch).map_err(std::io::Error::other)?;
+        writer.close().map(|_| ()).map_err(std::io::Error::other)
+    })
 }

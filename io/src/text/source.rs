@@ -17,6 +17,7 @@ use partita_collections::{Bag, Reader};
 use partita_runtime::{downcast, value, Graph, Task, TaskKey, Value};
 
 use crate::error::Result;
+use crate::partitioned::{layer_name, task_io_error};
 use crate::paths::Source;
 
 /// How a text file is compressed, from its extension.
@@ -120,7 +121,7 @@ pub fn read_text_with(source: impl Into<Source>, options: TextOptions) -> Result
             }),
         }
     }
-    let name: Arc<str> = Arc::from(format!("read-text-{}", unique_suffix()));
+    let name: Arc<str> = layer_name("read-text");
     let lossy = options.lossy;
     let tasks = blocks
         .into_iter()
@@ -143,19 +144,6 @@ pub fn read_text_with(source: impl Into<Source>, options: TextOptions) -> Result
             Ok(())
         });
     Ok(Bag::from_partitions(graph, name, n, reader))
-}
-
-fn unique_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> partita_runtime::Error {
-    partita_runtime::Error::Io {
-        path: path.display().to_string(),
-        source: Arc::new(e),
-    }
 }
 
 /// The text of one block: valid UTF-8 (checked, or made so when reading lossily). Its buffer
@@ -201,7 +189,7 @@ impl Drop for TextBlock {
 /// The text of the lines that start in `block`.
 fn read_block(block: &Block, lossy: bool) -> partita_runtime::Result<TextBlock> {
     let path = &block.path;
-    let err = |e| io_error(path, e);
+    let err = |e| task_io_error(path, e);
     let file = File::open(path).map_err(err)?;
     let mut bytes = pooled_buffer();
     let first = match block.compression {
@@ -259,7 +247,7 @@ fn to_text(
         }),
         Err(e) => {
             let offset = first + e.valid_up_to() as u64;
-            Err(io_error(
+            Err(task_io_error(
                 path,
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
