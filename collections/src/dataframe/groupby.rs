@@ -9,8 +9,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, Float64Array, Int64Array, PrimitiveArray,
+    RecordBatch, UInt32Array,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{Float64Type, Int64Type};
 use arrow::row::{RowConverter, SortField};
 use partita_runtime::{downcast, value, Kernel, Task, TaskKey, Value};
 use serde::{Deserialize, Serialize};
@@ -563,6 +567,30 @@ fn fold_states(
     RecordBatch::try_new(plan.partial_schema.clone(), columns).map_err(arrow_error)
 }
 
+/// Folds the valid values of `a` per group with `combine`; a group with no value gets `empty`
+/// (0 for sums) or null (for minima and maxima).
+fn fold_primitive<T: ArrowPrimitiveType>(
+    a: &PrimitiveArray<T>,
+    group_of: &[u32],
+    groups: usize,
+    combine: impl Fn(T::Native, T::Native) -> T::Native,
+    empty: Option<T::Native>,
+) -> ArrayRef {
+    let mut acc: Vec<Option<T::Native>> = vec![None; groups];
+    for (r, &g) in group_of.iter().enumerate() {
+        if a.is_valid(r) {
+            let v = a.value(r);
+            let s = &mut acc[g as usize];
+            *s = Some(match *s {
+                None => v,
+                Some(x) => combine(x, v),
+            });
+        }
+    }
+    let values = acc.into_iter().map(|s| s.or(empty));
+    Arc::new(PrimitiveArray::<T>::from_iter(values))
+}
+
 fn fold_one(
     fold: Fold,
     input: Option<&ArrayRef>,
@@ -623,60 +651,20 @@ fn fold_one(
         }
         Fold::SumInt | Fold::MinInt | Fold::MaxInt => {
             let a = cast(&DataType::Int64)?;
-            let a = a
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or_else(|| Error::Schema {
-                    message: "expected integers".into(),
-                })?;
-            let mut acc: Vec<Option<i64>> = vec![None; groups];
-            for (r, &g) in group_of.iter().enumerate() {
-                if a.is_valid(r) {
-                    let v = a.value(r);
-                    let s = &mut acc[g as usize];
-                    *s = Some(match (*s, fold) {
-                        (None, _) => v,
-                        (Some(x), Fold::SumInt) => x.wrapping_add(v),
-                        (Some(x), Fold::MinInt) => x.min(v),
-                        (Some(x), _) => x.max(v),
-                    });
-                }
-            }
-            if fold == Fold::SumInt {
-                Arc::new(Int64Array::from_iter_values(
-                    acc.into_iter().map(|s| s.unwrap_or(0)),
-                ))
-            } else {
-                Arc::new(Int64Array::from(acc))
+            let a = a.as_primitive::<Int64Type>();
+            match fold {
+                Fold::SumInt => fold_primitive(a, group_of, groups, i64::wrapping_add, Some(0)),
+                Fold::MinInt => fold_primitive(a, group_of, groups, i64::min, None),
+                _ => fold_primitive(a, group_of, groups, i64::max, None),
             }
         }
         Fold::SumFloat | Fold::MinFloat | Fold::MaxFloat => {
             let a = cast(&DataType::Float64)?;
-            let a = a
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .ok_or_else(|| Error::Schema {
-                    message: "expected numbers".into(),
-                })?;
-            let mut acc: Vec<Option<f64>> = vec![None; groups];
-            for (r, &g) in group_of.iter().enumerate() {
-                if a.is_valid(r) {
-                    let v = a.value(r);
-                    let s = &mut acc[g as usize];
-                    *s = Some(match (*s, fold) {
-                        (None, _) => v,
-                        (Some(x), Fold::SumFloat) => x + v,
-                        (Some(x), Fold::MinFloat) => x.min(v),
-                        (Some(x), _) => x.max(v),
-                    });
-                }
-            }
-            if fold == Fold::SumFloat {
-                Arc::new(Float64Array::from_iter_values(
-                    acc.into_iter().map(|s| s.unwrap_or(0.0)),
-                ))
-            } else {
-                Arc::new(Float64Array::from(acc))
+            let a = a.as_primitive::<Float64Type>();
+            match fold {
+                Fold::SumFloat => fold_primitive(a, group_of, groups, |x, y| x + y, Some(0.0)),
+                Fold::MinFloat => fold_primitive(a, group_of, groups, f64::min, None),
+                _ => fold_primitive(a, group_of, groups, f64::max, None),
             }
         }
     })
