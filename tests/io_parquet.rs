@@ -146,3 +146,56 @@ fn a_file_that_is_not_parquet_is_an_error_naming_it() {
     let err = read_parquet(path.as_path(), ParquetOptions::default()).unwrap_err();
     assert!(err.to_string().contains("fake.parquet"), "{err}");
 }
+
+#[test]
+fn filters_prune_row_groups_without_losing_rows() {
+    use partita::collections::{col, lit};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, rows) = fixture(dir.path());
+    let df = read_parquet(path.as_path(), ParquetOptions::default()).unwrap();
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    for threshold in [0_i64, 13, 40, 79, 80, 94, 95] {
+        let q = df.filter(col("id").gt_eq(lit(threshold))).unwrap();
+        let parts = q.compute_partitions_on(&rt).unwrap();
+        assert_eq!(parts.len(), 5, "pruned row groups stay as empty partitions");
+        let ids: Vec<i64> = parts
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name("id")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            rows.iter()
+                .map(|r| r.0)
+                .filter(|&i| i >= threshold)
+                .collect::<Vec<_>>()
+        );
+    }
+    // A float filter over a column with nulls.
+    let q = df
+        .filter(col("x").lt(lit(3.0)).or(col("key").eq(lit("k3"))))
+        .unwrap()
+        .reset_index_on(&rt)
+        .unwrap();
+    let expected: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.2.is_some_and(|x| x < 3.0) || r.1.as_deref() == Some("k3"))
+        .map(|r| r.0)
+        .collect();
+    let got: Vec<i64> = q
+        .column_by_name("id")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert_eq!(got, expected);
+}

@@ -1,9 +1,12 @@
-//! Projection pushdown: a query that needs 2 of 9 columns makes the reader decode only those 2.
+//! Pushdown into readers: a query that needs 2 of 9 columns makes the reader decode only those
+//! 2, and its leading filters let a reader skip what cannot match (Parquet row groups whose
+//! statistics exclude the predicate).
 //!
-//! A reader that can read a subset of columns (Parquet, CSV) attaches a [`ColumnSource`] to the
-//! frame it returns. When the frame is materialised, the columns its result needs are traced
-//! back through its row-wise operations to the columns it must read, and if that is fewer than
-//! all of them, the input is re-planned from the source with just those.
+//! A reader that can do this (Parquet, CSV) attaches a [`ColumnSource`] to the frame it
+//! returns. When the frame is materialised, the columns its result needs are traced back
+//! through its row-wise operations to the columns it must read; with the filters that come
+//! before any other operation, the input is re-planned from the source. The filters still run
+//! on every row read: the reader only skips data it can prove irrelevant.
 
 use std::collections::BTreeSet;
 
@@ -13,13 +16,15 @@ use super::ops::RowOp;
 use super::{DataFrame, Expr};
 use crate::error::Result;
 
-/// A reader that can re-plan itself to read fewer columns.
+/// A reader that can re-plan itself to read fewer columns and skip data filters exclude.
 pub trait ColumnSource: Send + Sync {
-    /// The same partitions, reading only `columns` (given in the source's own order).
+    /// The same partitions (the same number of them), reading only `columns` (given in the
+    /// source's own order), and free to leave empty any partition in which no row can satisfy
+    /// every one of `filters`.
     ///
     /// # Errors
     /// Whatever re-planning the reader can fail with (an unreadable footer, say).
-    fn read_columns(&self, columns: &[String]) -> Result<DataFrame>;
+    fn read(&self, columns: &[String], filters: &[Expr]) -> Result<DataFrame>;
 }
 
 impl Expr {
@@ -93,8 +98,18 @@ impl DataFrame {
     /// result) depend on, when its reader can do that and it saves anything.
     pub(crate) fn pruned_for(&self, needed: BTreeSet<String>) -> Option<DataFrame> {
         let (source, input_schema) = self.source.as_ref()?;
-        let inputs = needed_inputs(&self.ops, needed)?;
-        if inputs.len() >= input_schema.fields().len() {
+        let all = names(input_schema);
+        let inputs = needed_inputs(&self.ops, needed).unwrap_or_else(|| all.clone());
+        // Filters before any other operation see the input columns as the reader does.
+        let filters: Vec<Expr> = self
+            .ops
+            .iter()
+            .map_while(|op| match op {
+                RowOp::Filter(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        if inputs.len() >= all.len() && filters.is_empty() {
             return None;
         }
         let ordered: Vec<String> = input_schema
@@ -103,7 +118,7 @@ impl DataFrame {
             .map(|f| f.name().clone())
             .filter(|n| inputs.contains(n))
             .collect();
-        let mut df = source.read_columns(&ordered).ok()?;
+        let mut df = source.read(&ordered, &filters).ok()?;
         for op in self.ops.iter() {
             // Dropping or renaming a column that is no longer read is a no-op.
             let have = names(&df.schema);

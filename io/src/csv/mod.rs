@@ -154,7 +154,11 @@ struct CsvColumns {
 }
 
 impl ColumnSource for CsvColumns {
-    fn read_columns(&self, columns: &[String]) -> partita_collections::Result<DataFrame> {
+    fn read(
+        &self,
+        columns: &[String],
+        _filters: &[partita_collections::Expr],
+    ) -> partita_collections::Result<DataFrame> {
         let mut options = self.options.clone();
         // The path column is added after reading, not read from the file.
         let path = options.include_path_column.clone();

@@ -9,12 +9,16 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
-use partita_collections::{ColumnSource, DataFrame};
+use partita_collections::{ColumnSource, DataFrame, Expr};
+
+use self::prune::may_match;
 use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
 
 use crate::error::{Error, Result};
 use crate::partitioned::{layer_name, write_partitions};
 use crate::paths::Source;
+
+mod prune;
 
 /// Options for [`read_parquet`].
 #[derive(Clone, Debug, Default)]
@@ -56,7 +60,7 @@ fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
 /// unknown column in `options.columns`, each naming the file.
 pub fn read_parquet(source: impl Into<Source>, options: ParquetOptions) -> Result<DataFrame> {
     let files = source.into().files()?;
-    let frame = plan_parquet(&files, &options)?;
+    let frame = plan_parquet(&files, &options, &[])?;
     Ok(frame.with_column_source(Arc::new(ParquetColumns { files, options })))
 }
 
@@ -67,16 +71,24 @@ struct ParquetColumns {
 }
 
 impl ColumnSource for ParquetColumns {
-    fn read_columns(&self, columns: &[String]) -> partita_collections::Result<DataFrame> {
+    fn read(&self, columns: &[String], filters: &[Expr]) -> partita_collections::Result<DataFrame> {
         let mut options = self.options.clone();
         options.columns = Some(columns.to_vec());
-        plan_parquet(&self.files, &options).map_err(|e| partita_collections::Error::Schema {
-            message: e.to_string(),
+        plan_parquet(&self.files, &options, filters).map_err(|e| {
+            partita_collections::Error::Schema {
+                message: e.to_string(),
+            }
         })
     }
 }
 
-fn plan_parquet(files: &[PathBuf], options: &ParquetOptions) -> Result<DataFrame> {
+/// The partitions of a Parquet read; row groups whose statistics exclude `filters` become
+/// empty partitions that read nothing.
+fn plan_parquet(
+    files: &[PathBuf],
+    options: &ParquetOptions,
+    filters: &[Expr],
+) -> Result<DataFrame> {
     let files = files.to_vec();
     let name: Arc<str> = layer_name("read-parquet");
     let mut tasks = Vec::new();
@@ -122,15 +134,22 @@ fn plan_parquet(files: &[PathBuf], options: &ParquetOptions) -> Result<DataFrame
             Some(_) => {}
         }
         let groups = builder.metadata().num_row_groups();
+        let skip: Vec<bool> = (0..groups)
+            .map(|g| !may_match(builder.metadata().row_group(g), filters))
+            .collect();
         let path = Arc::new(path);
         for group in 0..groups.max(1) {
             let (path, indices, projected) = (path.clone(), indices.clone(), projected.clone());
+            let skipped = skip.get(group).copied().unwrap_or(false);
             let key = TaskKey::new(name.clone(), tasks.len() as u64);
             let k = key.clone();
             tasks.push(Task::new(
                 key,
                 vec![],
                 Arc::new(move |_| {
+                    if skipped {
+                        return Ok(value(RecordBatch::new_empty(projected.clone())));
+                    }
                     read_row_group(&path, group, groups, indices.as_deref(), &projected)
                         .map(value)
                         .map_err(|e| partita_runtime::Error::TaskFailed {
