@@ -45,6 +45,14 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An Arrow IPC file could not be read.
+    #[error("{}: {message}", path.display())]
+    Ipc {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A collection error.
     #[error(transparent)]
     Collections(#[from] partita_collections::Error),

@@ -1,0 +1,119 @@
+//! Arrow IPC files: `read_ipc` with one partition per record batch, and `to_ipc`, one file per
+//! partition.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
+use partita_collections::DataFrame;
+use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
+
+use crate::error::{Error, Result};
+use crate::partitioned::{layer_name, write_partitions};
+use crate::paths::Source;
+
+fn ipc_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Ipc {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The Arrow IPC files `source` names, as a DataFrame with one partition per record batch.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Int64Array, RecordBatch};
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use partita_io::{read_ipc, to_ipc};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+/// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+/// let df = partita_collections::DataFrame::from_arrow(batch, 3)?;
+/// to_ipc(&df, dir.path(), partita_runtime::Runtime::global())?;
+/// let back = read_ipc(format!("{}/*.arrow", dir.path().display()).as_str())?;
+/// assert_eq!(back.npartitions(), 3);
+/// assert_eq!(back.len()?, 3);
+/// # Ok::<(), partita_io::Error>(())
+/// ```
+///
+/// # Errors
+/// A pattern matching no file, a file that is not Arrow IPC, or files whose schemas differ, each
+/// naming the file.
+pub fn read_ipc(source: impl Into<Source>) -> Result<DataFrame> {
+    let files = source.into().files()?;
+    let name = layer_name("read-ipc");
+    let mut schema: Option<SchemaRef> = None;
+    let mut tasks = Vec::new();
+    for path in files {
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let reader = FileReader::try_new(file, None).map_err(|e| ipc_error(&path, e))?;
+        let file_schema = reader.schema();
+        match &schema {
+            None => schema = Some(file_schema.clone()),
+            Some(s) if s.fields() != file_schema.fields() => {
+                return Err(ipc_error(
+                    &path,
+                    format!("its schema {file_schema:?} differs from the first file's {s:?}"),
+                ))
+            }
+            Some(_) => {}
+        }
+        let batches = reader.num_batches();
+        let path = Arc::new(path);
+        for i in 0..batches.max(1) {
+            let (path, file_schema) = (path.clone(), file_schema.clone());
+            let key = TaskKey::new(name.clone(), tasks.len() as u64);
+            let k = key.clone();
+            tasks.push(Task::new(
+                key,
+                vec![],
+                Arc::new(move |_| {
+                    read_batch(&path, i, batches, &file_schema)
+                        .map(value)
+                        .map_err(|e| partita_runtime::Error::TaskFailed {
+                            key: k.clone(),
+                            message: e.to_string(),
+                        })
+                }),
+            ));
+        }
+    }
+    let schema = schema.unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty()));
+    let n = tasks.len();
+    let mut graph = Graph::new();
+    graph.add_layer(name.clone(), tasks);
+    Ok(DataFrame::from_partitions(graph, name, n, schema))
+}
+
+fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batches == 0 {
+        return Ok(RecordBatch::new_empty(schema.clone()));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = FileReader::try_new(file, None).map_err(|e| ipc_error(path, e))?;
+    reader.set_index(i).map_err(|e| ipc_error(path, e))?;
+    reader
+        .next()
+        .ok_or_else(|| ipc_error(path, format!("record batch {i} is missing")))?
+        .map_err(|e| ipc_error(path, e))
+}
+
+/// Writes each partition of `frame` to `dir/part-NNNNN.arrow` (Arrow IPC file format), each
+/// written to a temporary name and renamed when complete. Returns the paths in partition order.
+///
+/// # Errors
+/// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
+pub fn to_ipc(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
+    write_partitions(frame, dir.as_ref(), "arrow", runtime, |w, batch| {
+        let mut writer =
+            FileWriter::try_new(w, batch.schema().as_ref()).map_err(std::io::Error::other)?;
+        writer.write(batch).map_err(std::io::Error::other)?;
+        writer.finish().map_err(std::io::Error::other)
+    })
+}

@@ -1,0 +1,61 @@
+//! Arrow IPC files: record batches as partitions, nulls and types preserved, errors named.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use partita::collections::DataFrame;
+use partita::io::{read_ipc, to_ipc, Error};
+use partita::prelude::*;
+
+fn batch() -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("x", DataType::Float64, true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..30)),
+            Arc::new(StringArray::from_iter(
+                (0..30).map(|i| (i % 4 != 0).then(|| format!("n{i}"))),
+            )),
+            Arc::new(Float64Array::from_iter(
+                (0..30).map(|i| (i % 3 != 0).then_some(i as f64)),
+            )),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn round_trips_with_nulls_and_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let df = DataFrame::from_arrow(batch(), 4).unwrap();
+    let files = to_ipc(&df, dir.path(), &rt).unwrap();
+    assert_eq!(files.len(), 4);
+    let back = read_ipc(format!("{}/part-*.arrow", dir.path().display()).as_str()).unwrap();
+    assert_eq!(back.npartitions(), 4);
+    assert_eq!(back.dtypes(), df.dtypes());
+    let out = back.reset_index_on(&rt).unwrap();
+    let original = batch();
+    for c in ["id", "name", "x"] {
+        assert_eq!(
+            out.column_by_name(c).unwrap().to_data(),
+            original.column_by_name(c).unwrap().to_data(),
+            "column {c}"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_is_not_arrow_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fake.arrow");
+    std::fs::write(&path, b"definitely not arrow").unwrap();
+    let err = read_ipc(path.as_path()).unwrap_err();
+    assert!(matches!(err, Error::Ipc { .. }), "{err}");
+    assert!(err.to_string().contains("fake.arrow"), "{err}");
+}
