@@ -262,3 +262,50 @@ fn groupby_after_a_filter_runs_on_the_filtered_rows() {
     let total: i64 = i64s(&out, "v_sum").into_iter().flatten().sum();
     assert_eq!(total, (50..100).sum::<i64>());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    #[test]
+    fn nunique_and_aggregates_of_expressions(rows in rows(), n in 1_usize..7) {
+        use partita::collections::{col, Agg, AggFunc};
+        let df = DataFrame::from_arrow(table(&rows), n).unwrap();
+        let out = df.nunique(&["k"], "v").unwrap().reset_index_on(rt()).unwrap();
+        let mut expected: Vec<(String, i64)> = Vec::new();
+        for r in &rows {
+            if r.2.is_none() {
+                continue;
+            }
+            let distinct = rows.iter().filter(|x| x.0 == r.0).filter_map(|x| x.2).collect::<std::collections::BTreeSet<_>>().len() as i64;
+            if !expected.iter().any(|(k, _)| *k == r.0) {
+                expected.push((r.0.clone(), distinct));
+            }
+        }
+        let got: Vec<(String, i64)> = out
+            .column_by_name("k").unwrap().as_any().downcast_ref::<StringArray>().unwrap()
+            .iter()
+            .zip(i64s(&out, "v_nunique"))
+            .map(|(k, c)| (k.unwrap().to_string(), c.unwrap()))
+            .collect();
+        prop_assert_eq!(got, expected);
+
+        let weighted = df
+            .groupby(&["k"]).unwrap()
+            .agg([Agg::of(col("f") * col("k2"), AggFunc::Sum).alias("fk")])
+            .unwrap()
+            .reset_index_on(rt())
+            .unwrap();
+        let got = f64s(&weighted, "fk");
+        let mut keys: Vec<String> = Vec::new();
+        for r in &rows {
+            if !keys.contains(&r.0) {
+                keys.push(r.0.clone());
+            }
+        }
+        let expected: Vec<Option<f64>> = keys
+            .iter()
+            .map(|k| Some(rows.iter().filter(|r| &r.0 == k).map(|r| r.3 * r.1 as f64).sum()))
+            .collect();
+        prop_assert_eq!(got, expected);
+    }
+}

@@ -19,7 +19,7 @@ use arrow::row::{RowConverter, SortField};
 use partita_runtime::{downcast, value, Kernel, Task, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
-use super::expr::{arrow_error, dtype_name};
+use super::expr::{arrow_error, dtype_name, Expr};
 use super::DataFrame;
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -76,6 +76,8 @@ pub struct Agg {
     column: String,
     func: AggFunc,
     alias: Option<String>,
+    /// Aggregate this expression rather than the column (`column` then names it).
+    expr: Option<Expr>,
 }
 
 impl Agg {
@@ -85,6 +87,18 @@ impl Agg {
             column: column.to_string(),
             func,
             alias: None,
+            expr: None,
+        }
+    }
+
+    /// `func` of an expression over the columns, named after the expression (or aliased):
+    /// `Agg::of(col("v1") * col("v2"), AggFunc::Sum).alias("v1v2")`.
+    pub fn of(expr: Expr, func: AggFunc) -> Agg {
+        Agg {
+            column: expr.name(),
+            func,
+            alias: None,
+            expr: Some(expr),
         }
     }
 
@@ -232,6 +246,22 @@ impl DataFrame {
         })
     }
 
+    /// The number of distinct non-null values of `column` in each group of `keys`, as pandas'
+    /// `groupby(keys)[column].nunique()`: a groupby of the distinct `(keys, column)` pairs,
+    /// counted per key. The result's column is `{column}_nunique`.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column.
+    pub fn nunique(&self, keys: &[&str], column: &str) -> Result<DataFrame> {
+        let mut pair: Vec<&str> = keys.to_vec();
+        pair.push(column);
+        let valid = self.dropna(&[column])?;
+        let distinct = valid.groupby(&pair)?.agg([size().alias("__n")])?;
+        distinct
+            .groupby(keys)?
+            .agg([size().alias(&format!("{column}_nunique"))])
+    }
+
     /// How many rows hold each value of `column`, most frequent first (ties in order of first
     /// appearance), as pandas' `value_counts`.
     ///
@@ -277,7 +307,25 @@ impl GroupBy {
     /// [`Error::Schema`] for an unknown column, or a sum, mean, min or max of a column that is
     /// not numeric.
     pub fn agg(&self, aggs: impl IntoIterator<Item = Agg>) -> Result<DataFrame> {
-        let aggs: Vec<Agg> = aggs.into_iter().collect();
+        let mut aggs: Vec<Agg> = aggs.into_iter().collect();
+        // Aggregates of expressions read a computed column, added per partition (fused).
+        if aggs.iter().any(|a| a.expr.is_some()) {
+            let mut frame = self.frame.clone();
+            for (i, a) in aggs.iter_mut().enumerate() {
+                if let Some(e) = a.expr.take() {
+                    let name = format!("__agg_{i}");
+                    frame = frame.with_column(&name, e)?;
+                    a.alias
+                        .get_or_insert_with(|| format!("{}_{}", a.column, a.func.name()));
+                    a.column = name;
+                }
+            }
+            return GroupBy {
+                frame,
+                keys: self.keys.clone(),
+            }
+            .agg(aggs);
+        }
         let plan = Arc::new(self.plan(&aggs)?);
         // Read only the key and aggregated columns, when the reader can.
         let needed = self
