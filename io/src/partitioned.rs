@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use partita_collections::DataFrame;
 use partita_runtime::Runtime;
 
@@ -26,6 +26,21 @@ pub(crate) fn task_io_error(path: &Path, e: std::io::Error) -> partita_runtime::
     partita_runtime::Error::Io {
         path: path.display().to_string(),
         source: Arc::new(e),
+    }
+}
+
+/// Records the first file's schema in `first`; for a later file whose columns differ, the
+/// message that says so.
+pub(crate) fn check_same_schema(first: &mut Option<SchemaRef>, this: &SchemaRef) -> Option<String> {
+    match first {
+        None => {
+            *first = Some(this.clone());
+            None
+        }
+        Some(s) if s.fields() != this.fields() => Some(format!(
+            "its schema {this:?} differs from the first file's {s:?}"
+        )),
+        Some(_) => None,
     }
 }
 

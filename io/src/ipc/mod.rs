@@ -13,7 +13,7 @@ use partita_collections::DataFrame;
 use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
 
 use crate::error::{Error, Result};
-use crate::partitioned::{layer_name, write_partitions};
+use crate::partitioned::{check_same_schema, layer_name, write_partitions};
 use crate::paths::Source;
 
 fn ipc_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -54,15 +54,8 @@ pub fn read_ipc(source: impl Into<Source>) -> Result<DataFrame> {
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let reader = FileReader::try_new(file, None).map_err(|e| ipc_error(&path, e))?;
         let file_schema = reader.schema();
-        match &schema {
-            None => schema = Some(file_schema.clone()),
-            Some(s) if s.fields() != file_schema.fields() => {
-                return Err(ipc_error(
-                    &path,
-                    format!("its schema {file_schema:?} differs from the first file's {s:?}"),
-                ))
-            }
-            Some(_) => {}
+        if let Some(message) = check_same_schema(&mut schema, &file_schema) {
+            return Err(ipc_error(&path, message));
         }
         let batches = reader.num_batches();
         let path = Arc::new(path);

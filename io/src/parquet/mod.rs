@@ -15,7 +15,7 @@ use self::prune::may_match;
 use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
 
 use crate::error::{Error, Result};
-use crate::partitioned::{layer_name, write_partitions};
+use crate::partitioned::{check_same_schema, layer_name, write_partitions};
 use crate::paths::Source;
 
 mod prune;
@@ -123,15 +123,8 @@ fn plan_parquet(
                     .map_err(|e| parquet_error(&path, e))?,
             ),
         };
-        match &schema {
-            None => schema = Some(projected.clone()),
-            Some(s) if s.fields() != projected.fields() => {
-                return Err(parquet_error(
-                    &path,
-                    format!("its schema {projected:?} differs from the first file's {s:?}"),
-                ))
-            }
-            Some(_) => {}
+        if let Some(message) = check_same_schema(&mut schema, &projected) {
+            return Err(parquet_error(&path, message));
         }
         let groups = builder.metadata().num_row_groups();
         let skip: Vec<bool> = (0..groups)
