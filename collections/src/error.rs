@@ -14,6 +14,20 @@ pub enum Error {
         /// What does not fit, naming the column.
         message: String,
     },
+    /// Array shapes or chunks that do not fit together: operands that cannot be broadcast, an
+    /// axis out of range, chunks that do not cut the shape.
+    #[error("{message}")]
+    Shape {
+        /// What does not fit, with the shapes involved.
+        message: String,
+    },
+    /// An element type that does not fit: a cast that cannot be safe, or data of another dtype
+    /// than the one asked for.
+    #[error("{message}")]
+    DType {
+        /// What does not fit, naming both dtypes.
+        message: String,
+    },
     /// An arrow kernel failed (a cast that cannot be done, say).
     #[error("arrow: {message}")]
     Arrow {
@@ -23,6 +37,18 @@ pub enum Error {
 }
 
 impl Error {
+    pub(crate) fn shape(message: impl Into<String>) -> Error {
+        Error::Shape {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn dtype(message: impl Into<String>) -> Error {
+        Error::DType {
+            message: message.into(),
+        }
+    }
+
     /// The runtime error inside, if this is one.
     pub fn as_runtime(&self) -> Option<&partita_runtime::Error> {
         match self {

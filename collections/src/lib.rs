@@ -4,6 +4,7 @@
 //! to compute: [`Delayed`] for lazy values built from plain closures, and [`Bag`] for
 //! partitioned collections of arbitrary items.
 
+mod array;
 mod bag;
 mod dataframe;
 mod delayed;
@@ -11,6 +12,10 @@ mod error;
 mod names;
 mod stream;
 
+pub use self::array::{
+    axis, compute_arrays, Array, Axes, Chunks, DType, DynArray, Element, Float, Index, Numeric,
+    Operand, Real, Scalar, C128, C64,
+};
 pub use self::bag::{AsF64, Bag, Reader};
 pub use self::dataframe::{
     col, count, dtype_name, first, last, lit, max, mean, min, size, std, sum, var, Agg, AggFunc,
@@ -28,7 +33,7 @@ pub use self::stream::{
 /// The names most programs need.
 pub mod prelude {
     pub use crate::{
-        col, combine, compute_all, compute_all_on, delayed, from_value, lit, Bag, DataFrame,
-        Delayed,
+        axis, col, combine, compute_all, compute_all_on, delayed, from_value, lit, Array, Axes,
+        Bag, DataFrame, Delayed,
     };
 }

@@ -1,0 +1,661 @@
+//! Reductions along axes as tree reductions over blocks: each block folds into partial
+//! accumulators (keeping the folded axes as length 1), groups of partials combine level by
+//! level until one block is left along every folded axis, and a last step turns accumulators
+//! into values and drops the folded axes unless `keepdims` asks to keep them.
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, ArrayView1, Axis, IxDyn, Zip};
+use partita_runtime::{downcast, value, Task, TaskKey, Value};
+
+use super::axes::Axes;
+use super::block::block_of;
+use super::chunks::Chunks;
+use super::dtype::{Element, Numeric, Real};
+use super::Array;
+use crate::error::Result;
+use crate::names::unique;
+
+/// How many partial blocks one combine task takes along each folded axis.
+const SPLIT_EVERY: usize = 8;
+
+/// One kind of reduction: how elements fold into an accumulator, how accumulators combine, and
+/// what value an accumulator gives.
+pub(crate) trait Reducer<T>: Send + Sync + 'static {
+    /// The partial result.
+    type Acc: Clone + Send + Sync + 'static;
+    /// The value of a reduced position.
+    type Out: Element;
+    /// Folds one lane along the folded axis; `start` is the lane's first element's position
+    /// along that axis in the whole array (for the arg-reductions).
+    fn fold(&self, lane: ArrayView1<'_, T>, start: usize) -> Self::Acc;
+    /// The accumulator of one element at position `index` along the folded axis.
+    fn init(&self, x: T, index: usize) -> Self::Acc;
+    /// Adds one element to an accumulator.
+    fn push(&self, acc: &mut Self::Acc, x: T, index: usize);
+    /// Merges two accumulators; `b` covers positions after `a`'s.
+    fn combine(&self, a: &mut Self::Acc, b: &Self::Acc);
+    /// The value, or why there is none (an empty `min`, say).
+    fn finish(&self, acc: &Self::Acc) -> std::result::Result<Self::Out, String>;
+}
+
+/// Sums a slice with eight accumulators, so floating-point sums vectorise.
+#[inline]
+fn sum_slice<T: Numeric>(s: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        for i in 0..8 {
+            acc[i] = acc[i].add(c[i]);
+        }
+    }
+    let mut total = chunks.remainder().iter().fold(T::zero(), |a, &x| a.add(x));
+    for a in acc {
+        total = total.add(a);
+    }
+    total
+}
+
+/// Sums a slice as `f64` with eight accumulators.
+#[inline]
+fn sum_f64<T: Real>(s: &[T]) -> f64 {
+    let mut acc = [0.0_f64; 8];
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        for i in 0..8 {
+            acc[i] += c[i].to_f64();
+        }
+    }
+    chunks.remainder().iter().map(|x| x.to_f64()).sum::<f64>() + acc.iter().sum::<f64>()
+}
+
+/// Sums the squared distances from `mean` with eight accumulators.
+#[inline]
+fn sq_dev_slice<T: Real>(s: &[T], mean: f64) -> f64 {
+    let mut acc = [0.0_f64; 8];
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        for i in 0..8 {
+            let d = c[i].to_f64() - mean;
+            acc[i] += d * d;
+        }
+    }
+    let mut total: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|x| (x.to_f64() - mean).powi(2))
+        .sum();
+    for a in acc {
+        total += a;
+    }
+    total
+}
+
+pub(crate) struct Sum;
+impl<T: Numeric> Reducer<T> for Sum {
+    type Acc = T;
+    type Out = T;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> T {
+        match lane.as_slice() {
+            Some(s) => sum_slice(s),
+            None => lane.iter().fold(T::zero(), |a, &x| a.add(x)),
+        }
+    }
+    fn init(&self, x: T, _: usize) -> T {
+        x
+    }
+    fn push(&self, acc: &mut T, x: T, _: usize) {
+        *acc = acc.add(x);
+    }
+    fn combine(&self, a: &mut T, b: &T) {
+        *a = a.add(*b);
+    }
+    fn finish(&self, acc: &T) -> std::result::Result<T, String> {
+        Ok(*acc)
+    }
+}
+
+pub(crate) struct Prod;
+impl<T: Numeric> Reducer<T> for Prod {
+    type Acc = T;
+    type Out = T;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> T {
+        lane.iter().fold(T::one(), |a, &x| a.mul(x))
+    }
+    fn init(&self, x: T, _: usize) -> T {
+        x
+    }
+    fn push(&self, acc: &mut T, x: T, _: usize) {
+        *acc = acc.mul(x);
+    }
+    fn combine(&self, a: &mut T, b: &T) {
+        *a = a.mul(*b);
+    }
+    fn finish(&self, acc: &T) -> std::result::Result<T, String> {
+        Ok(*acc)
+    }
+}
+
+/// `min` (`MAX == false`) or `max`.
+pub(crate) struct Extreme<const MAX: bool>;
+impl<T: Real, const MAX: bool> Reducer<T> for Extreme<MAX> {
+    type Acc = Option<T>;
+    type Out = T;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> Option<T> {
+        let mut it = lane.iter();
+        let first = *it.next()?;
+        Some(it.fold(first, |a, &x| if MAX { a.max2(x) } else { a.min2(x) }))
+    }
+    fn init(&self, x: T, _: usize) -> Option<T> {
+        Some(x)
+    }
+    fn push(&self, acc: &mut Option<T>, x: T, _: usize) {
+        *acc = Some(match *acc {
+            None => x,
+            Some(a) if MAX => a.max2(x),
+            Some(a) => a.min2(x),
+        });
+    }
+    fn combine(&self, a: &mut Option<T>, b: &Option<T>) {
+        if let Some(x) = *b {
+            self.push(a, x, 0);
+        }
+    }
+    fn finish(&self, acc: &Option<T>) -> std::result::Result<T, String> {
+        acc.ok_or_else(|| {
+            let op = if MAX { "maximum" } else { "minimum" };
+            format!("zero-size array to reduction operation {op} which has no identity")
+        })
+    }
+}
+
+/// `argmin` (`MAX == false`) or `argmax`: the first position of the extreme value (of the first
+/// NaN, if any, as NumPy).
+pub(crate) struct ArgExtreme<const MAX: bool>;
+impl<const MAX: bool> ArgExtreme<MAX> {
+    /// Whether `x` replaces the current best `a` (positions come in increasing order).
+    #[inline]
+    fn better<T: Real>(a: T, x: T) -> bool {
+        if a.is_nan() {
+            false
+        } else if x.is_nan() {
+            true
+        } else if MAX {
+            x > a
+        } else {
+            x < a
+        }
+    }
+}
+impl<T: Real, const MAX: bool> Reducer<T> for ArgExtreme<MAX> {
+    type Acc = Option<(T, usize)>;
+    type Out = u64;
+    fn fold(&self, lane: ArrayView1<'_, T>, start: usize) -> Self::Acc {
+        let mut acc = None;
+        for (i, &x) in lane.iter().enumerate() {
+            self.push(&mut acc, x, start + i);
+        }
+        acc
+    }
+    fn init(&self, x: T, index: usize) -> Self::Acc {
+        Some((x, index))
+    }
+    fn push(&self, acc: &mut Self::Acc, x: T, index: usize) {
+        match acc {
+            Some((a, _)) if !Self::better(*a, x) => {}
+            _ => *acc = Some((x, index)),
+        }
+    }
+    fn combine(&self, a: &mut Self::Acc, b: &Self::Acc) {
+        if let Some((x, i)) = *b {
+            self.push(a, x, i);
+        }
+    }
+    fn finish(&self, acc: &Self::Acc) -> std::result::Result<u64, String> {
+        acc.map(|(_, i)| i as u64).ok_or_else(|| {
+            let op = if MAX { "argmax" } else { "argmin" };
+            format!("attempt to get {op} of an empty sequence")
+        })
+    }
+}
+
+/// Count, mean and sum of squared deviations, combined by Chan et al.'s parallel formula.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Moments {
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    #[inline]
+    fn merge(&mut self, b: &Moments) {
+        if b.n == 0.0 {
+            return;
+        }
+        if self.n == 0.0 {
+            *self = *b;
+            return;
+        }
+        let n = self.n + b.n;
+        let delta = b.mean - self.mean;
+        self.mean += delta * b.n / n;
+        self.m2 += b.m2 + delta * delta * self.n * b.n / n;
+        self.n = n;
+    }
+}
+
+/// `mean` (`ddof == None`), `var` or `std` (`sqrt`) with `ddof` delta degrees of freedom.
+pub(crate) struct Stat {
+    ddof: Option<f64>,
+    sqrt: bool,
+}
+impl<T: Real> Reducer<T> for Stat {
+    type Acc = Moments;
+    type Out = f64;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> Moments {
+        let n = lane.len() as f64;
+        if n == 0.0 {
+            return Moments::default();
+        }
+        // Two passes over the lane: the mean, then the squared deviations from it.
+        let (mean, m2) = match lane.as_slice() {
+            Some(s) => {
+                let mean = sum_f64(s) / n;
+                let m2 = if self.ddof.is_some() {
+                    sq_dev_slice(s, mean)
+                } else {
+                    0.0
+                };
+                (mean, m2)
+            }
+            None => {
+                let mean = lane.iter().map(|x| x.to_f64()).sum::<f64>() / n;
+                (mean, lane.iter().map(|x| (x.to_f64() - mean).powi(2)).sum())
+            }
+        };
+        Moments { n, mean, m2 }
+    }
+    fn init(&self, x: T, _: usize) -> Moments {
+        Moments {
+            n: 1.0,
+            mean: x.to_f64(),
+            m2: 0.0,
+        }
+    }
+    #[inline]
+    fn push(&self, acc: &mut Moments, x: T, _: usize) {
+        acc.n += 1.0;
+        let d = x.to_f64() - acc.mean;
+        acc.mean += d / acc.n;
+        acc.m2 += d * (x.to_f64() - acc.mean);
+    }
+    fn combine(&self, a: &mut Moments, b: &Moments) {
+        a.merge(b);
+    }
+    fn finish(&self, acc: &Moments) -> std::result::Result<f64, String> {
+        let Some(ddof) = self.ddof else {
+            return Ok(if acc.n == 0.0 { f64::NAN } else { acc.mean });
+        };
+        let dof = acc.n - ddof;
+        let var = if dof <= 0.0 { f64::NAN } else { acc.m2 / dof };
+        Ok(if self.sqrt { var.sqrt() } else { var })
+    }
+}
+
+/// `any` (`ALL == false`) or `all` of booleans.
+pub(crate) struct Logical<const ALL: bool>;
+impl<const ALL: bool> Reducer<bool> for Logical<ALL> {
+    type Acc = bool;
+    type Out = bool;
+    fn fold(&self, lane: ArrayView1<'_, bool>, _: usize) -> bool {
+        if ALL {
+            lane.iter().all(|&x| x)
+        } else {
+            lane.iter().any(|&x| x)
+        }
+    }
+    fn init(&self, x: bool, _: usize) -> bool {
+        x
+    }
+    fn push(&self, acc: &mut bool, x: bool, _: usize) {
+        *acc = if ALL { *acc && x } else { *acc || x };
+    }
+    fn combine(&self, a: &mut bool, b: &bool) {
+        self.push(a, *b, 0);
+    }
+    fn finish(&self, acc: &bool) -> std::result::Result<bool, String> {
+        Ok(*acc)
+    }
+}
+
+/// Folds one block over `axes` (sorted), keeping them as length 1. `offsets` are the block's
+/// element offsets in the whole array.
+fn fold_block<T: Element, R: Reducer<T>>(
+    r: &R,
+    block: &ArrayD<T>,
+    axes: &[usize],
+    offsets: &[usize],
+) -> ArrayD<R::Acc> {
+    let nd = block.ndim();
+    if axes.len() == nd && nd > 0 {
+        // Every axis: one lane over the whole block.
+        let std = block.as_standard_layout();
+        let flat = std
+            .view()
+            .into_shape_with_order(IxDyn(&[block.len()]))
+            .expect("standard layout")
+            .into_dimensionality::<ndarray::Ix1>()
+            .expect("one axis");
+        let acc = r.fold(flat, 0);
+        return ArrayD::from_elem(IxDyn(&vec![1; nd]), acc);
+    }
+    if axes.is_empty() || nd == 0 {
+        return block.map(|&x| r.init(x, 0));
+    }
+    if nd == 0 {
+        let x = *block.iter().next().expect("a 0-d block has one element");
+        return ArrayD::from_elem(IxDyn(&[]), r.init(x, 0));
+    }
+    // The first folded axis over the elements, then the others over the accumulators.
+    let a0 = axes[0];
+    let mut acc: ArrayD<R::Acc> = if a0 == nd - 1 || block.len_of(Axis(a0)) == 0 {
+        block
+            .map_axis(Axis(a0), |lane| r.fold(lane, offsets[a0]))
+            .insert_axis(Axis(a0))
+    } else {
+        // Walk the folded axis in slabs, pushing each slab into the accumulators: contiguous
+        // access for a C-order block.
+        let mut slabs = block.axis_iter(Axis(a0)).enumerate();
+        let (_, first) = slabs.next().expect("a non-empty axis");
+        let mut acc = first.map(|&x| r.init(x, offsets[a0]));
+        for (i, slab) in slabs {
+            Zip::from(&mut acc)
+                .and(&slab)
+                .for_each(|a, &x| r.push(a, x, offsets[a0] + i));
+        }
+        acc.insert_axis(Axis(a0))
+    };
+    for &a in &axes[1..] {
+        acc = acc
+            .map_axis(Axis(a), |lane| {
+                let mut it = lane.iter();
+                let mut first = it.next().expect("a length-1 or longer axis").clone();
+                for x in it {
+                    r.combine(&mut first, x);
+                }
+                first
+            })
+            .insert_axis(Axis(a));
+    }
+    acc
+}
+
+impl<T: Element> Array<T> {
+    /// The tree reduction of `self` by `r` over `axes`.
+    pub(crate) fn reduce<R: Reducer<T>>(
+        &self,
+        r: R,
+        axes: &Axes,
+        op: &str,
+    ) -> Result<Array<R::Out>> {
+        let (axes, keepdims) = axes.resolve(self.ndim())?;
+        let r = Arc::new(r);
+        let nd = self.ndim();
+        // Partial accumulators, one block per input block.
+        let name = unique(&format!("{op}-partial"));
+        let offsets: Vec<Vec<usize>> = (0..nd).map(|a| self.chunks.offsets(a)).collect();
+        let mut grid = self.chunks.grid();
+        let kept = |grid: &[usize]| {
+            let sizes = (0..nd).map(|a| vec![1; grid[a]]).collect::<Vec<_>>();
+            Chunks::from_sizes(sizes)
+        };
+        let tasks = self
+            .chunks
+            .blocks()
+            .map(|b| {
+                let input = self.key(&b);
+                let k = input.clone();
+                let r = r.clone();
+                let axes = axes.clone();
+                let start: Vec<usize> = b.iter().enumerate().map(|(a, &i)| offsets[a][i]).collect();
+                Task::new(
+                    TaskKey::new(name.clone(), self.chunks.flat(&b)),
+                    vec![input],
+                    Arc::new(move |vals: Vec<Value>| {
+                        let block = block_of::<T>(&vals[0], &k)?;
+                        Ok(value(fold_block(&*r, block, &axes, &start)))
+                    }),
+                )
+            })
+            .collect();
+        let mut graph = self.graph.clone();
+        graph.add_layer(name.clone(), tasks);
+        let mut level = name;
+        // Combine groups of partials until one is left along each folded axis.
+        while axes.iter().any(|&a| grid[a] > 1) {
+            let old = kept(&grid);
+            let next_grid: Vec<usize> = (0..nd)
+                .map(|a| {
+                    if axes.contains(&a) {
+                        grid[a].div_ceil(SPLIT_EVERY)
+                    } else {
+                        grid[a]
+                    }
+                })
+                .collect();
+            let new = kept(&next_grid);
+            let name = unique(&format!("{op}-combine"));
+            let tasks = new
+                .blocks()
+                .map(|b| {
+                    let mut groups: Vec<Vec<usize>> = vec![vec![]];
+                    for a in 0..nd {
+                        let range: Vec<usize> = if axes.contains(&a) {
+                            (b[a] * SPLIT_EVERY..((b[a] + 1) * SPLIT_EVERY).min(grid[a])).collect()
+                        } else {
+                            vec![b[a]]
+                        };
+                        groups = groups
+                            .into_iter()
+                            .flat_map(|g| {
+                                range.iter().map(move |&i| {
+                                    let mut g = g.clone();
+                                    g.push(i);
+                                    g
+                                })
+                            })
+                            .collect();
+                    }
+                    let deps: Vec<TaskKey> = groups
+                        .iter()
+                        .map(|p| TaskKey::new(level.clone(), old.flat(p)))
+                        .collect();
+                    let keys = deps.clone();
+                    let r = r.clone();
+                    Task::new(
+                        TaskKey::new(name.clone(), new.flat(&b)),
+                        deps,
+                        Arc::new(move |vals: Vec<Value>| {
+                            let mut acc = downcast::<ArrayD<R::Acc>>(&vals[0], &keys[0])?.clone();
+                            for (v, k) in vals[1..].iter().zip(&keys[1..]) {
+                                let other = downcast::<ArrayD<R::Acc>>(v, k)?;
+                                Zip::from(&mut acc)
+                                    .and(other)
+                                    .for_each(|a, b| r.combine(a, b));
+                            }
+                            Ok(value(acc))
+                        }),
+                    )
+                })
+                .collect();
+            graph.add_layer(name.clone(), tasks);
+            level = name;
+            grid = next_grid;
+        }
+        // Accumulators to values, dropping the folded axes unless kept.
+        let last = kept(&grid);
+        let mut sizes: Vec<Vec<usize>> = Vec::with_capacity(nd);
+        for a in 0..nd {
+            if !axes.contains(&a) {
+                sizes.push(self.chunks.axis(a).to_vec());
+            } else if keepdims {
+                sizes.push(vec![1]);
+            }
+        }
+        let out = Chunks::from_sizes(sizes);
+        let name = unique(op);
+        let tasks = last
+            .blocks()
+            .map(|b| {
+                let input = TaskKey::new(level.clone(), last.flat(&b));
+                let out_key = TaskKey::new(name.clone(), last.flat(&b));
+                let k = input.clone();
+                let r = r.clone();
+                let axes = axes.clone();
+                let ok = out_key.clone();
+                Task::new(
+                    out_key,
+                    vec![input],
+                    Arc::new(move |vals: Vec<Value>| {
+                        let acc = downcast::<ArrayD<R::Acc>>(&vals[0], &k)?;
+                        let mut failed = None;
+                        let done = acc.map(|a| match r.finish(a) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                failed.get_or_insert(e);
+                                R::Out::default()
+                            }
+                        });
+                        if let Some(message) = failed {
+                            return Err(partita_runtime::Error::TaskFailed {
+                                key: ok.clone(),
+                                message,
+                            });
+                        }
+                        if keepdims {
+                            return Ok(value(done));
+                        }
+                        let shape: Vec<usize> = done
+                            .shape()
+                            .iter()
+                            .enumerate()
+                            .filter(|(a, _)| !axes.contains(a))
+                            .map(|(_, &n)| n)
+                            .collect();
+                        Ok(value(
+                            done.into_shape_with_order(IxDyn(&shape))
+                                .expect("dropping length-1 axes"),
+                        ))
+                    }),
+                )
+            })
+            .collect();
+        graph.add_layer(name.clone(), tasks);
+        // The output's block numbering: the grid over the kept axes (and the length-1 folded
+        // ones), which is the same C order as `last`'s.
+        Ok(Array::from_graph(graph, name, out))
+    }
+}
+
+impl<T: Numeric> Array<T> {
+    /// The sum over `axes` (in `T`, wrapping for integers).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use partita_collections::{axis, Array, Axes};
+    /// let x = Array::from_array(array![[1, 2, 3], [4, 5, 6]], &[1, 2])?;
+    /// assert_eq!(x.sum(axis(1)).compute()?, array![6, 15].into_dyn());
+    /// assert_eq!(x.sum(axis(0).keepdims()).compute()?, array![[5, 7, 9]].into_dyn());
+    /// assert_eq!(x.sum(Axes::All).compute_scalar()?, 21);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Shape`] naming an axis out of range.
+    pub fn sum(&self, axes: impl Into<Axes>) -> Result<Array<T>> {
+        self.reduce(Sum, &axes.into(), "sum")
+    }
+
+    /// The product over `axes`.
+    pub fn prod(&self, axes: impl Into<Axes>) -> Result<Array<T>> {
+        self.reduce(Prod, &axes.into(), "prod")
+    }
+}
+
+impl<T: Real> Array<T> {
+    /// The minimum over `axes` (NaN if any element is NaN). Computing it fails on an empty axis.
+    pub fn min(&self, axes: impl Into<Axes>) -> Result<Array<T>> {
+        self.reduce(Extreme::<false>, &axes.into(), "min")
+    }
+
+    /// The maximum over `axes` (NaN if any element is NaN). Computing it fails on an empty axis.
+    pub fn max(&self, axes: impl Into<Axes>) -> Result<Array<T>> {
+        self.reduce(Extreme::<true>, &axes.into(), "max")
+    }
+
+    /// The arithmetic mean over `axes`, accumulated in `f64`.
+    pub fn mean(&self, axes: impl Into<Axes>) -> Result<Array<f64>> {
+        let stat = Stat {
+            ddof: None,
+            sqrt: false,
+        };
+        self.reduce(stat, &axes.into(), "mean")
+    }
+
+    /// The variance over `axes` with `ddof` delta degrees of freedom (NumPy's default is 0).
+    pub fn var(&self, axes: impl Into<Axes>, ddof: usize) -> Result<Array<f64>> {
+        let stat = Stat {
+            ddof: Some(ddof as f64),
+            sqrt: false,
+        };
+        self.reduce(stat, &axes.into(), "var")
+    }
+
+    /// The standard deviation over `axes` with `ddof` delta degrees of freedom.
+    ///
+    /// ```
+    /// use partita_collections::{Array, Axes};
+    /// let x = Array::from_array(ndarray::array![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], &[3])?;
+    /// assert_eq!(x.std(Axes::All, 0).compute_scalar()?, 2.0);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn std(&self, axes: impl Into<Axes>, ddof: usize) -> Result<Array<f64>> {
+        let stat = Stat {
+            ddof: Some(ddof as f64),
+            sqrt: true,
+        };
+        self.reduce(stat, &axes.into(), "std")
+    }
+
+    /// The position of the first minimum along `axis` (use [`reshape`](Array::reshape) to a
+    /// single axis for NumPy's flat `argmin()`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let x = partita_collections::Array::from_array(array![[3, 1, 2], [0, 5, 0]], &[1, 2])?;
+    /// assert_eq!(x.argmin(1).compute()?, array![1_u64, 0].into_dyn());
+    /// assert_eq!(x.argmax(0).compute()?, array![0_u64, 1, 0].into_dyn());
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn argmin(&self, axis: isize) -> Result<Array<u64>> {
+        self.reduce(ArgExtreme::<false>, &super::axis(axis), "argmin")
+    }
+
+    /// The position of the first maximum along `axis`.
+    pub fn argmax(&self, axis: isize) -> Result<Array<u64>> {
+        self.reduce(ArgExtreme::<true>, &super::axis(axis), "argmax")
+    }
+}
+
+impl Array<bool> {
+    /// Whether any element over `axes` is true.
+    pub fn any(&self, axes: impl Into<Axes>) -> Result<Array<bool>> {
+        self.reduce(Logical::<false>, &axes.into(), "any")
+    }
+
+    /// Whether every element over `axes` is true.
+    pub fn all(&self, axes: impl Into<Axes>) -> Result<Array<bool>> {
+        self.reduce(Logical::<true>, &axes.into(), "all")
+    }
+}
