@@ -18,8 +18,9 @@
 struct ReadmeDoctests;
 
 pub use partita_collections::{
-    col, combine, compute_all, compute_all_on, delayed, from_value, graph_all, lit, AsF64, Bag,
-    DataFrame, Delayed, DelayedHandle, Expr, Stream, Window,
+    axis, col, combine, compute_all, compute_all_on, compute_arrays, delayed, from_value,
+    graph_all, lit, Array, AsF64, Axes, Bag, Chunks, DType, DataFrame, Delayed, DelayedHandle,
+    DynArray, Expr, Index, Stream, Window, C128, C64,
 };
 pub use partita_io::{
     read_csv, read_text, read_text_with, to_csv, to_rolling_textfiles, to_textfiles, write_atomic,

@@ -47,9 +47,9 @@ use crate::names::unique;
 /// use partita_collections::{axis, Array};
 ///
 /// let x = Array::from_array(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], &[1, 2])?;
-/// let y = &x - &x.mean(axis(1).keepdims());
+/// let y = &x - &x.mean(axis(1).keepdims())?;
 /// assert_eq!(y.compute()?, array![[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]].into_dyn());
-/// assert_eq!(x.sum(axis(0)).compute()?, array![5.0, 7.0, 9.0].into_dyn());
+/// assert_eq!(x.sum(axis(0))?.compute()?, array![5.0, 7.0, 9.0].into_dyn());
 /// # Ok::<(), partita_collections::Error>(())
 /// ```
 pub struct Array<T> {
@@ -317,7 +317,7 @@ impl<T: Element> Array<T> {
     /// ```
     /// use partita_collections::{Array, Axes};
     /// let x = Array::<i64>::arange(10, 3)?;
-    /// assert_eq!(x.sum(Axes::All).compute_scalar()?, 45);
+    /// assert_eq!(x.sum(Axes::All)?.compute_scalar()?, 45);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     ///
@@ -374,7 +374,7 @@ impl<T: Element> Array<T> {
 /// use partita_collections::{compute_arrays, Array, Axes};
 /// let x = Array::<f64>::arange(8, 3)?;
 /// let y = x.map(|v| v * 2.0);
-/// let [a, b] = compute_arrays([&y, &y.sum(Axes::All)], partita_runtime::Runtime::global())?
+/// let [a, b] = compute_arrays([&y, &y.sum(Axes::All)?], partita_runtime::Runtime::global())?
 ///     .try_into()
 ///     .unwrap();
 /// assert_eq!(b.into_iter().next(), Some(56.0));

@@ -347,7 +347,7 @@ fn fold_block<T: Element, R: Reducer<T>>(
             .expect("standard layout")
             .into_dimensionality::<ndarray::Ix1>()
             .expect("one axis");
-        let acc = r.fold(flat, 0);
+        let acc = r.fold(flat, if nd == 1 { offsets[0] } else { 0 });
         return ArrayD::from_elem(IxDyn(&vec![1; nd]), acc);
     }
     if axes.is_empty() || nd == 0 {
@@ -380,7 +380,11 @@ fn fold_block<T: Element, R: Reducer<T>>(
         acc = acc
             .map_axis(Axis(a), |lane| {
                 let mut it = lane.iter();
-                let mut first = it.next().expect("a length-1 or longer axis").clone();
+                let Some(first) = it.next() else {
+                    // An empty block along this axis: the accumulator of no element.
+                    return r.fold(ArrayView1::from(&[] as &[T]), 0);
+                };
+                let mut first = first.clone();
                 for x in it {
                     r.combine(&mut first, x);
                 }
@@ -565,9 +569,9 @@ impl<T: Numeric> Array<T> {
     /// use ndarray::array;
     /// use partita_collections::{axis, Array, Axes};
     /// let x = Array::from_array(array![[1, 2, 3], [4, 5, 6]], &[1, 2])?;
-    /// assert_eq!(x.sum(axis(1)).compute()?, array![6, 15].into_dyn());
-    /// assert_eq!(x.sum(axis(0).keepdims()).compute()?, array![[5, 7, 9]].into_dyn());
-    /// assert_eq!(x.sum(Axes::All).compute_scalar()?, 21);
+    /// assert_eq!(x.sum(axis(1))?.compute()?, array![6, 15].into_dyn());
+    /// assert_eq!(x.sum(axis(0).keepdims())?.compute()?, array![[5, 7, 9]].into_dyn());
+    /// assert_eq!(x.sum(Axes::All)?.compute_scalar()?, 21);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     ///
@@ -617,7 +621,7 @@ impl<T: Real> Array<T> {
     /// ```
     /// use partita_collections::{Array, Axes};
     /// let x = Array::from_array(ndarray::array![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], &[3])?;
-    /// assert_eq!(x.std(Axes::All, 0).compute_scalar()?, 2.0);
+    /// assert_eq!(x.std(Axes::All, 0)?.compute_scalar()?, 2.0);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     pub fn std(&self, axes: impl Into<Axes>, ddof: usize) -> Result<Array<f64>> {
@@ -634,8 +638,8 @@ impl<T: Real> Array<T> {
     /// ```
     /// use ndarray::array;
     /// let x = partita_collections::Array::from_array(array![[3, 1, 2], [0, 5, 0]], &[1, 2])?;
-    /// assert_eq!(x.argmin(1).compute()?, array![1_u64, 0].into_dyn());
-    /// assert_eq!(x.argmax(0).compute()?, array![0_u64, 1, 0].into_dyn());
+    /// assert_eq!(x.argmin(1)?.compute()?, array![1_u64, 0].into_dyn());
+    /// assert_eq!(x.argmax(0)?.compute()?, array![0_u64, 1, 0].into_dyn());
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     pub fn argmin(&self, axis: isize) -> Result<Array<u64>> {
