@@ -32,6 +32,9 @@ pub(crate) struct Plan {
     pub(crate) n_results: usize,
     /// A topological order.
     pub(crate) topo: Vec<u32>,
+    /// The tasks without inputs that compute, in the order the graph lists them (its layers in
+    /// order, each layer's partitions in order): the order sources are released in.
+    pub(crate) roots: Vec<u32>,
 }
 
 impl Plan {
@@ -40,7 +43,12 @@ impl Plan {
         // key -> (task, number or u32::MAX while unreached)
         let mut index: FxHashMap<&TaskKey, (&crate::graph::Task, u32)> = FxHashMap::default();
         index.reserve(graph.len());
-        for task in graph.tasks() {
+        // Where the graph lists each task without inputs.
+        let mut listed: FxHashMap<&TaskKey, u32> = FxHashMap::default();
+        for (pos, task) in graph.tasks().enumerate() {
+            if task.deps().is_empty() {
+                listed.entry(task.key()).or_insert(pos as u32);
+            }
             if let Some((old, _)) = index.insert(task.key(), (task, u32::MAX)) {
                 if !old.is_same(task) {
                     return Err(Error::DuplicateKey {
@@ -127,6 +135,14 @@ impl Plan {
             });
         }
 
+        let mut roots: Vec<u32> = (0..n as u32)
+            .filter(|&t| {
+                slot_start[t as usize] == slot_start[t as usize + 1]
+                    && matches!(order[t as usize].kind(), TaskKind::Compute(_))
+            })
+            .collect();
+        roots.sort_by_key(|&t| listed.get(order[t as usize].key()).copied());
+
         let mut result_of = vec![NOT_OUTPUT; n];
         for (t, r) in result_of_task {
             result_of[t as usize] = r;
@@ -141,6 +157,7 @@ impl Plan {
             n_results: requested.iter().map(|&r| r as usize + 1).max().unwrap_or(0),
             requested,
             topo,
+            roots,
         })
     }
 

@@ -152,6 +152,11 @@ impl Drop for Pool {
 }
 
 impl Registry {
+    /// The number of worker threads.
+    pub(crate) fn threads(&self) -> usize {
+        self.stealers.len()
+    }
+
     /// Queues a job: on this worker's own deque when called from a worker of this pool, on the
     /// injector otherwise. Wakes a sleeping worker if there is one.
     pub(crate) fn spawn(self: &Arc<Self>, job: Job) {
