@@ -270,7 +270,7 @@ proptest! {
         let flat = t.permute(&inverse(&perm)).unwrap().reshape(&[n]).unwrap();
         let xs: Vec<i64> = x.iter().copied().collect();
         prop_assert_eq!(flat.compute().unwrap().into_raw_vec_and_offset().0, xs.clone());
-        let k = (1..=n.max(1)).rev().find(|k| n % k == 0 && *k <= 4).unwrap_or(1);
+        let k = (1..=n.max(1)).rev().find(|k| n.is_multiple_of(*k) && *k <= 4).unwrap_or(1);
         let two = a.reshape(&[n / k, k]).unwrap();
         prop_assert_eq!(two.compute().unwrap(), ArrayD::from_shape_vec(IxDyn(&[n / k, k]), xs).unwrap());
     }

@@ -41,6 +41,7 @@ mod profiler;
 mod progress;
 mod runtime;
 mod scheduler;
+mod shuffle;
 mod value;
 
 pub use self::actor::{Fetch, PartitionActor, PartitionRef};
@@ -53,6 +54,7 @@ pub use self::profiler::Profiler;
 pub use self::progress::ProgressBar;
 pub use self::runtime::{Builder, Runtime};
 pub use self::scheduler::{ComputeHandle, Scheduler};
+pub use self::shuffle::{add_shuffle, FinishFn, FoldFn, ShuffleSpec, SplitFn};
 pub use self::value::{downcast, downcast_owned, value, Kernel, Value};
 
 /// The names most programs need.
