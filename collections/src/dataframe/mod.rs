@@ -11,8 +11,10 @@
 
 mod expr;
 mod groupby;
+mod join;
 mod ops;
 mod projection;
+mod shuffle;
 #[cfg(test)]
 mod test;
 
@@ -28,6 +30,7 @@ pub use self::expr::{col, dtype_name, lit, BinaryOp, Dtype, Expr, Literal};
 pub use self::groupby::{
     count, first, last, max, mean, min, size, std, sum, var, Agg, AggFunc, GroupBy,
 };
+pub use self::join::{How, Merge};
 use self::ops::RowOp;
 use self::projection::names;
 pub use self::projection::ColumnSource;
@@ -74,6 +77,8 @@ pub struct DataFrame {
     /// The frame re-planned to read only the columns its result needs (computed once, shared
     /// by clones, so every clone names the same partitions).
     pruned: Arc<std::sync::OnceLock<Option<DataFrame>>>,
+    /// An estimate of the frame's size in bytes, where known (for choosing broadcast joins).
+    bytes: Option<usize>,
 }
 
 impl fmt::Debug for DataFrame {
@@ -104,6 +109,7 @@ impl DataFrame {
             schema,
             source: None,
             pruned: Arc::default(),
+            bytes: None,
         }
     }
 
@@ -133,6 +139,7 @@ impl DataFrame {
         }
         let name = unique("from-batches");
         let n = batches.len();
+        let bytes = batches.iter().map(RecordBatch::get_array_memory_size).sum();
         let tasks = batches
             .into_iter()
             .enumerate()
@@ -147,7 +154,20 @@ impl DataFrame {
             .collect();
         let mut graph = Graph::new();
         graph.add_layer(name.clone(), tasks);
-        Ok(DataFrame::from_partitions(graph, name, n, schema))
+        Ok(DataFrame::from_partitions(graph, name, n, schema).with_size_hint(Some(bytes)))
+    }
+
+    /// The same frame with an estimate of its size in bytes (readers that know their data's
+    /// size set one; `merge` broadcasts a side whose estimate is small).
+    pub fn with_size_hint(mut self, bytes: Option<usize>) -> DataFrame {
+        self.bytes = bytes;
+        self
+    }
+
+    /// The estimated size in bytes, where known: exact for frames made from batches or
+    /// persisted, an upper bound after row-wise operations that drop rows or columns.
+    pub fn size_hint(&self) -> Option<usize> {
+        self.bytes
     }
 
     /// `batch` cut into `npartitions` contiguous partitions of near-equal size (zero-copy
@@ -213,6 +233,7 @@ impl DataFrame {
             name: unique("dataframe"),
             source: self.source.clone(),
             pruned: Arc::default(),
+            bytes: self.bytes,
         })
     }
 
@@ -397,6 +418,7 @@ impl DataFrame {
             self.npartitions,
             self.schema.clone(),
         )
+        .with_size_hint(self.bytes)
     }
 
     /// The task graph that computes the partitions.
@@ -476,18 +498,22 @@ impl DataFrame {
     /// The first failed partition's error.
     pub fn persist_on(&self, runtime: &Runtime) -> Result<DataFrame> {
         let m = self.materialize();
-        let refs = runtime.persist(&m.graph, &m.keys())?;
+        let keys = m.keys();
+        let refs = runtime.persist(&m.graph, &keys)?;
         let mut graph = Graph::new();
         graph.add_layer(
             m.input.clone(),
             refs.into_iter().map(Task::stored).collect(),
         );
-        Ok(DataFrame::from_partitions(
-            graph,
-            m.input.clone(),
-            m.npartitions,
-            m.schema.clone(),
-        ))
+        // The persisted partitions' sizes: fetching them from their actors copies nothing.
+        let mut bytes = 0;
+        for (v, k) in runtime.compute(&graph, &keys)?.iter().zip(&keys) {
+            bytes += downcast::<RecordBatch>(v, k)?.get_array_memory_size();
+        }
+        Ok(
+            DataFrame::from_partitions(graph, m.input.clone(), m.npartitions, m.schema.clone())
+                .with_size_hint(Some(bytes)),
+        )
     }
 
     /// The whole table on the default runtime, with its index as the first column.

@@ -1,0 +1,606 @@
+//! `merge`: joins of two frames on key columns, as pandas' and Dask's `merge`.
+//!
+//! When one side is small (one partition, or an estimated size under the broadcast threshold)
+//! its partitions are concatenated once into a hash table that every partition of the other side
+//! probes: a broadcast join, with no shuffle. Otherwise both sides are hash-shuffled on their
+//! keys into the same number of partitions, and partition `i` of one joins partition `i` of the
+//! other.
+//!
+//! The hash table of a single integer key whose values span a small range is a direct-indexed
+//! array (a perfect hash); any other key hashes its arrow-row encoding. Null keys never match,
+//! as in SQL: a row with a null key gets no partner, and appears only in the outer side of a
+//! left, right or outer join.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array};
+use arrow::compute::kernels::zip::zip;
+use arrow::compute::{concat_batches, is_not_null, take};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::row::{RowConverter, SortField};
+use partita_runtime::{downcast, value, Graph, Task, TaskKey, Value};
+
+use super::expr::arrow_error;
+use super::shuffle::{key_columns, task_error};
+use super::DataFrame;
+use crate::error::{Error, Result};
+use crate::names::unique;
+
+/// Which rows a join keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum How {
+    /// Rows whose key is on both sides.
+    Inner,
+    /// Every left row, with the right's columns null where it has no partner.
+    Left,
+    /// Every right row, with the left's columns null where it has no partner.
+    Right,
+    /// Every row of both sides.
+    Outer,
+}
+
+/// How to join: keys, kind, suffixes, and the broadcast choice.
+///
+/// ```
+/// use partita_collections::{How, Merge};
+/// let m = Merge::on(&["id"]).how(How::Left).suffixes("_l", "_r").broadcast(false);
+/// assert_eq!(m.kind(), How::Left);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Merge {
+    left_on: Vec<String>,
+    right_on: Vec<String>,
+    how: How,
+    suffixes: (String, String),
+    broadcast: Option<bool>,
+    threshold: usize,
+    npartitions: Option<usize>,
+}
+
+impl Merge {
+    /// Join on columns that have the same names on both sides (kept once in the result).
+    pub fn on(columns: &[&str]) -> Merge {
+        let c: Vec<String> = columns.iter().map(|s| s.to_string()).collect();
+        Merge {
+            left_on: c.clone(),
+            right_on: c,
+            how: How::Inner,
+            suffixes: ("_x".into(), "_y".into()),
+            broadcast: None,
+            threshold: 32 << 20,
+            npartitions: None,
+        }
+    }
+
+    /// Join `left_on` of the left with `right_on` of the right (both kept in the result).
+    pub fn left_right(left_on: &[&str], right_on: &[&str]) -> Merge {
+        let mut m = Merge::on(left_on);
+        m.right_on = right_on.iter().map(|s| s.to_string()).collect();
+        m
+    }
+
+    /// Which rows to keep (default [`How::Inner`]).
+    pub fn how(mut self, how: How) -> Merge {
+        self.how = how;
+        self
+    }
+
+    /// The kind of join.
+    pub fn kind(&self) -> How {
+        self.how
+    }
+
+    /// Suffixes for non-key columns that both sides have (default `_x`, `_y`, as pandas).
+    pub fn suffixes(mut self, left: &str, right: &str) -> Merge {
+        self.suffixes = (left.into(), right.into());
+        self
+    }
+
+    /// Force (`true`) or forbid (`false`) broadcasting the smaller side; by default a side is
+    /// broadcast when it has one partition or its estimated size is under the threshold.
+    pub fn broadcast(mut self, broadcast: bool) -> Merge {
+        self.broadcast = Some(broadcast);
+        self
+    }
+
+    /// The estimated size in bytes under which a side is broadcast (default 32 MiB).
+    pub fn broadcast_threshold(mut self, bytes: usize) -> Merge {
+        self.threshold = bytes;
+        self
+    }
+
+    /// The number of partitions of a shuffle join (default: the larger side's).
+    pub fn npartitions(mut self, n: usize) -> Merge {
+        self.npartitions = Some(n);
+        self
+    }
+}
+
+/// The build side of a join: row numbers by key.
+enum Table {
+    /// `slots[key - min]` is the first row with that key (`u32::MAX`: none).
+    Dense { min: i64, slots: Vec<u32> },
+    /// First row by the arrow-row encoding of the key.
+    Hashed {
+        firsts: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+        converter: RowConverter,
+    },
+}
+
+/// A built side: its table, and for each row the next row with the same key.
+struct Built {
+    table: Table,
+    next: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A single integer key as `i64`s (nulls as `None`), if it is one.
+fn int_key(cols: &[ArrayRef]) -> Option<Vec<Option<i64>>> {
+    use arrow::datatypes::*;
+    let [c] = cols else { return None };
+    macro_rules! ints {
+        ($t:ty) => {{
+            let a = c.as_primitive::<$t>();
+            Some(a.iter().map(|v| v.map(|x| x as i64)).collect())
+        }};
+    }
+    match c.data_type() {
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        _ => None,
+    }
+}
+
+/// Which rows have a null in any key column.
+fn null_rows(cols: &[ArrayRef], n: usize) -> Vec<bool> {
+    let mut out = vec![false; n];
+    for c in cols {
+        if c.null_count() > 0 {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o |= c.is_null(i);
+            }
+        }
+    }
+    out
+}
+
+fn build(batch: &RecordBatch, on: &[String]) -> Result<Built> {
+    let cols = key_columns(batch, on)?;
+    let n = batch.num_rows();
+    let mut next = vec![NONE; n];
+    if let Some(keys) = int_key(&cols) {
+        let (lo, hi) = keys
+            .iter()
+            .flatten()
+            .fold((i64::MAX, i64::MIN), |(a, b), &k| (a.min(k), b.max(k)));
+        let span = (hi as i128 - lo as i128 + 1).max(0) as u128;
+        if n == 0 || span <= (4 * n as u128 + 1024) {
+            let mut slots = vec![NONE; if n == 0 { 0 } else { span as usize }];
+            // Backwards, so each chain lists rows in ascending order.
+            for (row, k) in keys.iter().enumerate().rev() {
+                if let Some(k) = k {
+                    let s = &mut slots[(k - lo) as usize];
+                    next[row] = *s;
+                    *s = row as u32;
+                }
+            }
+            return Ok(Built {
+                table: Table::Dense { min: lo, slots },
+                next,
+            });
+        }
+    }
+    let fields = cols
+        .iter()
+        .map(|c| SortField::new(c.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields).map_err(arrow_error)?;
+    let rows = converter.convert_columns(&cols).map_err(arrow_error)?;
+    let nulls = null_rows(&cols, n);
+    let mut firsts: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState> = HashMap::default();
+    for row in (0..n).rev() {
+        if nulls[row] {
+            continue;
+        }
+        let slot = firsts.entry(rows.row(row).as_ref().into()).or_insert(NONE);
+        next[row] = *slot;
+        *slot = row as u32;
+    }
+    Ok(Built {
+        table: Table::Hashed { firsts, converter },
+        next,
+    })
+}
+
+/// The pairs `(probe row, built row)` with equal keys, in probe-row order; with `keep_probe`,
+/// a probe row without partner pairs with `None`. Marks the built rows that matched.
+fn probe(
+    built: &Built,
+    batch: &RecordBatch,
+    on: &[String],
+    keep_probe: bool,
+    matched: &mut [bool],
+) -> Result<(Vec<u32>, Vec<Option<u32>>)> {
+    let cols = key_columns(batch, on)?;
+    let n = batch.num_rows();
+    let (mut l, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut emit = |row: usize, first: u32, l: &mut Vec<u32>, r: &mut Vec<Option<u32>>| {
+        let mut b = first;
+        if b == NONE && keep_probe {
+            l.push(row as u32);
+            r.push(None);
+        }
+        while b != NONE {
+            l.push(row as u32);
+            r.push(Some(b));
+            matched[b as usize] = true;
+            b = built.next[b as usize];
+        }
+    };
+    match &built.table {
+        Table::Dense { min, slots } => {
+            let Some(keys) = int_key(&cols) else {
+                return Err(Error::Schema {
+                    message: format!("join keys {on:?} are not integers on both sides"),
+                });
+            };
+            for (row, k) in keys.iter().enumerate() {
+                let first = match k {
+                    Some(k) => {
+                        let i = k.wrapping_sub(*min);
+                        if i >= 0 && (i as usize) < slots.len() {
+                            slots[i as usize]
+                        } else {
+                            NONE
+                        }
+                    }
+                    None => NONE,
+                };
+                emit(row, first, &mut l, &mut r);
+            }
+        }
+        Table::Hashed { firsts, converter } => {
+            let rows = converter.convert_columns(&cols).map_err(arrow_error)?;
+            let nulls = null_rows(&cols, n);
+            for (row, &null) in nulls.iter().enumerate() {
+                let first = if null {
+                    NONE
+                } else {
+                    firsts.get(rows.row(row).as_ref()).copied().unwrap_or(NONE)
+                };
+                emit(row, first, &mut l, &mut r);
+            }
+        }
+    }
+    Ok((l, r))
+}
+
+/// How the result's columns are made: the output schema and, per column, its side and source
+/// column, plus which key columns coalesce (outer joins on shared names).
+#[derive(Clone)]
+struct Layout {
+    schema: SchemaRef,
+    /// (from the left?, column index there, coalesce with this right column)
+    columns: Vec<(bool, usize, Option<usize>)>,
+}
+
+fn layout(left: &Schema, right: &Schema, m: &Merge) -> Result<Layout> {
+    let shared_keys = m.left_on == m.right_on;
+    for (side, schema, on) in [("left", left, &m.left_on), ("right", right, &m.right_on)] {
+        for c in on {
+            if schema.field_with_name(c).is_err() {
+                return Err(Error::Schema {
+                    message: format!("merge: the {side} frame has no key column {c:?}"),
+                });
+            }
+        }
+    }
+    if m.left_on.len() != m.right_on.len() || m.left_on.is_empty() {
+        return Err(Error::Schema {
+            message: format!(
+                "merge: left_on {:?} and right_on {:?} must name the same number (at least one) of columns",
+                m.left_on, m.right_on
+            ),
+        });
+    }
+    for (l, r) in m.left_on.iter().zip(&m.right_on) {
+        let (lt, rt) = (
+            left.field_with_name(l).map_err(arrow_error)?.data_type(),
+            right.field_with_name(r).map_err(arrow_error)?.data_type(),
+        );
+        let ints = lt.is_integer() && rt.is_integer();
+        if lt != rt && !ints {
+            return Err(Error::Schema {
+                message: format!(
+                    "merge: key {l:?} is {lt} on the left but {r:?} is {rt} on the right"
+                ),
+            });
+        }
+    }
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    let nullable_left = matches!(m.how, How::Right | How::Outer);
+    let nullable_right = matches!(m.how, How::Left | How::Outer);
+    for (i, f) in left.fields().iter().enumerate() {
+        let name = f.name();
+        if shared_keys && m.left_on.contains(name) {
+            // A shared key appears once: the left's, the right's for a right join, and
+            // either for an outer join.
+            let j = right.index_of(name).map_err(arrow_error)?;
+            let (from_left, at, coalesce) = match m.how {
+                How::Right => (false, j, None),
+                How::Outer => (true, i, Some(j)),
+                How::Inner | How::Left => (true, i, None),
+            };
+            let nullable = f.is_nullable() || right.field(j).is_nullable();
+            fields.push(Field::new(name, f.data_type().clone(), nullable));
+            columns.push((from_left, at, coalesce));
+            continue;
+        }
+        let clash = right.field_with_name(name).is_ok();
+        let name = if clash {
+            format!("{name}{}", m.suffixes.0)
+        } else {
+            name.clone()
+        };
+        fields.push(Field::new(
+            name,
+            f.data_type().clone(),
+            f.is_nullable() || nullable_left,
+        ));
+        columns.push((true, i, None));
+    }
+    for (j, f) in right.fields().iter().enumerate() {
+        let name = f.name();
+        if shared_keys && m.right_on.contains(name) {
+            continue;
+        }
+        let clash = left.field_with_name(name).is_ok();
+        let name = if clash {
+            format!("{name}{}", m.suffixes.1)
+        } else {
+            name.clone()
+        };
+        fields.push(Field::new(
+            name,
+            f.data_type().clone(),
+            f.is_nullable() || nullable_right,
+        ));
+        columns.push((false, j, None));
+    }
+    Ok(Layout {
+        schema: Arc::new(Schema::new(fields)),
+        columns,
+    })
+}
+
+/// The joined batch from index pairs.
+fn assemble(
+    layout: &Layout,
+    left: &RecordBatch,
+    right: &RecordBatch,
+    li: &UInt32Array,
+    ri: &UInt32Array,
+) -> Result<RecordBatch> {
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(layout.columns.len());
+    for &(from_left, c, coalesce) in &layout.columns {
+        let col = if from_left {
+            take(left.column(c), li, None).map_err(arrow_error)?
+        } else {
+            take(right.column(c), ri, None).map_err(arrow_error)?
+        };
+        let col = match coalesce {
+            Some(j) => {
+                let other = take(right.column(j), ri, None).map_err(arrow_error)?;
+                let mask: BooleanArray = is_not_null(&col).map_err(arrow_error)?;
+                zip(&mask, &col, &other).map_err(arrow_error)?
+            }
+            None => col,
+        };
+        cols.push(col);
+    }
+    RecordBatch::try_new(layout.schema.clone(), cols).map_err(arrow_error)
+}
+
+/// Joins one left batch with one right batch.
+fn join_pair(
+    layout: &Layout,
+    m: &Merge,
+    left: &RecordBatch,
+    right: &RecordBatch,
+) -> Result<RecordBatch> {
+    // Build on the right and probe with the left, except for right joins.
+    if m.how == How::Right {
+        let built = build(left, &m.left_on)?;
+        let mut matched = vec![false; left.num_rows()];
+        let (r, l) = probe(&built, right, &m.right_on, true, &mut matched)?;
+        let li: UInt32Array = l.into_iter().collect();
+        let ri = UInt32Array::from(r);
+        return assemble(layout, left, right, &li, &ri);
+    }
+    let built = build(right, &m.right_on)?;
+    let mut matched = vec![false; right.num_rows()];
+    let (l, mut r) = probe(&built, left, &m.left_on, m.how != How::Inner, &mut matched)?;
+    let mut l: Vec<Option<u32>> = l.into_iter().map(Some).collect();
+    if m.how == How::Outer {
+        for (row, hit) in matched.iter().enumerate() {
+            if !hit {
+                l.push(None);
+                r.push(Some(row as u32));
+            }
+        }
+    }
+    let li: UInt32Array = l.into_iter().collect();
+    let ri: UInt32Array = r.into_iter().collect();
+    assemble(layout, left, right, &li, &ri)
+}
+
+/// Concatenates a frame's partitions into one batch, in one task.
+fn gather(frame: &DataFrame, graph: &mut Graph, op: &str) -> TaskKey {
+    let m = frame.materialize();
+    graph.merge(&m.graph);
+    let keys = m.keys();
+    let name = unique(op);
+    let out = TaskKey::new(name.clone(), 0);
+    let (schema, ks, o) = (m.schema.clone(), keys.clone(), out.clone());
+    graph.add_layer(
+        name,
+        vec![Task::new(
+            out.clone(),
+            keys,
+            Arc::new(move |vals: Vec<Value>| {
+                let mut batches = Vec::with_capacity(vals.len());
+                for (v, k) in vals.iter().zip(&ks) {
+                    batches.push(downcast::<RecordBatch>(v, k)?.clone());
+                }
+                let b = concat_batches(&schema, &batches)
+                    .map_err(|e| task_error(&o, arrow_error(e)))?;
+                Ok(value(b))
+            }),
+        )],
+    );
+    out
+}
+
+impl DataFrame {
+    /// This frame joined with `other` as `how` says: pandas' and Dask's `merge`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch, StringArray};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::{DataFrame, How, Merge};
+    ///
+    /// let people = RecordBatch::try_new(
+    ///     Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, false)])),
+    ///     vec![Arc::new(Int64Array::from(vec![1, 2, 3])), Arc::new(StringArray::from(vec!["Ann", "Bob", "Cid"]))],
+    /// ).unwrap();
+    /// let cities = RecordBatch::try_new(
+    ///     Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("city", DataType::Utf8, false)])),
+    ///     vec![Arc::new(Int64Array::from(vec![3, 1])), Arc::new(StringArray::from(vec!["Oslo", "Rome"]))],
+    /// ).unwrap();
+    /// let left = DataFrame::from_arrow(people, 2)?;
+    /// let right = DataFrame::from_arrow(cities, 1)?;
+    /// let inner = left.merge(&right, Merge::on(&["id"]))?.compute()?;
+    /// assert_eq!(inner.num_rows(), 2);
+    /// let all = left.merge(&right, Merge::on(&["id"]).how(How::Left))?.compute()?;
+    /// assert_eq!(all.num_rows(), 3);
+    /// assert_eq!(all.column(3).null_count(), 1); // Bob has no city
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Schema`] when a key column is missing, or the keys' types differ.
+    pub fn merge(&self, other: &DataFrame, m: Merge) -> Result<DataFrame> {
+        let layout = layout(&self.schema, &other.schema, &m)?;
+        let (ls, rs) = (self.size_hint(), other.size_hint());
+        let small = |hint: Option<usize>, parts: usize| {
+            parts == 1 || hint.is_some_and(|b| b <= m.threshold)
+        };
+        // Broadcast the right side into every left partition (or the left into every right
+        // partition for a right join); never for outer joins.
+        let broadcast_right = match (m.broadcast, m.how) {
+            (_, How::Outer) => false,
+            (Some(b), How::Inner | How::Left) => b,
+            (None, How::Inner | How::Left) => small(rs, other.npartitions),
+            (_, How::Right) => false,
+        };
+        let broadcast_left = match (m.broadcast, m.how) {
+            (Some(b), How::Right) => b,
+            (None, How::Right) => small(ls, self.npartitions),
+            _ => false,
+        };
+        let name = unique("merge");
+        let schema = layout.schema.clone();
+        if broadcast_right || broadcast_left {
+            let (big, small_side) = if broadcast_right {
+                (self, other)
+            } else {
+                (other, self)
+            };
+            let bm = big.materialize();
+            let mut graph = bm.graph.clone();
+            let table = gather(small_side, &mut graph, "merge-broadcast");
+            let tasks = bm
+                .keys()
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let out = TaskKey::new(name.clone(), i as u64);
+                    let (layout, m, tk, kk, o) = (
+                        layout.clone(),
+                        m.clone(),
+                        table.clone(),
+                        k.clone(),
+                        out.clone(),
+                    );
+                    Task::new(
+                        out,
+                        vec![k, table.clone()],
+                        Arc::new(move |vals: Vec<Value>| {
+                            let part = downcast::<RecordBatch>(&vals[0], &kk)?;
+                            let small = downcast::<RecordBatch>(&vals[1], &tk)?;
+                            let r = if broadcast_right {
+                                join_pair(&layout, &m, part, small)
+                            } else {
+                                join_pair(&layout, &m, small, part)
+                            };
+                            r.map(value).map_err(|e| task_error(&o, e))
+                        }),
+                    )
+                })
+                .collect();
+            graph.add_layer(name.clone(), tasks);
+            return Ok(DataFrame::from_partitions(
+                graph,
+                name,
+                bm.npartitions,
+                schema,
+            ));
+        }
+        let n = m
+            .npartitions
+            .unwrap_or(self.npartitions.max(other.npartitions))
+            .max(1);
+        let left = self.shuffle(&m.left_on.iter().map(String::as_str).collect::<Vec<_>>(), n)?;
+        let right = other.shuffle(
+            &m.right_on.iter().map(String::as_str).collect::<Vec<_>>(),
+            n,
+        )?;
+        let (lk, rk) = (left.keys(), right.keys());
+        let mut graph = left.graph();
+        graph.merge(&right.graph());
+        let tasks = (0..n)
+            .map(|i| {
+                let out = TaskKey::new(name.clone(), i as u64);
+                let (layout, m, a, b, o) = (
+                    layout.clone(),
+                    m.clone(),
+                    lk[i].clone(),
+                    rk[i].clone(),
+                    out.clone(),
+                );
+                Task::new(
+                    out,
+                    vec![lk[i].clone(), rk[i].clone()],
+                    Arc::new(move |vals: Vec<Value>| {
+                        let l = downcast::<RecordBatch>(&vals[0], &a)?;
+                        let r = downcast::<RecordBatch>(&vals[1], &b)?;
+                        join_pair(&layout, &m, l, r)
+                            .map(value)
+                            .map_err(|e| task_error(&o, e))
+                    }),
+                )
+            })
+            .collect();
+        graph.add_layer(name.clone(), tasks);
+        Ok(DataFrame::from_partitions(graph, name, n, schema))
+    }
+}

@@ -1,0 +1,232 @@
+//! Moving rows between partitions: by a hash of key columns, or by ranges of one sort key. Both
+//! run on the runtime's shuffle ([`add_shuffle`]), whose messages here are Arrow record
+//! batches: each input partition is cut into one batch per output with `take`, and each output
+//! concatenates what it receives in input order, so the result does not depend on timing.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
+use arrow::datatypes::SchemaRef;
+use arrow::row::{RowConverter, SortField};
+use partita_runtime::{add_shuffle, downcast, value, ShuffleSpec, TaskKey, Value};
+
+use super::expr::arrow_error;
+use super::DataFrame;
+use crate::error::{Error, Result};
+use crate::names::unique;
+
+/// Pieces a receiver holds before a sender folds them into its state.
+const MAILBOX: usize = 8;
+
+/// A fixed mixing hash (the same in every process, unlike a random-state hasher), so that both
+/// sides of a join send equal keys to the same partition.
+#[inline]
+pub(crate) fn mix(x: u64) -> u64 {
+    let x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    let x = (x ^ (x >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// FNV-1a over bytes, then mixed.
+fn hash_bytes(b: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for &c in b {
+        h = (h ^ c as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    mix(h)
+}
+
+/// One hash per row over `columns`. Integers hash by value (so `int32` and `int64` keys agree);
+/// other types through their arrow-row encoding. Nulls hash alike.
+pub(crate) fn hash_rows(columns: &[ArrayRef]) -> Result<Vec<u64>> {
+    let n = columns.first().map_or(0, |c| c.len());
+    let mut hashes = vec![0_u64; n];
+    for (i, c) in columns.iter().enumerate() {
+        let seed = mix(i as u64 + 1);
+        macro_rules! ints {
+            ($t:ty) => {{
+                let a = c.as_primitive::<$t>();
+                for (h, (v, valid)) in hashes.iter_mut().zip(a.values().iter().zip(0..)) {
+                    let x = if a.is_null(valid) {
+                        u64::MAX
+                    } else {
+                        *v as i64 as u64
+                    };
+                    *h = mix(*h ^ seed ^ mix(x));
+                }
+            }};
+        }
+        use arrow::datatypes::*;
+        match c.data_type() {
+            DataType::Int8 => ints!(Int8Type),
+            DataType::Int16 => ints!(Int16Type),
+            DataType::Int32 => ints!(Int32Type),
+            DataType::Int64 => ints!(Int64Type),
+            DataType::UInt8 => ints!(UInt8Type),
+            DataType::UInt16 => ints!(UInt16Type),
+            DataType::UInt32 => ints!(UInt32Type),
+            DataType::UInt64 => ints!(UInt64Type),
+            _ => {
+                let conv = RowConverter::new(vec![SortField::new(c.data_type().clone())])
+                    .map_err(arrow_error)?;
+                let rows = conv.convert_columns(std::slice::from_ref(c)).map_err(arrow_error)?;
+                for (h, r) in hashes.iter_mut().zip(rows.iter()) {
+                    *h = mix(*h ^ seed ^ hash_bytes(r.as_ref()));
+                }
+            }
+        }
+    }
+    Ok(hashes)
+}
+
+/// Cuts `batch` into one batch per output, by each row's output number.
+pub(crate) fn split_by(
+    batch: &RecordBatch,
+    ids: &[u32],
+    outputs: usize,
+) -> Result<Vec<RecordBatch>> {
+    let mut counts = vec![0_usize; outputs];
+    for &p in ids {
+        counts[p as usize] += 1;
+    }
+    let mut lists: Vec<Vec<u32>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
+    for (row, &p) in ids.iter().enumerate() {
+        lists[p as usize].push(row as u32);
+    }
+    lists
+        .into_iter()
+        .map(|rows| {
+            if rows.len() == batch.num_rows() {
+                return Ok(batch.clone());
+            }
+            take_record_batch(batch, &UInt32Array::from(rows)).map_err(arrow_error)
+        })
+        .collect()
+}
+
+/// Pieces received by one output, tagged with their input partition.
+type Received = Vec<(usize, RecordBatch)>;
+
+/// Adds a shuffle of `frame`'s partitions to its graph: `route` gives each row of a partition
+/// its output number. Returns a frame of `outputs` partitions.
+pub(crate) fn shuffle_frame<F>(frame: &DataFrame, outputs: usize, op: &str, route: F) -> DataFrame
+where
+    F: Fn(&RecordBatch, &TaskKey) -> partita_runtime::Result<Vec<u32>> + Send + Sync + 'static,
+{
+    let m = frame.materialize();
+    let schema: SchemaRef = m.schema.clone();
+    let name = unique(op);
+    let route = Arc::new(route);
+    let spec = ShuffleSpec {
+        name: name.clone(),
+        outputs,
+        split: Arc::new(move |v: Value, key: &TaskKey, send| {
+            let batch = downcast::<RecordBatch>(&v, key)?;
+            let ids = route(batch, key)?;
+            let pieces = split_by(batch, &ids, outputs).map_err(|e| task_error(key, e))?;
+            for (to, piece) in pieces.into_iter().enumerate() {
+                if piece.num_rows() > 0 {
+                    send(to, value(piece))?;
+                }
+            }
+            Ok(())
+        }),
+        fold: Arc::new(|to, state, pieces| {
+            let mut all: Received = match state {
+                Some(s) => s.downcast_ref::<Received>().cloned().unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let key = TaskKey::new("shuffle-piece", to as u64);
+            for (from, p) in pieces {
+                all.push((from, downcast::<RecordBatch>(&p, &key)?.clone()));
+            }
+            Ok(value(all))
+        }),
+        finish: {
+            let schema = schema.clone();
+            let name = name.clone();
+            Arc::new(move |to, state| {
+                let mut all: Received = state
+                    .and_then(|s| s.downcast_ref::<Received>().cloned())
+                    .unwrap_or_default();
+                all.sort_by_key(|(from, _)| *from);
+                let batches: Vec<RecordBatch> = all.into_iter().map(|(_, b)| b).collect();
+                let out = concat_batches(&schema, &batches).map_err(|e| {
+                    task_error(&TaskKey::new(name.clone(), to as u64), arrow_error(e))
+                })?;
+                Ok(value(out))
+            })
+        },
+        mailbox: MAILBOX,
+    };
+    let mut graph = m.graph.clone();
+    add_shuffle(&mut graph, &m.keys(), &spec);
+    DataFrame::from_partitions(graph, name, outputs, schema)
+}
+
+pub(crate) fn task_error(key: &TaskKey, e: Error) -> partita_runtime::Error {
+    partita_runtime::Error::TaskFailed {
+        key: key.clone(),
+        message: e.to_string(),
+    }
+}
+
+/// The columns `names` of `batch`.
+pub(crate) fn key_columns(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
+    names
+        .iter()
+        .map(|n| {
+            batch
+                .column_by_name(n)
+                .cloned()
+                .ok_or_else(|| Error::Schema {
+                    message: format!("no column {n:?}"),
+                })
+        })
+        .collect()
+}
+
+impl DataFrame {
+    /// The rows moved so that all rows with equal values in `on` are in the same one of
+    /// `npartitions` partitions (a hash partitioning). Each partition keeps its rows in the
+    /// order of the input partitions they came from.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::DataFrame;
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));
+    /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 1, 3, 2, 1]))]).unwrap();
+    /// let df = DataFrame::from_arrow(batch, 3)?.shuffle(&["k"], 2)?;
+    /// let parts = df.compute_partitions_on(partita_runtime::Runtime::global())?;
+    /// // Every key lives in exactly one partition.
+    /// let holds = |p: &RecordBatch, k: i64| p.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().contains(&k);
+    /// for k in [1, 2, 3] {
+    ///     assert_eq!(parts.iter().filter(|p| holds(p, k)).count(), 1);
+    /// }
+    /// assert_eq!(parts.iter().map(|p| p.num_rows()).sum::<usize>(), 6);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Schema`] naming a column the frame lacks.
+    pub fn shuffle(&self, on: &[&str], npartitions: usize) -> Result<DataFrame> {
+        let on: Vec<String> = on.iter().map(|s| s.to_string()).collect();
+        for c in &on {
+            if self.schema.field_with_name(c).is_err() {
+                return Err(Error::Schema {
+                    message: format!("shuffle: no column {c:?} in {:?}", self.columns()),
+                });
+            }
+        }
+        let n = npartitions.max(1);
+        Ok(shuffle_frame(self, n, "shuffle", move |batch, key| {
+            let cols = key_columns(batch, &on).map_err(|e| task_error(key, e))?;
+            let hashes = hash_rows(&cols).map_err(|e| task_error(key, e))?;
+            Ok(hashes.iter().map(|h| (h % n as u64) as u32).collect())
+        }))
+    }
+}
