@@ -300,7 +300,7 @@ fn write_layer<T: Hdf5Element>(
 /// let x = Array::from_array(array![[1.0, 2.0], [3.0, 4.0]], &[1, 2])?;
 /// let stored = store_hdf5(&x, &path, "/results/x", &Hdf5Write::new().gzip(4))?;
 /// assert!(!path.exists());
-/// assert_eq!(stored.sum(Axes::All).compute_scalar()?, 10.0);
+/// assert_eq!(stored.sum(Axes::All)?.compute_scalar()?, 10.0);
 /// assert_eq!(
 ///     read_hdf5_as::<f64>(&path, "/results/x", None)?.compute()?,
 ///     array![[1.0, 2.0], [3.0, 4.0]].into_dyn(),
