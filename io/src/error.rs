@@ -57,7 +57,7 @@ pub enum Error {
     },
     /// An HDF5 file or dataset could not be read or written: the file or the dataset is
     /// missing, its type has no [`DType`], or the HDF5 library reported an error.
-    #[error("{}, dataset {dataset}: {message}", path.display())]
+    #[error("{}, dataset {dataset:?}: {message}", path.display())]
     Hdf5 {
         /// The file.
         path: PathBuf,
@@ -68,7 +68,7 @@ pub enum Error {
     },
     /// An HDF5 dataset holds another element type than the one asked for.
     #[error(
-        "{}, dataset {dataset}: the dataset holds {stored}, not {asked}; \
+        "{}, dataset {dataset:?}: the dataset holds {stored}, not {asked}; \
          read it with read_hdf5 and convert it with astype",
         path.display()
     )]

@@ -6,6 +6,8 @@
 
 mod element;
 mod read;
+#[cfg(test)]
+mod test;
 mod write;
 
 use std::ops::Range;

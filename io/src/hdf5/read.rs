@@ -41,7 +41,13 @@ impl Opened {
         let file = hdf5_metno::File::open(path)
             .map_err(|e| Error::hdf5(path, name, format!("not a readable HDF5 file: {e}")))?;
         if !file.link_exists(name) {
-            return Err(Error::hdf5(path, name, "no such dataset in the file"));
+            let mut names = file.member_names().unwrap_or_default();
+            names.truncate(20);
+            return Err(Error::hdf5(
+                path,
+                name,
+                format!("no such dataset in the file (its top level holds {names:?})"),
+            ));
         }
         let dataset = file
             .dataset(name)
@@ -128,7 +134,7 @@ fn plan<T: Hdf5Element>(opened: Opened, chunks: Chunks) -> Array<T> {
                         .map_err(|e| partita_runtime::Error::TaskFailed {
                             key: k.clone(),
                             message: format!(
-                                "{}, dataset {}: reading {ranges:?}: {e}",
+                                "{}, dataset {:?}: reading {ranges:?}: {e}",
                                 opened.path.display(),
                                 opened.name
                             ),

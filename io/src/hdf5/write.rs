@@ -129,6 +129,9 @@ impl Sink {
         let fail = |message: String| Error::hdf5(path, name, message);
         let shape = chunks.shape();
         let first = chunks.block_shape(&vec![0; chunks.ndim()]);
+        if name.trim_matches('/').is_empty() {
+            return Err(fail("a dataset needs a name".into()));
+        }
         let chunk = options.chunk_for(&shape, &first).map_err(fail)?;
         if let Some(level) = options.gzip {
             if level > 9 {
@@ -260,7 +263,7 @@ fn write_layer<T: Hdf5Element>(
                         partita_runtime::Error::TaskFailed {
                             key: k.clone(),
                             message: format!(
-                                "{}, dataset {}: {message}",
+                                "{}, dataset {:?}: {message}",
                                 sink.path.display(),
                                 sink.name
                             ),
