@@ -377,3 +377,10 @@ fn an_h5py_scalar_dataset_is_a_0d_array() {
     assert_eq!(x.ndim(), 0);
     assert_eq!(x.compute_scalar().unwrap(), 3.5);
 }
+
+#[test]
+fn bool_bytes_outside_false_and_true_read_as_true() {
+    let x = read_hdf5_as::<bool>(fixture(), "bool_raw", None).unwrap();
+    let got = x.compute().unwrap().into_raw_vec_and_offset().0;
+    assert_eq!(got, vec![false, true, true, true]);
+}

@@ -1,4 +1,4 @@
-"""Writes h5py_types.h5, the HDF5 fixture of tests/io_hdf5_roundtrip.rs.
+"""Writes h5py_types.h5, the HDF5 fixture of tests/io_hdf5_roundtrip.rs and io_hdf5_errors.rs.
 
 Run from the repository root with h5py and NumPy installed:
 
@@ -46,10 +46,17 @@ with h5py.File("tests/data/h5py_types.h5", "w", libver="earliest", track_order=F
     f.create_dataset("contiguous", data=np.arange(24, dtype=np.int64).reshape(2, 3, 4))
     # A 0-d dataset.
     f.create_dataset("scalar", data=np.float64(3.5))
+    # A bool dataset whose bytes are 0, 1, 2 and -1: the last two are outside h5py's
+    # FALSE/TRUE enum, written through the enum type itself so no conversion checks them.
+    raw = f.create_dataset("bool_raw", shape=(4,), dtype=bool)
+    raw_bytes = np.array([0, 1, 2, -1], dtype=np.int8)
+    raw.id.write(h5py.h5s.ALL, h5py.h5s.ALL, raw_bytes, mtype=raw.id.get_type())
     # Types partita does not read: fixed-length strings, and a 16-byte integer (all zeros,
     # its fill value; NumPy has no 128-bit integer to write).
     f.create_dataset("text", data=np.array([b"ab", b"cd"]))
     int128 = h5py.h5t.STD_I64LE.copy()
     int128.set_size(16)
     int128.set_precision(128)
-    h5py.h5d.create(f.id, b"int128", int128, h5py.h5s.create_simple((3,)))
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_obj_track_times(False)  # no timestamp, so every run writes the same bytes
+    h5py.h5d.create(f.id, b"int128", int128, h5py.h5s.create_simple((3,)), dcpl=dcpl)

@@ -1,30 +1,30 @@
-//! Which element types HDF5 stores, and as what.
-//!
-//! | dtype                      | HDF5 type                                                  |
-//! |----------------------------|------------------------------------------------------------|
-//! | `bool`                     | an 8-bit signed enum `FALSE = 0, TRUE = 1`, as h5py writes |
-//! | `int8` to `int64`          | signed integers of 1 to 8 bytes                            |
-//! | `uint8` to `uint64`        | unsigned integers of 1 to 8 bytes                          |
-//! | `float32`, `float64`       | IEEE floats of 4 and 8 bytes                               |
-//! | `complex64`, `complex128`  | a compound of two floats named `r` and `i`, as h5py writes |
-//!
-//! `int128` and `uint128` have no HDF5 counterpart here: the HDF5 binding this crate uses
-//! describes integers of at most 8 bytes, and NumPy (so h5py) has no 128-bit integer either.
-//! [`Hdf5Element`] is not implemented for them, so writing an `Array<i128>` does not compile;
-//! cast it to `int64` or `float64` first. A file whose dataset has a 16-byte integer type is
-//! reported as an unsupported type when read.
-//!
-//! Reading converts any byte order to the machine's. A `bool` dataset is read through its
-//! 8-bit integer values (any non-zero value is `true`), so a file holding values outside the
-//! enum cannot produce an invalid `bool`.
+//! Which element types HDF5 stores, and as what (the table is on [`Hdf5Element`]).
 
 use hdf5_metno::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5_metno::{Dataset, H5Type, Selection};
 use ndarray::ArrayD;
 use partita_collections::{DType, Element, C128, C64};
 
-/// An element type an HDF5 dataset can hold: `bool`, the integers up to 64 bits, `f32`, `f64`,
-/// [`C64`] and [`C128`]. Sealed; see the [module docs](self) for the HDF5 type of each.
+/// An element type an HDF5 dataset can hold. Sealed. Each is stored as h5py stores the NumPy
+/// dtype of the same name:
+///
+/// | dtype                      | HDF5 type                                              |
+/// |----------------------------|--------------------------------------------------------|
+/// | `bool`                     | an 8-bit signed enum `FALSE = 0, TRUE = 1`             |
+/// | `int8` to `int64`          | signed integers of 1 to 8 bytes                        |
+/// | `uint8` to `uint64`        | unsigned integers of 1 to 8 bytes                      |
+/// | `float32`, `float64`       | IEEE floats of 4 and 8 bytes                           |
+/// | `complex64`, `complex128`  | a compound of two floats named `r` and `i`             |
+///
+/// Reading converts any byte order to the machine's. A `bool` dataset is read through its
+/// 8-bit integer values (any non-zero value is `true`), so a file holding values outside the
+/// enum cannot produce an invalid `bool`.
+///
+/// `int128` and `uint128` cannot be stored: the HDF5 binding this crate uses describes
+/// integers of at most 8 bytes, and NumPy (so h5py) has no 128-bit integer either. The trait
+/// is not implemented for them, so writing an `Array<i128>` is a compile error saying so; cast
+/// it to `i64`, `u64` or `f64` first. A dataset of 16-byte integers (which C programs can
+/// write) is reported by [`read_hdf5`](crate::read_hdf5) as an unsupported type.
 ///
 /// ```
 /// fn storable<T: partita_io::Hdf5Element>() {}
