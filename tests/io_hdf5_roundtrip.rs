@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, IxDyn};
-use partita::collections::{Array, Axes, C128, C64};
+use partita::collections::{Array, Axes, Chunks, C128, C64};
 use partita::io::{read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, Hdf5Element, Hdf5Write};
+use partita::{Runtime, Scheduler};
+use proptest::prelude::*;
 
 /// `f(i)` for the C-order position `i` of every element of `shape`.
 fn by_position<T>(shape: &[usize], f: impl Fn(usize) -> T) -> ArrayD<T> {
@@ -210,7 +212,7 @@ fn reading_with_other_chunks_than_the_datasets_gives_the_same_array() {
     to_hdf5(&x, &path, "x", &Hdf5Write::new()).unwrap();
     for chunks in [[9, 8, 3], [2, 5, 1], [5, 1, 2], [1, 8, 3]] {
         let back = read_hdf5_as::<i64>(&path, "x", Some(&chunks)).unwrap();
-        let want = partita::collections::Chunks::uniform(&[9, 8, 3], &chunks).unwrap();
+        let want = Chunks::uniform(&[9, 8, 3], &chunks).unwrap();
         assert_eq!(back.chunks(), &want);
         assert_eq!(back.compute().unwrap(), data, "chunks {chunks:?}");
     }
@@ -383,4 +385,69 @@ fn bool_bytes_outside_false_and_true_read_as_true() {
     let x = read_hdf5_as::<bool>(fixture(), "bool_raw", None).unwrap();
     let got = x.compute().unwrap().into_raw_vec_and_offset().0;
     assert_eq!(got, vec![false, true, true, true]);
+}
+
+#[test]
+fn many_blocks_stored_on_many_threads_land_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.h5");
+    let rt = Runtime::builder().threads(4).build().unwrap();
+    let x = Array::random(&[300, 200], &[10, 20], 3).unwrap();
+    let want = x.compute().unwrap();
+    let y = x.map_blocks(|b| {
+        // Uneven work, so blocks finish out of order.
+        let spin = (b[[0, 0]] * 2000.0) as u64;
+        std::thread::sleep(std::time::Duration::from_micros(spin));
+        b.to_owned()
+    });
+    let stored = store_hdf5(&y, &path, "x", &Hdf5Write::new().chunks(&[32, 64])).unwrap();
+    assert_eq!(stored.nblocks(), 300);
+    assert_eq!(stored.compute_on(&rt).unwrap(), want);
+    assert_eq!(
+        read_hdf5_as::<f64>(&path, "x", Some(&[64, 64]))
+            .unwrap()
+            .compute_on(&rt)
+            .unwrap(),
+        want
+    );
+    let sync = Runtime::builder()
+        .scheduler(Scheduler::Sync)
+        .build()
+        .unwrap();
+    let again = dir.path().join("sync.h5");
+    partita::io::to_hdf5_on(&y, &again, "x", &Hdf5Write::new(), &sync).unwrap();
+    assert_eq!(
+        read_hdf5_as::<f64>(&again, "x", None)
+            .unwrap()
+            .compute_on(&rt)
+            .unwrap(),
+        want
+    );
+}
+
+/// A shape of 1 to 3 axes of 1 to 9, and three chunk shapes for it (the array's blocks, the
+/// dataset's chunks, and the blocks read back).
+fn layouts() -> impl Strategy<Value = (Vec<usize>, [Vec<usize>; 3])> {
+    proptest::collection::vec(1_usize..10, 1..4).prop_flat_map(|shape| {
+        let chunk = shape.iter().map(|&n| 1..=n).collect::<Vec<_>>();
+        (Just(shape), [chunk.clone(), chunk.clone(), chunk])
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_chunking_reads_back_what_was_written((shape, [block, stored, read]) in layouts()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.h5");
+        let data = by_position(&shape, |i| i as i32 * 3 - 40);
+        let x = Array::from_array(data.clone(), &block).unwrap();
+        to_hdf5(&x, &path, "p", &Hdf5Write::new().chunks(&stored)).unwrap();
+        let back = read_hdf5_as::<i32>(&path, "p", None).unwrap();
+        prop_assert_eq!(back.chunks(), &Chunks::uniform(&shape, &stored).unwrap());
+        prop_assert_eq!(back.compute().unwrap(), data.clone());
+        let back = read_hdf5_as::<i32>(&path, "p", Some(&read)).unwrap();
+        prop_assert_eq!(back.compute().unwrap(), data);
+    }
 }
