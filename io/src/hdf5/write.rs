@@ -119,7 +119,8 @@ struct Open {
 }
 
 impl Sink {
-    /// Creates the file at its temporary name, with an empty dataset for `T` of `shape`.
+    /// Creates the file at its temporary name, holding an empty dataset of `T` in the shape of
+    /// `chunks`.
     fn create<T: Hdf5Element>(
         path: &Path,
         name: &str,
@@ -219,8 +220,9 @@ impl Sink {
         closed.map_err(|e| format!("closing {}: {e}", self.tmp.display()))?;
         std::fs::File::open(&self.tmp)
             .and_then(|f| f.sync_all())
-            .and_then(|()| std::fs::rename(&self.tmp, &self.path))
-            .map_err(|e| format!("{e}"))?;
+            .map_err(|e| format!("syncing {}: {e}", self.tmp.display()))?;
+        std::fs::rename(&self.tmp, &self.path)
+            .map_err(|e| format!("renaming {} into place: {e}", self.tmp.display()))?;
         self.committed.store(true, Ordering::Release);
         Ok(())
     }
