@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages partita needs, when they are missing (Debian/Ubuntu).
-# Today the build needs only the Rust toolchain and a C compiler; packages that later
-# features need are added to PACKAGES below.
+# The build needs the Rust toolchain, a C compiler, and the HDF5 library (found through
+# pkg-config) for partita-io's HDF5 support.
 set -euo pipefail
-PACKAGES=()
+PACKAGES=(libhdf5-dev pkg-config)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -23,8 +23,9 @@ pub use partita_collections::{
     DynArray, Expr, Index, Stream, Window, C128, C64,
 };
 pub use partita_io::{
-    read_csv, read_text, read_text_with, to_csv, to_rolling_textfiles, to_textfiles, write_atomic,
-    Compression, CsvOptions, Error, Result, Roll, Source, TextOptions,
+    read_csv, read_hdf5, read_hdf5_as, read_text, read_text_with, store_hdf5, to_csv, to_hdf5,
+    to_hdf5_on, to_rolling_textfiles, to_textfiles, write_atomic, Compression, CsvOptions, Error,
+    Hdf5Element, Hdf5Write, Result, Roll, Source, TextOptions,
 };
 pub use partita_runtime::{
     as_completed, gather, wait, AsCompleted, BincodeCodec, Builder, Codec, ComputeHandle, Event,

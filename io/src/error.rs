@@ -1,7 +1,9 @@
 //! The IO crate's one error type.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use partita_collections::DType;
 
 /// What can go wrong reading or writing data.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,6 +55,33 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An HDF5 file or dataset could not be read or written: the file or the dataset is
+    /// missing, its type has no [`DType`], or the HDF5 library reported an error.
+    #[error("{}, dataset {dataset:?}: {message}", path.display())]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// The dataset's path inside the file.
+        dataset: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// An HDF5 dataset holds another element type than the one asked for.
+    #[error(
+        "{}, dataset {dataset:?}: the dataset holds {stored}, not {asked}; \
+         read it with read_hdf5 and convert it with astype",
+        path.display()
+    )]
+    Hdf5DType {
+        /// The file.
+        path: PathBuf,
+        /// The dataset's path inside the file.
+        dataset: String,
+        /// The dtype the dataset holds.
+        stored: DType,
+        /// The dtype asked for.
+        asked: DType,
+    },
     /// A collection error.
     #[error(transparent)]
     Collections(#[from] partita_collections::Error),
@@ -65,6 +94,14 @@ impl From<partita_runtime::Error> for Error {
 }
 
 impl Error {
+    pub(crate) fn hdf5(path: &Path, dataset: &str, message: impl std::fmt::Display) -> Self {
+        Error::Hdf5 {
+            path: path.to_path_buf(),
+            dataset: dataset.to_string(),
+            message: message.to_string(),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -1,12 +1,15 @@
 //! partita's sources and sinks.
 //!
 //! Text files ([`read_text`], [`to_textfiles`]), CSV ([`read_csv`], [`to_csv`]) and Parquet
-//! ([`read_parquet`], [`to_parquet`]) and Arrow IPC ([`read_ipc`], [`to_ipc`]). Every sink writes through
-//! [`write_atomic`], so a failed write never leaves a half file.
+//! ([`read_parquet`], [`to_parquet`]), Arrow IPC ([`read_ipc`], [`to_ipc`]) and HDF5 datasets as
+//! arrays ([`read_hdf5`], [`store_hdf5`], [`to_hdf5`]). Every sink writes to a temporary name and
+//! renames the file into place when complete (see [`write_atomic`]), so a failed write never
+//! leaves a half file.
 
 mod atomic;
 mod csv;
 mod error;
+mod hdf5;
 mod ipc;
 mod parquet;
 mod partitioned;
@@ -17,6 +20,9 @@ mod text;
 pub use self::atomic::write_atomic;
 pub use self::csv::{read_csv, to_csv, CsvOptions};
 pub use self::error::{Error, Result};
+pub use self::hdf5::{
+    read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, to_hdf5_on, Hdf5Element, Hdf5Write,
+};
 pub use self::ipc::{read_ipc, to_ipc};
 pub use self::parquet::{read_parquet, to_parquet, ParquetOptions};
 pub use self::paths::Source;

@@ -1,0 +1,390 @@
+//! Writing an array to an HDF5 dataset, block by block, as the blocks are computed.
+//!
+//! The protocol, for an array of `n` blocks stored to `path`:
+//!
+//! 1. When the graph is built, the file is created at a temporary name beside `path`
+//!    (`dir/.name.partial`, see [`write_atomic`](crate::write_atomic)) with the dataset in it,
+//!    and the open file is shared by the tasks of one new layer: one task per block, each
+//!    depending on its block.
+//! 2. A task writes its block (in C layout) to the block's hyperslab, under the file's lock,
+//!    then marks the block written. The task that marks the `n`th distinct block flushes and
+//!    closes the file, syncs it and renames it to `path`.
+//! 3. A block computed again (by a second compute of the same array) is not written again; after
+//!    the rename nothing is written.
+//! 4. If the array is dropped before every block was written (a failed block, a compute of
+//!    only some blocks, or none), the temporary file is removed: nothing ever appears at
+//!    `path` but the complete file.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ndarray::ArrayD;
+use partita_collections::{Array, Chunks};
+use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
+
+use super::element::Hdf5Element;
+use super::{block_ranges, selection};
+use crate::atomic::temporary_name;
+use crate::error::{Error, Result};
+use crate::partitioned::layer_name;
+
+/// How [`store_hdf5`] and [`to_hdf5`] lay out the dataset they write.
+///
+/// ```
+/// use partita_io::Hdf5Write;
+/// let options = Hdf5Write::new().chunks(&[1000, 1000]).gzip(4);
+/// assert_eq!(options.chunk_shape(), Some(&[1000, 1000][..]));
+/// assert_eq!(options.gzip_level(), Some(4));
+/// assert_eq!(Hdf5Write::new().chunk_shape(), None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hdf5Write {
+    chunks: Option<Vec<usize>>,
+    gzip: Option<u8>,
+}
+
+impl Hdf5Write {
+    /// Chunks of the array's first block shape, no compression.
+    pub fn new() -> Hdf5Write {
+        Hdf5Write::default()
+    }
+
+    /// The dataset's HDF5 chunk shape. A chunk longer than the array along an axis is cut to
+    /// the array's length.
+    pub fn chunks(mut self, chunks: &[usize]) -> Hdf5Write {
+        self.chunks = Some(chunks.to_vec());
+        self
+    }
+
+    /// Compresses the chunks with gzip (HDF5's deflate filter) at `level`, 0 to 9.
+    pub fn gzip(mut self, level: u8) -> Hdf5Write {
+        self.gzip = Some(level);
+        self
+    }
+
+    /// The chunk shape asked for, if any.
+    pub fn chunk_shape(&self) -> Option<&[usize]> {
+        self.chunks.as_deref()
+    }
+
+    /// The gzip level asked for, if any.
+    pub fn gzip_level(&self) -> Option<u8> {
+        self.gzip
+    }
+
+    /// The HDF5 chunk shape for an array of `shape` whose first block is `first`.
+    fn chunk_for(
+        &self,
+        shape: &[usize],
+        first: &[usize],
+    ) -> std::result::Result<Vec<usize>, String> {
+        let chunk = self.chunks.as_deref().unwrap_or(first);
+        if chunk.len() != shape.len() {
+            return Err(format!(
+                "chunks {chunk:?} have {} axes but the array has {} ({shape:?})",
+                chunk.len(),
+                shape.len()
+            ));
+        }
+        if let Some(axis) = chunk.iter().position(|&c| c == 0) {
+            if self.chunks.is_some() {
+                return Err(format!("chunks {chunk:?}: chunk size 0 on axis {axis}"));
+            }
+        }
+        Ok(chunk
+            .iter()
+            .zip(shape)
+            .map(|(&c, &n)| c.min(n).max(1))
+            .collect())
+    }
+}
+
+/// The file being written, and which blocks are in it.
+struct Sink {
+    path: PathBuf,
+    tmp: PathBuf,
+    name: String,
+    /// The open file; `None` once it is closed (renamed, or failed to close).
+    open: Mutex<Option<Open>>,
+    written: Vec<AtomicBool>,
+    remaining: AtomicUsize,
+    committed: AtomicBool,
+}
+
+struct Open {
+    file: hdf5_metno::File,
+    dataset: hdf5_metno::Dataset,
+}
+
+impl Sink {
+    /// Creates the file at its temporary name, holding an empty dataset of `T` in the shape of
+    /// `chunks`.
+    fn create<T: Hdf5Element>(
+        path: &Path,
+        name: &str,
+        chunks: &Chunks,
+        options: &Hdf5Write,
+    ) -> Result<Sink> {
+        let fail = |message: String| Error::hdf5(path, name, message);
+        let shape = chunks.shape();
+        let first = chunks.block_shape(&vec![0; chunks.ndim()]);
+        if name.trim_matches('/').is_empty() {
+            return Err(fail("a dataset needs a name".into()));
+        }
+        let chunk = options.chunk_for(&shape, &first).map_err(fail)?;
+        if let Some(level) = options.gzip {
+            if level > 9 {
+                return Err(fail(format!("gzip level {level} is not in 0..=9")));
+            }
+            if !hdf5_metno::filters::deflate_available() {
+                return Err(fail(
+                    "this HDF5 library has no gzip (deflate) filter".into(),
+                ));
+            }
+        }
+        let tmp = temporary_name(path);
+        let file = hdf5_metno::File::create(&tmp)
+            .map_err(|e| fail(format!("cannot create {}: {e}", tmp.display())))?;
+        let mut builder = file.new_dataset::<T>();
+        if !shape.is_empty() {
+            builder = builder.chunk(chunk);
+            if let Some(level) = options.gzip {
+                builder = builder.deflate(level);
+            }
+        }
+        let dataset = match builder.shape(shape).create(name) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = file.close();
+                let _ = std::fs::remove_file(&tmp);
+                return Err(fail(format!("cannot create the dataset: {e}")));
+            }
+        };
+        let n = chunks.nblocks();
+        Ok(Sink {
+            path: path.to_path_buf(),
+            tmp,
+            name: name.to_string(),
+            open: Mutex::new(Some(Open { file, dataset })),
+            written: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            remaining: AtomicUsize::new(n),
+            committed: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Open>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes block `index` to `ranges` unless it is written already; the last block to be
+    /// written closes the file and renames it into place.
+    fn write<T: Hdf5Element>(
+        &self,
+        index: usize,
+        ranges: &[Range<usize>],
+        block: &ArrayD<T>,
+    ) -> std::result::Result<(), String> {
+        if self.written[index].load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let block = block.as_standard_layout();
+        {
+            let open = self.lock();
+            let Some(open) = open.as_ref() else {
+                return Ok(());
+            };
+            open.dataset
+                .write_slice(block.view(), selection(ranges))
+                .map_err(|e| format!("writing {ranges:?}: {e}"))?;
+        }
+        let first_time = !self.written[index].swap(true, Ordering::AcqRel);
+        if first_time && self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Closes the complete file, syncs it, and renames it to its final name.
+    fn commit(&self) -> std::result::Result<(), String> {
+        let Some(Open { file, dataset }) = self.lock().take() else {
+            return Ok(());
+        };
+        let closed = file.flush().and_then(|()| {
+            drop(dataset);
+            file.close()
+        });
+        closed.map_err(|e| format!("closing {}: {e}", self.tmp.display()))?;
+        std::fs::File::open(&self.tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| format!("syncing {}: {e}", self.tmp.display()))?;
+        std::fs::rename(&self.tmp, &self.path)
+            .map_err(|e| format!("renaming {} into place: {e}", self.tmp.display()))?;
+        self.committed.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if !self.committed.load(Ordering::Acquire) {
+            drop(self.lock().take());
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The layer that writes each block of `array`: one task per block, returning the block itself
+/// (`pass = true`) or `()`.
+fn write_layer<T: Hdf5Element>(
+    array: &Array<T>,
+    path: &Path,
+    dataset: &str,
+    options: &Hdf5Write,
+    pass: bool,
+) -> Result<(Graph, Arc<str>)> {
+    let sink = Arc::new(Sink::create::<T>(path, dataset, array.chunks(), options)?);
+    let name = layer_name("store-hdf5");
+    let tasks = block_ranges(array.chunks())
+        .into_iter()
+        .zip(array.keys())
+        .enumerate()
+        .map(|(i, (ranges, input))| {
+            let key = TaskKey::new(name.clone(), i as u64);
+            let (k, sink) = (key.clone(), sink.clone());
+            Task::new(
+                key,
+                vec![input.clone()],
+                Arc::new(move |mut inputs: Vec<Value>| {
+                    let v = inputs.swap_remove(0);
+                    let block = downcast::<ArrayD<T>>(&v, &input)?;
+                    sink.write(i, &ranges, block).map_err(|message| {
+                        partita_runtime::Error::TaskFailed {
+                            key: k.clone(),
+                            message: format!(
+                                "{}, dataset {:?}: {message}",
+                                sink.path.display(),
+                                sink.name
+                            ),
+                        }
+                    })?;
+                    Ok(if pass { v } else { value(()) })
+                }),
+            )
+        })
+        .collect();
+    let mut graph = array.graph().clone();
+    graph.add_layer(name.clone(), tasks);
+    Ok((graph, name))
+}
+
+/// An array equal to `array` whose every block, when computed, is also written to the dataset
+/// `dataset` of a new HDF5 file at `path`, as Dask's `store(..., return_stored=True)` gives.
+///
+/// Nothing is computed now; the file is created at a temporary name beside `path`, and is
+/// renamed to `path` once every block is written, so `path` never holds a partial file (an
+/// existing file there is replaced whole). Computing anything that needs every block of the
+/// returned array writes the file: its `std`, say, computes the statistic and stores the data
+/// in one pass. If the returned array (and everything built on it) is dropped before every
+/// block was written, the temporary file is removed.
+///
+/// The dataset is chunked as `options` says (by default in the array's first block shape; a
+/// 0-d array is stored unchunked and uncompressed). Intermediate groups in `dataset` are
+/// created.
+///
+/// ```
+/// use ndarray::array;
+/// use partita_collections::{Array, Axes};
+/// use partita_io::{read_hdf5_as, store_hdf5, Hdf5Write};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("out.h5");
+/// let x = Array::from_array(array![[1.0, 2.0], [3.0, 4.0]], &[1, 2])?;
+/// let stored = store_hdf5(&x, &path, "/results/x", &Hdf5Write::new().gzip(4))?;
+/// assert!(!path.exists());
+/// assert_eq!(stored.sum(Axes::All)?.compute_scalar()?, 10.0);
+/// assert_eq!(
+///     read_hdf5_as::<f64>(&path, "/results/x", None)?.compute()?,
+///     array![[1.0, 2.0], [3.0, 4.0]].into_dyn(),
+/// );
+/// # Ok::<(), partita_io::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Hdf5`] naming the file and the dataset when the file or the dataset cannot be
+/// created, the chunks do not fit the array, or the gzip level is not 0 to 9. A block that
+/// fails to write fails the compute, naming the file, the dataset and the block.
+pub fn store_hdf5<T: Hdf5Element>(
+    array: &Array<T>,
+    path: impl AsRef<Path>,
+    dataset: &str,
+    options: &Hdf5Write,
+) -> Result<Array<T>> {
+    let (graph, name) = write_layer(array, path.as_ref(), dataset, options, true)?;
+    Ok(Array::from_graph(graph, name, array.chunks().clone()))
+}
+
+/// Computes `array` on the default runtime and writes it to the dataset `dataset` of a new HDF5
+/// file at `path`, as [`store_hdf5`] lays it out; `path` appears only once complete.
+///
+/// ```
+/// use partita_collections::Array;
+/// use partita_io::{read_hdf5, to_hdf5, Hdf5Write};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("random.h5");
+/// let x = Array::random(&[100, 40], &[30, 40], 7)?;
+/// to_hdf5(&x, &path, "x", &Hdf5Write::new())?;
+/// let back = read_hdf5(&path, "x", None)?.into_typed::<f64>()?;
+/// assert_eq!(back.chunks(), x.chunks());
+/// assert_eq!(back.compute()?, x.compute()?);
+/// # Ok::<(), partita_io::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`store_hdf5`]; and the first failed block's error, in which case no file is left at
+/// `path`.
+pub fn to_hdf5<T: Hdf5Element>(
+    array: &Array<T>,
+    path: impl AsRef<Path>,
+    dataset: &str,
+    options: &Hdf5Write,
+) -> Result<()> {
+    to_hdf5_on(array, path, dataset, options, Runtime::global())
+}
+
+/// [`to_hdf5`] on `runtime`.
+///
+/// ```
+/// use partita_collections::Array;
+/// use partita_io::{read_hdf5_as, to_hdf5_on, Hdf5Write};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("flags.h5");
+/// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
+/// let flags = Array::<i64>::arange(10, 4)?.map(|v| v % 2 == 0);
+/// to_hdf5_on(&flags, &path, "even", &Hdf5Write::new(), &rt)?;
+/// let back = read_hdf5_as::<bool>(&path, "even", None)?.compute()?;
+/// assert_eq!(back.iter().filter(|&&b| b).count(), 5);
+/// # Ok::<(), partita_io::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`to_hdf5`].
+pub fn to_hdf5_on<T: Hdf5Element>(
+    array: &Array<T>,
+    path: impl AsRef<Path>,
+    dataset: &str,
+    options: &Hdf5Write,
+    runtime: &Runtime,
+) -> Result<()> {
+    let (graph, name) = write_layer(array, path.as_ref(), dataset, options, false)?;
+    let keys: Vec<TaskKey> = (0..array.nblocks() as u64)
+        .map(|i| TaskKey::new(name.clone(), i))
+        .collect();
+    runtime.compute(&graph, &keys)?;
+    Ok(())
+}
