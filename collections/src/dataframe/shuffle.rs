@@ -70,7 +70,9 @@ pub(crate) fn hash_rows(columns: &[ArrayRef]) -> Result<Vec<u64>> {
             _ => {
                 let conv = RowConverter::new(vec![SortField::new(c.data_type().clone())])
                     .map_err(arrow_error)?;
-                let rows = conv.convert_columns(std::slice::from_ref(c)).map_err(arrow_error)?;
+                let rows = conv
+                    .convert_columns(std::slice::from_ref(c))
+                    .map_err(arrow_error)?;
                 for (h, r) in hashes.iter_mut().zip(rows.iter()) {
                     *h = mix(*h ^ seed ^ hash_bytes(r.as_ref()));
                 }

@@ -52,6 +52,10 @@ pub(crate) mod sealed {
 
     /// Reading a block of `Self` from a dataset.
     pub trait Sealed: H5Type + Sized {
+        /// Appends the value's bytes as the HDF5 type of [`Hdf5Element`]'s table stores them on a
+        /// little-endian machine (a chunk's raw bytes).
+        fn put_le(self, out: &mut Vec<u8>);
+
         /// The elements of `selection`, converted from the file's type.
         fn read(dataset: &Dataset, selection: Selection) -> hdf5_metno::Result<ArrayD<Self>> {
             dataset.read_slice::<Self, _, ndarray::IxDyn>(selection)
@@ -60,6 +64,10 @@ pub(crate) mod sealed {
 }
 
 impl sealed::Sealed for bool {
+    fn put_le(self, out: &mut Vec<u8>) {
+        out.push(self as u8);
+    }
+
     fn read(dataset: &Dataset, selection: Selection) -> hdf5_metno::Result<ArrayD<bool>> {
         let raw = dataset.read_slice::<i8, _, ndarray::IxDyn>(selection)?;
         Ok(raw.mapv(|v| v != 0))
@@ -68,13 +76,30 @@ impl sealed::Sealed for bool {
 
 macro_rules! storable {
     ($($t:ty),*) => {$(
-        impl sealed::Sealed for $t {}
+        impl sealed::Sealed for $t {
+            fn put_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+        impl Hdf5Element for $t {}
+    )*};
+}
+
+macro_rules! storable_complex {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {
+            fn put_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.re.to_le_bytes());
+                out.extend_from_slice(&self.im.to_le_bytes());
+            }
+        }
         impl Hdf5Element for $t {}
     )*};
 }
 
 impl Hdf5Element for bool {}
-storable!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, C64, C128);
+storable!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+storable_complex!(C64, C128);
 
 /// The dtype of a dataset whose HDF5 type is `desc`, if it has one.
 pub(crate) fn dtype_of(desc: &TypeDescriptor) -> Option<DType> {

@@ -8,7 +8,7 @@
 //!    depending on its block.
 //! 2. A task writes its block (in C layout) to the block's hyperslab, under the file's lock,
 //!    then marks the block written. The task that marks the `n`th distinct block flushes and
-//!    closes the file, syncs it and renames it to `path`.
+//!    closes the file, syncs it when [`Hdf5Write::durable`] asks, and renames it to `path`.
 //! 3. A block computed again (by a second compute of the same array) is not written again; after
 //!    the rename nothing is written.
 //! 4. If the array is dropped before every block was written (a failed block, a compute of
@@ -18,6 +18,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ndarray::ArrayD;
@@ -43,6 +44,7 @@ use crate::partitioned::layer_name;
 pub struct Hdf5Write {
     chunks: Option<Vec<usize>>,
     gzip: Option<u8>,
+    durable: bool,
 }
 
 impl Hdf5Write {
@@ -61,6 +63,15 @@ impl Hdf5Write {
     /// Compresses the chunks with gzip (HDF5's deflate filter) at `level`, 0 to 9.
     pub fn gzip(mut self, level: u8) -> Hdf5Write {
         self.gzip = Some(level);
+        self
+    }
+
+    /// Also flushes the complete file to the disk (`fsync`) before renaming it into place, so
+    /// that it survives a power loss. Off by default: the rename alone already guarantees that
+    /// `path` holds either nothing (or the old file) or the complete new one, and syncing a
+    /// large file costs as long as the disk takes to write it.
+    pub fn durable(mut self, durable: bool) -> Hdf5Write {
+        self.durable = durable;
         self
     }
 
@@ -111,6 +122,121 @@ struct Sink {
     written: Vec<AtomicBool>,
     remaining: AtomicUsize,
     committed: AtomicBool,
+    /// Sync the file to disk before the rename.
+    durable: bool,
+    /// Direct chunk writes, when the dataset allows them.
+    direct: Option<Direct>,
+    /// The dataset's shape.
+    shape: Vec<usize>,
+}
+
+/// Where each chunk of an uncompressed, early-allocated dataset lies in the file, so that a
+/// block that is exactly one chunk is written there with `pwrite`, beside HDF5 and in parallel
+/// with other blocks, instead of through HDF5's library-wide lock. The bytes are the chunk's
+/// raw little-endian elements, as HDF5 would write them; edge chunks are padded to full size,
+/// as HDF5 stores them.
+struct Direct {
+    file: std::fs::File,
+    chunk: Vec<usize>,
+    /// File offset of each chunk, by its C-order number in the chunk grid.
+    addr: Vec<u64>,
+    grid: Vec<usize>,
+}
+
+impl Direct {
+    /// The chunk grid's positions of every chunk, with their file addresses.
+    fn locate(
+        tmp: &Path,
+        dataset: &hdf5_metno::Dataset,
+        shape: &[usize],
+        chunk: &[usize],
+    ) -> Option<Direct> {
+        if !cfg!(target_endian = "little") || shape.is_empty() || shape.contains(&0) {
+            return None;
+        }
+        let grid: Vec<usize> = shape
+            .iter()
+            .zip(chunk)
+            .map(|(&n, &c)| n.div_ceil(c))
+            .collect();
+        let n: usize = grid.iter().product();
+        if dataset.num_chunks()? != n {
+            return None;
+        }
+        let mut addr = vec![u64::MAX; n];
+        for i in 0..n {
+            let info = dataset.chunk_info(i)?;
+            let mut flat = 0;
+            for ((&off, &c), &g) in info.offset.iter().zip(chunk).zip(&grid) {
+                flat = flat * g + off as usize / c;
+            }
+            *addr.get_mut(flat)? = info.addr;
+        }
+        if addr.contains(&u64::MAX) {
+            return None;
+        }
+        let file = std::fs::OpenOptions::new().write(true).open(tmp).ok()?;
+        Some(Direct {
+            file,
+            chunk: chunk.to_vec(),
+            addr,
+            grid,
+        })
+    }
+
+    /// Writes `block` at `ranges` directly, if it is exactly one chunk (an edge chunk may be
+    /// cut short by the array's end). Returns `Ok(false)` when it is not.
+    fn write<T: Hdf5Element>(
+        &self,
+        ranges: &[Range<usize>],
+        shape: &[usize],
+        block: &ArrayD<T>,
+    ) -> std::io::Result<bool> {
+        use std::os::unix::fs::FileExt;
+        if block.ndim() != ranges.len()
+            || block.shape().iter().zip(ranges).any(|(&n, r)| n != r.len())
+        {
+            // Not the block it claims to be: the checked path reports it.
+            return Ok(false);
+        }
+        let mut flat = 0;
+        for (((r, &c), &g), &n) in ranges.iter().zip(&self.chunk).zip(&self.grid).zip(shape) {
+            let len = r.end - r.start;
+            if r.start % c != 0 || !(len == c || (r.end == n && len < c)) {
+                return Ok(false);
+            }
+            flat = flat * g + r.start / c;
+        }
+        let padded;
+        let block = if block.shape() == self.chunk.as_slice() {
+            block
+        } else {
+            // An edge chunk: HDF5 stores it at full size, the data in its low corner.
+            let mut p = ArrayD::<T>::default(ndarray::IxDyn(&self.chunk));
+            let info: Vec<ndarray::SliceInfoElem> = block
+                .shape()
+                .iter()
+                .map(|&len| ndarray::Slice::from(0..len).into())
+                .collect();
+            p.slice_mut(info.as_slice()).assign(block);
+            padded = p;
+            &padded
+        };
+        // The bytes go out through a small buffer, so no block-sized copy is made.
+        const BUFFER: usize = 256 << 10;
+        let mut bytes = Vec::with_capacity(BUFFER + 16);
+        let mut at = self.addr[flat];
+        for &x in block.iter() {
+            x.put_le(&mut bytes);
+            if bytes.len() >= BUFFER {
+                self.file.write_all_at(&bytes, at)?;
+                at += bytes.len() as u64;
+                bytes.clear();
+            }
+        }
+        self.file.write_all_at(&bytes, at)?;
+        Ok(true)
+    }
 }
 
 struct Open {
@@ -149,12 +275,18 @@ impl Sink {
             .map_err(|e| fail(format!("cannot create {}: {e}", tmp.display())))?;
         let mut builder = file.new_dataset::<T>();
         if !shape.is_empty() {
-            builder = builder.chunk(chunk);
-            if let Some(level) = options.gzip {
-                builder = builder.deflate(level);
+            builder = builder.chunk(chunk.clone());
+            match options.gzip {
+                Some(level) => builder = builder.deflate(level),
+                // Every chunk allocated now, so its place in the file is known (see `Direct`).
+                None => {
+                    builder = builder
+                        .alloc_time(Some(hdf5_metno::plist::dataset_create::AllocTime::Early))
+                        .fill_time(hdf5_metno::plist::dataset_create::FillTime::Never)
+                }
             }
         }
-        let dataset = match builder.shape(shape).create(name) {
+        let dataset = match builder.shape(shape.clone()).create(name) {
             Ok(d) => d,
             Err(e) => {
                 let _ = file.close();
@@ -163,6 +295,11 @@ impl Sink {
             }
         };
         let n = chunks.nblocks();
+        let direct = if options.gzip.is_none() {
+            Direct::locate(&tmp, &dataset, &shape, &chunk)
+        } else {
+            None
+        };
         Ok(Sink {
             path: path.to_path_buf(),
             tmp,
@@ -171,6 +308,9 @@ impl Sink {
             written: (0..n).map(|_| AtomicBool::new(false)).collect(),
             remaining: AtomicUsize::new(n),
             committed: AtomicBool::new(false),
+            durable: options.durable,
+            direct,
+            shape,
         })
     }
 
@@ -191,6 +331,18 @@ impl Sink {
         if self.written[index].load(Ordering::Acquire) {
             return Ok(());
         }
+        if let Some(direct) = &self.direct {
+            let done = direct
+                .write(ranges, &self.shape, block)
+                .map_err(|e| format!("writing {ranges:?} to {}: {e}", self.tmp.display()))?;
+            if done {
+                let first_time = !self.written[index].swap(true, Ordering::AcqRel);
+                if first_time && self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    self.commit()?;
+                }
+                return Ok(());
+            }
+        }
         let block = block.as_standard_layout();
         {
             let open = self.lock();
@@ -208,7 +360,7 @@ impl Sink {
         Ok(())
     }
 
-    /// Closes the complete file, syncs it, and renames it to its final name.
+    /// Closes the complete file, syncs it if asked to, and renames it to its final name.
     fn commit(&self) -> std::result::Result<(), String> {
         let Some(Open { file, dataset }) = self.lock().take() else {
             return Ok(());
@@ -218,9 +370,11 @@ impl Sink {
             file.close()
         });
         closed.map_err(|e| format!("closing {}: {e}", self.tmp.display()))?;
-        std::fs::File::open(&self.tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| format!("syncing {}: {e}", self.tmp.display()))?;
+        if self.durable {
+            std::fs::File::open(&self.tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| format!("syncing {}: {e}", self.tmp.display()))?;
+        }
         std::fs::rename(&self.tmp, &self.path)
             .map_err(|e| format!("renaming {} into place: {e}", self.tmp.display()))?;
         self.committed.store(true, Ordering::Release);
