@@ -15,6 +15,7 @@ mod join;
 mod ops;
 mod projection;
 mod shuffle;
+mod sort;
 #[cfg(test)]
 mod test;
 
@@ -79,6 +80,17 @@ pub struct DataFrame {
     pruned: Arc<std::sync::OnceLock<Option<DataFrame>>>,
     /// An estimate of the frame's size in bytes, where known (for choosing broadcast joins).
     bytes: Option<usize>,
+    /// The column that is the index (after `set_index`), and its divisions when known.
+    index: Option<Arc<IndexInfo>>,
+}
+
+/// A frame's index: which column it is, and the partitions' bounds along it.
+#[derive(Debug)]
+pub(crate) struct IndexInfo {
+    pub(crate) column: String,
+    /// `npartitions + 1` sorted values: partition `i` holds index values in
+    /// `[divisions[i], divisions[i + 1])`, the last one closed.
+    pub(crate) divisions: Option<ArrayRef>,
 }
 
 impl fmt::Debug for DataFrame {
@@ -110,6 +122,7 @@ impl DataFrame {
             source: None,
             pruned: Arc::default(),
             bytes: None,
+            index: None,
         }
     }
 
@@ -203,6 +216,7 @@ impl DataFrame {
             .fields()
             .iter()
             .map(|f| f.name().clone())
+            .filter(|n| Some(n.as_str()) != self.index_name())
             .collect()
     }
 
@@ -211,13 +225,26 @@ impl DataFrame {
         self.schema
             .fields()
             .iter()
+            .filter(|f| Some(f.name().as_str()) != self.index_name())
             .map(|f| (f.name().clone(), dtype_name(f.data_type())))
             .collect()
     }
 
-    /// Divisions (the index bounds of each partition): unknown until `set_index`.
-    pub fn divisions(&self) -> Option<Vec<Value>> {
-        None
+    /// The divisions: `npartitions + 1` sorted index values, partition `i` holding the index
+    /// values in `[divisions[i], divisions[i + 1])` (the last one closed). Unknown (`None`)
+    /// until [`set_index`](Self::set_index).
+    pub fn divisions(&self) -> Option<ArrayRef> {
+        self.index.as_ref()?.divisions.clone()
+    }
+
+    /// The name of the index column, after [`set_index`](Self::set_index).
+    pub fn index_name(&self) -> Option<&str> {
+        self.index.as_ref().map(|i| i.column.as_str())
+    }
+
+    pub(crate) fn with_index(mut self, index: Option<Arc<IndexInfo>>) -> DataFrame {
+        self.index = index.filter(|i| schema_has(&self.schema, &i.column));
+        self
     }
 
     fn with_op(&self, op: RowOp) -> Result<DataFrame> {
@@ -229,11 +256,16 @@ impl DataFrame {
             input: self.input.clone(),
             npartitions: self.npartitions,
             ops: Arc::new(ops),
-            schema,
             name: unique("dataframe"),
             source: self.source.clone(),
             pruned: Arc::default(),
             bytes: self.bytes,
+            // The index survives row-wise operations that keep its column.
+            index: self
+                .index
+                .clone()
+                .filter(|i| schema_has(&schema, &i.column)),
+            schema,
         })
     }
 
@@ -242,7 +274,15 @@ impl DataFrame {
     /// # Errors
     /// [`Error::Schema`] for an unknown column or mistyped expression.
     pub fn select(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<DataFrame> {
-        self.with_op(RowOp::Select(exprs.into_iter().collect()))
+        let mut exprs: Vec<Expr> = exprs.into_iter().collect();
+        if let Some(i) = &self.index {
+            // The index is not a column to select: it stays.
+            let named = exprs.iter().any(|e| e.name() == i.column);
+            if !named {
+                exprs.insert(0, col(&i.column));
+            }
+        }
+        self.with_op(RowOp::Select(exprs))
     }
 
     /// The rows where `predicate` is true (null counts as false).
@@ -419,6 +459,7 @@ impl DataFrame {
             self.schema.clone(),
         )
         .with_size_hint(self.bytes)
+        .with_index(self.index.clone())
     }
 
     /// The task graph that computes the partitions.
@@ -531,7 +572,7 @@ impl DataFrame {
     /// The first failed partition's error.
     pub fn compute_on(&self, runtime: &Runtime) -> Result<RecordBatch> {
         let parts = self.compute_partitions_on(runtime)?;
-        with_restarting_index(&self.schema, &parts)
+        self.labelled(&parts)
     }
 
     /// The first `n` rows, computing only the partitions it needs, with their labels.
@@ -563,7 +604,7 @@ impl DataFrame {
             parts.push(batch.slice(0, take));
             rows += take;
         }
-        with_restarting_index(&self.schema, &parts)
+        self.labelled(&parts)
     }
 
     /// The number of rows (computed on `runtime`).
@@ -626,6 +667,25 @@ fn task_error(key: &TaskKey, e: Error) -> partita_runtime::Error {
 
 fn concat(schema: &SchemaRef, parts: &[RecordBatch]) -> Result<RecordBatch> {
     arrow::compute::concat_batches(schema, parts).map_err(arrow_error)
+}
+
+impl DataFrame {
+    /// The partitions concatenated with their row labels first: the index column, or labels
+    /// restarting at 0 in each partition when there is no index.
+    fn labelled(&self, parts: &[RecordBatch]) -> Result<RecordBatch> {
+        let Some(name) = self.index_name() else {
+            return with_restarting_index(&self.schema, parts);
+        };
+        let all = concat(&self.schema, parts)?;
+        let at = self.schema.index_of(name).map_err(arrow_error)?;
+        let mut order = vec![at];
+        order.extend((0..all.num_columns()).filter(|&c| c != at));
+        all.project(&order).map_err(arrow_error)
+    }
+}
+
+fn schema_has(schema: &SchemaRef, column: &str) -> bool {
+    schema.field_with_name(column).is_ok()
 }
 
 /// The partitions concatenated, each numbered from 0 again.

@@ -1,0 +1,461 @@
+//! Sorting across partitions: `set_index` and `sort_values`.
+//!
+//! Both sample the sort key of every partition (a strided sample plus the exact minimum and
+//! maximum), choose `npartitions - 1` boundaries at the sample's quantiles, move every row to
+//! the partition of its range with the runtime's shuffle, and sort each partition on its own.
+//! Rows compare by their arrow-row encoding, so any orderable key type works; a sort is stable
+//! (equal keys keep their order: input partition, then row). Nulls sort last.
+//!
+//! `set_index` keeps the boundaries as the frame's divisions, so [`DataFrame::loc`] reads only
+//! the partition that can hold a key.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat, take, take_record_batch};
+use arrow::datatypes::{DataType, Int64Type};
+use arrow::row::{RowConverter, Rows, SortField};
+use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
+
+use super::expr::{arrow_error, literal_array, Literal};
+use super::shuffle::{shuffle_frame, task_error};
+use super::{DataFrame, IndexInfo};
+use crate::error::{Error, Result};
+use crate::names::unique;
+
+/// Sampled keys per partition.
+const SAMPLES: usize = 256;
+
+/// Row encodings of `cols`, ordered as the columns sort (descending where asked).
+fn encode(cols: &[ArrayRef], descending: &[bool]) -> Result<(RowConverter, Rows)> {
+    let fields = cols
+        .iter()
+        .zip(descending)
+        .map(|(c, &d)| {
+            SortField::new_with_options(
+                c.data_type().clone(),
+                arrow::compute::SortOptions {
+                    descending: d,
+                    nulls_first: false,
+                },
+            )
+        })
+        .collect();
+    let conv = RowConverter::new(fields).map_err(arrow_error)?;
+    let rows = conv.convert_columns(cols).map_err(arrow_error)?;
+    Ok((conv, rows))
+}
+
+/// A stable sort of `batch` by `by`.
+fn sort_batch(batch: &RecordBatch, by: &[String], descending: &[bool]) -> Result<RecordBatch> {
+    let n = batch.num_rows();
+    if n < 2 {
+        return Ok(batch.clone());
+    }
+    let cols = columns(batch, by)?;
+    let order: Vec<u32> = match (&cols[..], descending) {
+        // One non-null int64 key: sort (key, row) pairs directly.
+        ([c], [d]) if c.data_type() == &DataType::Int64 && c.null_count() == 0 => {
+            let keys = c.as_primitive::<Int64Type>().values();
+            let mut pairs: Vec<(i64, u32)> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| (if *d { !k } else { k }, i as u32))
+                .collect();
+            pairs.sort_unstable();
+            pairs.into_iter().map(|(_, i)| i).collect()
+        }
+        _ => {
+            let (_, rows) = encode(&cols, descending)?;
+            let mut idx: Vec<u32> = (0..n as u32).collect();
+            idx.sort_by(|&a, &b| {
+                rows.row(a as usize)
+                    .cmp(&rows.row(b as usize))
+                    .then(a.cmp(&b))
+            });
+            idx
+        }
+    };
+    take_record_batch(batch, &UInt32Array::from(order)).map_err(arrow_error)
+}
+
+fn columns(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
+    names
+        .iter()
+        .map(|n| {
+            batch
+                .column_by_name(n)
+                .cloned()
+                .ok_or_else(|| Error::Schema {
+                    message: format!("no column {n:?}"),
+                })
+        })
+        .collect()
+}
+
+/// A strided sample of `col`'s non-null values, with its minimum and maximum.
+fn sample(col: &ArrayRef) -> Result<ArrayRef> {
+    let valid: Vec<u32> = (0..col.len() as u32)
+        .filter(|&i| col.is_valid(i as usize))
+        .collect();
+    if valid.is_empty() {
+        return Ok(col.slice(0, 0));
+    }
+    let step = valid.len().div_ceil(SAMPLES).max(1);
+    let mut picks: Vec<u32> = valid.iter().step_by(step).copied().collect();
+    // The extremes, so the divisions cover every value.
+    let (_, rows) = encode(std::slice::from_ref(col), &[false])?;
+    let lo = valid
+        .iter()
+        .copied()
+        .min_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+    let hi = valid
+        .iter()
+        .copied()
+        .max_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+    picks.extend(lo);
+    picks.extend(hi);
+    take(col, &UInt32Array::from(picks), None).map_err(arrow_error)
+}
+
+/// The sorted sample's minimum, `n - 1` distinct quantile boundaries, and maximum.
+fn choose_divisions(samples: &ArrayRef, n: usize, descending: bool) -> Result<ArrayRef> {
+    if samples.is_empty() {
+        return Ok(samples.clone());
+    }
+    let (_, rows) = encode(std::slice::from_ref(samples), &[descending])?;
+    let mut idx: Vec<u32> = (0..samples.len() as u32).collect();
+    idx.sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+    let len = idx.len();
+    let mut picks = vec![idx[0]];
+    for i in 1..n {
+        let p = idx[(i * len / n).min(len - 1)];
+        if rows.row(p as usize) != rows.row(*picks.last().expect("one pick") as usize) {
+            picks.push(p);
+        }
+    }
+    let last = idx[len - 1];
+    if picks.len() == 1
+        || rows.row(last as usize) != rows.row(*picks.last().expect("a pick") as usize)
+    {
+        picks.push(last);
+    }
+    take(samples, &UInt32Array::from(picks), None).map_err(arrow_error)
+}
+
+impl DataFrame {
+    /// Samples `column` in every partition (on `runtime`) and chooses divisions for `n` parts.
+    fn divisions_for(
+        &self,
+        runtime: &Runtime,
+        column: &str,
+        n: usize,
+        descending: bool,
+    ) -> Result<ArrayRef> {
+        if self.schema.field_with_name(column).is_err() {
+            return Err(Error::Schema {
+                message: format!("no column {column:?} to sort by in {:?}", self.columns()),
+            });
+        }
+        let m = self.materialize();
+        let mut graph = m.graph.clone();
+        let name = unique("sample");
+        let keys = m.keys();
+        let col_name = column.to_string();
+        let tasks: Vec<Task> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let (k2, c, out) = (
+                    k.clone(),
+                    col_name.clone(),
+                    TaskKey::new(name.clone(), i as u64),
+                );
+                let o = out.clone();
+                Task::new(
+                    out,
+                    vec![k.clone()],
+                    Arc::new(move |vals: Vec<Value>| {
+                        let b = downcast::<RecordBatch>(&vals[0], &k2)?;
+                        let col = b.column_by_name(&c).cloned().expect("checked above");
+                        sample(&col).map(value).map_err(|e| task_error(&o, e))
+                    }),
+                )
+            })
+            .collect();
+        let sample_keys: Vec<TaskKey> = tasks.iter().map(|t| t.key().clone()).collect();
+        graph.add_layer(name, tasks);
+        let parts = runtime.compute(&graph, &sample_keys)?;
+        let arrays: Vec<ArrayRef> = parts
+            .iter()
+            .zip(&sample_keys)
+            .map(|(v, k)| downcast::<ArrayRef>(v, k).cloned())
+            .collect::<partita_runtime::Result<_>>()?;
+        let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+        let all = concat(&refs).map_err(arrow_error)?;
+        choose_divisions(&all, n, descending)
+    }
+
+    /// Shuffles rows into the ranges of `divisions` by `by[0]`, then sorts each part by `by`.
+    fn range_sort(
+        &self,
+        divisions: &ArrayRef,
+        by: Vec<String>,
+        descending: Vec<bool>,
+    ) -> DataFrame {
+        let parts = divisions.len().saturating_sub(1).max(1);
+        let bounds = if divisions.len() >= 2 {
+            divisions.slice(1, divisions.len() - 2)
+        } else {
+            divisions.slice(0, 0)
+        };
+        let key = by[0].clone();
+        let d0 = descending[0];
+        let shuffled = shuffle_frame(self, parts, "range-shuffle", move |batch, tk| {
+            let col = batch.column_by_name(&key).cloned().ok_or_else(|| {
+                task_error(
+                    tk,
+                    Error::Schema {
+                        message: format!("no column {key:?}"),
+                    },
+                )
+            })?;
+            route(&col, &bounds, parts, d0).map_err(|e| task_error(tk, e))
+        });
+        let m = shuffled.materialize();
+        let mut graph = m.graph.clone();
+        let name = unique("sort-partitions");
+        let tasks = m
+            .keys()
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let (by, desc, k2) = (by.clone(), descending.clone(), k.clone());
+                let out = TaskKey::new(name.clone(), i as u64);
+                let o = out.clone();
+                Task::new(
+                    out,
+                    vec![k],
+                    Arc::new(move |vals: Vec<Value>| {
+                        let b = downcast::<RecordBatch>(&vals[0], &k2)?;
+                        sort_batch(b, &by, &desc)
+                            .map(value)
+                            .map_err(|e| task_error(&o, e))
+                    }),
+                )
+            })
+            .collect();
+        graph.add_layer(name.clone(), tasks);
+        DataFrame::from_partitions(graph, name, parts, m.schema.clone())
+    }
+
+    /// The frame indexed and sorted by `column`, in `npartitions` partitions whose ranges of
+    /// `column` are its [`divisions`](Self::divisions), as Dask's `set_index`. The divisions
+    /// come from a sample of every partition, computed now on the default runtime. Rows with
+    /// equal keys end up in the same partition, in their original order; nulls go last.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch, StringArray};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::DataFrame;
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("name", DataType::Utf8, false),
+    ///     Field::new("n", DataType::Int64, false),
+    /// ]));
+    /// let batch = RecordBatch::try_new(schema, vec![
+    ///     Arc::new(StringArray::from(vec!["Smith", "Jones", "Smith", "Brown", "Jones"])),
+    ///     Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5])),
+    /// ]).unwrap();
+    /// let df = DataFrame::from_arrow(batch, 2)?.set_index("name", 2)?;
+    /// assert_eq!(df.index_name(), Some("name"));
+    /// assert!(df.divisions().is_some());
+    /// let out = df.compute()?;
+    /// let names = out.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+    /// assert_eq!(names.iter().flatten().collect::<Vec<_>>(), ["Brown", "Jones", "Jones", "Smith", "Smith"]);
+    /// assert_eq!(df.loc("Smith")?.num_rows(), 2);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column; the error of a partition it had to sample.
+    pub fn set_index(&self, column: &str, npartitions: usize) -> Result<DataFrame> {
+        self.set_index_on(Runtime::global(), column, npartitions)
+    }
+
+    /// [`set_index`](Self::set_index), sampling on `runtime`.
+    ///
+    /// # Errors
+    /// As [`set_index`](Self::set_index).
+    pub fn set_index_on(
+        &self,
+        runtime: &Runtime,
+        column: &str,
+        npartitions: usize,
+    ) -> Result<DataFrame> {
+        let divisions = self.divisions_for(runtime, column, npartitions.max(1), false)?;
+        let sorted = self.range_sort(&divisions, vec![column.to_string()], vec![false]);
+        let divisions = (!divisions.is_empty()).then_some(divisions);
+        Ok(sorted.with_index(Some(Arc::new(IndexInfo {
+            column: column.to_string(),
+            divisions,
+        }))))
+    }
+
+    /// The frame sorted by the columns `by` (the first one decides the partitions), ascending
+    /// or not, in `npartitions` partitions; a stable sort, nulls last. The result has no index:
+    /// its row labels restart in each partition.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::DataFrame;
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("a", DataType::Int64, false),
+    ///     Field::new("b", DataType::Int64, false),
+    /// ]));
+    /// let batch = RecordBatch::try_new(schema, vec![
+    ///     Arc::new(Int64Array::from(vec![2, 1, 2, 1])),
+    ///     Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
+    /// ]).unwrap();
+    /// let df = DataFrame::from_arrow(batch, 2)?.sort_values(&["a", "b"], false, 2)?;
+    /// let out = df.compute()?;
+    /// let b = out.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+    /// assert_eq!(b.values(), &[3, 1, 4, 2]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column or no column; the error of a partition it had to
+    /// sample.
+    pub fn sort_values(
+        &self,
+        by: &[&str],
+        ascending: bool,
+        npartitions: usize,
+    ) -> Result<DataFrame> {
+        let first = by.first().ok_or_else(|| Error::Schema {
+            message: "sort_values needs at least one column".into(),
+        })?;
+        for c in by {
+            if self.schema.field_with_name(c).is_err() {
+                return Err(Error::Schema {
+                    message: format!("no column {c:?} to sort by in {:?}", self.columns()),
+                });
+            }
+        }
+        let divisions =
+            self.divisions_for(Runtime::global(), first, npartitions.max(1), !ascending)?;
+        let by: Vec<String> = by.iter().map(|s| s.to_string()).collect();
+        let desc = vec![!ascending; by.len()];
+        Ok(self.range_sort(&divisions, by, desc).with_index(None))
+    }
+
+    /// The rows whose index equals `key`, reading only the partitions whose divisions can hold
+    /// it (every partition when the divisions are unknown).
+    ///
+    /// # Errors
+    /// [`Error::Schema`] when the frame has no index or `key` does not fit its type; the error
+    /// of a partition it read.
+    pub fn loc(&self, key: impl Into<Literal>) -> Result<RecordBatch> {
+        self.loc_on(Runtime::global(), key)
+    }
+
+    /// [`loc`](Self::loc) on `runtime`.
+    ///
+    /// # Errors
+    /// As [`loc`](Self::loc).
+    pub fn loc_on(&self, runtime: &Runtime, key: impl Into<Literal>) -> Result<RecordBatch> {
+        let index = self.index.clone().ok_or_else(|| Error::Schema {
+            message: "loc needs an index: call set_index first".into(),
+        })?;
+        let field = self
+            .schema
+            .field_with_name(&index.column)
+            .map_err(arrow_error)?;
+        let key = arrow::compute::cast(&literal_array(&key.into(), 1), field.data_type()).map_err(
+            |e| Error::Schema {
+                message: format!(
+                    "loc: the key does not fit the index {:?}: {e}",
+                    index.column
+                ),
+            },
+        )?;
+        let m = self.materialize();
+        let keys = m.keys();
+        let wanted: Vec<usize> = match &index.divisions {
+            Some(d) if d.len() == keys.len() + 1 => {
+                let both = concat(&[d.as_ref(), key.as_ref()]).map_err(arrow_error)?;
+                let (_, rows) = encode(&[both], &[false])?;
+                let k = rows.row(d.len());
+                (0..keys.len())
+                    .filter(|&i| {
+                        let last = i + 1 == keys.len();
+                        rows.row(i) <= k && (k < rows.row(i + 1) || (last && k <= rows.row(i + 1)))
+                    })
+                    .collect()
+            }
+            _ => (0..keys.len()).collect(),
+        };
+        let mut graph = Graph::new();
+        graph.merge(&m.graph);
+        let picked: Vec<TaskKey> = wanted.iter().map(|&i| keys[i].clone()).collect();
+        let mut out = Vec::new();
+        for (v, k) in runtime.compute(&graph, &picked)?.iter().zip(&picked) {
+            let b = downcast::<RecordBatch>(v, k)?;
+            let col = b.column_by_name(&index.column).expect("the index column");
+            let eq = arrow::compute::kernels::cmp::eq(col, &arrow::array::Scalar::new(key.clone()))
+                .map_err(arrow_error)?;
+            out.push(arrow::compute::filter_record_batch(b, &eq).map_err(arrow_error)?);
+        }
+        let all = arrow::compute::concat_batches(&self.schema, &out).map_err(arrow_error)?;
+        let at = self.schema.index_of(&index.column).map_err(arrow_error)?;
+        let mut order = vec![at];
+        order.extend((0..all.num_columns()).filter(|&c| c != at));
+        all.project(&order).map_err(arrow_error)
+    }
+}
+
+/// Each row's output partition: the number of boundaries at or below its key (reversed for a
+/// descending sort); nulls go to the last partition.
+fn route(col: &ArrayRef, bounds: &ArrayRef, parts: usize, descending: bool) -> Result<Vec<u32>> {
+    let n = col.len();
+    if bounds.is_empty() {
+        return Ok(vec![0; n]);
+    }
+    // Fast path: int64 keys and bounds.
+    if col.data_type() == &DataType::Int64 && bounds.null_count() == 0 {
+        let b = bounds.as_primitive::<Int64Type>().values();
+        let c = col.as_primitive::<Int64Type>();
+        return Ok((0..n)
+            .map(|i| {
+                if c.is_null(i) {
+                    return (parts - 1) as u32;
+                }
+                let v = c.value(i);
+                let p = if descending {
+                    b.partition_point(|&x| x >= v)
+                } else {
+                    b.partition_point(|&x| x <= v)
+                };
+                p as u32
+            })
+            .collect());
+    }
+    let both = concat(&[bounds.as_ref(), col.as_ref()]).map_err(arrow_error)?;
+    let (_, rows) = encode(&[both], &[descending])?;
+    let nb = bounds.len();
+    let bound_rows: Vec<_> = (0..nb).map(|i| rows.row(i)).collect();
+    Ok((0..n)
+        .map(|i| {
+            if col.is_null(i) {
+                return (parts - 1) as u32;
+            }
+            let r = rows.row(nb + i);
+            bound_rows.partition_point(|b| *b <= r) as u32
+        })
+        .collect())
+}

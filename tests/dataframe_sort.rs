@@ -1,0 +1,152 @@
+//! `set_index`, `sort_values` and `loc` against a sequential stable sort, under random
+//! partitionings, with duplicate keys, nulls and empty partitions.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use partita::prelude::*;
+use proptest::prelude::*;
+
+type Rows = Vec<(Option<i64>, i64)>;
+
+fn frame(rows: &Rows, cuts: &[usize]) -> DataFrame {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new("a", DataType::Int64, false),
+    ]));
+    let mut at: Vec<usize> = cuts.iter().map(|c| c % (rows.len() + 1)).collect();
+    at.sort_unstable();
+    let mut bounds = vec![0];
+    bounds.extend(at);
+    bounds.push(rows.len());
+    let parts = bounds
+        .windows(2)
+        .map(|w| {
+            let r = &rows[w[0]..w[1]];
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(r.iter().map(|x| x.0).collect::<Int64Array>()),
+                    Arc::new(Int64Array::from(r.iter().map(|x| x.1).collect::<Vec<_>>())),
+                ],
+            )
+            .unwrap()
+        })
+        .collect();
+    DataFrame::from_batches(parts).unwrap()
+}
+
+fn pairs(b: &RecordBatch, k: usize, a: usize) -> Rows {
+    let kc = b.column(k).as_any().downcast_ref::<Int64Array>().unwrap();
+    let ac = b.column(a).as_any().downcast_ref::<Int64Array>().unwrap();
+    (0..b.num_rows())
+        .map(|i| ((!kc.is_null(i)).then(|| kc.value(i)), ac.value(i)))
+        .collect()
+}
+
+/// A stable sort by key, nulls last (descending reverses the non-null keys only).
+fn reference(rows: &Rows, descending: bool) -> Rows {
+    let mut v = rows.clone();
+    v.sort_by(|x, y| match (x.0, y.0) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, _) => std::cmp::Ordering::Greater,
+        (_, None) => std::cmp::Ordering::Less,
+        (Some(a), Some(b)) if descending => b.cmp(&a),
+        (Some(a), Some(b)) => a.cmp(&b),
+    });
+    v
+}
+
+fn rows() -> impl Strategy<Value = Rows> {
+    prop::collection::vec(
+        (
+            prop_oneof![1 => Just(None), 8 => (-20..20_i64).prop_map(Some)],
+            any::<i64>(),
+        ),
+        0..60,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn set_index_sorts_stably_and_divisions_cover(rows in rows(), cuts in prop::collection::vec(0..70_usize, 0..5), n in 1..6_usize) {
+        let df = frame(&rows, &cuts).set_index("k", n).unwrap();
+        prop_assert_eq!(df.index_name(), Some("k"));
+        prop_assert_eq!(df.columns(), vec!["a".to_string()]);
+        let parts = df.compute_partitions_on(Runtime::global()).unwrap();
+        let got: Rows = parts.iter().flat_map(|p| pairs(p, 0, 1)).collect();
+        prop_assert_eq!(&got, &reference(&rows, false));
+        // compute() puts the index first.
+        let all = df.compute().unwrap();
+        let first = all.schema().field(0).name().clone();
+        prop_assert_eq!(first, "k");
+        if let Some(d) = df.divisions() {
+            let d = d.as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec();
+            prop_assert_eq!(d.len(), parts.len() + 1);
+            prop_assert!(d.windows(2).all(|w| w[0] <= w[1]), "divisions {:?} not sorted", d);
+            for (i, p) in parts.iter().enumerate() {
+                for (k, _) in pairs(p, 0, 1) {
+                    let Some(k) = k else { continue };
+                    let last = i + 1 == parts.len();
+                    prop_assert!(d[i] <= k && (k < d[i + 1] || (last && k <= d[i + 1])),
+                        "key {} in partition {} outside {:?}", k, i, d);
+                }
+            }
+            // loc reads the rows of one key.
+            if let Some((Some(k), _)) = rows.first() {
+                let hits = df.loc(*k).unwrap();
+                prop_assert_eq!(hits.num_rows(), rows.iter().filter(|r| r.0 == Some(*k)).count());
+            }
+        } else {
+            prop_assert!(rows.iter().all(|r| r.0.is_none()));
+        }
+    }
+
+    #[test]
+    fn sort_values_matches_a_stable_sort(rows in rows(), cuts in prop::collection::vec(0..70_usize, 0..5), n in 1..6_usize, ascending: bool) {
+        let df = frame(&rows, &cuts).sort_values(&["k"], ascending, n).unwrap();
+        let parts = df.compute_partitions_on(Runtime::global()).unwrap();
+        let got: Rows = parts.iter().flat_map(|p| pairs(p, 0, 1)).collect();
+        prop_assert_eq!(got, reference(&rows, !ascending));
+    }
+}
+
+#[test]
+fn sort_values_by_two_string_and_int_columns() {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("s", DataType::Utf8, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    let b = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec!["b", "a", "b", "c", "a", "b"])),
+            Arc::new(Int64Array::from(vec![3, 2, 1, 0, 5, 2])),
+        ],
+    )
+    .unwrap();
+    let df = DataFrame::from_arrow(b, 3)
+        .unwrap()
+        .sort_values(&["s", "n"], true, 2)
+        .unwrap();
+    let out = df.compute().unwrap();
+    let s = out
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    let n = out.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+    let got: Vec<(String, i64)> = (0..out.num_rows())
+        .map(|i| (s.value(i).to_string(), n.value(i)))
+        .collect();
+    let want: Vec<(String, i64)> = [("a", 2), ("a", 5), ("b", 1), ("b", 2), ("b", 3), ("c", 0)]
+        .iter()
+        .map(|(a, b)| (a.to_string(), *b))
+        .collect();
+    assert_eq!(got, want);
+    assert!(df.sort_values(&["nope"], true, 2).is_err());
+    assert!(df.loc(1).is_err(), "no index, no loc");
+}
