@@ -554,9 +554,16 @@ fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {
     }
 }
 
+/// The key column of a whole-frame aggregate: one constant value, so one group.
+pub(crate) const WHOLE_FRAME: &str = "__all__";
+
 /// Numbers the groups of `batch` by its key columns: each row's group, and each group's first
 /// row, in order of first appearance.
 fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<u32>, Vec<u32>)> {
+    if keys.len() == 1 && keys[0] == WHOLE_FRAME {
+        let n = batch.num_rows();
+        return Ok((vec![0; n], if n == 0 { vec![] } else { vec![0] }));
+    }
     let columns: Vec<ArrayRef> = keys
         .iter()
         .map(|k| {

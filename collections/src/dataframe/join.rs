@@ -130,6 +130,8 @@ enum Table {
 
 /// A built side: its table, and for each row the next row with the same key.
 struct Built {
+    /// No key repeats: every chain has one row.
+    unique: bool,
     table: Table,
     next: Vec<u32>,
 }
@@ -192,6 +194,7 @@ fn build(batch: &RecordBatch, on: &[String]) -> Result<Built> {
                 }
             }
             return Ok(Built {
+                unique: next.iter().all(|&x| x == NONE),
                 table: Table::Dense { min: lo, slots },
                 next,
             });
@@ -214,33 +217,45 @@ fn build(batch: &RecordBatch, on: &[String]) -> Result<Built> {
         *slot = row as u32;
     }
     Ok(Built {
+        unique: next.iter().all(|&x| x == NONE),
         table: Table::Hashed { firsts, converter },
         next,
     })
 }
 
 /// The pairs `(probe row, built row)` with equal keys, in probe-row order; with `keep_probe`,
-/// a probe row without partner pairs with `None`. Marks the built rows that matched.
+/// a probe row without partner pairs with [`NONE`]. Marks the built rows that matched, when
+/// asked to.
 fn probe(
     built: &Built,
     batch: &RecordBatch,
     on: &[String],
     keep_probe: bool,
-    matched: &mut [bool],
-) -> Result<(Vec<u32>, Vec<Option<u32>>)> {
+    mut matched: Option<&mut [bool]>,
+) -> Result<(Vec<u32>, Vec<u32>)> {
     let cols = key_columns(batch, on)?;
     let n = batch.num_rows();
     let (mut l, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut emit = |row: usize, first: u32, l: &mut Vec<u32>, r: &mut Vec<Option<u32>>| {
-        let mut b = first;
-        if b == NONE && keep_probe {
-            l.push(row as u32);
-            r.push(None);
+    let mut emit = |row: usize, first: u32| {
+        if first == NONE {
+            if keep_probe {
+                l.push(row as u32);
+                r.push(NONE);
+            }
+            return;
         }
+        if built.unique && matched.is_none() {
+            l.push(row as u32);
+            r.push(first);
+            return;
+        }
+        let mut b = first;
         while b != NONE {
             l.push(row as u32);
-            r.push(Some(b));
-            matched[b as usize] = true;
+            r.push(b);
+            if let Some(m) = matched.as_deref_mut() {
+                m[b as usize] = true;
+            }
             b = built.next[b as usize];
         }
     };
@@ -263,7 +278,7 @@ fn probe(
                     }
                     None => NONE,
                 };
-                emit(row, first, &mut l, &mut r);
+                emit(row, first);
             }
         }
         Table::Hashed { firsts, converter } => {
@@ -275,11 +290,20 @@ fn probe(
                 } else {
                     firsts.get(rows.row(row).as_ref()).copied().unwrap_or(NONE)
                 };
-                emit(row, first, &mut l, &mut r);
+                emit(row, first);
             }
         }
     }
     Ok((l, r))
+}
+
+/// Row numbers as take indices, [`NONE`] as null.
+fn indices(rows: Vec<u32>) -> UInt32Array {
+    if rows.contains(&NONE) {
+        rows.into_iter().map(|r| (r != NONE).then_some(r)).collect()
+    } else {
+        UInt32Array::from(rows)
+    }
 }
 
 /// How the result's columns are made: the output schema and, per column, its side and source
@@ -390,11 +414,26 @@ fn assemble(
     ri: &UInt32Array,
 ) -> Result<RecordBatch> {
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(layout.columns.len());
+    // Indices 0..n over all of a side take nothing: use its columns as they are.
+    let identity = |idx: &UInt32Array, n: usize| {
+        idx.len() == n
+            && idx.null_count() == 0
+            && idx
+                .values()
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v as usize == i)
+    };
+    let (left_same, right_same) = (
+        identity(li, left.num_rows()),
+        identity(ri, right.num_rows()),
+    );
     for &(from_left, c, coalesce) in &layout.columns {
-        let col = if from_left {
-            take(left.column(c), li, None).map_err(arrow_error)?
-        } else {
-            take(right.column(c), ri, None).map_err(arrow_error)?
+        let col = match (from_left, left_same, right_same) {
+            (true, true, _) => left.column(c).clone(),
+            (true, false, _) => take(left.column(c), li, None).map_err(arrow_error)?,
+            (false, _, true) => right.column(c).clone(),
+            (false, _, false) => take(right.column(c), ri, None).map_err(arrow_error)?,
         };
         let col = match coalesce {
             Some(j) => {
@@ -409,6 +448,52 @@ fn assemble(
     RecordBatch::try_new(layout.schema.clone(), cols).map_err(arrow_error)
 }
 
+/// The side a join builds its table on: the right, except for right joins.
+fn builds_left(m: &Merge) -> bool {
+    m.how == How::Right
+}
+
+/// A built side with its batch.
+struct BuiltSide {
+    batch: RecordBatch,
+    built: Built,
+}
+
+fn build_side(batch: RecordBatch, m: &Merge) -> Result<BuiltSide> {
+    let on = if builds_left(m) {
+        &m.left_on
+    } else {
+        &m.right_on
+    };
+    let built = build(&batch, on)?;
+    Ok(BuiltSide { batch, built })
+}
+
+/// Joins a built side with a batch of the other side.
+fn join_built(
+    layout: &Layout,
+    m: &Merge,
+    side: &BuiltSide,
+    other: &RecordBatch,
+) -> Result<RecordBatch> {
+    if builds_left(m) {
+        let (r, l) = probe(&side.built, other, &m.right_on, true, None)?;
+        return assemble(layout, &side.batch, other, &indices(l), &indices(r));
+    }
+    let keep = m.how != How::Inner;
+    let mut matched = (m.how == How::Outer).then(|| vec![false; side.batch.num_rows()]);
+    let (mut l, mut r) = probe(&side.built, other, &m.left_on, keep, matched.as_deref_mut())?;
+    if let Some(matched) = matched {
+        for (row, hit) in matched.iter().enumerate() {
+            if !hit {
+                l.push(NONE);
+                r.push(row as u32);
+            }
+        }
+    }
+    assemble(layout, other, &side.batch, &indices(l), &indices(r))
+}
+
 /// Joins one left batch with one right batch.
 fn join_pair(
     layout: &Layout,
@@ -416,40 +501,21 @@ fn join_pair(
     left: &RecordBatch,
     right: &RecordBatch,
 ) -> Result<RecordBatch> {
-    // Build on the right and probe with the left, except for right joins.
-    if m.how == How::Right {
-        let built = build(left, &m.left_on)?;
-        let mut matched = vec![false; left.num_rows()];
-        let (r, l) = probe(&built, right, &m.right_on, true, &mut matched)?;
-        let li: UInt32Array = l.into_iter().collect();
-        let ri = UInt32Array::from(r);
-        return assemble(layout, left, right, &li, &ri);
+    if builds_left(m) {
+        join_built(layout, m, &build_side(left.clone(), m)?, right)
+    } else {
+        join_built(layout, m, &build_side(right.clone(), m)?, left)
     }
-    let built = build(right, &m.right_on)?;
-    let mut matched = vec![false; right.num_rows()];
-    let (l, mut r) = probe(&built, left, &m.left_on, m.how != How::Inner, &mut matched)?;
-    let mut l: Vec<Option<u32>> = l.into_iter().map(Some).collect();
-    if m.how == How::Outer {
-        for (row, hit) in matched.iter().enumerate() {
-            if !hit {
-                l.push(None);
-                r.push(Some(row as u32));
-            }
-        }
-    }
-    let li: UInt32Array = l.into_iter().collect();
-    let ri: UInt32Array = r.into_iter().collect();
-    assemble(layout, left, right, &li, &ri)
 }
 
-/// Concatenates a frame's partitions into one batch, in one task.
-fn gather(frame: &DataFrame, graph: &mut Graph, op: &str) -> TaskKey {
-    let m = frame.materialize();
-    graph.merge(&m.graph);
-    let keys = m.keys();
+/// Concatenates a frame's partitions into one batch and builds its join table, in one task.
+fn gather(frame: &DataFrame, graph: &mut Graph, op: &str, m: &Merge) -> TaskKey {
+    let fm = frame.materialize();
+    graph.merge(&fm.graph);
+    let keys = fm.keys();
     let name = unique(op);
     let out = TaskKey::new(name.clone(), 0);
-    let (schema, ks, o) = (m.schema.clone(), keys.clone(), out.clone());
+    let (schema, ks, o, m) = (fm.schema.clone(), keys.clone(), out.clone(), m.clone());
     graph.add_layer(
         name,
         vec![Task::new(
@@ -462,7 +528,8 @@ fn gather(frame: &DataFrame, graph: &mut Graph, op: &str) -> TaskKey {
                 }
                 let b = concat_batches(&schema, &batches)
                     .map_err(|e| task_error(&o, arrow_error(e)))?;
-                Ok(value(b))
+                let side = build_side(b, &m).map_err(|e| task_error(&o, e))?;
+                Ok(value(Arc::new(side)))
             }),
         )],
     );
@@ -527,7 +594,7 @@ impl DataFrame {
             };
             let bm = big.materialize();
             let mut graph = bm.graph.clone();
-            let table = gather(small_side, &mut graph, "merge-broadcast");
+            let table = gather(small_side, &mut graph, "merge-broadcast", &m);
             let tasks = bm
                 .keys()
                 .into_iter()
@@ -546,13 +613,10 @@ impl DataFrame {
                         vec![k, table.clone()],
                         Arc::new(move |vals: Vec<Value>| {
                             let part = downcast::<RecordBatch>(&vals[0], &kk)?;
-                            let small = downcast::<RecordBatch>(&vals[1], &tk)?;
-                            let r = if broadcast_right {
-                                join_pair(&layout, &m, part, small)
-                            } else {
-                                join_pair(&layout, &m, small, part)
-                            };
-                            r.map(value).map_err(|e| task_error(&o, e))
+                            let side = downcast::<Arc<BuiltSide>>(&vals[1], &tk)?;
+                            join_built(&layout, &m, side, part)
+                                .map(value)
+                                .map_err(|e| task_error(&o, e))
                         }),
                     )
                 })

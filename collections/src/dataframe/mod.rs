@@ -416,7 +416,7 @@ impl DataFrame {
     /// # Errors
     /// As [`GroupBy::agg`].
     pub fn agg(&self, aggs: impl IntoIterator<Item = Agg>) -> Result<DataFrame> {
-        const ALL: &str = "__all__";
+        const ALL: &str = groupby::WHOLE_FRAME;
         let keyed = self.with_column(ALL, lit(0))?;
         let out = keyed.groupby(&[ALL])?.agg(aggs)?;
         out.drop(&[ALL])
