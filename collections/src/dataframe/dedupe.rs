@@ -97,9 +97,9 @@ impl DataFrame {
     ///
     /// The rows are hash-shuffled on `subset` into as many partitions as the frame has, so the
     /// result's rows are grouped by hash, not in the frame's order; each partition keeps its
-    /// rows in the frame's order. (pandas keeps the frame's order; Dask's `drop_duplicates`
-    /// with `split_out` shuffles the same way.) A one-partition frame is deduplicated in place,
-    /// without a shuffle.
+    /// rows in the frame's order. (pandas keeps the frame's order; Dask's
+    /// `drop_duplicates(split_out=...)` also returns hash-partitioned rows.) A one-partition
+    /// frame is deduplicated in place, without a shuffle.
     ///
     /// # Errors
     /// [`Error::Schema`] naming a column of `subset` the frame lacks, or one whose type cannot

@@ -102,7 +102,7 @@ impl DataFrame {
     /// wins (`keep="first"`), and rows whose value is null or NaN are never among them.
     ///
     /// Computed as a tree: each partition's top `n`, then the top `n` of groups of 8 of those,
-    /// until one remains, so no task holds more than `8 n` rows.
+    /// until one remains, so no combining task holds more than `8 n` rows.
     ///
     /// # Errors
     /// [`Error::Schema`] naming `column` if the frame lacks it or its values cannot be ordered.
