@@ -1,5 +1,6 @@
 //! Every Bag operation against the same computation on a plain `Vec`, under random
-//! partitionings: the partitioning must never change the answer.
+//! partitionings: the partitioning must never change the answer (for `groupby` and `distinct`,
+//! whose partitions are by hash, the answer as a set).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,19 +76,8 @@ proptest! {
         sorted.truncate(k);
         prop_assert_eq!(bag.topk(k, |x| *x).compute_on(rt()).unwrap(), sorted);
 
-        let mut seen = HashSet::new();
-        let distinct: Vec<i32> = xs.iter().copied().filter(|x| seen.insert(*x)).collect();
-        prop_assert_eq!(bag.distinct().compute_on(rt()).unwrap(), distinct);
-
         let key = |x: &i32| x.rem_euclid(5);
-        let mut groups: Vec<(i32, Vec<i32>)> = Vec::new();
-        for &x in &xs {
-            match groups.iter_mut().find(|(g, _)| *g == key(&x)) {
-                Some((_, v)) => v.push(x),
-                None => groups.push((key(&x), vec![x])),
-            }
-        }
-        prop_assert_eq!(bag.groupby(key).compute_on(rt()).unwrap(), groups.clone());
+        let groups = sequential_groups(&xs, key);
         let folded: Vec<(i32, i64)> = groups.iter().map(|(g, v)| (*g, v.iter().map(|&x| x as i64).sum())).collect();
         let got = bag.foldby(key, |acc: i64, x| acc + x as i64, 0, |a, b| a + b).compute_on(rt()).unwrap();
         prop_assert_eq!(got, folded);
@@ -120,6 +110,114 @@ proptest! {
         prop_assert_eq!(parts.len(), n);
         prop_assert_eq!(Bag::from_delayed(&parts).compute_on(rt()).unwrap(), xs.clone());
     }
+}
+
+/// The items grouped by `key`, sequentially: keys in order of first appearance, each group's
+/// items in order.
+fn sequential_groups<T: Clone, K: PartialEq>(xs: &[T], key: impl Fn(&T) -> K) -> Vec<(K, Vec<T>)> {
+    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+    for x in xs {
+        let k = key(x);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(x.clone()),
+            None => groups.push((k, vec![x.clone()])),
+        }
+    }
+    groups
+}
+
+/// Each partition of `bag`, computed on its own.
+fn partitions_of<T: Clone + Send + Sync + 'static>(bag: &Bag<T>) -> Vec<Vec<T>> {
+    bag.to_delayed()
+        .iter()
+        .map(|d| d.compute_on(rt()).unwrap())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// `groupby` against a sequential grouping: the same groups, each whole in one of
+    /// `npartitions` partitions, and the element-wise chain applied before the shuffle.
+    #[test]
+    fn groupby_shuffles_each_group_whole_into_one_partition(
+        (xs, n) in items(),
+        modulus in 1_i32..12,
+    ) {
+        let bag = Bag::from_sequence(xs.clone(), n).map(|x| x * 3).filter(|x| x % 2 != 0);
+        let seen: Vec<i32> = xs.iter().map(|x| x * 3).filter(|x| x % 2 != 0).collect();
+        let key = move |x: &i32| x.rem_euclid(modulus);
+        let grouped = bag.groupby(key);
+        prop_assert_eq!(grouped.npartitions(), n);
+
+        let mut got = grouped.compute_on(rt()).unwrap();
+        got.sort();
+        let mut want = sequential_groups(&seen, key);
+        want.sort();
+        prop_assert_eq!(got, want);
+
+        let parts = partitions_of(&grouped);
+        prop_assert_eq!(parts.len(), n);
+        let first = |k: i32| seen.iter().position(|x| key(x) == k).unwrap();
+        for p in &parts {
+            // Keys in order of first appearance within a partition.
+            prop_assert!(p.windows(2).all(|w| first(w[0].0) < first(w[1].0)), "{:?}", p);
+            for (k, _) in p {
+                let holders = parts.iter().filter(|q| q.iter().any(|(j, _)| j == k)).count();
+                prop_assert_eq!(holders, 1, "key {} in {} partitions", k, holders);
+            }
+        }
+    }
+
+    /// `distinct` against a sequential first-occurrence scan, likewise.
+    #[test]
+    fn distinct_shuffles_each_item_into_one_partition((xs, n) in items()) {
+        let bag = Bag::from_sequence(xs.clone(), n).map(|x| x / 3);
+        let seen: Vec<i32> = xs.iter().map(|x| x / 3).collect();
+        let distinct = bag.distinct();
+        prop_assert_eq!(distinct.npartitions(), n);
+
+        let mut got = distinct.compute_on(rt()).unwrap();
+        got.sort_unstable();
+        let mut firsts = HashSet::new();
+        let mut want: Vec<i32> = seen.iter().copied().filter(|x| firsts.insert(*x)).collect();
+        want.sort_unstable();
+        prop_assert_eq!(got, want);
+
+        let parts = partitions_of(&distinct);
+        prop_assert_eq!(parts.len(), n);
+        let first = |x: i32| seen.iter().position(|y| *y == x).unwrap();
+        for p in &parts {
+            prop_assert!(p.windows(2).all(|w| first(w[0]) < first(w[1])), "{:?}", p);
+            for x in p {
+                prop_assert_eq!(parts.iter().filter(|q| q.contains(x)).count(), 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn distinct_and_groupby_of_strings_and_of_no_partition() {
+    let words: Vec<String> = "the cat and the hat and the bat"
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    let bag = Bag::from_sequence(words, 3);
+    let mut d = bag.distinct().compute_on(rt()).unwrap();
+    d.sort();
+    assert_eq!(d, ["and", "bat", "cat", "hat", "the"]);
+    let mut g = bag.groupby(|w| w.len()).compute_on(rt()).unwrap();
+    g.sort();
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].1.len(), 8);
+
+    let none: Vec<Delayed<Vec<i64>>> = Vec::new();
+    let empty = Bag::from_delayed(&none);
+    assert!(empty.distinct().compute_on(rt()).unwrap().is_empty());
+    assert!(empty.groupby(|x| *x).compute_on(rt()).unwrap().is_empty());
+    let hollow = Bag::from_sequence(Vec::<i64>::new(), 4);
+    assert_eq!(hollow.groupby(|x| *x).npartitions(), 4);
+    assert!(hollow.distinct().compute_on(rt()).unwrap().is_empty());
 }
 
 /// The sizes `from_sequence` gives: contiguous, differing by at most one.

@@ -10,6 +10,7 @@ mod dataframe;
 mod delayed;
 mod error;
 mod names;
+mod partition_plan;
 mod stream;
 
 pub use self::array::{

@@ -5,9 +5,11 @@
 //! partition. Element-wise operations only extend the reader, so a chain of them costs one task
 //! per partition, and items flow through the whole chain one at a time without intermediate
 //! vectors. Operations that need whole partitions (`map_partitions`, `zip`, `repartition`,
-//! reductions, `compute`) add a layer that runs the reader.
+//! reductions, `compute`) add a layer that runs the reader; the hash shuffles behind `groupby`
+//! and `distinct` run it inside their split tasks.
 
 mod reduce;
+mod shuffle;
 mod strcount;
 pub use self::reduce::AsF64;
 #[cfg(test)]
@@ -20,6 +22,7 @@ use partita_runtime::{downcast, value, Graph, Kernel, Runtime, Task, TaskKey, Va
 use crate::delayed::Delayed;
 use crate::error::Result;
 use crate::names::unique;
+use crate::partition_plan::{even_ranges, sources};
 
 /// Pushes the items of one input partition, through the fused element-wise chain, into `emit`.
 pub type Reader<T> =
@@ -85,12 +88,6 @@ fn vec_reader<T: Clone + Send + Sync + 'static>() -> Reader<T> {
         }
         Ok(())
     })
-}
-
-/// Splits `len` items into `n` contiguous ranges whose sizes differ by at most one.
-pub(crate) fn even_ranges(len: usize, n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let n = n.max(1);
-    (0..n).map(move |i| (i * len / n)..((i + 1) * len / n))
 }
 
 impl<T: Clone + Send + Sync + 'static> Bag<T> {
@@ -416,22 +413,16 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     pub fn repartition(&self, n: usize) -> Bag<T> {
         let n = n.max(1);
         let src = self.materialize();
-        let m = src.npartitions;
         let mut graph = src.graph.clone();
         let name = unique("repartition");
         let reader = src.reader.clone();
-        let tasks = (0..n)
-            .map(|j| {
-                // Output j takes inputs lo..hi; when splitting, piece `piece` of `pieces` of input lo.
-                let (lo, hi, piece, pieces) = if n <= m {
-                    (j * m / n, (j + 1) * m / n, 0, 1)
-                } else {
-                    let i = j * m / n;
-                    let first = (i * n).div_ceil(m);
-                    let next = ((i + 1) * n).div_ceil(m);
-                    (i, i + 1, j - first, next - first)
-                };
-                let deps: Vec<TaskKey> = (lo..hi)
+        let tasks = sources(src.npartitions, n)
+            .into_iter()
+            .enumerate()
+            .map(|(j, source)| {
+                let deps: Vec<TaskKey> = source
+                    .inputs
+                    .clone()
                     .map(|i| TaskKey::new(src.input.clone(), i as u64))
                     .collect();
                 let (reader, keys) = (reader.clone(), deps.clone());
@@ -440,9 +431,8 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                     for (v, k) in inputs.into_iter().zip(&keys) {
                         reader(v, k, &mut |t| items.push(t))?;
                     }
-                    if pieces > 1 {
-                        let r = even_ranges(items.len(), pieces).nth(piece).unwrap_or(0..0);
-                        items = items.drain(r).collect();
+                    if source.pieces > 1 {
+                        items = items.drain(source.slice(items.len())).collect();
                     }
                     Ok(value(items))
                 });

@@ -2,8 +2,9 @@
 //!
 //! Each partition folds its items (straight from the fused element-wise chain, never as a
 //! vector) into a partial result; partials are combined `SPLIT_EVERY` at a time, level by level,
-//! until one remains. `groupby` and `distinct` gather their groups the same way, into one
-//! partition: they hold every group in memory at the root of the tree.
+//! until one remains. `frequencies` and `foldby` gather their per-key results the same way, into
+//! one partition: one value per key, not the items. (`groupby` and `distinct`, which keep
+//! items, run on the hash shuffle instead; see `shuffle.rs`.)
 
 use std::any::Any;
 use std::collections::hash_map::Entry;
@@ -365,32 +366,6 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         })
     }
 
-    /// Each distinct item once, in one partition, in order of first appearance.
-    ///
-    /// ```
-    /// let b = partita_collections::Bag::from_sequence(vec![3, 1, 3, 2, 1], 2);
-    /// assert_eq!(b.distinct().compute()?, vec![3, 1, 2]);
-    /// # Ok::<(), partita_collections::Error>(())
-    /// ```
-    pub fn distinct(&self) -> Bag<T>
-    where
-        T: Hash + Eq,
-    {
-        let (graph, root) = self.tree(
-            "distinct",
-            Ordered::<T, ()>::default,
-            |seen, t| {
-                if seen.get_mut(&t).is_none() {
-                    seen.insert_new(t, ());
-                }
-            },
-            |parts| Ordered::concat(parts, |_, _| {}),
-        );
-        single(graph, root, "distinct", |seen: Ordered<T, ()>| {
-            seen.into_pairs().map(|(t, ())| t).collect()
-        })
-    }
-
     /// Folds the items of each key separately: `binop` folds an item into its key's
     /// accumulator (starting from `initial`), and `combine` merges two accumulators of the same
     /// key. One partition of `(key, accumulator)` pairs, keys in order of first appearance.
@@ -431,40 +406,6 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             },
         );
         single(graph, root, "foldby", |groups: Ordered<K, A>| {
-            groups.into_pairs().collect()
-        })
-    }
-
-    /// The items grouped by `key`: one `(key, items)` pair per key, items in their original
-    /// order, keys in order of first appearance, all in one partition.
-    ///
-    /// This gathers every group through a reduction tree into one partition, so all groups
-    /// must fit in memory at once.
-    ///
-    /// ```
-    /// let b = partita_collections::Bag::from_sequence(vec!["apple", "avocado", "banana"], 2);
-    /// let g = b.groupby(|w| w.chars().next().unwrap());
-    /// assert_eq!(g.compute()?, vec![('a', vec!["apple", "avocado"]), ('b', vec!["banana"])]);
-    /// # Ok::<(), partita_collections::Error>(())
-    /// ```
-    pub fn groupby<K, KF>(&self, key: KF) -> Bag<(K, Vec<T>)>
-    where
-        K: Hash + Eq + Clone + Send + Sync + 'static,
-        KF: Fn(&T) -> K + Send + Sync + 'static,
-    {
-        let (graph, root) = self.tree(
-            "groupby",
-            Ordered::<K, Vec<T>>::default,
-            move |groups, t| {
-                let k = key(&t);
-                match groups.get_mut(&k) {
-                    Some(items) => items.push(t),
-                    None => groups.insert_new(k, vec![t]),
-                }
-            },
-            |parts| Ordered::concat(parts, |x, y| x.extend(y)),
-        );
-        single(graph, root, "groupby", |groups: Ordered<K, Vec<T>>| {
             groups.into_pairs().collect()
         })
     }
@@ -525,7 +466,7 @@ fn merge_maps<K: Hash + Eq, V>(
 
 /// A hash map that remembers the order keys first arrived in.
 #[derive(Clone, Debug)]
-struct Ordered<K, V> {
+pub(super) struct Ordered<K, V> {
     index: ItemMap<K, usize>,
     entries: Vec<(K, V)>,
 }
@@ -540,13 +481,17 @@ impl<K, V> Default for Ordered<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V> Ordered<K, V> {
-    fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(super) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
         let i = *self.index.get(k)?;
         Some(&mut self.entries[i].1)
     }
 
     /// Inserts a key that is not present yet.
-    fn insert_new(&mut self, k: K, v: V) {
+    pub(super) fn insert_new(&mut self, k: K, v: V) {
         self.index.insert(k.clone(), self.entries.len());
         self.entries.push((k, v));
     }
@@ -562,7 +507,7 @@ impl<K: Hash + Eq + Clone, V> Ordered<K, V> {
     }
 
     /// The entries of every map in turn, merging shared keys' values with `merge`.
-    fn concat(parts: Vec<Ordered<K, V>>, mut merge: impl FnMut(&mut V, V)) -> Self {
+    pub(super) fn concat(parts: Vec<Ordered<K, V>>, mut merge: impl FnMut(&mut V, V)) -> Self {
         let mut parts = parts.into_iter();
         let mut acc = parts.next().unwrap_or_default();
         for part in parts {
@@ -571,7 +516,7 @@ impl<K: Hash + Eq + Clone, V> Ordered<K, V> {
         acc
     }
 
-    fn into_pairs(self) -> impl Iterator<Item = (K, V)> {
+    pub(super) fn into_pairs(self) -> impl Iterator<Item = (K, V)> {
         self.entries.into_iter()
     }
 }

@@ -9,15 +9,18 @@
 //! 10-row table in two partitions labels its rows 0–4, 0–4. `reset_index()` numbers them
 //! 0..n across the whole table.
 
+mod dedupe;
 mod expr;
 mod groupby;
 mod join;
 mod ops;
 mod projection;
+mod repartition;
 mod shuffle;
 mod sort;
 #[cfg(test)]
 mod test;
+mod topn;
 
 use std::fmt;
 use std::sync::Arc;
