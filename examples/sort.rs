@@ -40,18 +40,21 @@ fn ends(batch: &RecordBatch, range: std::ops::Range<usize>) -> (i128, f64) {
         .column_by_name("v")
         .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
         .expect("a float64 v");
-    range.fold((0, 0.0), |(ks, vs), i| (ks + k.value(i) as i128, vs + v.value(i)))
+    range.fold((0, 0.0), |(ks, vs), i| {
+        (ks + k.value(i) as i128, vs + v.value(i))
+    })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .ok_or("usage: sort <sort dir>")?;
+    let dir = std::env::args().nth(1).ok_or("usage: sort <sort dir>")?;
     let rt = Runtime::builder().build()?;
 
     let t = Instant::now();
-    let x = read_parquet(format!("{dir}/parts/*.parquet").as_str(), ParquetOptions::default())?
-        .persist_on(&rt)?;
+    let x = read_parquet(
+        format!("{dir}/parts/*.parquet").as_str(),
+        ParquetOptions::default(),
+    )?
+    .persist_on(&rt)?;
     let load_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -59,7 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let parts = s.compute_partitions_on(&rt)?;
     let rows: usize = parts.iter().map(RecordBatch::num_rows).sum();
     let first = parts.iter().find(|p| p.num_rows() > 0).ok_or("no rows")?;
-    let last = parts.iter().rev().find(|p| p.num_rows() > 0).ok_or("no rows")?;
+    let last = parts
+        .iter()
+        .rev()
+        .find(|p| p.num_rows() > 0)
+        .ok_or("no rows")?;
     let (k1, v1) = ends(first, 0..5.min(first.num_rows()));
     let (k2, v2) = ends(last, last.num_rows().saturating_sub(5)..last.num_rows());
     let sort_s = t.elapsed().as_secs_f64();

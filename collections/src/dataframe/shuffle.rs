@@ -135,8 +135,12 @@ where
             Ok(())
         }),
         fold: Arc::new(|to, state, pieces| {
+            // Take the state over when nothing else holds it (always, between folds).
             let mut all: Received = match state {
-                Some(s) => s.downcast_ref::<Received>().cloned().unwrap_or_default(),
+                Some(s) => match s.downcast::<Received>() {
+                    Ok(arc) => Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()),
+                    Err(_) => Vec::new(),
+                },
                 None => Vec::new(),
             };
             let key = TaskKey::new("shuffle-piece", to as u64);
