@@ -150,3 +150,42 @@ fn sort_values_by_two_string_and_int_columns() {
     assert!(df.sort_values(&["nope"], true, 2).is_err());
     assert!(df.loc(1).is_err(), "no index, no loc");
 }
+
+#[test]
+fn the_seeds_smiths_meet_in_one_partition() {
+    // tests/data/people.csv: ten people, both Smiths and both Williamses split across the two
+    // halves of the file.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/people.csv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let block: usize = text.lines().take(6).map(|l| l.len() + 1).sum();
+    let df =
+        partita::read_csv(path, partita::CsvOptions::default().blocksize(block as u64)).unwrap();
+    assert_eq!(df.npartitions(), 2);
+    let by_name = df.set_index("Last name", 2).unwrap();
+    let parts = by_name.compute_partitions_on(Runtime::global()).unwrap();
+    let names = |p: &RecordBatch| -> Vec<String> {
+        let c = p.column_by_name("Last name").unwrap();
+        let s = c.as_any().downcast_ref::<StringArray>().unwrap();
+        s.iter().flatten().map(str::to_string).collect()
+    };
+    for who in ["Smith", "Williams"] {
+        let holders: Vec<usize> = (0..parts.len())
+            .filter(|&i| names(&parts[i]).iter().any(|n| n == who))
+            .collect();
+        assert_eq!(holders.len(), 1, "{who} in partitions {holders:?}");
+        assert_eq!(
+            names(&parts[holders[0]])
+                .iter()
+                .filter(|n| *n == who)
+                .count(),
+            2
+        );
+    }
+    let d = by_name.divisions().unwrap();
+    let d = d.as_any().downcast_ref::<StringArray>().unwrap();
+    let d: Vec<&str> = d.iter().flatten().collect();
+    assert!(d.windows(2).all(|w| w[0] <= w[1]), "{d:?}");
+    assert_eq!(d.first(), Some(&"Brown"));
+    assert_eq!(d.last(), Some(&"Wilson"));
+    assert_eq!(by_name.loc("Williams").unwrap().num_rows(), 2);
+}
