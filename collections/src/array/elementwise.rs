@@ -253,17 +253,20 @@ impl<T: Element> Array<T> {
         let same = T::DTYPE == U::DTYPE && out.ndim() == self.ndim();
         let kernel: Arc<BlockFn<U>> = Arc::new(move |mut vals, keys, shape| {
             let vb = vals.pop().expect("two inputs");
-            let va = vals.pop().expect("two inputs");
+            let mut va = vals.pop().expect("two inputs");
             let bb = block_of::<B>(&vb, &keys[1])?;
             if same {
-                if let Ok(mut own) = try_own::<T>(va.clone()) {
-                    if own.shape() == shape {
+                // Update `a`'s block in place when this task holds the only reference to it.
+                match try_own::<T>(va) {
+                    Ok(mut own) if own.shape() == shape => {
                         let bv = broadcast_view(bb, shape, &keys[1])?;
                         Zip::from(&mut own)
                             .and(&bv)
                             .for_each(|x, &y| *x = cast::<U, T>(f(*x, y)));
                         return Ok(retype(own));
                     }
+                    Ok(own) => va = value(own),
+                    Err(shared) => va = shared,
                 }
             }
             let ab = block_of::<T>(&va, &keys[0])?;

@@ -51,10 +51,17 @@ pub(crate) mod sealed {
     use super::*;
 
     /// Reading a block of `Self` from a dataset.
-    pub trait Sealed: H5Type + Sized {
+    pub trait Sealed: H5Type + Sized + Copy {
         /// Appends the value's bytes as the HDF5 type of [`Hdf5Element`]'s table stores them on a
         /// little-endian machine (a chunk's raw bytes).
         fn put_le(self, out: &mut Vec<u8>);
+
+        /// Appends the bytes of every value of `xs`, as [`put_le`](Self::put_le) does.
+        fn put_all_le(xs: &[Self], out: &mut Vec<u8>) {
+            for &x in xs {
+                x.put_le(out);
+            }
+        }
 
         /// The elements of `selection`, converted from the file's type.
         fn read(dataset: &Dataset, selection: Selection) -> hdf5_metno::Result<ArrayD<Self>> {
@@ -79,6 +86,15 @@ macro_rules! storable {
         impl sealed::Sealed for $t {
             fn put_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
+            }
+
+            fn put_all_le(xs: &[Self], out: &mut Vec<u8>) {
+                const W: usize = std::mem::size_of::<$t>();
+                let at = out.len();
+                out.resize(at + xs.len() * W, 0);
+                for (dst, x) in out[at..].chunks_exact_mut(W).zip(xs) {
+                    dst.copy_from_slice(&x.to_le_bytes());
+                }
             }
         }
         impl Hdf5Element for $t {}

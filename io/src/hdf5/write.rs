@@ -226,13 +226,14 @@ impl Direct {
         const BUFFER: usize = 256 << 10;
         let mut bytes = Vec::with_capacity(BUFFER + 16);
         let mut at = self.addr[flat];
-        for &x in block.iter() {
-            x.put_le(&mut bytes);
-            if bytes.len() >= BUFFER {
-                self.file.write_all_at(&bytes, at)?;
-                at += bytes.len() as u64;
-                bytes.clear();
-            }
+        let per = (BUFFER / std::mem::size_of::<T>().max(1)).max(1);
+        let standard = block.as_standard_layout();
+        let xs = standard.as_slice().expect("standard layout");
+        for part in xs.chunks(per) {
+            T::put_all_le(part, &mut bytes);
+            self.file.write_all_at(&bytes, at)?;
+            at += bytes.len() as u64;
+            bytes.clear();
         }
         self.file.write_all_at(&bytes, at)?;
         Ok(true)
