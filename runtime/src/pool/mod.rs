@@ -48,6 +48,9 @@ impl Job {
 /// The shared state of a pool.
 pub(crate) struct Registry {
     injector: Injector<Job>,
+    /// Jobs that start only when a worker has nothing else to do: a compute's sources, so that
+    /// the work they make ready runs before more sources are read.
+    background: Injector<Job>,
     stealers: Vec<Stealer<Job>>,
     sleep: Sleep,
     terminating: AtomicBool,
@@ -98,6 +101,7 @@ impl Pool {
         let locals: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_lifo()).collect();
         let registry = Arc::new(Registry {
             injector: Injector::new(),
+            background: Injector::new(),
             stealers: locals.iter().map(Worker::stealer).collect(),
             sleep: Sleep {
                 lock: Mutex::new(()),
@@ -152,11 +156,6 @@ impl Drop for Pool {
 }
 
 impl Registry {
-    /// The number of worker threads.
-    pub(crate) fn threads(&self) -> usize {
-        self.stealers.len()
-    }
-
     /// Queues a job: on this worker's own deque when called from a worker of this pool, on the
     /// injector otherwise. Wakes a sleeping worker if there is one.
     pub(crate) fn spawn(self: &Arc<Self>, job: Job) {
@@ -167,12 +166,10 @@ impl Registry {
         self.sleep.notify_one();
     }
 
-    /// Queues many jobs from outside the pool at once, waking every worker.
-    pub(crate) fn spawn_batch(self: &Arc<Self>, jobs: impl Iterator<Item = Job>) {
-        match worker_of(self) {
-            Some(ctx) => jobs.for_each(|j| ctx.local.push(j)),
-            None => jobs.for_each(|j| self.injector.push(j)),
-        }
+    /// Queues jobs that workers take, in order and one at a time, only when they find no other
+    /// work (their own deque, the injector and the other workers' deques are empty).
+    pub(crate) fn spawn_background(self: &Arc<Self>, jobs: impl Iterator<Item = Job>) {
+        jobs.for_each(|j| self.background.push(j));
         self.sleep.wake_all();
     }
 
@@ -197,7 +194,9 @@ impl Registry {
     }
 
     fn has_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+        !self.injector.is_empty()
+            || !self.background.is_empty()
+            || self.stealers.iter().any(|s| !s.is_empty())
     }
 }
 
@@ -258,7 +257,8 @@ fn worker_main(registry: Arc<Registry>, local: Worker<Job>, index: usize) {
     }
 }
 
-/// Own deque first, then a batch from the injector, then other workers.
+/// Own deque first, then a batch from the injector, then other workers, then one background
+/// job.
 fn find_work(ctx: &WorkerContext) -> Option<Job> {
     if let Some(job) = ctx.local.pop() {
         return Some(job);
@@ -280,7 +280,14 @@ fn find_work(ctx: &WorkerContext) -> Option<Job> {
             }
         }
         if !retry {
-            return None;
+            break;
+        }
+    }
+    loop {
+        match registry.background.steal() {
+            Steal::Success(job) => return Some(job),
+            Steal::Retry => continue,
+            Steal::Empty => return None,
         }
     }
 }

@@ -12,11 +12,11 @@
 //! inputs come from their [`PartitionActor`](crate::PartitionActor)s, whose `Fetch` replies are
 //! delivered to the mailbox the same way.
 //!
-//! Sources are withheld: the `threads` scheduler releases root tasks (tasks without inputs) in
-//! plan order, a few more than there are workers at first, then one more each time a root
-//! finishes. A worker runs the dependents a root made ready before the next root (its deque is
-//! LIFO), so a pipeline over many partitions holds a few partitions at a time instead of reading
-//! every source first.
+//! Sources are withheld: the `threads` scheduler queues root tasks (tasks without inputs), in
+//! the order the graph lists them, as the pool's background work, which a worker takes only
+//! when it finds nothing else to run. So the work a source made ready runs before the next
+//! source is read, and a pipeline over many partitions holds a few partitions at a time
+//! instead of reading every source first.
 //!
 //! Failure: an actor with a failed input does not run its kernel; it fails with
 //! `DependencyFailed`, naming the root cause of the first failed input in dependency order. It
@@ -51,13 +51,7 @@ pub(crate) struct Execution {
     /// `None` for the sync scheduler.
     pool: Option<Arc<Registry>>,
     events: Arc<EventBus>,
-    /// The root tasks, in plan order, and how many of them have been released.
-    roots: Box<[u32]>,
-    released: AtomicUsize,
 }
-
-/// Roots in flight per worker thread before further roots wait for one to finish.
-const ROOTS_PER_WORKER: usize = 1;
 
 impl Execution {
     pub(crate) fn new(
@@ -74,7 +68,6 @@ impl Execution {
             .map(|_| Mutex::new(None))
             .collect();
         let results = (0..plan.n_results).map(|_| Mutex::new(None)).collect();
-        let roots = plan.roots.clone().into_boxed_slice();
         Arc::new(Execution {
             id,
             pending,
@@ -84,8 +77,6 @@ impl Execution {
             done: Completion::new(),
             pool,
             events,
-            roots,
-            released: AtomicUsize::new(0),
             plan,
         })
     }
@@ -117,26 +108,11 @@ impl Execution {
                 TaskKind::Compute(_) => {}
             }
         }
-        let first = (ROOTS_PER_WORKER * pool.threads()).min(self.roots.len());
-        self.released.store(first, Ordering::Release);
-        for &t in &self.roots[..first] {
+        for &t in &self.plan.roots {
             self.queued(t);
         }
         let me: Arc<dyn Runnable> = self.clone();
-        pool.spawn_batch(
-            self.roots[..first]
-                .iter()
-                .map(|&t| Job::Indexed(me.clone(), t)),
-        );
-    }
-
-    /// Queues the next withheld root, if any (called as a root finishes).
-    fn release_root(self: &Arc<Self>, pool: &Arc<Registry>) {
-        let i = self.released.fetch_add(1, Ordering::AcqRel);
-        if let Some(&t) = self.roots.get(i) {
-            self.queued(t);
-            pool.spawn(Job::Indexed(self.clone(), t));
-        }
+        pool.spawn_background(self.plan.roots.iter().map(|&t| Job::Indexed(me.clone(), t)));
     }
 
     /// Runs the whole compute on the calling thread, in topological order.
@@ -265,14 +241,6 @@ impl Execution {
     /// Sends task `t`'s outcome to its dependents (`PartitionReady`) and to its result cell.
     /// Queues dependents that became ready, except the first, which it returns.
     fn complete(self: &Arc<Self>, t: u32, outcome: Outcome) -> Option<u32> {
-        if let Some(pool) = &self.pool {
-            if self.plan.slots(t).is_empty()
-                && matches!(self.plan.kinds[t as usize], TaskKind::Compute(_))
-            {
-                // Queued before the dependents below, so those run first.
-                self.release_root(pool);
-            }
-        }
         let mut next = None;
         for &(d, slot) in self.plan.dependents(t) {
             *self.slots[slot as usize].lock() = Some(outcome.clone());
