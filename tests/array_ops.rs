@@ -493,3 +493,72 @@ fn a_panicking_block_function_fails_only_its_computation() {
     assert!(err.contains("seven is not allowed"), "{err}");
     assert_eq!(x.sum(Axes::All).unwrap().compute_scalar().unwrap(), 45);
 }
+
+/// The same reductions and element-wise chain in several dtypes: each against plain ndarray on
+/// the data converted to that dtype first.
+fn check_dtype<T>(x: &ArrayD<i64>, chunk: &[usize], axes: &[usize]) -> Result<(), TestCaseError>
+where
+    T: partita::collections::Real + std::fmt::Debug,
+{
+    let xt: ArrayD<T> = x.mapv(|v| T::from_f64((v + 5) as f64));
+    let a = Array::from_array(xt.clone(), chunk).unwrap();
+    let ax = Axes::list(&axes.iter().map(|&v| v as isize).collect::<Vec<_>>());
+    let sum = a.sum(ax.clone()).unwrap().compute().unwrap();
+    prop_assert_eq!(
+        sum,
+        reference(&xt, axes, false, |g| g
+            .iter()
+            .fold(T::zero(), |s, &v| s.add(v)))
+    );
+    if !axes.iter().any(|&ax| x.shape()[ax] == 0) {
+        let max = a.max(ax.clone()).unwrap().compute().unwrap();
+        prop_assert_eq!(
+            max,
+            reference(&xt, axes, false, |g| g.iter().fold(g[0], |m, &v| m.max2(v)))
+        );
+    }
+    let mean = a.mean(ax).unwrap().compute().unwrap();
+    let want = reference(&xt, axes, false, |g| {
+        if g.is_empty() {
+            f64::NAN
+        } else {
+            g.iter().map(|v| v.to_f64()).sum::<f64>() / g.len() as f64
+        }
+    });
+    prop_assert!(close(&mean, &want));
+    let two = T::from_f64(2.0);
+    let chain = (&(&a * two) - &a).clip(T::from_f64(1.0), T::from_f64(8.0));
+    prop_assert_eq!(
+        chain.compute().unwrap(),
+        xt.mapv(|v| v
+            .mul(two)
+            .sub(v)
+            .max2(T::from_f64(1.0))
+            .min2(T::from_f64(8.0)))
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reductions_in_several_dtypes((shape, chunk) in shape_and_chunks(), bits: u8, seed: u64) {
+        let x = data(&shape, seed);
+        let axes = pick_axes(shape.len(), bits);
+        check_dtype::<i8>(&x, &chunk, &axes)?;
+        check_dtype::<u16>(&x, &chunk, &axes)?;
+        check_dtype::<i32>(&x, &chunk, &axes)?;
+        check_dtype::<u64>(&x, &chunk, &axes)?;
+        check_dtype::<i128>(&x, &chunk, &axes)?;
+        check_dtype::<f32>(&x, &chunk, &axes)?;
+        check_dtype::<f64>(&x, &chunk, &axes)?;
+        // Complex: sums and products against ndarray.
+        let z: ArrayD<C128> = x.mapv(|v| C128::new(v as f64, (v * 2) as f64));
+        let a = Array::from_array(z.clone(), &chunk).unwrap();
+        let ax = Axes::list(&axes.iter().map(|&v| v as isize).collect::<Vec<_>>());
+        let got = a.sum(ax).unwrap().compute().unwrap();
+        prop_assert_eq!(got, reference(&z, &axes, false, |g| g.iter().fold(C128::new(0.0, 0.0), |s, &v| s + v)));
+        prop_assert_eq!((&a * &a).compute().unwrap(), z.mapv(|v| v * v));
+    }
+}
