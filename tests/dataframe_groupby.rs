@@ -309,3 +309,41 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// `split_out(m)`: the same groups and aggregates as the reference, each group in exactly one
+    /// of the `m` partitions (compared sorted by key: the partitions order groups by hash).
+    #[test]
+    fn split_out_shuffles_partials_to_the_same_answer(rows in rows(), n in 1_usize..9, m in 1_usize..6) {
+        let df = DataFrame::from_arrow(table(&rows), n).unwrap();
+        let out = df
+            .groupby(&["k", "k2"])
+            .unwrap()
+            .split_out(m)
+            .agg([sum("v"), mean("v"), size(), max("f")])
+            .unwrap();
+        prop_assert_eq!(out.npartitions(), m);
+        let parts = out.compute_partitions_on(rt()).unwrap();
+        type Got = ((String, i64), Option<i64>, Option<f64>, Option<i64>, Option<f64>);
+        let mut got: Vec<Got> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for p in &parts {
+            let ks = p.column_by_name("k").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+            let (k2, s, me, sz, mx) = (i64s(p, "k2"), i64s(p, "v_sum"), f64s(p, "v_mean"), i64s(p, "size"), f64s(p, "f_max"));
+            for i in 0..p.num_rows() {
+                let key = (ks.value(i).to_string(), k2[i].unwrap());
+                prop_assert!(seen.insert(key.clone()), "group {:?} in two partitions", key);
+                got.push((key, s[i], me[i], sz[i], mx[i]));
+            }
+        }
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want: Vec<Got> = reference(&rows)
+            .into_iter()
+            .map(|e| (e.key, Some(e.v_sum), e.v_mean, Some(e.size), Some(e.f_max)))
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        prop_assert_eq!(got, want);
+    }
+}

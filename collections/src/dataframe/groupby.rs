@@ -202,6 +202,8 @@ impl Fold {
 pub struct GroupBy {
     frame: DataFrame,
     keys: Vec<String>,
+    /// Output partitions of a shuffle-based aggregation (1: the tree into one partition).
+    split_out: usize,
 }
 
 impl DataFrame {
@@ -243,6 +245,7 @@ impl DataFrame {
         Ok(GroupBy {
             frame: self.clone(),
             keys: keys.iter().map(|k| k.to_string()).collect(),
+            split_out: 1,
         })
     }
 
@@ -301,7 +304,43 @@ struct Plan {
 }
 
 impl GroupBy {
-    /// The aggregates per group, one row per group, keys first, in one partition.
+    /// Aggregates into `n` partitions through a hash shuffle of the partial aggregates, instead
+    /// of merging them in a tree into one partition: for many groups (the h2o questions with
+    /// 100,000 groups, say), where one task merging every partial table would do all the work.
+    /// Each group is in exactly one output partition; groups are ordered by partition, then by
+    /// first appearance. As Dask's `split_out`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::{sum, DataFrame};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("k", DataType::Int64, false),
+    ///     Field::new("v", DataType::Int64, false),
+    /// ]));
+    /// let k: Vec<i64> = (0..1000).map(|i| i % 100).collect();
+    /// let batch = RecordBatch::try_new(schema, vec![
+    ///     Arc::new(Int64Array::from(k)),
+    ///     Arc::new(Int64Array::from(vec![1; 1000])),
+    /// ]).unwrap();
+    /// let df = DataFrame::from_arrow(batch, 4)?;
+    /// let out = df.groupby(&["k"])?.split_out(3).agg([sum("v")])?;
+    /// assert_eq!(out.npartitions(), 3);
+    /// let table = out.compute()?;
+    /// assert_eq!(table.num_rows(), 100);
+    /// let sums = table.column_by_name("v_sum").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+    /// assert!(sums.values().iter().all(|&s| s == 10));
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn split_out(mut self, n: usize) -> GroupBy {
+        self.split_out = n.max(1);
+        self
+    }
+
+    /// The aggregates per group, one row per group, keys first, in one partition (or in
+    /// [`split_out`](Self::split_out) partitions).
     ///
     /// # Errors
     /// [`Error::Schema`] for an unknown column, or a sum, mean, min or max of a column that is
@@ -323,6 +362,7 @@ impl GroupBy {
             return GroupBy {
                 frame,
                 keys: self.keys.clone(),
+                split_out: self.split_out,
             }
             .agg(aggs);
         }
@@ -380,6 +420,24 @@ impl GroupBy {
                 )],
             );
             level.push(key);
+        }
+        if self.split_out > 1 {
+            // Move each group's partial rows to one of `split_out` partitions, merge them there.
+            let partial = level[0].name().to_string();
+            let partials = DataFrame::from_partitions(
+                graph,
+                partial.into(),
+                level.len(),
+                plan.partial_schema.clone(),
+            );
+            let keys: Vec<&str> = plan.keys.iter().map(String::as_str).collect();
+            let moved = partials.shuffle(&keys, self.split_out)?;
+            let p = plan.clone();
+            return Ok(
+                moved.map_partitions(plan.output_schema.clone(), move |b: RecordBatch| {
+                    merge(&p, &[b]).and_then(|states| finish(&p, &states))
+                }),
+            );
         }
         // Merge partial tables, SPLIT_EVERY at a time, until one is left.
         while level.len() > 1 {
