@@ -10,6 +10,7 @@
 //! 0..n across the whole table.
 
 mod dedupe;
+mod describe;
 mod expr;
 mod groupby;
 mod join;
