@@ -13,6 +13,11 @@
 #[path = "common/rss.rs"]
 mod rss;
 
+/// Partitions are tens of megabytes and short-lived; mimalloc reuses their memory where the
+/// system allocator returns it to the kernel and faults it in again.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use arrow::array::{Array, Float64Array, Int64Array};

@@ -95,26 +95,41 @@ fn columns(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
 
 /// A strided sample of `col`'s non-null values, with its minimum and maximum.
 fn sample(col: &ArrayRef) -> Result<ArrayRef> {
-    let valid: Vec<u32> = (0..col.len() as u32)
-        .filter(|&i| col.is_valid(i as usize))
-        .collect();
-    if valid.is_empty() {
+    let n = col.len();
+    let valid = n - col.null_count();
+    if valid == 0 {
         return Ok(col.slice(0, 0));
     }
-    let step = valid.len().div_ceil(SAMPLES).max(1);
-    let mut picks: Vec<u32> = valid.iter().step_by(step).copied().collect();
+    let step = valid.div_ceil(SAMPLES).max(1);
+    let mut picks: Vec<u32> = if col.null_count() == 0 {
+        (0..n as u32).step_by(step).collect()
+    } else {
+        (0..n as u32)
+            .filter(|&i| col.is_valid(i as usize))
+            .step_by(step)
+            .collect()
+    };
     // The extremes, so the divisions cover every value.
-    let (_, rows) = encode(std::slice::from_ref(col), &[false])?;
-    let lo = valid
-        .iter()
-        .copied()
-        .min_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-    let hi = valid
-        .iter()
-        .copied()
-        .max_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-    picks.extend(lo);
-    picks.extend(hi);
+    if col.data_type() == &DataType::Int64 && col.null_count() == 0 {
+        let v = col.as_primitive::<Int64Type>().values();
+        let (mut lo, mut hi) = (0, 0);
+        for (i, &x) in v.iter().enumerate() {
+            if x < v[lo] {
+                lo = i;
+            }
+            if x > v[hi] {
+                hi = i;
+            }
+        }
+        picks.extend([lo as u32, hi as u32]);
+    } else {
+        let (_, rows) = encode(std::slice::from_ref(col), &[false])?;
+        let valid = (0..n).filter(|&i| col.is_valid(i));
+        let lo = valid.clone().min_by(|&a, &b| rows.row(a).cmp(&rows.row(b)));
+        let hi = valid.max_by(|&a, &b| rows.row(a).cmp(&rows.row(b)));
+        picks.extend(lo.map(|i| i as u32));
+        picks.extend(hi.map(|i| i as u32));
+    }
     take(col, &UInt32Array::from(picks), None).map_err(arrow_error)
 }
 
