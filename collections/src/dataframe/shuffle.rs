@@ -116,6 +116,24 @@ pub(crate) fn shuffle_frame<F>(frame: &DataFrame, outputs: usize, op: &str, rout
 where
     F: Fn(&RecordBatch, &TaskKey) -> partita_runtime::Result<Vec<u32>> + Send + Sync + 'static,
 {
+    shuffle_frame_with(frame, outputs, op, route, |schema, pieces| {
+        concat_batches(schema, &pieces).map_err(arrow_error)
+    })
+}
+
+/// [`shuffle_frame`] whose outputs are made from their pieces (in input order) by `assemble`
+/// instead of concatenated.
+pub(crate) fn shuffle_frame_with<F, A>(
+    frame: &DataFrame,
+    outputs: usize,
+    op: &str,
+    route: F,
+    assemble: A,
+) -> DataFrame
+where
+    F: Fn(&RecordBatch, &TaskKey) -> partita_runtime::Result<Vec<u32>> + Send + Sync + 'static,
+    A: Fn(&SchemaRef, Vec<RecordBatch>) -> Result<RecordBatch> + Send + Sync + 'static,
+{
     let m = frame.materialize();
     let schema: SchemaRef = m.schema.clone();
     let name = unique(op);
@@ -153,14 +171,17 @@ where
             let schema = schema.clone();
             let name = name.clone();
             Arc::new(move |to, state| {
-                let mut all: Received = state
-                    .and_then(|s| s.downcast_ref::<Received>().cloned())
-                    .unwrap_or_default();
+                let mut all: Received = match state {
+                    Some(s) => match s.downcast::<Received>() {
+                        Ok(arc) => Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()),
+                        Err(_) => Vec::new(),
+                    },
+                    None => Vec::new(),
+                };
                 all.sort_by_key(|(from, _)| *from);
                 let batches: Vec<RecordBatch> = all.into_iter().map(|(_, b)| b).collect();
-                let out = concat_batches(&schema, &batches).map_err(|e| {
-                    task_error(&TaskKey::new(name.clone(), to as u64), arrow_error(e))
-                })?;
+                let out = assemble(&schema, batches)
+                    .map_err(|e| task_error(&TaskKey::new(name.clone(), to as u64), e))?;
                 Ok(value(out))
             })
         },

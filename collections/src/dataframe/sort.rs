@@ -18,7 +18,7 @@ use arrow::row::{RowConverter, Rows, SortField};
 use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
 
 use super::expr::{arrow_error, literal_array, Literal};
-use super::shuffle::{shuffle_frame, task_error};
+use super::shuffle::{shuffle_frame_with, task_error};
 use super::{DataFrame, IndexInfo};
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -77,6 +77,53 @@ fn sort_batch(batch: &RecordBatch, by: &[String], descending: &[bool]) -> Result
         }
     };
     take_record_batch(batch, &UInt32Array::from(order)).map_err(arrow_error)
+}
+
+/// The rows of `pieces` (in order), stably sorted by `by`, without concatenating them first:
+/// one key (a non-null int64) sorts `(key, piece, row)` triples and gathers the rows with
+/// `interleave`; other keys concatenate and sort.
+fn sort_pieces(
+    schema: &arrow::datatypes::SchemaRef,
+    pieces: Vec<RecordBatch>,
+    by: &[String],
+    descending: &[bool],
+) -> Result<RecordBatch> {
+    let fast = by.len() == 1
+        && pieces.iter().all(|p| {
+            p.column_by_name(&by[0])
+                .is_some_and(|c| c.data_type() == &DataType::Int64 && c.null_count() == 0)
+        });
+    if !fast || pieces.len() < 2 {
+        let all = arrow::compute::concat_batches(schema, &pieces).map_err(arrow_error)?;
+        return sort_batch(&all, by, descending);
+    }
+    let d = descending[0];
+    let mut keys: Vec<(i64, u32, u32)> =
+        Vec::with_capacity(pieces.iter().map(|p| p.num_rows()).sum());
+    for (pi, p) in pieces.iter().enumerate() {
+        let k = p
+            .column_by_name(&by[0])
+            .expect("checked")
+            .as_primitive::<Int64Type>();
+        keys.extend(
+            k.values()
+                .iter()
+                .enumerate()
+                .map(|(r, &v)| (if d { !v } else { v }, pi as u32, r as u32)),
+        );
+    }
+    keys.sort_unstable();
+    let order: Vec<(usize, usize)> = keys
+        .iter()
+        .map(|&(_, p, r)| (p as usize, r as usize))
+        .collect();
+    let columns = (0..schema.fields().len())
+        .map(|c| {
+            let cols: Vec<&dyn Array> = pieces.iter().map(|p| p.column(c).as_ref()).collect();
+            arrow::compute::interleave(&cols, &order).map_err(arrow_error)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)
 }
 
 fn columns(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
@@ -226,42 +273,24 @@ impl DataFrame {
         };
         let key = by[0].clone();
         let d0 = descending[0];
-        let shuffled = shuffle_frame(self, parts, "range-shuffle", move |batch, tk| {
-            let col = batch.column_by_name(&key).cloned().ok_or_else(|| {
-                task_error(
-                    tk,
-                    Error::Schema {
-                        message: format!("no column {key:?}"),
-                    },
-                )
-            })?;
-            route(&col, &bounds, parts, d0).map_err(|e| task_error(tk, e))
-        });
-        let m = shuffled.materialize();
-        let mut graph = m.graph.clone();
-        let name = unique("sort-partitions");
-        let tasks = m
-            .keys()
-            .into_iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let (by, desc, k2) = (by.clone(), descending.clone(), k.clone());
-                let out = TaskKey::new(name.clone(), i as u64);
-                let o = out.clone();
-                Task::new(
-                    out,
-                    vec![k],
-                    Arc::new(move |vals: Vec<Value>| {
-                        let b = downcast::<RecordBatch>(&vals[0], &k2)?;
-                        sort_batch(b, &by, &desc)
-                            .map(value)
-                            .map_err(|e| task_error(&o, e))
-                    }),
-                )
-            })
-            .collect();
-        graph.add_layer(name.clone(), tasks);
-        DataFrame::from_partitions(graph, name, parts, m.schema.clone())
+        let (by2, desc2) = (by.clone(), descending.clone());
+        shuffle_frame_with(
+            self,
+            parts,
+            "range-sort",
+            move |batch, tk| {
+                let col = batch.column_by_name(&key).cloned().ok_or_else(|| {
+                    task_error(
+                        tk,
+                        Error::Schema {
+                            message: format!("no column {key:?}"),
+                        },
+                    )
+                })?;
+                route(&col, &bounds, parts, d0).map_err(|e| task_error(tk, e))
+            },
+            move |schema, pieces| sort_pieces(schema, pieces, &by2, &desc2),
+        )
     }
 
     /// The frame indexed and sorted by `column`, in `npartitions` partitions whose ranges of
