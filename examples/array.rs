@@ -15,6 +15,8 @@
 //! numbers come from partita's own generator, so the checksums match NumPy's only in
 //! expectation (≈ n, m²·1000/4, m³/4). `gen_s` is the time to generate and persist `a`.
 
+#[path = "common/pyfloat.rs"]
+mod pyfloat;
 #[path = "common/rss.rs"]
 mod rss;
 
@@ -25,6 +27,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
+use pyfloat::fmt_float;
+
 use partita::prelude::*;
 use partita::Index;
 
@@ -32,17 +36,6 @@ fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// Python's `repr(float(f"{x:.15g}"))`, as the peer scripts print checksums.
-fn fmt_float(x: f64) -> String {
-    let rounded: f64 = format!("{x:.14e}").parse().unwrap_or(x);
-    let s = format!("{rounded}");
-    if s.contains('.') || s.contains('e') {
-        s
-    } else {
-        format!("{s}.0")
-    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

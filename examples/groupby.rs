@@ -9,10 +9,14 @@
 //! Prints `RESULT name=groupby.{load,queries,e2e}.partita seconds=<s> checksum=<c> rows=<r>`;
 //! the checksum is the sum over the queries of the sums of every aggregate column.
 
+#[path = "common/pyfloat.rs"]
+mod pyfloat;
 #[path = "common/rss.rs"]
 mod rss;
 
 use std::time::Instant;
+
+use pyfloat::fmt_float;
 
 use arrow::array::{Array, Float64Array, Int64Array};
 use partita::collections::{mean, sum, Agg};
@@ -27,17 +31,6 @@ fn queries() -> Vec<(&'static str, Vec<&'static str>, Vec<Agg>)> {
         ("q4", vec!["id4"], vec![mean("v1"), mean("v2"), mean("v3")]),
         ("q5", vec!["id6"], vec![sum("v1"), sum("v2"), sum("v3")]),
     ]
-}
-
-/// Python's `repr(float(f"{x:.15g}"))`, as the peer scripts print checksums.
-fn fmt_float(x: f64) -> String {
-    let rounded: f64 = format!("{x:.14e}").parse().unwrap_or(x);
-    let s = format!("{rounded}");
-    if s.contains('.') || s.contains('e') {
-        s
-    } else {
-        format!("{s}.0")
-    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -10,6 +10,8 @@
 //! `--shuffle` forces the hash-shuffle join of both sides instead. Prints
 //! `RESULT name=join.{load,join,e2e}.partita seconds=<s> checksum=<sum> rows=<n>`.
 
+#[path = "common/pyfloat.rs"]
+mod pyfloat;
 #[path = "common/rss.rs"]
 mod rss;
 
@@ -20,21 +22,12 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
+use pyfloat::fmt_float;
+
 use arrow::array::{Array, Float64Array, Int64Array};
 use partita::collections::{size, AggFunc, Merge};
 use partita::io::{read_parquet, ParquetOptions};
 use partita::prelude::*;
-
-/// Python's `repr(float(f"{x:.15g}"))`, as the peer scripts print checksums.
-fn fmt_float(x: f64) -> String {
-    let rounded: f64 = format!("{x:.14e}").parse().unwrap_or(x);
-    let s = format!("{rounded}");
-    if s.contains('.') || s.contains('e') {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

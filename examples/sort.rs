@@ -10,6 +10,8 @@
 //! last five rows. Prints `RESULT name=sort.{load,sort,e2e}.partita ...` with the checksum
 //! (the sum of the 5 smallest and 5 largest keys) and `first5_v`/`last5_v`.
 
+#[path = "common/pyfloat.rs"]
+mod pyfloat;
 #[path = "common/rss.rs"]
 mod rss;
 
@@ -20,20 +22,11 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
+use pyfloat::fmt_float;
+
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
 use partita::io::{read_parquet, ParquetOptions};
 use partita::prelude::*;
-
-/// Python's `repr(float(f"{x:.15g}"))`, as the peer scripts print checksums.
-fn fmt_float(x: f64) -> String {
-    let rounded: f64 = format!("{x:.14e}").parse().unwrap_or(x);
-    let s = format!("{rounded}");
-    if s.contains('.') || s.contains('e') {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
 
 /// The keys and `v`s of rows `range` of `batch`.
 fn ends(batch: &RecordBatch, range: std::ops::Range<usize>) -> (i128, f64) {

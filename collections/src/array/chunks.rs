@@ -156,6 +156,18 @@ impl Chunks {
         })
     }
 
+    /// The element ranges of the block at grid position `block`, as an ndarray slice.
+    pub(crate) fn slice_of(&self, block: &[usize]) -> Vec<ndarray::SliceInfoElem> {
+        block
+            .iter()
+            .zip(&self.sizes)
+            .map(|(&i, sizes)| {
+                let start: usize = sizes[..i].iter().sum();
+                ndarray::Slice::from(start..start + sizes[i]).into()
+            })
+            .collect()
+    }
+
     pub(crate) fn from_sizes(sizes: Vec<Vec<usize>>) -> Chunks {
         Chunks { sizes }
     }

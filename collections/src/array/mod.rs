@@ -26,7 +26,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use ndarray::{ArrayD, IxDyn, SliceInfoElem};
+use ndarray::{ArrayD, IxDyn};
 use partita_runtime::{value, Graph, Runtime, Task, TaskKey, Value};
 
 pub use self::axes::{axis, Axes};
@@ -148,17 +148,10 @@ impl<T: Element> Array<T> {
         let data = data.into_dyn();
         let chunks = Chunks::uniform(data.shape(), chunk)?;
         let name = unique("array");
-        let offsets: Vec<Vec<usize>> = (0..chunks.ndim()).map(|a| chunks.offsets(a)).collect();
         let tasks = chunks
             .blocks()
             .map(|b| {
-                let info: Vec<SliceInfoElem> = b
-                    .iter()
-                    .enumerate()
-                    .map(|(axis, &i)| {
-                        ndarray::Slice::from(offsets[axis][i]..offsets[axis][i + 1]).into()
-                    })
-                    .collect();
+                let info = chunks.slice_of(&b);
                 let block = value(data.slice(info.as_slice()).to_owned());
                 Task::new(
                     TaskKey::new(name.clone(), chunks.flat(&b)),
@@ -297,16 +290,9 @@ impl<T: Element> Array<T> {
             return Ok(block::take_block::<T>(part, &keys[0])?);
         }
         let mut out = ArrayD::<T>::default(IxDyn(&shape));
-        let offsets: Vec<Vec<usize>> = (0..self.ndim()).map(|a| self.chunks.offsets(a)).collect();
         for ((b, part), key) in self.chunks.blocks().zip(parts).zip(keys) {
             let block = block_of::<T>(&part, key)?;
-            let info: Vec<SliceInfoElem> = b
-                .iter()
-                .enumerate()
-                .map(|(axis, &i)| {
-                    ndarray::Slice::from(offsets[axis][i]..offsets[axis][i + 1]).into()
-                })
-                .collect();
+            let info = self.chunks.slice_of(&b);
             out.slice_mut(info.as_slice()).assign(block);
         }
         Ok(out)

@@ -18,7 +18,7 @@ use arrow::row::{RowConverter, Rows, SortField};
 use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
 
 use super::expr::{arrow_error, literal_array, Literal};
-use super::shuffle::{shuffle_frame_with, task_error};
+use super::shuffle::{key_columns, shuffle_frame_with, task_error};
 use super::{DataFrame, IndexInfo};
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -52,7 +52,7 @@ fn sort_batch(batch: &RecordBatch, by: &[String], descending: &[bool]) -> Result
     if n < 2 {
         return Ok(batch.clone());
     }
-    let cols = columns(batch, by)?;
+    let cols = key_columns(batch, by)?;
     let order: Vec<u32> = match (&cols[..], descending) {
         // One non-null int64 key: sort (key, row) pairs directly.
         ([c], [d]) if c.data_type() == &DataType::Int64 && c.null_count() == 0 => {
@@ -124,20 +124,6 @@ fn sort_pieces(
         })
         .collect::<Result<Vec<_>>>()?;
     RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)
-}
-
-fn columns(batch: &RecordBatch, names: &[String]) -> Result<Vec<ArrayRef>> {
-    names
-        .iter()
-        .map(|n| {
-            batch
-                .column_by_name(n)
-                .cloned()
-                .ok_or_else(|| Error::Schema {
-                    message: format!("no column {n:?}"),
-                })
-        })
-        .collect()
 }
 
 /// A strided sample of `col`'s non-null values, with its minimum and maximum.
