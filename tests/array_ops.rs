@@ -562,3 +562,18 @@ proptest! {
         prop_assert_eq!((&a * &a).compute().unwrap(), z.mapv(|v| v * v));
     }
 }
+
+#[test]
+fn element_wise_chains_fuse_into_one_task_per_block() {
+    let x = Array::<f64>::arange(100, 10).unwrap(); // 10 blocks
+    let y = (&(&x * 2.0) + 1.0).sqrt().map(|v| v - 1.0);
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let optimized = rt.optimize(y.graph(), &y.keys()).unwrap();
+    // Source, multiply, add, sqrt and map: one task per block after fusion.
+    assert_eq!(y.graph().len(), 50);
+    assert_eq!(optimized.len(), 10);
+    let want: Vec<f64> = (0..100)
+        .map(|i| ((i as f64) * 2.0 + 1.0).sqrt() - 1.0)
+        .collect();
+    assert_eq!(y.compute_on(&rt).unwrap().into_raw_vec_and_offset().0, want);
+}
