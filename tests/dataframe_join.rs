@@ -251,3 +251,69 @@ fn missing_or_mistyped_keys_are_errors() {
         .to_string();
     assert!(err.contains("Int64") && err.contains("Utf8"), "{err}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// A join on an index with known divisions cuts the other side by them instead of hashing
+    /// both: same answer, and the index side's partitions.
+    #[test]
+    fn joins_on_an_index_use_its_divisions(
+        left in side(),
+        right in side(),
+        lcuts in prop::collection::vec(0..30_usize, 0..4),
+        rcuts in prop::collection::vec(0..30_usize, 0..4),
+        how in how(),
+        nl in 1..4_usize,
+        both: bool,
+    ) {
+        prop_assume!(left.iter().any(|r| r.0.is_some()));
+        let l = frame(["k", "a"], &left, &lcuts).set_index("k", nl).unwrap();
+        let mut r = frame(["k", "b"], &right, &rcuts);
+        if both && right.iter().any(|x| x.0.is_some()) {
+            r = r.set_index("k", nl).unwrap();
+        }
+        let joined = l.merge(&r, Merge::on(&["k"]).how(how).broadcast(false)).unwrap();
+        prop_assert_eq!(joined.npartitions(), l.npartitions());
+        let got = joined.compute_partitions_on(Runtime::global()).unwrap();
+        let mut rows: Vec<Row> = got.iter().flat_map(rows_of).collect();
+        rows.sort();
+        prop_assert_eq!(rows, reference(&left, &right, how));
+    }
+}
+
+#[test]
+fn an_index_join_moves_only_the_side_without_the_divisions() {
+    let rows: Vec<(Option<i64>, i64)> = (0..40).map(|i| (Some(i % 10), i)).collect();
+    let l = frame(["k", "a"], &rows, &[10, 20, 30])
+        .set_index("k", 3)
+        .unwrap();
+    let r = frame(["k", "b"], &rows, &[15]);
+    let layers = |f: &DataFrame| -> Vec<String> {
+        f.graph()
+            .layers()
+            .iter()
+            .map(|l| l.name().to_string())
+            .collect()
+    };
+    let joined = l.merge(&r, Merge::on(&["k"]).broadcast(false)).unwrap();
+    let names = layers(&joined);
+    assert!(
+        names.iter().any(|n| n.starts_with("division-shuffle")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("shuffle-")),
+        "{names:?}"
+    );
+    assert_eq!(joined.len().unwrap(), 40 * 4);
+    // Both sides indexed alike: nothing moves for the join itself.
+    let r2 = frame(["k", "b"], &rows, &[15]).set_index("k", 3).unwrap();
+    if r2.divisions().map(|d| d.to_data()) == l.divisions().map(|d| d.to_data()) {
+        let names = layers(&l.merge(&r2, Merge::on(&["k"]).broadcast(false)).unwrap());
+        assert!(
+            !names.iter().any(|n| n.starts_with("division-shuffle")),
+            "{names:?}"
+        );
+    }
+}

@@ -537,6 +537,49 @@ fn gather(frame: &DataFrame, graph: &mut Graph, op: &str, m: &Merge) -> TaskKey 
 }
 
 impl DataFrame {
+    /// For a join on one key that is a side's index with known divisions: both sides cut by
+    /// those divisions (a side already cut by them is used as it is), so that partition `i` of
+    /// one meets partition `i` of the other without a hash shuffle. `None` otherwise.
+    fn index_join(
+        &self,
+        other: &DataFrame,
+        m: &Merge,
+    ) -> Result<Option<(DataFrame, DataFrame, usize)>> {
+        let ([l], [r]) = (&m.left_on[..], &m.right_on[..]) else {
+            return Ok(None);
+        };
+        let indexed = |f: &DataFrame, key: &str| {
+            (f.index_name() == Some(key))
+                .then(|| f.divisions())
+                .flatten()
+        };
+        let (ld, rd) = (indexed(self, l), indexed(other, r));
+        let Some(divisions) = ld.clone().or_else(|| rd.clone()) else {
+            return Ok(None);
+        };
+        let same = |d: &Option<ArrayRef>| {
+            d.as_ref().is_some_and(|d| {
+                arrow::compute::cast(d, divisions.data_type())
+                    .is_ok_and(|d| d.to_data() == divisions.to_data())
+            })
+        };
+        let left = if same(&ld) {
+            self.clone()
+        } else {
+            self.partition_by_divisions(l, &divisions)?
+        };
+        let right = if same(&rd) {
+            other.clone()
+        } else {
+            other.partition_by_divisions(r, &divisions)?
+        };
+        let n = divisions.len().saturating_sub(1).max(1);
+        if left.npartitions != n || right.npartitions != n {
+            return Ok(None);
+        }
+        Ok(Some((left, right, n)))
+    }
+
     /// This frame joined with `other` as `how` says: pandas' and Dask's `merge`.
     ///
     /// ```
@@ -629,15 +672,22 @@ impl DataFrame {
                 schema,
             ));
         }
-        let n = m
-            .npartitions
-            .unwrap_or(self.npartitions.max(other.npartitions))
-            .max(1);
-        let left = self.shuffle(&m.left_on.iter().map(String::as_str).collect::<Vec<_>>(), n)?;
-        let right = other.shuffle(
-            &m.right_on.iter().map(String::as_str).collect::<Vec<_>>(),
-            n,
-        )?;
+        let (left, right, n) = match self.index_join(other, &m)? {
+            Some(aligned) => aligned,
+            None => {
+                let n = m
+                    .npartitions
+                    .unwrap_or(self.npartitions.max(other.npartitions))
+                    .max(1);
+                let left =
+                    self.shuffle(&m.left_on.iter().map(String::as_str).collect::<Vec<_>>(), n)?;
+                let right = other.shuffle(
+                    &m.right_on.iter().map(String::as_str).collect::<Vec<_>>(),
+                    n,
+                )?;
+                (left, right, n)
+            }
+        };
         let (lk, rk) = (left.keys(), right.keys());
         let mut graph = left.graph();
         graph.merge(&right.graph());

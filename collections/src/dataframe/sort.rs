@@ -279,6 +279,40 @@ impl DataFrame {
         )
     }
 
+    /// The rows moved into the ranges of `divisions` by `column` (unsorted within each part):
+    /// how a frame meets another frame's index in a join. Nulls go to the last part.
+    pub(crate) fn partition_by_divisions(
+        &self,
+        column: &str,
+        divisions: &ArrayRef,
+    ) -> Result<DataFrame> {
+        let field = self.schema.field_with_name(column).map_err(arrow_error)?;
+        let divisions = arrow::compute::cast(divisions, field.data_type()).map_err(arrow_error)?;
+        let parts = divisions.len().saturating_sub(1).max(1);
+        let bounds = if divisions.len() >= 2 {
+            divisions.slice(1, divisions.len() - 2)
+        } else {
+            divisions.slice(0, 0)
+        };
+        let key = column.to_string();
+        Ok(super::shuffle::shuffle_frame(
+            self,
+            parts,
+            "division-shuffle",
+            move |batch, tk| {
+                let col = batch.column_by_name(&key).cloned().ok_or_else(|| {
+                    task_error(
+                        tk,
+                        Error::Schema {
+                            message: format!("no column {key:?}"),
+                        },
+                    )
+                })?;
+                route(&col, &bounds, parts, false).map_err(|e| task_error(tk, e))
+            },
+        ))
+    }
+
     /// The frame indexed and sorted by `column`, in `npartitions` partitions whose ranges of
     /// `column` are its [`divisions`](Self::divisions), as Dask's `set_index`. The divisions
     /// come from a sample of every partition, computed now on the default runtime. Rows with
