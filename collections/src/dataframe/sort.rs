@@ -251,32 +251,10 @@ impl DataFrame {
         by: Vec<String>,
         descending: Vec<bool>,
     ) -> DataFrame {
-        let parts = divisions.len().saturating_sub(1).max(1);
-        let bounds = if divisions.len() >= 2 {
-            divisions.slice(1, divisions.len() - 2)
-        } else {
-            divisions.slice(0, 0)
-        };
-        let key = by[0].clone();
-        let d0 = descending[0];
-        let (by2, desc2) = (by.clone(), descending.clone());
-        shuffle_frame_with(
-            self,
-            parts,
-            "range-sort",
-            move |batch, tk| {
-                let col = batch.column_by_name(&key).cloned().ok_or_else(|| {
-                    task_error(
-                        tk,
-                        Error::Schema {
-                            message: format!("no column {key:?}"),
-                        },
-                    )
-                })?;
-                route(&col, &bounds, parts, d0).map_err(|e| task_error(tk, e))
-            },
-            move |schema, pieces| sort_pieces(schema, pieces, &by2, &desc2),
-        )
+        let (parts, route) = router(divisions, by[0].clone(), descending[0]);
+        shuffle_frame_with(self, parts, "range-sort", route, move |schema, pieces| {
+            sort_pieces(schema, pieces, &by, &descending)
+        })
     }
 
     /// The rows moved into the ranges of `divisions` by `column` (unsorted within each part):
@@ -288,28 +266,12 @@ impl DataFrame {
     ) -> Result<DataFrame> {
         let field = self.schema.field_with_name(column).map_err(arrow_error)?;
         let divisions = arrow::compute::cast(divisions, field.data_type()).map_err(arrow_error)?;
-        let parts = divisions.len().saturating_sub(1).max(1);
-        let bounds = if divisions.len() >= 2 {
-            divisions.slice(1, divisions.len() - 2)
-        } else {
-            divisions.slice(0, 0)
-        };
-        let key = column.to_string();
+        let (parts, route) = router(&divisions, column.to_string(), false);
         Ok(super::shuffle::shuffle_frame(
             self,
             parts,
             "division-shuffle",
-            move |batch, tk| {
-                let col = batch.column_by_name(&key).cloned().ok_or_else(|| {
-                    task_error(
-                        tk,
-                        Error::Schema {
-                            message: format!("no column {key:?}"),
-                        },
-                    )
-                })?;
-                route(&col, &bounds, parts, false).map_err(|e| task_error(tk, e))
-            },
+            route,
         ))
     }
 
@@ -481,6 +443,36 @@ impl DataFrame {
         order.extend((0..all.num_columns()).filter(|&c| c != at));
         all.project(&order).map_err(arrow_error)
     }
+}
+
+/// The number of parts `divisions` make, and a router sending each row of a batch to the part
+/// of its `key` value.
+fn router(
+    divisions: &ArrayRef,
+    key: String,
+    descending: bool,
+) -> (
+    usize,
+    impl Fn(&RecordBatch, &TaskKey) -> partita_runtime::Result<Vec<u32>> + Send + Sync + 'static,
+) {
+    let parts = divisions.len().saturating_sub(1).max(1);
+    let bounds = if divisions.len() >= 2 {
+        divisions.slice(1, divisions.len() - 2)
+    } else {
+        divisions.slice(0, 0)
+    };
+    let part_of_rows = move |batch: &RecordBatch, tk: &TaskKey| {
+        let col = batch.column_by_name(&key).cloned().ok_or_else(|| {
+            task_error(
+                tk,
+                Error::Schema {
+                    message: format!("no column {key:?}"),
+                },
+            )
+        })?;
+        route(&col, &bounds, parts, descending).map_err(|e| task_error(tk, e))
+    };
+    (parts, part_of_rows)
 }
 
 /// Each row's output partition: the number of boundaries at or below its key (reversed for a
