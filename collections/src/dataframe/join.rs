@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::compute::kernels::zip::zip;
 use arrow::compute::{concat_batches, is_not_null, take};
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -22,7 +22,7 @@ use arrow::row::{RowConverter, SortField};
 use partita_runtime::{downcast, value, Graph, Task, TaskKey, Value};
 
 use super::expr::arrow_error;
-use super::shuffle::{key_columns, task_error};
+use super::shuffle::{for_each_int, key_columns, task_error};
 use super::DataFrame;
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -138,26 +138,15 @@ struct Built {
 
 const NONE: u32 = u32::MAX;
 
-/// A single integer key as `i64`s (nulls as `None`), if it is one.
+/// A single integer key as `i64`s (nulls as `None`), if it is one (`uint64` keys, which may not
+/// fit, are hashed instead).
 fn int_key(cols: &[ArrayRef]) -> Option<Vec<Option<i64>>> {
-    use arrow::datatypes::*;
     let [c] = cols else { return None };
-    macro_rules! ints {
-        ($t:ty) => {{
-            let a = c.as_primitive::<$t>();
-            Some(a.iter().map(|v| v.map(|x| x as i64)).collect())
-        }};
+    if c.data_type() == &arrow::datatypes::DataType::UInt64 {
+        return None;
     }
-    match c.data_type() {
-        DataType::Int8 => ints!(Int8Type),
-        DataType::Int16 => ints!(Int16Type),
-        DataType::Int32 => ints!(Int32Type),
-        DataType::Int64 => ints!(Int64Type),
-        DataType::UInt8 => ints!(UInt8Type),
-        DataType::UInt16 => ints!(UInt16Type),
-        DataType::UInt32 => ints!(UInt32Type),
-        _ => None,
-    }
+    let mut out = Vec::with_capacity(c.len());
+    for_each_int(c, |_, v| out.push(v)).then_some(out)
 }
 
 /// Which rows have a null in any key column.

@@ -37,6 +37,32 @@ fn hash_bytes(b: &[u8]) -> u64 {
     mix(h)
 }
 
+/// Calls `f(row, value)` for each row of an integer column, its value as `i64` (`u64` values
+/// wrap), nulls as `None`; `false` when the column is not of an integer type.
+pub(crate) fn for_each_int(c: &ArrayRef, mut f: impl FnMut(usize, Option<i64>)) -> bool {
+    use arrow::datatypes::*;
+    macro_rules! ints {
+        ($t:ty) => {{
+            let a = c.as_primitive::<$t>();
+            for (row, v) in a.values().iter().enumerate() {
+                f(row, (!a.is_null(row)).then_some(*v as i64));
+            }
+            true
+        }};
+    }
+    match c.data_type() {
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        DataType::UInt64 => ints!(UInt64Type),
+        _ => false,
+    }
+}
+
 /// One hash per row over `columns`. Integers hash by value (so `int32` and `int64` keys agree);
 /// other types through their arrow-row encoding. Nulls hash alike.
 pub(crate) fn hash_rows(columns: &[ArrayRef]) -> Result<Vec<u64>> {
@@ -44,38 +70,19 @@ pub(crate) fn hash_rows(columns: &[ArrayRef]) -> Result<Vec<u64>> {
     let mut hashes = vec![0_u64; n];
     for (i, c) in columns.iter().enumerate() {
         let seed = mix(i as u64 + 1);
-        macro_rules! ints {
-            ($t:ty) => {{
-                let a = c.as_primitive::<$t>();
-                for (h, (v, valid)) in hashes.iter_mut().zip(a.values().iter().zip(0..)) {
-                    let x = if a.is_null(valid) {
-                        u64::MAX
-                    } else {
-                        *v as i64 as u64
-                    };
-                    *h = mix(*h ^ seed ^ mix(x));
-                }
-            }};
-        }
-        use arrow::datatypes::*;
-        match c.data_type() {
-            DataType::Int8 => ints!(Int8Type),
-            DataType::Int16 => ints!(Int16Type),
-            DataType::Int32 => ints!(Int32Type),
-            DataType::Int64 => ints!(Int64Type),
-            DataType::UInt8 => ints!(UInt8Type),
-            DataType::UInt16 => ints!(UInt16Type),
-            DataType::UInt32 => ints!(UInt32Type),
-            DataType::UInt64 => ints!(UInt64Type),
-            _ => {
-                let conv = RowConverter::new(vec![SortField::new(c.data_type().clone())])
-                    .map_err(arrow_error)?;
-                let rows = conv
-                    .convert_columns(std::slice::from_ref(c))
-                    .map_err(arrow_error)?;
-                for (h, r) in hashes.iter_mut().zip(rows.iter()) {
-                    *h = mix(*h ^ seed ^ hash_bytes(r.as_ref()));
-                }
+        let is_int = for_each_int(c, |row, v| {
+            let x = v.map_or(u64::MAX, |v| v as u64);
+            hashes[row] = mix(hashes[row] ^ seed ^ mix(x));
+        });
+        if !is_int {
+            // Other types hash their arrow-row encoding.
+            let conv = RowConverter::new(vec![SortField::new(c.data_type().clone())])
+                .map_err(arrow_error)?;
+            let rows = conv
+                .convert_columns(std::slice::from_ref(c))
+                .map_err(arrow_error)?;
+            for (h, r) in hashes.iter_mut().zip(rows.iter()) {
+                *h = mix(*h ^ seed ^ hash_bytes(r.as_ref()));
             }
         }
     }
