@@ -341,4 +341,21 @@ proptest! {
         got.sort();
         prop_assert_eq!(got, reference.into_iter().collect::<Vec<_>>());
     }
+
+    #[test]
+    fn borrowed_string_frequencies_match_a_plain_count(
+        lines in proptest::collection::vec("[a-c \t]{0,12}|[a-z]{15,40}( [a-z]{1,3})*|é{1,30} \u{a0}x", 0..200),
+        n in 1_usize..7,
+    ) {
+        let mut reference: BTreeMap<String, u64> = BTreeMap::new();
+        for w in lines.iter().flat_map(|l| l.split_whitespace()) {
+            *reference.entry(w.to_string()).or_insert(0) += 1;
+        }
+        let mut got = Bag::from_sequence(lines, n)
+            .str_frequencies(|line, count| line.split_whitespace().for_each(count))
+            .compute_on(rt())
+            .unwrap();
+        got.sort();
+        prop_assert_eq!(got, reference.into_iter().collect::<Vec<_>>());
+    }
 }

@@ -162,14 +162,20 @@ fn a_word_count_over_blocks_matches_a_plain_loop() {
         text.push_str(&format!("w{} w{} common\n", i % 7, i % 13));
     }
     let path = write(dir.path(), "words.txt", text.as_bytes());
-    let words = read_text(path.as_path(), Some(1000))
-        .unwrap()
-        .flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+    let lines = read_text(path.as_path(), Some(1000)).unwrap();
+    let words = lines.flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>());
     let mut got = words.frequencies().compute().unwrap();
     got.sort();
+    let mut borrowed = lines
+        .str_frequencies(|l, count| l.split_whitespace().for_each(count))
+        .compute()
+        .unwrap();
+    borrowed.sort();
     let mut reference = std::collections::BTreeMap::new();
     for w in text.split_whitespace() {
         *reference.entry(w.to_string()).or_insert(0_u64) += 1;
     }
-    assert_eq!(got, reference.into_iter().collect::<Vec<_>>());
+    let reference: Vec<_> = reference.into_iter().collect();
+    assert_eq!(got, reference);
+    assert_eq!(borrowed, reference);
 }

@@ -1,41 +1,92 @@
-//! Counting strings fast: the per-partition table behind `frequencies` on a bag of `String`s.
+//! Counting strings fast: the per-partition table behind `frequencies` on a bag of `String`s and
+//! behind `str_frequencies`.
 //!
 //! Word counts spend their time looking words up in a table of a hundred thousand keys, most of
 //! them rare, so most lookups of a rare word miss the cache. A general hash map of `String` keys
 //! touches three places per lookup (control bytes, the bucket, the key's heap bytes). This table
-//! keeps the full hash, the count and the bytes of a short key in one 48-byte slot, so a lookup
-//! usually touches one cache line. Keys longer than the inline space live in a side vector.
+//! keeps the hash, the length, the count and the bytes of a short key in one 32-byte slot, two to
+//! a cache line, so a lookup usually touches one line and compares a key in two word loads. Keys
+//! longer than the inline space live in a side vector.
 //!
-//! Keys added one by one with [`StrCounts::push`] are hashed into a small batch first; the
-//! batch's slots are all read before any is updated, so the processor waits for their cache
-//! misses in parallel instead of one after another.
+//! Keys are counted in batches of up to [`BATCH`]: the batch's home slots are all read before
+//! any is updated, so the processor waits for their cache misses in parallel instead of one
+//! after another.
 
 use std::hash::BuildHasher;
 
 /// Bytes of a key stored in the slot itself.
-const INLINE: usize = 24;
+const INLINE: usize = 16;
 
-#[derive(Clone, Copy)]
-struct Slot {
-    /// The key's hash with the lowest bit set; 0 marks an empty slot.
-    hash: u64,
-    count: u64,
-    len: u32,
-    /// Index into `long` for keys longer than `INLINE`.
-    long: u32,
-    inline: [u8; INLINE],
+/// The length byte of a key stored in `long`.
+const LONG: u64 = 0xFF;
+
+/// Keys counted together.
+const BATCH: usize = 16;
+
+/// A key ready to be looked up: its `meta` word and, for a short key, its bytes zero-padded.
+#[derive(Clone, Copy, Default)]
+struct Probe {
+    /// The key's hash in the upper 56 bits (the top one always set, so 0 marks an empty slot)
+    /// and its length, or [`LONG`], in the low byte.
+    meta: u64,
+    key: [u64; 2],
 }
 
-const EMPTY: Slot = Slot {
-    hash: 0,
-    count: 0,
-    len: 0,
-    long: 0,
-    inline: [0; INLINE],
-};
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct Slot {
+    /// The inline key, or for a long key the index into `long` in the first word.
+    key: [u64; 2],
+    meta: u64,
+    count: u64,
+}
 
-/// Keys waiting in a batch.
-const BATCH: usize = 16;
+impl Slot {
+    fn long_index(&self) -> usize {
+        self.key[0] as usize
+    }
+
+    fn inline_bytes(&self) -> [u8; INLINE] {
+        let mut bytes = [0; INLINE];
+        bytes[..8].copy_from_slice(&self.key[0].to_le_bytes());
+        bytes[8..].copy_from_slice(&self.key[1].to_le_bytes());
+        bytes
+    }
+}
+
+/// The bytes of a key of at most [`INLINE`] bytes as two little-endian words, zero-padded,
+/// with overlapping fixed-size loads instead of a copy of variable length.
+fn key_words(b: &[u8]) -> [u64; 2] {
+    let n = b.len();
+    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            b[at..at + 4].try_into().unwrap_or_default(),
+        ))
+    };
+    match n {
+        0 => [0, 0],
+        1..=3 => {
+            let byte = |at: usize| u64::from(b[at]) << (8 * at);
+            [byte(0) | byte(n / 2) | byte(n - 1), 0]
+        }
+        4..=8 => [half(0) | half(n - 4) << (8 * (n - 4)), 0],
+        _ => [word(0), word(n - 8) >> (8 * (16 - n))],
+    }
+}
+
+/// The upper 64 bits of the product folded onto the lower: foldhash's mixing step.
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let full = u128::from(x) * u128::from(y);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+/// Arbitrary odd constants (digits of pi) that seed the short-key hash.
+const SEEDS: [u64; 3] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7345,
+    0xa409_3822_299f_31d1,
+];
 
 /// A string → count table with open addressing and linear probing.
 #[derive(Clone)]
@@ -44,14 +95,60 @@ pub(crate) struct StrCounts {
     len: usize,
     long: Vec<String>,
     hasher: foldhash::fast::FixedState,
-    /// Keys pushed but not yet counted, with their hashes.
-    pending: Vec<(u64, String)>,
+    /// Keys pushed but not yet counted.
+    pending: Vec<(Probe, String)>,
+}
+
+/// Slot vectors of dropped tables, for reuse: a table that grows to a few megabytes per
+/// partition would otherwise fault in fresh zeroed pages for every partition.
+static SPARE: std::sync::Mutex<Vec<Vec<Slot>>> = std::sync::Mutex::new(Vec::new());
+
+/// Tables at least this many slots long give their slots back when dropped.
+const SPARE_MIN: usize = 1 << 14;
+
+/// Spare slot vectors kept: about one per worker, at two sizes.
+const SPARE_MAX: usize = 4;
+
+fn spare() -> std::sync::MutexGuard<'static, Vec<Vec<Slot>>> {
+    SPARE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `n` empty slots, in a spare vector of that length if there is one.
+fn empty_slots(n: usize) -> Vec<Slot> {
+    let reused = if n >= SPARE_MIN {
+        let mut spare = spare();
+        let at = spare.iter().position(|v| v.len() == n);
+        at.map(|i| spare.swap_remove(i))
+    } else {
+        None
+    };
+    match reused {
+        Some(mut slots) => {
+            slots.fill(Slot::default());
+            slots
+        }
+        None => vec![Slot::default(); n],
+    }
+}
+
+impl Drop for StrCounts {
+    fn drop(&mut self) {
+        if self.slots.len() >= SPARE_MIN {
+            let mut spare = spare();
+            if spare.len() == SPARE_MAX {
+                spare.remove(0);
+            }
+            spare.push(std::mem::take(&mut self.slots));
+        }
+    }
 }
 
 impl Default for StrCounts {
     fn default() -> Self {
         StrCounts {
-            slots: vec![EMPTY; 1024],
+            slots: vec![Slot::default(); 1024],
             len: 0,
             long: Vec::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x0070_6172_7469_7461),
@@ -61,10 +158,38 @@ impl Default for StrCounts {
 }
 
 impl StrCounts {
+    fn probe(&self, key: &str) -> Probe {
+        let n = key.len();
+        let (words, hash, len) = if n <= INLINE {
+            let words = key_words(key.as_bytes());
+            let mixed = folded_multiply(words[0] ^ SEEDS[0], words[1] ^ SEEDS[1]);
+            (words, folded_multiply(mixed ^ n as u64, SEEDS[2]), n as u64)
+        } else {
+            ([0, 0], self.hasher.hash_one(key), LONG)
+        };
+        Probe {
+            meta: (hash | 1 << 63) & !0xFF | len,
+            key: words,
+        }
+    }
+
+    fn home(&self, meta: u64) -> usize {
+        (meta >> 8) as usize & (self.slots.len() - 1)
+    }
+
+    /// Reads the home slot of every probe, so that their cache misses overlap.
+    fn touch<'p>(&self, probes: impl Iterator<Item = &'p Probe>) {
+        let mut touched = 0;
+        for p in probes {
+            touched ^= self.slots[self.home(p.meta)].meta;
+        }
+        std::hint::black_box(touched);
+    }
+
     /// Counts one occurrence of `key`, in the next batch.
     pub(crate) fn push(&mut self, key: String) {
-        let hash = self.hasher.hash_one(key.as_str()) | 1;
-        self.pending.push((hash, key));
+        let probe = self.probe(&key);
+        self.pending.push((probe, key));
         if self.pending.len() == BATCH {
             self.flush();
         }
@@ -72,58 +197,72 @@ impl StrCounts {
 
     /// Counts every pushed key.
     pub(crate) fn flush(&mut self) {
-        let mask = self.slots.len() - 1;
-        // Touch every home slot first: independent loads whose misses overlap.
-        let mut touched = 0;
-        for (hash, _) in &self.pending {
-            touched ^= self.slots[(*hash >> 7) as usize & mask].hash;
-        }
-        std::hint::black_box(touched);
-        let pending = std::mem::take(&mut self.pending);
-        for (hash, key) in &pending {
-            self.add_hashed(*hash, key, 1);
+        let mut pending = std::mem::take(&mut self.pending);
+        self.touch(pending.iter().map(|(p, _)| p));
+        for (probe, key) in pending.drain(..) {
+            self.add_probe(&probe, &key, 1);
         }
         self.pending = pending;
-        self.pending.clear();
+    }
+
+    /// Counts one occurrence of every key that `keys` passes to its argument, in batches.
+    pub(crate) fn count_all<'a>(&mut self, keys: impl FnOnce(&mut dyn FnMut(&'a str))) {
+        let mut batch = [(Probe::default(), ""); BATCH];
+        let mut n = 0;
+        keys(&mut |key| {
+            batch[n] = (self.probe(key), key);
+            n += 1;
+            if n == BATCH {
+                self.add_batch(&batch);
+                n = 0;
+            }
+        });
+        self.add_batch(&batch[..n]);
+    }
+
+    fn add_batch(&mut self, batch: &[(Probe, &str)]) {
+        self.touch(batch.iter().map(|(p, _)| p));
+        for (probe, key) in batch {
+            self.add_probe(probe, key, 1);
+        }
     }
 
     /// Adds `n` to the count of `key`.
+    #[cfg(test)]
     pub(crate) fn add(&mut self, key: &str, n: u64) {
-        let hash = self.hasher.hash_one(key) | 1;
-        self.add_hashed(hash, key, n);
+        let probe = self.probe(key);
+        self.add_probe(&probe, key, n);
     }
 
-    fn add_hashed(&mut self, hash: u64, key: &str, n: u64) {
+    /// Adds `n` to the count of the key that `probe` was made from; `key` is read only when it
+    /// is longer than [`INLINE`].
+    fn add_probe(&mut self, probe: &Probe, key: &str, n: u64) {
         let mask = self.slots.len() - 1;
-        let mut i = (hash >> 7) as usize & mask;
+        let mut i = self.home(probe.meta);
         loop {
             let slot = &self.slots[i];
-            if slot.hash == 0 {
+            if slot.meta == 0 {
                 break;
             }
-            if slot.hash == hash && slot.len as usize == key.len() {
-                let stored: &[u8] = if key.len() <= INLINE {
-                    &slot.inline[..key.len()]
+            if slot.meta == probe.meta
+                && if probe.meta & 0xFF == LONG {
+                    self.long[slot.long_index()] == key
                 } else {
-                    self.long[slot.long as usize].as_bytes()
-                };
-                if stored == key.as_bytes() {
-                    self.slots[i].count += n;
-                    return;
+                    slot.key == probe.key
                 }
+            {
+                self.slots[i].count += n;
+                return;
             }
             i = (i + 1) & mask;
         }
         let mut slot = Slot {
-            hash,
+            key: probe.key,
+            meta: probe.meta,
             count: n,
-            len: key.len() as u32,
-            ..EMPTY
         };
-        if key.len() <= INLINE {
-            slot.inline[..key.len()].copy_from_slice(key.as_bytes());
-        } else {
-            slot.long = self.long.len() as u32;
+        if probe.meta & 0xFF == LONG {
+            slot.key = [self.long.len() as u64, 0];
             self.long.push(key.to_string());
         }
         self.slots[i] = slot;
@@ -134,12 +273,12 @@ impl StrCounts {
     }
 
     fn grow(&mut self) {
-        let doubled = vec![EMPTY; self.slots.len() * 2];
+        let doubled = empty_slots(self.slots.len() * 2);
         let old = std::mem::replace(&mut self.slots, doubled);
         let mask = self.slots.len() - 1;
-        for slot in old.into_iter().filter(|s| s.hash != 0) {
-            let mut i = (slot.hash >> 7) as usize & mask;
-            while self.slots[i].hash != 0 {
+        for slot in old.into_iter().filter(|s| s.meta != 0) {
+            let mut i = self.home(slot.meta);
+            while self.slots[i].meta != 0 {
                 i = (i + 1) & mask;
             }
             self.slots[i] = slot;
@@ -150,23 +289,42 @@ impl StrCounts {
     pub(crate) fn merge(&mut self, mut other: StrCounts) {
         self.flush();
         other.flush();
-        for (key, n) in other.iter() {
-            self.add(key, n);
+        for slot in other.slots.iter().filter(|s| s.meta != 0) {
+            let probe = Probe {
+                meta: slot.meta,
+                key: if slot.meta & 0xFF == LONG {
+                    [0, 0]
+                } else {
+                    slot.key
+                },
+            };
+            let long = match slot.meta & 0xFF {
+                LONG => other.long[slot.long_index()].as_str(),
+                // Only long keys are read from the key argument.
+                _ => "",
+            };
+            self.add_probe(&probe, long, slot.count);
+        }
+    }
+
+    fn key_of(&self, slot: &Slot) -> String {
+        match slot.meta & 0xFF {
+            LONG => self.long[slot.long_index()].clone(),
+            len => {
+                let bytes = slot.inline_bytes();
+                // Every key was a `&str` when it went in.
+                String::from_utf8_lossy(&bytes[..len as usize]).into_owned()
+            }
         }
     }
 
     /// The keys and counts, in no particular order. Call [`flush`](Self::flush) first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (String, u64)> + '_ {
         debug_assert!(self.pending.is_empty(), "iterating with keys still pending");
-        self.slots.iter().filter(|s| s.hash != 0).map(|s| {
-            let bytes: &[u8] = if s.len as usize <= INLINE {
-                &s.inline[..s.len as usize]
-            } else {
-                self.long[s.long as usize].as_bytes()
-            };
-            // Every key was a `&str` when it went in.
-            (std::str::from_utf8(bytes).unwrap_or_default(), s.count)
-        })
+        self.slots
+            .iter()
+            .filter(|s| s.meta != 0)
+            .map(|s| (self.key_of(s), s.count))
     }
 }
 
@@ -177,6 +335,20 @@ mod test {
     use super::*;
 
     #[test]
+    fn key_words_pad_every_short_length() {
+        let bytes: Vec<u8> = (1..=16).collect();
+        for n in 0..=INLINE {
+            let mut padded = [0u8; INLINE];
+            padded[..n].copy_from_slice(&bytes[..n]);
+            let want = [
+                u64::from_le_bytes(padded[..8].try_into().unwrap()),
+                u64::from_le_bytes(padded[8..].try_into().unwrap()),
+            ];
+            assert_eq!(key_words(&bytes[..n]), want, "length {n}");
+        }
+    }
+
+    #[test]
     fn counts_like_a_hash_map_for_short_and_long_keys() {
         let mut table = StrCounts::default();
         let mut reference: HashMap<String, u64> = HashMap::new();
@@ -185,9 +357,15 @@ mod test {
                 0 => format!("{}", i % 1000),
                 1 => "x".repeat((i % 40) as usize),
                 2 => format!("a much longer key that does not fit inline {}", i % 77),
+                _ if i % 3 == 0 => "a\0".repeat((i % 9) as usize),
                 _ => String::new(),
             };
-            if i % 2 == 0 {
+            if i % 5 == 0 {
+                let words = format!("{key}|{key}|x");
+                table.count_all(|count| words.split('|').for_each(count));
+                *reference.entry(key.clone()).or_insert(0) += 2;
+                *reference.entry("x".to_string()).or_insert(0) += 1;
+            } else if i % 2 == 0 {
                 table.add(&key, i % 3 + 1);
                 *reference.entry(key).or_insert(0) += i % 3 + 1;
             } else {
@@ -196,12 +374,12 @@ mod test {
             }
         }
         table.flush();
-        let got: HashMap<String, u64> = table.iter().map(|(k, n)| (k.to_string(), n)).collect();
+        let got: HashMap<String, u64> = table.iter().collect();
         assert_eq!(got, reference);
         let mut doubled = table.clone();
         doubled.merge(table.clone());
         for (k, n) in doubled.iter() {
-            assert_eq!(n, 2 * reference[k]);
+            assert_eq!(n, 2 * reference[&k]);
         }
     }
 }

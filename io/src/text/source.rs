@@ -226,6 +226,12 @@ fn read_range(file: File, start: u64, end: u64, bytes: &mut Vec<u8>) -> std::io:
     if first >= end {
         return Ok(first);
     }
+    // Room for the rest of the last line, so that finishing it rarely moves the whole block. A
+    // pooled buffer too small for this block is replaced, not grown: growing would copy it.
+    let need = (end - first) as usize + (1 << 16);
+    if bytes.capacity() < need {
+        *bytes = Vec::with_capacity(need + need / 16);
+    }
     bytes.resize((end - first) as usize, 0);
     r.read_exact(bytes)?;
     if bytes.last() != Some(&b'\n') {
