@@ -347,12 +347,12 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// ```
     pub fn str_frequencies<F>(&self, keys: F) -> Bag<(String, u64)>
     where
-        F: for<'a> Fn(&'a T, &mut dyn FnMut(&'a str)) + Send + Sync + 'static,
+        F: Fn(&T, &mut dyn FnMut(&str)) + Send + Sync + 'static,
     {
         let (graph, root) = self.tree(
             "frequencies",
             StrCounts::default,
-            move |counts, item: T| counts.count_all(|count| keys(&item, count)),
+            move |counts, item: T| keys(&item, &mut |key| counts.count(key)),
             merge_str_counts,
         );
         single(graph, root, "frequencies", str_counts_items)
@@ -447,7 +447,7 @@ impl Bag<String> {
         let (graph, root) = self.tree(
             "frequencies",
             StrCounts::default,
-            |counts, s: String| counts.push(s),
+            |counts, s: String| counts.count(&s),
             merge_str_counts,
         );
         single(graph, root, "frequencies", str_counts_items)

@@ -8,9 +8,9 @@
 //! a cache line, so a lookup usually touches one line and compares a key in two word loads. Keys
 //! longer than the inline space live in a side vector.
 //!
-//! Keys are counted in batches of up to [`BATCH`]: the batch's home slots are all read before
-//! any is updated, so the processor waits for their cache misses in parallel instead of one
-//! after another.
+//! Short keys are counted in batches of [`BATCH`]: when a batch fills, its home slots are all
+//! read, and it is counted only when the next batch fills, so the processor waits for their
+//! cache misses in parallel, and behind other work, instead of one after another.
 
 use std::hash::BuildHasher;
 
@@ -95,8 +95,13 @@ pub(crate) struct StrCounts {
     len: usize,
     long: Vec<String>,
     hasher: foldhash::fast::FixedState,
-    /// Keys pushed but not yet counted.
-    pending: Vec<(Probe, String)>,
+    /// Short keys waiting for a batch to fill.
+    queued: [Probe; BATCH],
+    nqueued: usize,
+    /// The previous batch, whose home slots are on their way into the cache: it is counted
+    /// when the next batch is full, so the wait for its misses overlaps with other work.
+    touched: [Probe; BATCH],
+    ntouched: usize,
 }
 
 /// Slot vectors of dropped tables, for reuse: a table that grows to a few megabytes per
@@ -152,12 +157,16 @@ impl Default for StrCounts {
             len: 0,
             long: Vec::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x0070_6172_7469_7461),
-            pending: Vec::with_capacity(BATCH),
+            queued: [Probe::default(); BATCH],
+            nqueued: 0,
+            touched: [Probe::default(); BATCH],
+            ntouched: 0,
         }
     }
 }
 
 impl StrCounts {
+    #[inline]
     fn probe(&self, key: &str) -> Probe {
         let n = key.len();
         let (words, hash, len) = if n <= INLINE {
@@ -186,45 +195,40 @@ impl StrCounts {
         std::hint::black_box(touched);
     }
 
-    /// Counts one occurrence of `key`, in the next batch.
-    pub(crate) fn push(&mut self, key: String) {
-        let probe = self.probe(&key);
-        self.pending.push((probe, key));
-        if self.pending.len() == BATCH {
-            self.flush();
+    /// Counts one occurrence of `key`. A short key joins the next batch; a long one is counted
+    /// now, since a batch keeps no key bytes beyond [`INLINE`].
+    #[inline]
+    pub(crate) fn count(&mut self, key: &str) {
+        let probe = self.probe(key);
+        if probe.meta & 0xFF == LONG {
+            self.add_probe(&probe, key, 1);
+            return;
+        }
+        self.queued[self.nqueued] = probe;
+        self.nqueued += 1;
+        if self.nqueued == BATCH {
+            self.touch(self.queued.iter());
+            self.count_touched();
+            self.touched = self.queued;
+            self.ntouched = BATCH;
+            self.nqueued = 0;
         }
     }
 
-    /// Counts every pushed key.
+    fn count_touched(&mut self) {
+        for i in 0..self.ntouched {
+            let probe = self.touched[i];
+            self.add_probe(&probe, "", 1);
+        }
+        self.ntouched = 0;
+    }
+
+    /// Counts every key still in a batch.
     pub(crate) fn flush(&mut self) {
-        let mut pending = std::mem::take(&mut self.pending);
-        self.touch(pending.iter().map(|(p, _)| p));
-        for (probe, key) in pending.drain(..) {
-            self.add_probe(&probe, &key, 1);
-        }
-        self.pending = pending;
-    }
-
-    /// Counts one occurrence of every key that `keys` passes to its argument, in batches.
-    pub(crate) fn count_all<'a>(&mut self, keys: impl FnOnce(&mut dyn FnMut(&'a str))) {
-        let mut batch = [(Probe::default(), ""); BATCH];
-        let mut n = 0;
-        keys(&mut |key| {
-            batch[n] = (self.probe(key), key);
-            n += 1;
-            if n == BATCH {
-                self.add_batch(&batch);
-                n = 0;
-            }
-        });
-        self.add_batch(&batch[..n]);
-    }
-
-    fn add_batch(&mut self, batch: &[(Probe, &str)]) {
-        self.touch(batch.iter().map(|(p, _)| p));
-        for (probe, key) in batch {
-            self.add_probe(probe, key, 1);
-        }
+        self.count_touched();
+        self.touched = self.queued;
+        self.ntouched = std::mem::take(&mut self.nqueued);
+        self.count_touched();
     }
 
     /// Adds `n` to the count of `key`.
@@ -236,14 +240,12 @@ impl StrCounts {
 
     /// Adds `n` to the count of the key that `probe` was made from; `key` is read only when it
     /// is longer than [`INLINE`].
+    #[inline]
     fn add_probe(&mut self, probe: &Probe, key: &str, n: u64) {
         let mask = self.slots.len() - 1;
         let mut i = self.home(probe.meta);
         loop {
-            let slot = &self.slots[i];
-            if slot.meta == 0 {
-                break;
-            }
+            let slot = &mut self.slots[i];
             if slot.meta == probe.meta
                 && if probe.meta & 0xFF == LONG {
                     self.long[slot.long_index()] == key
@@ -251,11 +253,20 @@ impl StrCounts {
                     slot.key == probe.key
                 }
             {
-                self.slots[i].count += n;
+                slot.count += n;
                 return;
+            }
+            if slot.meta == 0 {
+                return self.insert(i, probe, key, n);
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// Puts a new key in the empty slot `i`.
+    #[cold]
+    #[inline(never)]
+    fn insert(&mut self, i: usize, probe: &Probe, key: &str, n: u64) {
         let mut slot = Slot {
             key: probe.key,
             meta: probe.meta,
@@ -267,7 +278,9 @@ impl StrCounts {
         }
         self.slots[i] = slot;
         self.len += 1;
-        if self.len * 2 > self.slots.len() {
+        // Grown at three quarters full: linear probing still finds most keys in their home
+        // line, and a smaller table keeps more of itself in cache.
+        if self.len * 4 > self.slots.len() * 3 {
             self.grow();
         }
     }
@@ -320,7 +333,10 @@ impl StrCounts {
 
     /// The keys and counts, in no particular order. Call [`flush`](Self::flush) first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (String, u64)> + '_ {
-        debug_assert!(self.pending.is_empty(), "iterating with keys still pending");
+        debug_assert!(
+            self.nqueued + self.ntouched == 0,
+            "iterating with keys still pending"
+        );
         self.slots
             .iter()
             .filter(|s| s.meta != 0)
@@ -362,7 +378,7 @@ mod test {
             };
             if i % 5 == 0 {
                 let words = format!("{key}|{key}|x");
-                table.count_all(|count| words.split('|').for_each(count));
+                words.split('|').for_each(|w| table.count(w));
                 *reference.entry(key.clone()).or_insert(0) += 2;
                 *reference.entry("x".to_string()).or_insert(0) += 1;
             } else if i % 2 == 0 {
@@ -370,7 +386,7 @@ mod test {
                 *reference.entry(key).or_insert(0) += i % 3 + 1;
             } else {
                 *reference.entry(key.clone()).or_insert(0) += 1;
-                table.push(key);
+                table.count(&key);
             }
         }
         table.flush();

@@ -122,146 +122,246 @@ pub fn read_text_with(source: impl Into<Source>, options: TextOptions) -> Result
         }
     }
     let name: Arc<str> = layer_name("read-text");
-    let lossy = options.lossy;
     let tasks = blocks
         .into_iter()
         .enumerate()
         .map(|(i, block)| {
+            let block = Arc::new(block);
             Task::new(
                 TaskKey::new(name.clone(), i as u64),
                 vec![],
-                Arc::new(move |_| read_block(&block, lossy).map(value)),
+                Arc::new(move |_| Ok(value(block.clone()))),
             )
         })
         .collect::<Vec<_>>();
     let n = tasks.len();
     let mut graph = Graph::new();
     graph.add_layer(name.clone(), tasks);
-    let reader: Reader<String> =
-        Arc::new(|v: Value, key: &TaskKey, emit: &mut dyn FnMut(String)| {
-            let block = downcast::<TextBlock>(&v, key)?;
-            block.text().lines().map(str::to_string).for_each(emit);
-            Ok(())
-        });
+    let lossy = options.lossy;
+    let reader: Reader<String> = Arc::new(
+        move |v: Value, key: &TaskKey, emit: &mut dyn FnMut(String)| {
+            let block = downcast::<Arc<Block>>(&v, key)?;
+            read_block(block, lossy, CHUNK, &mut |line| emit(line.to_string()))
+        },
+    );
     Ok(Bag::from_partitions(graph, name, n, reader))
 }
 
-/// The text of one block: valid UTF-8 (checked, or made so when reading lossily). Its buffer
-/// goes back to a small pool when the block is dropped, so the next block reuses memory that is
-/// already mapped instead of faulting in fresh zeroed pages.
-#[derive(Debug)]
-struct TextBlock {
-    bytes: Vec<u8>,
-}
+/// Bytes read from a file at a time. A block is streamed through a buffer of this size, so a
+/// partition of any size holds little memory, and the buffer stays in cache while its lines
+/// are used.
+const CHUNK: usize = 1 << 18;
 
-impl TextBlock {
-    fn text(&self) -> &str {
-        // Checked when the block was made.
-        std::str::from_utf8(&self.bytes).unwrap_or_default()
-    }
-}
-
-/// Buffers of dropped blocks, for reuse: one per worker in flight (two workers on this class of
-/// machine). A larger pool would hold memory that no block needs.
-static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-const POOL_SIZE: usize = 2;
-
-fn pooled_buffer() -> Vec<u8> {
-    let mut pool = POOL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut buf = pool.pop().unwrap_or_default();
-    buf.clear();
-    buf
-}
-
-impl Drop for TextBlock {
-    fn drop(&mut self) {
-        let mut pool = POOL
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if pool.len() < POOL_SIZE {
-            pool.push(std::mem::take(&mut self.bytes));
-        }
-    }
-}
-
-/// The text of the lines that start in `block`.
-fn read_block(block: &Block, lossy: bool) -> partita_runtime::Result<TextBlock> {
+/// Passes the lines that start in `block` to `emit`, reading `chunk` bytes at a time.
+fn read_block(
+    block: &Block,
+    lossy: bool,
+    chunk: usize,
+    emit: &mut dyn FnMut(&str),
+) -> partita_runtime::Result<()> {
     let path = &block.path;
     let err = |e| task_io_error(path, e);
     let file = File::open(path).map_err(err)?;
-    let mut bytes = pooled_buffer();
-    let first = match block.compression {
-        Compression::Gzip => {
-            flate2::read::MultiGzDecoder::new(file)
-                .read_to_end(&mut bytes)
-                .map_err(err)?;
-            0
-        }
-        Compression::Zstd => {
-            zstd::stream::read::Decoder::new(file)
-                .and_then(|mut d| d.read_to_end(&mut bytes))
-                .map_err(err)?;
-            0
-        }
-        Compression::None => read_range(file, block.start, block.end, &mut bytes).map_err(err)?,
+    let lines = Lines {
+        path,
+        lossy,
+        chunk,
+        end: match block.compression {
+            Compression::None => block.end,
+            // A compressed file is one block, and `end` is its compressed size.
+            Compression::Gzip | Compression::Zstd => u64::MAX,
+        },
     };
-    to_text(bytes, path, first, lossy)
+    match block.compression {
+        Compression::Gzip => lines.read(flate2::read::MultiGzDecoder::new(file), 0, emit),
+        Compression::Zstd => {
+            let decoder = zstd::stream::read::Decoder::new(file).map_err(err)?;
+            lines.read(decoder, 0, emit)
+        }
+        Compression::None => {
+            let mut file = file;
+            let first = skip_to_first_line(&mut file, block.start).map_err(err)?;
+            lines.read(file, first, emit)
+        }
+    }
 }
 
-/// Reads the bytes of the lines starting in `[start, end)` into `bytes`, and returns the offset
-/// of the first of them.
-fn read_range(file: File, start: u64, end: u64, bytes: &mut Vec<u8>) -> std::io::Result<u64> {
-    let mut r = BufReader::with_capacity(1 << 16, file);
-    let mut first = start;
-    if start > 0 {
-        // The line containing byte `start - 1` belongs to the previous block unless it ended
-        // exactly there.
-        r.seek(SeekFrom::Start(start - 1))?;
-        let mut skipped = Vec::new();
-        let n = r.read_until(b'\n', &mut skipped)?;
-        first = start - 1 + n as u64;
+/// Positions `file` at the first line that starts at or after `start`, and returns its offset.
+fn skip_to_first_line(file: &mut File, start: u64) -> std::io::Result<u64> {
+    if start == 0 {
+        return Ok(0);
     }
-    if first >= end {
-        return Ok(first);
-    }
-    // Room for the rest of the last line, so that finishing it rarely moves the whole block. A
-    // pooled buffer too small for this block is replaced, not grown: growing would copy it.
-    let need = (end - first) as usize + (1 << 16);
-    if bytes.capacity() < need {
-        *bytes = Vec::with_capacity(need + need / 16);
-    }
-    bytes.resize((end - first) as usize, 0);
-    r.read_exact(bytes)?;
-    if bytes.last() != Some(&b'\n') {
-        r.read_until(b'\n', bytes)?;
-    }
+    // The line containing byte `start - 1` belongs to the previous block unless it ended
+    // exactly there.
+    let mut r = BufReader::with_capacity(1 << 12, &mut *file);
+    r.seek(SeekFrom::Start(start - 1))?;
+    let mut skipped = Vec::new();
+    let n = r.read_until(b'\n', &mut skipped)?;
+    let first = start - 1 + n as u64;
+    drop(r);
+    file.seek(SeekFrom::Start(first))?;
     Ok(first)
 }
 
-fn to_text(
-    bytes: Vec<u8>,
-    path: &Path,
-    first: u64,
+/// Cuts a stream into lines, `chunk` bytes at a time.
+struct Lines<'p> {
+    path: &'p Path,
     lossy: bool,
-) -> partita_runtime::Result<TextBlock> {
-    match std::str::from_utf8(&bytes) {
-        Ok(_) => Ok(TextBlock { bytes }),
-        Err(_) if lossy => Ok(TextBlock {
-            bytes: String::from_utf8_lossy(&bytes).into_owned().into_bytes(),
-        }),
-        Err(e) => {
-            let offset = first + e.valid_up_to() as u64;
-            Err(task_io_error(
-                path,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "invalid UTF-8 at byte {offset} (read with `lossy: true` to replace it)"
+    chunk: usize,
+    /// Lines that start at or after this offset are not emitted.
+    end: u64,
+}
+
+impl Lines<'_> {
+    /// Emits the lines of `input`, whose first byte is at offset `first` of the file.
+    fn read(
+        &self,
+        mut input: impl Read,
+        first: u64,
+        emit: &mut dyn FnMut(&str),
+    ) -> partita_runtime::Result<()> {
+        let err = |e| task_io_error(self.path, e);
+        let mut buf: Vec<u8> = Vec::with_capacity(self.chunk);
+        // The file offset of `buf[0]`.
+        let mut at = first;
+        loop {
+            if at >= self.end {
+                return Ok(());
+            }
+            // Keep the unfinished line at the front and read after it.
+            let kept = buf.len();
+            buf.resize(kept + self.chunk, 0);
+            let n = read_some(&mut input, &mut buf[kept..]).map_err(err)?;
+            buf.truncate(kept + n);
+            if n == 0 {
+                // The last line, without a line terminator.
+                return self.emit_lines(&buf, at, emit);
+            }
+            let Some(last) = buf[kept..].iter().rposition(|&b| b == b'\n') else {
+                continue;
+            };
+            let complete = kept + last + 1;
+            // The lines that start before `end` are this block's: if `end` falls in the
+            // complete lines, the last of them ends at the first newline from `end - 1` on.
+            let room = (self.end - at) as usize;
+            if room <= complete {
+                let tail = buf[room - 1..complete].iter().position(|&b| b == b'\n');
+                let cut = room + tail.unwrap_or(complete - room);
+                return self.emit_lines(&buf[..cut], at, emit);
+            }
+            self.emit_lines(&buf[..complete], at, emit)?;
+            buf.drain(..complete);
+            at += complete as u64;
+        }
+    }
+
+    /// Emits the lines of `bytes`, which start at file offset `at`, checking that they are UTF-8.
+    fn emit_lines(
+        &self,
+        bytes: &[u8],
+        at: u64,
+        emit: &mut dyn FnMut(&str),
+    ) -> partita_runtime::Result<()> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text.lines().for_each(emit),
+            Err(_) if self.lossy => String::from_utf8_lossy(bytes).lines().for_each(emit),
+            Err(e) => {
+                let offset = at + e.valid_up_to() as u64;
+                return Err(task_io_error(
+                    self.path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "invalid UTF-8 at byte {offset} (read with `lossy: true` to replace it)"
+                        ),
                     ),
-                ),
-            ))
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads into `buf`, retrying when interrupted; 0 at the end of the input.
+fn read_some(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// Every block's lines, read `chunk` bytes at a time.
+    fn lines_of(path: &Path, size: u64, blocksize: u64, chunk: usize) -> Vec<String> {
+        let mut got = Vec::new();
+        let mut start = 0;
+        loop {
+            let end = (start + blocksize).min(size);
+            let block = Block {
+                path: path.to_path_buf(),
+                start,
+                end,
+                compression: Compression::None,
+            };
+            read_block(&block, false, chunk, &mut |l| got.push(l.to_string())).unwrap();
+            start = end;
+            if start >= size {
+                return got;
+            }
+        }
+    }
+
+    #[test]
+    fn small_chunks_cut_no_line_at_any_block_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let texts = [
+            "",
+            "\n\n",
+            "a",
+            "one\ntwo\nthree",
+            "crlf\r\nline two\r\n\r\nlast\r\n",
+            "a longer line than any chunk\nx\n\nyy\n",
+            "héllo wörld\n日本語\nemoji 🎉\n",
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            let path = dir.path().join(format!("t{i}.txt"));
+            std::fs::write(&path, text).unwrap();
+            let want: Vec<String> = text.lines().map(str::to_string).collect();
+            let size = text.len() as u64;
+            for blocksize in 1..=size.max(1) + 1 {
+                for chunk in [1, 2, 3, 5, 8, 64] {
+                    assert_eq!(
+                        lines_of(&path, size, blocksize, chunk),
+                        want,
+                        "{text:?} blocksize {blocksize} chunk {chunk}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_offset_is_exact_whatever_the_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.txt");
+        let mut bytes = b"fine line\nsecond\nthird ".to_vec();
+        bytes.push(0xFF);
+        bytes.extend_from_slice(b" tail\n");
+        std::fs::write(&path, &bytes).unwrap();
+        for chunk in [1, 4, 9, 1 << 10] {
+            let block = Block {
+                path: path.clone(),
+                start: 0,
+                end: bytes.len() as u64,
+                compression: Compression::None,
+            };
+            let err = read_block(&block, false, chunk, &mut |_| {}).unwrap_err();
+            assert!(err.to_string().contains("at byte 23"), "{err}");
         }
     }
 }
