@@ -18,6 +18,7 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use partita::collections::split_whitespace;
 use partita::io::read_text;
 use partita::prelude::*;
 
@@ -45,8 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let lines = read_text(format!("{dir}/part-*.txt").as_str(), blocksize)?;
     // Each word is counted as a slice of its line; only a word new to a partition is copied.
+    // `split_whitespace` gives the words `str::split_whitespace` gives, 64 bytes at a time.
     let frequencies = lines
-        .str_frequencies(|line, count| line.split_whitespace().for_each(count))
+        .str_frequencies(|line, count| split_whitespace(line).for_each(count))
         .persist_on(&rt)?;
     let mut top = frequencies.topk(20, |(_, n)| *n).compute_on(&rt)?;
     let total = frequencies.map(|(_, n)| n).sum().compute_on(&rt)?;

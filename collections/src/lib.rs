@@ -12,6 +12,7 @@ mod error;
 mod names;
 mod partition_plan;
 mod stream;
+mod text;
 
 pub use self::array::{
     axis, compute_arrays, Array, Axes, Chunks, DType, DynArray, Element, Float, Index, Numeric,
@@ -30,6 +31,7 @@ pub use self::stream::{
     DeadLetter, ErrorPolicy, KeyedStream, Pipeline, StageMetrics, Stream, Topology, Window,
     WindowResult, WindowedStream,
 };
+pub use self::text::{split_whitespace, SplitWhitespace};
 
 /// The names most programs need.
 pub mod prelude {

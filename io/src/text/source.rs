@@ -6,6 +6,10 @@
 //! whatever the block size, with or without a final newline, with `\n` or `\r\n` endings.
 //! Compressed files (`.gz`, `.zst`) cannot be split and are one partition each.
 //!
+//! A partition's value is only its block's description: the reader streams the block through a
+//! small buffer while the partition's items are used, so a partition of any size holds
+//! [`CHUNK`] bytes of text at a time (plus its longest line).
+//!
 //! Lines are yielded without their line terminator, as `str::lines` gives them.
 
 use std::fs::File;
