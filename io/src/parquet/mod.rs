@@ -169,12 +169,14 @@ fn read_row_group(
     schema: &SchemaRef,
 ) -> Result<RecordBatch> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| parquet_error(path, e))?
-        .with_batch_size(64 * 1024);
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
     if groups == 0 {
         return Ok(RecordBatch::new_empty(schema.clone()));
     }
+    // The whole row group in one batch when it is not huge: no concatenation (a second copy).
+    let rows = builder.metadata().row_group(group).num_rows().max(1) as usize;
+    let mut builder = builder.with_batch_size(rows.min(ONE_BATCH_MAX_ROWS));
     builder = builder.with_row_groups(vec![group]);
     if let Some(ix) = indices {
         let mask = ProjectionMask::roots(builder.parquet_schema(), ix.iter().copied());
@@ -184,8 +186,16 @@ fn read_row_group(
     let batches = reader
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| parquet_error(path, e))?;
-    arrow::compute::concat_batches(schema, &batches).map_err(|e| parquet_error(path, e))
+    match <[RecordBatch; 1]>::try_from(batches) {
+        Ok([batch]) => Ok(batch),
+        Err(batches) => {
+            arrow::compute::concat_batches(schema, &batches).map_err(|e| parquet_error(path, e))
+        }
+    }
 }
+
+/// Row groups up to this many rows are decoded as one batch.
+const ONE_BATCH_MAX_ROWS: usize = 1 << 22;
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.parquet`, each written to a temporary
 /// name and renamed when complete. Returns the paths in partition order.
