@@ -307,7 +307,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     {
         // Bags of strings (word counts) get a table built for them; see `strcount.rs`.
         if let Some(strings) = (self as &dyn Any).downcast_ref::<Bag<String>>() {
-            let counted: Box<dyn Any> = Box::new(strings.string_frequencies());
+            let counted: Box<dyn Any> = Box::new(strings.str_frequencies(|s, count| count(s)));
             if let Ok(bag) = counted.downcast::<Bag<(T, u64)>>() {
                 return *bag;
             }
@@ -438,19 +438,6 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         single(graph, root, "foldby", |groups: Ordered<K, A>| {
             groups.into_pairs().collect()
         })
-    }
-}
-
-impl Bag<String> {
-    /// `frequencies` for strings, on [`StrCounts`] tables.
-    fn string_frequencies(&self) -> Bag<(String, u64)> {
-        let (graph, root) = self.tree(
-            "frequencies",
-            StrCounts::default,
-            |counts, s: String| counts.count(&s),
-            merge_str_counts,
-        );
-        single(graph, root, "frequencies", str_counts_items)
     }
 }
 
