@@ -1,6 +1,9 @@
 //! `merge` and `shuffle` against a nested-loop reference, under random partitionings, with
 //! duplicate keys, null keys, empty partitions and skew.
 
+#[path = "common/cuts.rs"]
+mod cuts;
+
 use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
@@ -30,14 +33,9 @@ fn batch(names: [&str; 2], rows: &[(Option<i64>, i64)]) -> RecordBatch {
 
 /// Cuts `rows` at the given fractions (sorted, possibly equal: empty partitions).
 fn frame(names: [&str; 2], rows: &[(Option<i64>, i64)], cuts: &[usize]) -> DataFrame {
-    let mut at: Vec<usize> = cuts.iter().map(|c| c % (rows.len() + 1)).collect();
-    at.sort_unstable();
-    let mut bounds = vec![0];
-    bounds.extend(at);
-    bounds.push(rows.len());
-    let parts = bounds
-        .windows(2)
-        .map(|w| batch(names, &rows[w[0]..w[1]]))
+    let parts = cuts::ranges(rows.len(), cuts)
+        .into_iter()
+        .map(|r| batch(names, &rows[r]))
         .collect();
     DataFrame::from_batches(parts).unwrap()
 }

@@ -2,6 +2,9 @@
 //! over the whole table, under random partitionings, with duplicate keys, nulls, NaN, signed
 //! zeros and empty partitions.
 
+#[path = "common/cuts.rs"]
+mod cuts;
+
 use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -48,14 +51,9 @@ fn batch(rows: &[Row], with_id: bool) -> RecordBatch {
 
 /// `rows` cut at the given points (sorted, possibly equal: empty partitions).
 fn frame(rows: &[Row], cuts: &[usize], with_id: bool) -> DataFrame {
-    let mut at: Vec<usize> = cuts.iter().map(|c| c % (rows.len() + 1)).collect();
-    at.sort_unstable();
-    let mut bounds = vec![0];
-    bounds.extend(at);
-    bounds.push(rows.len());
-    let parts = bounds
-        .windows(2)
-        .map(|w| batch(&rows[w[0]..w[1]], with_id))
+    let parts = cuts::ranges(rows.len(), cuts)
+        .into_iter()
+        .map(|r| batch(&rows[r], with_id))
         .collect();
     DataFrame::from_batches(parts).unwrap()
 }

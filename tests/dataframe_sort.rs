@@ -1,6 +1,9 @@
 //! `set_index`, `sort_values` and `loc` against a sequential stable sort, under random
 //! partitionings, with duplicate keys, nulls and empty partitions.
 
+#[path = "common/cuts.rs"]
+mod cuts;
+
 use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
@@ -15,15 +18,10 @@ fn frame(rows: &Rows, cuts: &[usize]) -> DataFrame {
         Field::new("k", DataType::Int64, true),
         Field::new("a", DataType::Int64, false),
     ]));
-    let mut at: Vec<usize> = cuts.iter().map(|c| c % (rows.len() + 1)).collect();
-    at.sort_unstable();
-    let mut bounds = vec![0];
-    bounds.extend(at);
-    bounds.push(rows.len());
-    let parts = bounds
-        .windows(2)
-        .map(|w| {
-            let r = &rows[w[0]..w[1]];
+    let parts = cuts::ranges(rows.len(), cuts)
+        .into_iter()
+        .map(|r| {
+            let r = &rows[r];
             RecordBatch::try_new(
                 schema.clone(),
                 vec![

@@ -28,7 +28,7 @@ use foldhash::fast::FixedState;
 use num_traits::{Float, Zero};
 
 use super::expr::arrow_error;
-use super::shuffle::{hash_rows, key_columns, shuffle_frame, task_error};
+use super::shuffle::{hash_rows, key_columns, row_converter, shuffle_frame, task_error};
 use super::DataFrame;
 use crate::error::{Error, Result};
 
@@ -72,12 +72,9 @@ pub(crate) fn first_occurrences(batch: &RecordBatch, subset: &[String]) -> Resul
         return Ok(batch.clone());
     }
     let cols = compared(batch, subset)?;
-    let fields = cols
-        .iter()
-        .map(|c| SortField::new(c.data_type().clone()))
-        .collect();
-    let converter = RowConverter::new(fields).map_err(arrow_error)?;
-    let rows = converter.convert_columns(&cols).map_err(arrow_error)?;
+    let rows = row_converter(&cols)?
+        .convert_columns(&cols)
+        .map_err(arrow_error)?;
     let mut seen = HashSet::with_capacity_and_hasher(n, FixedState::default());
     let keep: Vec<u32> = (0..n)
         .filter(|&i| seen.insert(rows.row(i)))

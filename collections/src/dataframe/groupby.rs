@@ -15,11 +15,11 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::datatypes::{Float64Type, Int64Type};
-use arrow::row::{RowConverter, SortField};
 use partita_runtime::{downcast, value, Kernel, Task, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use super::expr::{arrow_error, dtype_name, Expr};
+use super::shuffle::row_converter;
 use super::DataFrame;
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -633,12 +633,9 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<u32>, Vec<u32
                 })
         })
         .collect::<Result<_>>()?;
-    let fields = columns
-        .iter()
-        .map(|c| SortField::new(c.data_type().clone()))
-        .collect();
-    let converter = RowConverter::new(fields).map_err(arrow_error)?;
-    let rows = converter.convert_columns(&columns).map_err(arrow_error)?;
+    let rows = row_converter(&columns)?
+        .convert_columns(&columns)
+        .map_err(arrow_error)?;
     let mut ids: HashMap<&[u8], u32, foldhash::fast::RandomState> = HashMap::default();
     let mut group_of = Vec::with_capacity(batch.num_rows());
     let mut firsts = Vec::new();

@@ -18,11 +18,11 @@ use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::compute::kernels::zip::zip;
 use arrow::compute::{concat_batches, is_not_null, take};
 use arrow::datatypes::{Field, Schema, SchemaRef};
-use arrow::row::{RowConverter, SortField};
+use arrow::row::RowConverter;
 use partita_runtime::{downcast, value, Graph, Task, TaskKey, Value};
 
 use super::expr::arrow_error;
-use super::shuffle::{for_each_int, key_columns, task_error};
+use super::shuffle::{for_each_int, key_columns, row_converter, task_error};
 use super::DataFrame;
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -189,11 +189,7 @@ fn build(batch: &RecordBatch, on: &[String]) -> Result<Built> {
             });
         }
     }
-    let fields = cols
-        .iter()
-        .map(|c| SortField::new(c.data_type().clone()))
-        .collect();
-    let converter = RowConverter::new(fields).map_err(arrow_error)?;
+    let converter = row_converter(&cols)?;
     let rows = converter.convert_columns(&cols).map_err(arrow_error)?;
     let nulls = null_rows(&cols, n);
     let mut firsts: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState> = HashMap::default();

@@ -65,6 +65,16 @@ pub(crate) fn for_each_int(c: &ArrayRef, mut f: impl FnMut(usize, Option<i64>)) 
 
 /// One hash per row over `columns`. Integers hash by value (so `int32` and `int64` keys agree);
 /// other types through their arrow-row encoding. Nulls hash alike.
+/// A converter of `columns` into arrow-row byte strings, in ascending order: equal keys, equal
+/// bytes.
+pub(crate) fn row_converter(columns: &[ArrayRef]) -> Result<RowConverter> {
+    let fields = columns
+        .iter()
+        .map(|c| SortField::new(c.data_type().clone()))
+        .collect();
+    RowConverter::new(fields).map_err(arrow_error)
+}
+
 pub(crate) fn hash_rows(columns: &[ArrayRef]) -> Result<Vec<u64>> {
     let n = columns.first().map_or(0, |c| c.len());
     let mut hashes = vec![0_u64; n];
@@ -76,9 +86,7 @@ pub(crate) fn hash_rows(columns: &[ArrayRef]) -> Result<Vec<u64>> {
         });
         if !is_int {
             // Other types hash their arrow-row encoding.
-            let conv = RowConverter::new(vec![SortField::new(c.data_type().clone())])
-                .map_err(arrow_error)?;
-            let rows = conv
+            let rows = row_converter(std::slice::from_ref(c))?
                 .convert_columns(std::slice::from_ref(c))
                 .map_err(arrow_error)?;
             for (h, r) in hashes.iter_mut().zip(rows.iter()) {
