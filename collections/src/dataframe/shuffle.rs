@@ -63,8 +63,6 @@ pub(crate) fn for_each_int(c: &ArrayRef, mut f: impl FnMut(usize, Option<i64>)) 
     }
 }
 
-/// One hash per row over `columns`. Integers hash by value (so `int32` and `int64` keys agree);
-/// other types through their arrow-row encoding. Nulls hash alike.
 /// A converter of `columns` into arrow-row byte strings, in ascending order: equal keys, equal
 /// bytes.
 pub(crate) fn row_converter(columns: &[ArrayRef]) -> Result<RowConverter> {
@@ -75,6 +73,8 @@ pub(crate) fn row_converter(columns: &[ArrayRef]) -> Result<RowConverter> {
     RowConverter::new(fields).map_err(arrow_error)
 }
 
+/// One hash per row over `columns`. Integers hash by value (so `int32` and `int64` keys agree);
+/// other types through their arrow-row encoding. Nulls hash alike.
 pub(crate) fn hash_rows(columns: &[ArrayRef]) -> Result<Vec<u64>> {
     let n = columns.first().map_or(0, |c| c.len());
     let mut hashes = vec![0_u64; n];
