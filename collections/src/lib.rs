@@ -11,6 +11,7 @@ mod delayed;
 mod error;
 mod names;
 mod partition_plan;
+mod short_key;
 mod stream;
 mod text;
 

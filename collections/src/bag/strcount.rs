@@ -14,8 +14,7 @@
 
 use std::hash::BuildHasher;
 
-/// Bytes of a key stored in the slot itself.
-const INLINE: usize = 16;
+use crate::short_key::{key_words, INLINE};
 
 /// The length byte of a key stored in `long`.
 const LONG: u64 = 0xFF;
@@ -51,27 +50,6 @@ impl Slot {
         bytes[..8].copy_from_slice(&self.key[0].to_le_bytes());
         bytes[8..].copy_from_slice(&self.key[1].to_le_bytes());
         bytes
-    }
-}
-
-/// The bytes of a key of at most [`INLINE`] bytes as two little-endian words, zero-padded,
-/// with overlapping fixed-size loads instead of a copy of variable length.
-fn key_words(b: &[u8]) -> [u64; 2] {
-    let n = b.len();
-    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
-    let half = |at: usize| {
-        u64::from(u32::from_le_bytes(
-            b[at..at + 4].try_into().unwrap_or_default(),
-        ))
-    };
-    match n {
-        0 => [0, 0],
-        1..=3 => {
-            let byte = |at: usize| u64::from(b[at]) << (8 * at);
-            [byte(0) | byte(n / 2) | byte(n - 1), 0]
-        }
-        4..=8 => [half(0) | half(n - 4) << (8 * (n - 4)), 0],
-        _ => [word(0), word(n - 8) >> (8 * (16 - n))],
     }
 }
 
@@ -349,20 +327,6 @@ mod test {
     use std::collections::HashMap;
 
     use super::*;
-
-    #[test]
-    fn key_words_pad_every_short_length() {
-        let bytes: Vec<u8> = (1..=16).collect();
-        for n in 0..=INLINE {
-            let mut padded = [0u8; INLINE];
-            padded[..n].copy_from_slice(&bytes[..n]);
-            let want = [
-                u64::from_le_bytes(padded[..8].try_into().unwrap()),
-                u64::from_le_bytes(padded[8..].try_into().unwrap()),
-            ];
-            assert_eq!(key_words(&bytes[..n]), want, "length {n}");
-        }
-    }
 
     #[test]
     fn counts_like_a_hash_map_for_short_and_long_keys() {

@@ -6,7 +6,6 @@
 //! any number of columns are hashed as arrow-row encodings, so a string key costs one byte-slice
 //! hash per row, not a string comparison per column. The result is one partition.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -19,7 +18,7 @@ use partita_runtime::{downcast, value, Kernel, Task, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use super::expr::{arrow_error, dtype_name, Expr};
-use super::shuffle::row_converter;
+use super::group_ids::group_rows as group_rows_of;
 use super::DataFrame;
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -633,21 +632,8 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<u32>, Vec<u32
                 })
         })
         .collect::<Result<_>>()?;
-    let rows = row_converter(&columns)?
-        .convert_columns(&columns)
-        .map_err(arrow_error)?;
-    let mut ids: HashMap<&[u8], u32, foldhash::fast::RandomState> = HashMap::default();
-    let mut group_of = Vec::with_capacity(batch.num_rows());
-    let mut firsts = Vec::new();
-    for i in 0..rows.num_rows() {
-        let next = firsts.len() as u32;
-        let g = *ids.entry(rows.row(i).data()).or_insert_with(|| {
-            firsts.push(i as u32);
-            next
-        });
-        group_of.push(g);
-    }
-    Ok((group_of, firsts))
+    let groups = group_rows_of(&columns)?;
+    Ok((groups.of_row, groups.firsts))
 }
 
 /// Folds the `inputs` (one per state) of each row into its group's state.

@@ -12,6 +12,7 @@
 mod dedupe;
 mod describe;
 mod expr;
+mod group_ids;
 mod groupby;
 mod join;
 mod ops;

@@ -1,0 +1,193 @@
+//! Numbering the groups of a batch by its key columns, in order of first appearance.
+//!
+//! Each key column is numbered on its own, by value: integers as integers, strings of up to 16
+//! bytes as two machine words (no `memcmp`, no encoding), anything else through its arrow-row
+//! encoding. Several key columns combine their numbers pairwise, through a dense table when the
+//! product of their group counts is small (as for two low-cardinality keys) and a hash map of
+//! pairs otherwise. A null is a value of its own, so null keys form a group.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use arrow::array::{Array, ArrayRef, AsArray, GenericStringArray, OffsetSizeTrait};
+use arrow::datatypes::DataType;
+use foldhash::fast::FixedState;
+
+use super::expr::arrow_error;
+use super::shuffle::{for_each_int, row_converter};
+use crate::error::Result;
+use crate::short_key::{key_words, INLINE};
+
+/// The rows of a batch numbered by group.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Groups {
+    /// Each row's group.
+    pub(crate) of_row: Vec<u32>,
+    /// Each group's first row; groups are numbered in order of first appearance.
+    pub(crate) firsts: Vec<u32>,
+}
+
+/// Pairs of group numbers up to this many cells combine through a dense table.
+const DENSE_MAX: u64 = 1 << 20;
+
+type Ids<K> = HashMap<K, u32, FixedState>;
+
+impl Groups {
+    fn with_capacity(rows: usize) -> Groups {
+        Groups {
+            of_row: Vec::with_capacity(rows),
+            firsts: Vec::new(),
+        }
+    }
+
+    /// Puts `row` in the group of `key`, a new one if `ids` has not seen the key.
+    #[inline]
+    fn assign<K: Hash + Eq>(&mut self, ids: &mut Ids<K>, key: K, row: usize) {
+        let next = self.firsts.len() as u32;
+        let firsts = &mut self.firsts;
+        let group = *ids.entry(key).or_insert_with(|| {
+            firsts.push(row as u32);
+            next
+        });
+        self.of_row.push(group);
+    }
+
+    /// The groups of rows that are in group `self.of_row[r]` here and `other.of_row[r]` there.
+    fn combine(&self, other: &Groups) -> Groups {
+        let rows = self.of_row.len();
+        let width = other.firsts.len() as u64;
+        let mut out = Groups::with_capacity(rows);
+        let cells = self.firsts.len() as u64 * width;
+        let pairs = self.of_row.iter().zip(&other.of_row).enumerate();
+        if cells <= DENSE_MAX {
+            let mut table = vec![u32::MAX; cells as usize];
+            for (row, (&a, &b)) in pairs {
+                let cell = &mut table[(u64::from(a) * width + u64::from(b)) as usize];
+                if *cell == u32::MAX {
+                    *cell = out.firsts.len() as u32;
+                    out.firsts.push(row as u32);
+                }
+                out.of_row.push(*cell);
+            }
+        } else {
+            let mut ids = Ids::default();
+            for (row, (&a, &b)) in pairs {
+                out.assign(&mut ids, u64::from(a) * width + u64::from(b), row);
+            }
+        }
+        out
+    }
+}
+
+/// The groups of the rows of `columns` (of equal length; at least one).
+pub(crate) fn group_rows(columns: &[ArrayRef]) -> Result<Groups> {
+    let Some((first, rest)) = columns.split_first() else {
+        return Ok(Groups::default());
+    };
+    let mut groups = column_groups(first)?;
+    for c in rest {
+        groups = groups.combine(&column_groups(c)?);
+    }
+    Ok(groups)
+}
+
+/// The groups of the values of one column.
+fn column_groups(c: &ArrayRef) -> Result<Groups> {
+    let mut groups = Groups::with_capacity(c.len());
+    let mut ints = Ids::default();
+    if for_each_int(c, |row, v| groups.assign(&mut ints, v, row)) {
+        return Ok(groups);
+    }
+    match c.data_type() {
+        DataType::Utf8 => return Ok(string_groups(c.as_string::<i32>())),
+        DataType::LargeUtf8 => return Ok(string_groups(c.as_string::<i64>())),
+        _ => {}
+    }
+    let columns = std::slice::from_ref(c);
+    let rows = row_converter(columns)?
+        .convert_columns(columns)
+        .map_err(arrow_error)?;
+    let mut ids = Ids::default();
+    for (row, bytes) in rows.iter().enumerate() {
+        groups.assign(&mut ids, bytes.data(), row);
+    }
+    Ok(groups)
+}
+
+fn string_groups<O: OffsetSizeTrait>(a: &GenericStringArray<O>) -> Groups {
+    let mut groups = Groups::with_capacity(a.len());
+    // Short strings (and null, as `None`) by their words and length; longer ones by their bytes.
+    let mut short: Ids<Option<([u64; 2], usize)>> = Ids::default();
+    let mut long: Ids<&[u8]> = Ids::default();
+    for row in 0..a.len() {
+        if a.is_null(row) {
+            groups.assign(&mut short, None, row);
+            continue;
+        }
+        let bytes = a.value(row).as_bytes();
+        if bytes.len() <= INLINE {
+            groups.assign(&mut short, Some((key_words(bytes), bytes.len())), row);
+        } else {
+            groups.assign(&mut long, bytes, row);
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod test {
+    use std::sync::Arc;
+
+    use arrow::array::{BooleanArray, Float64Array, Int32Array, LargeStringArray, StringArray};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The reference: every key column's arrow-row encoding, numbered in a plain map.
+    fn by_encoding(columns: &[ArrayRef]) -> Groups {
+        let rows = row_converter(columns)
+            .unwrap()
+            .convert_columns(columns)
+            .unwrap();
+        let mut groups = Groups::with_capacity(rows.num_rows());
+        let mut ids = Ids::default();
+        for (row, bytes) in rows.iter().enumerate() {
+            groups.assign(&mut ids, bytes.data().to_vec(), row);
+        }
+        groups
+    }
+
+    proptest! {
+        #[test]
+        fn the_same_groups_as_whole_row_encoding(
+            rows in proptest::collection::vec(
+                (
+                    proptest::option::of(0_i32..5),
+                    proptest::option::of("[ab]{0,3}|[ab]{15,18}"),
+                    proptest::option::of(0_u8..3),
+                    any::<bool>(),
+                ),
+                0..300,
+            ),
+            which in proptest::collection::vec(0_usize..5, 1..4),
+        ) {
+            let all: Vec<ArrayRef> = vec![
+                Arc::new(rows.iter().map(|r| r.0).collect::<Int32Array>()),
+                Arc::new(rows.iter().map(|r| r.1.clone()).collect::<StringArray>()),
+                Arc::new(rows.iter().map(|r| r.1.clone()).collect::<LargeStringArray>()),
+                Arc::new(rows.iter().map(|r| r.2.map(f64::from)).collect::<Float64Array>()),
+                Arc::new(rows.iter().map(|r| Some(r.3)).collect::<BooleanArray>()),
+            ];
+            let columns: Vec<ArrayRef> = which.iter().map(|&i| all[i].clone()).collect();
+            prop_assert_eq!(group_rows(&columns).unwrap(), by_encoding(&columns));
+        }
+    }
+
+    #[test]
+    fn many_groups_per_column_combine_through_the_map() {
+        let a: ArrayRef = Arc::new(Int32Array::from_iter_values(0..3000));
+        let b: ArrayRef = Arc::new(Int32Array::from_iter_values((0..3000).map(|i| i % 700)));
+        let columns = [a, b];
+        assert_eq!(group_rows(&columns).unwrap(), by_encoding(&columns));
+    }
+}
