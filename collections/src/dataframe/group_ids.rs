@@ -1,7 +1,8 @@
 //! Numbering the groups of a batch by its key columns, in order of first appearance.
 //!
-//! Each key column is numbered on its own, by value: integers as integers, strings of up to 16
-//! bytes as two machine words (no `memcmp`, no encoding), anything else through its arrow-row
+//! Each key column is numbered on its own, by value: integers through a table indexed by value
+//! when their range is narrow and as integers otherwise, strings of up to 16 bytes as two machine
+//! words (no `memcmp`, no encoding), anything else through its arrow-row
 //! encoding. Several key columns combine their numbers pairwise, through a dense table when the
 //! product of their group counts is small (as for two low-cardinality keys) and a hash map of
 //! pairs otherwise. A null is a value of its own, so null keys form a group.
@@ -52,6 +53,17 @@ impl Groups {
         self.of_row.push(group);
     }
 
+    /// Puts `row` in the group of table cell `cell` (`u32::MAX`: a new group).
+    #[inline]
+    fn assign_dense(&mut self, table: &mut [u32], cell: usize, row: usize) {
+        let group = &mut table[cell];
+        if *group == u32::MAX {
+            *group = self.firsts.len() as u32;
+            self.firsts.push(row as u32);
+        }
+        self.of_row.push(*group);
+    }
+
     /// The groups of rows that are in group `self.of_row[r]` here and `other.of_row[r]` there.
     fn combine(&self, other: &Groups) -> Groups {
         let rows = self.of_row.len();
@@ -62,12 +74,8 @@ impl Groups {
         if cells <= DENSE_MAX {
             let mut table = vec![u32::MAX; cells as usize];
             for (row, (&a, &b)) in pairs {
-                let cell = &mut table[(u64::from(a) * width + u64::from(b)) as usize];
-                if *cell == u32::MAX {
-                    *cell = out.firsts.len() as u32;
-                    out.firsts.push(row as u32);
-                }
-                out.of_row.push(*cell);
+                let cell = (u64::from(a) * width + u64::from(b)) as usize;
+                out.assign_dense(&mut table, cell, row);
             }
         } else {
             let mut ids = Ids::default();
@@ -94,8 +102,24 @@ pub(crate) fn group_rows(columns: &[ArrayRef]) -> Result<Groups> {
 /// The groups of the values of one column.
 fn column_groups(c: &ArrayRef) -> Result<Groups> {
     let mut groups = Groups::with_capacity(c.len());
-    let mut ints = Ids::default();
-    if for_each_int(c, |row, v| groups.assign(&mut ints, v, row)) {
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    if for_each_int(c, |_, v| {
+        if let Some(v) = v {
+            (lo, hi) = (lo.min(v), hi.max(v));
+        }
+    }) {
+        // Integers in a narrow range index a table directly (its last cell is null's).
+        let span = (i128::from(hi) - i128::from(lo) + 1).max(0);
+        if span < i128::from(DENSE_MAX) {
+            let mut table = vec![u32::MAX; span as usize + 1];
+            for_each_int(c, |row, v| {
+                let cell = v.map_or(span as usize, |v| (v - lo) as usize);
+                groups.assign_dense(&mut table, cell, row);
+            });
+        } else {
+            let mut ints = Ids::default();
+            for_each_int(c, |row, v| groups.assign(&mut ints, v, row));
+        }
         return Ok(groups);
     }
     match c.data_type() {
@@ -180,6 +204,31 @@ mod test {
             ];
             let columns: Vec<ArrayRef> = which.iter().map(|&i| all[i].clone()).collect();
             prop_assert_eq!(group_rows(&columns).unwrap(), by_encoding(&columns));
+        }
+    }
+
+    #[test]
+    fn wide_and_extreme_integers_go_through_the_map() {
+        let a: ArrayRef = Arc::new(arrow::array::Int64Array::from(vec![
+            Some(i64::MIN),
+            Some(i64::MAX),
+            None,
+            Some(0),
+            Some(i64::MAX),
+            None,
+            Some(i64::MIN),
+        ]));
+        let b: ArrayRef = Arc::new(arrow::array::UInt64Array::from(vec![
+            u64::MAX,
+            0,
+            u64::MAX,
+            1 << 40,
+            0,
+            7,
+            u64::MAX,
+        ]));
+        for columns in [vec![a.clone()], vec![b.clone()], vec![a, b]] {
+            assert_eq!(group_rows(&columns).unwrap(), by_encoding(&columns));
         }
     }
 
