@@ -410,7 +410,10 @@ fn read_block(
             }
         }
     }
+    // The text is parsed: give it back before the batches are joined into one.
+    drop(bytes);
     let batch = arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| at("csv", &e))?;
+    drop(batches);
     match &options.include_path_column {
         None => Ok(batch),
         Some(_) => {
