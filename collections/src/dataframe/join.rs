@@ -141,12 +141,15 @@ const NONE: u32 = u32::MAX;
 /// A single integer key as `i64`s (nulls as `None`), if it is one (`uint64` keys, which may not
 /// fit, are hashed instead).
 fn int_key(cols: &[ArrayRef]) -> Option<Vec<Option<i64>>> {
-    let [c] = cols else { return None };
-    if c.data_type() == &arrow::datatypes::DataType::UInt64 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(c.len());
-    for_each_int(c, |_, v| out.push(v)).then_some(out)
+    let mut out = Vec::with_capacity(cols.first().map_or(0, |c| c.len()));
+    for_each_int_key(cols, |_, v| out.push(v)).then_some(out)
+}
+
+/// [`int_key`] without collecting: calls `f(row, key)` for each row; `false` (and no call)
+/// when the keys are not one integer column.
+fn for_each_int_key(cols: &[ArrayRef], f: impl FnMut(usize, Option<i64>)) -> bool {
+    let [c] = cols else { return false };
+    c.data_type() != &arrow::datatypes::DataType::UInt64 && for_each_int(c, f)
 }
 
 /// Which rows have a null in any key column.
@@ -246,12 +249,7 @@ fn probe(
     };
     match &built.table {
         Table::Dense { min, slots } => {
-            let Some(keys) = int_key(&cols) else {
-                return Err(Error::Schema {
-                    message: format!("join keys {on:?} are not integers on both sides"),
-                });
-            };
-            for (row, k) in keys.iter().enumerate() {
+            let ints = for_each_int_key(&cols, |row, k| {
                 let first = match k {
                     Some(k) => {
                         let i = k.wrapping_sub(*min);
@@ -264,6 +262,11 @@ fn probe(
                     None => NONE,
                 };
                 emit(row, first);
+            });
+            if !ints {
+                return Err(Error::Schema {
+                    message: format!("join keys {on:?} are not integers on both sides"),
+                });
             }
         }
         Table::Hashed { firsts, converter } => {
