@@ -228,6 +228,67 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// `DataFrame::agg` (one group of every row) against the reference over all rows, after a
+    /// filter that may leave partitions, or the whole frame, empty.
+    #[test]
+    fn whole_frame_aggregates_match_a_sequential_reference(rows in rows(), n in 1_usize..9, cut in -60_i64..60) {
+        let df = DataFrame::from_arrow(table(&rows), n).unwrap();
+        let out = df
+            .filter(col("f").gt(lit(cut as f64)))
+            .unwrap()
+            .agg([
+                sum("v"), mean("v"), count("v"), size(), min("v"), max("v"), sum("f"), max("f"),
+                var("v"), std("f"), first("v"), last("k2"), first("k"),
+            ])
+            .unwrap()
+            .reset_index_on(rt())
+            .unwrap();
+        let kept: Vec<Row> = rows
+            .iter()
+            .filter(|r| r.3 > cut as f64)
+            .map(|r| ("all".to_string(), 0, r.2, r.3))
+            .collect();
+        if kept.is_empty() {
+            prop_assert_eq!(out.num_rows(), 0);
+            return Ok(());
+        }
+        prop_assert_eq!(out.num_rows(), 1);
+        let e = &reference(&kept)[0];
+        prop_assert_eq!(i64s(&out, "v_sum"), vec![Some(e.v_sum)]);
+        prop_assert_eq!(f64s(&out, "v_mean"), vec![e.v_mean]);
+        prop_assert_eq!(i64s(&out, "v_count"), vec![Some(e.v_count)]);
+        prop_assert_eq!(i64s(&out, "size"), vec![Some(e.size)]);
+        prop_assert_eq!(i64s(&out, "v_min"), vec![e.v_min]);
+        prop_assert_eq!(i64s(&out, "v_max"), vec![e.v_max]);
+        prop_assert_eq!(f64s(&out, "f_sum"), vec![Some(e.f_sum)]);
+        prop_assert_eq!(f64s(&out, "f_max"), vec![Some(e.f_max)]);
+        let sample_var = |xs: &[f64]| -> Option<f64> {
+            (xs.len() > 1).then(|| {
+                let m = xs.iter().sum::<f64>() / xs.len() as f64;
+                xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64
+            })
+        };
+        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+            (None, None) => true,
+            _ => false,
+        };
+        let vs: Vec<f64> = kept.iter().filter_map(|r| r.2).map(|v| v as f64).collect();
+        let fs: Vec<f64> = kept.iter().map(|r| r.3).collect();
+        prop_assert!(close(f64s(&out, "v_var")[0], sample_var(&vs)));
+        prop_assert!(close(f64s(&out, "f_std")[0], sample_var(&fs).map(f64::sqrt)));
+        let first_row = rows.iter().find(|r| r.3 > cut as f64).unwrap();
+        let last_row = rows.iter().rev().find(|r| r.3 > cut as f64).unwrap();
+        prop_assert_eq!(i64s(&out, "v_first"), vec![kept.iter().find_map(|r| r.2)]);
+        prop_assert_eq!(i64s(&out, "k2_last"), vec![Some(last_row.1)]);
+        let k_first = out.column_by_name("k_first").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        prop_assert_eq!(k_first.value(0), first_row.0.as_str());
+    }
+}
+
 #[test]
 fn aggregating_a_string_column_is_an_error_naming_it() {
     let df = DataFrame::from_arrow(table(&[("a".into(), 1, Some(1), 1.0)]), 1).unwrap();

@@ -2,9 +2,9 @@
 //!
 //! Each partition aggregates its rows by key into *partial states* (sums, counts, minima,
 //! maxima; a mean is a sum and a count). Groups of up to eight partial tables are merged, level
-//! by level, into one, and a last step turns the states into the results. Keys of any type and
-//! any number of columns are hashed as arrow-row encodings, so a string key costs one byte-slice
-//! hash per row, not a string comparison per column. The result is one partition.
+//! by level, into one, and a last step turns the states into the results. Groups are numbered
+//! one key column at a time (`group_ids.rs`). With no key, every row is in one group, folded
+//! without numbering rows ([`DataFrame::agg`]). The result is one partition.
 
 use std::sync::Arc;
 
@@ -206,7 +206,8 @@ pub struct GroupBy {
 }
 
 impl DataFrame {
-    /// Groups the rows by the values of `keys`.
+    /// Groups the rows by the values of `keys` (no key: one group of every row, as
+    /// [`DataFrame::agg`]).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -611,16 +612,9 @@ fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {
     }
 }
 
-/// The key column of a whole-frame aggregate: one constant value, so one group.
-pub(crate) const WHOLE_FRAME: &str = "__all__";
-
 /// Numbers the groups of `batch` by its key columns: each row's group, and each group's first
 /// row, in order of first appearance.
 fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<u32>, Vec<u32>)> {
-    if keys.len() == 1 && keys[0] == WHOLE_FRAME {
-        let n = batch.num_rows();
-        return Ok((vec![0; n], if n == 0 { vec![] } else { vec![0] }));
-    }
     let columns: Vec<ArrayRef> = keys
         .iter()
         .map(|k| {
@@ -643,6 +637,18 @@ fn fold_states(
     inputs: &[Option<ArrayRef>],
     merging: bool,
 ) -> Result<RecordBatch> {
+    if plan.keys.is_empty() {
+        // One group of every row (none for no row), folded without numbering rows.
+        let mut columns = Vec::with_capacity(inputs.len());
+        for ((_, fold, _), input) in plan.states.iter().zip(inputs) {
+            let fold = if merging { fold.merge() } else { *fold };
+            columns.push(fold_whole(fold, input.as_ref(), batch.num_rows())?);
+        }
+        let options = arrow::array::RecordBatchOptions::new()
+            .with_row_count(Some(usize::from(batch.num_rows() > 0)));
+        return RecordBatch::try_new_with_options(plan.partial_schema.clone(), columns, &options)
+            .map_err(arrow_error);
+    }
     let (group_of, firsts) = group_rows(batch, &plan.keys)?;
     let groups = firsts.len();
     let take = UInt32Array::from(firsts);
@@ -685,6 +691,85 @@ fn fold_primitive<T: ArrowPrimitiveType>(
     }
     let values = acc.into_iter().map(|s| s.or(empty));
     Arc::new(PrimitiveArray::<T>::from_iter(values))
+}
+
+/// [`fold_primitive`] of one group holding every row: the valid values of `a` folded in row
+/// order with `combine` (the same order, so the same rounding, as the grouped fold).
+fn fold_all<T: ArrowPrimitiveType>(
+    a: &PrimitiveArray<T>,
+    combine: impl Fn(T::Native, T::Native) -> T::Native,
+    empty: Option<T::Native>,
+) -> ArrayRef {
+    let mut acc: Option<T::Native> = None;
+    let mut add = |v: T::Native| {
+        acc = Some(match acc {
+            None => v,
+            Some(x) => combine(x, v),
+        })
+    };
+    if a.null_count() == 0 {
+        a.values().iter().for_each(|&v| add(v));
+    } else {
+        a.iter().flatten().for_each(add);
+    }
+    Arc::new(PrimitiveArray::<T>::from_iter([acc.or(empty)]))
+}
+
+/// [`fold_one`] of one group holding all `n` rows (no group when `n` is 0).
+fn fold_whole(fold: Fold, input: Option<&ArrayRef>, n: usize) -> Result<ArrayRef> {
+    if n == 0 {
+        return fold_one(fold, input, &[], 0);
+    }
+    let lost = || Error::Schema {
+        message: "an aggregate lost its input column".into(),
+    };
+    let cast = |t: &DataType| -> Result<ArrayRef> {
+        arrow::compute::cast(input.ok_or_else(lost)?, t).map_err(arrow_error)
+    };
+    Ok(match fold {
+        Fold::First | Fold::Last => {
+            let a = input.ok_or_else(lost)?;
+            let mut valid = (0..n).filter(|&r| a.is_valid(r));
+            let pick = if fold == Fold::First {
+                valid.next()
+            } else {
+                valid.next_back()
+            };
+            let pick = UInt32Array::from(vec![pick.map(|r| r as u32)]);
+            arrow::compute::take(a, &pick, None).map_err(arrow_error)?
+        }
+        Fold::SumSquares => {
+            let a = cast(&DataType::Float64)?;
+            let squares = arrow::compute::kernels::numeric::mul(&a, &a).map_err(arrow_error)?;
+            fold_all(
+                squares.as_primitive::<Float64Type>(),
+                |x, y| x + y,
+                Some(0.0),
+            )
+        }
+        Fold::CountValid => {
+            let valid = input.map_or(n, |a| n - a.null_count());
+            Arc::new(Int64Array::from(vec![valid as i64]))
+        }
+        Fold::SumInt | Fold::MinInt | Fold::MaxInt => {
+            let a = cast(&DataType::Int64)?;
+            let a = a.as_primitive::<Int64Type>();
+            match fold {
+                Fold::SumInt => fold_all(a, i64::wrapping_add, Some(0)),
+                Fold::MinInt => fold_all(a, i64::min, None),
+                _ => fold_all(a, i64::max, None),
+            }
+        }
+        Fold::SumFloat | Fold::MinFloat | Fold::MaxFloat => {
+            let a = cast(&DataType::Float64)?;
+            let a = a.as_primitive::<Float64Type>();
+            match fold {
+                Fold::SumFloat => fold_all(a, |x, y| x + y, Some(0.0)),
+                Fold::MinFloat => fold_all(a, f64::min, None),
+                _ => fold_all(a, f64::max, None),
+            }
+        }
+    })
 }
 
 fn fold_one(

@@ -213,30 +213,44 @@ fn build(batch: &RecordBatch, on: &[String]) -> Result<Built> {
 
 /// The pairs `(probe row, built row)` with equal keys, in probe-row order; with `keep_probe`,
 /// a probe row without partner pairs with [`NONE`]. Marks the built rows that matched, when
-/// asked to.
+/// asked to. The probe rows are `None` when they are every row once, in order (the built side's
+/// keys are unique and every row found its partner, or was kept without one).
 fn probe(
     built: &Built,
     batch: &RecordBatch,
     on: &[String],
     keep_probe: bool,
     mut matched: Option<&mut [bool]>,
-) -> Result<(Vec<u32>, Vec<u32>)> {
+) -> Result<(Option<Vec<u32>>, Vec<u32>)> {
     let cols = key_columns(batch, on)?;
     let n = batch.num_rows();
-    let (mut l, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    // One pair per probe row so far: the probe rows are implied until a row has none.
+    let single = built.unique && matched.is_none();
+    let mut l: Option<Vec<u32>> = (!single).then(|| Vec::with_capacity(n));
+    let mut r = Vec::with_capacity(n);
     let mut emit = |row: usize, first: u32| {
         if first == NONE {
             if keep_probe {
-                l.push(row as u32);
+                if let Some(l) = l.as_mut() {
+                    l.push(row as u32);
+                }
                 r.push(NONE);
+            } else if l.is_none() {
+                // The first row without partner: rows 0..row each had one.
+                let mut rows = Vec::with_capacity(n);
+                rows.extend(0..row as u32);
+                l = Some(rows);
             }
             return;
         }
-        if built.unique && matched.is_none() {
-            l.push(row as u32);
+        if single {
+            if let Some(l) = l.as_mut() {
+                l.push(row as u32);
+            }
             r.push(first);
             return;
         }
+        let l = l.get_or_insert_with(Vec::new);
         let mut b = first;
         while b != NONE {
             l.push(row as u32);
@@ -285,13 +299,14 @@ fn probe(
     Ok((l, r))
 }
 
-/// Row numbers as take indices, [`NONE`] as null.
-fn indices(rows: Vec<u32>) -> UInt32Array {
-    if rows.contains(&NONE) {
+/// Row numbers as take indices, [`NONE`] as null; `None` (every row once, in order) stays so.
+fn indices(rows: Option<Vec<u32>>) -> Option<UInt32Array> {
+    let rows = rows?;
+    Some(if rows.contains(&NONE) {
         rows.into_iter().map(|r| (r != NONE).then_some(r)).collect()
     } else {
         UInt32Array::from(rows)
-    }
+    })
 }
 
 /// How the result's columns are made: the output schema and, per column, its side and source
@@ -393,39 +408,45 @@ fn layout(left: &Schema, right: &Schema, m: &Merge) -> Result<Layout> {
     })
 }
 
-/// The joined batch from index pairs.
+/// The joined batch from index pairs (`None`: every row of that side once, in order).
 fn assemble(
     layout: &Layout,
     left: &RecordBatch,
     right: &RecordBatch,
-    li: &UInt32Array,
-    ri: &UInt32Array,
+    li: Option<&UInt32Array>,
+    ri: Option<&UInt32Array>,
 ) -> Result<RecordBatch> {
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(layout.columns.len());
     // Indices 0..n over all of a side take nothing: use its columns as they are.
-    let identity = |idx: &UInt32Array, n: usize| {
-        idx.len() == n
-            && idx.null_count() == 0
-            && idx
-                .values()
-                .iter()
-                .enumerate()
-                .all(|(i, &v)| v as usize == i)
+    let identity = |idx: Option<&UInt32Array>, n: usize| {
+        idx.is_none_or(|idx| {
+            idx.len() == n
+                && idx.null_count() == 0
+                && idx
+                    .values()
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &v)| v as usize == i)
+        })
     };
     let (left_same, right_same) = (
         identity(li, left.num_rows()),
         identity(ri, right.num_rows()),
     );
+    // Column `c` of `side` at the rows `idx` (all of them, as they are, when `same`).
+    let pick = |side: &RecordBatch, c: usize, idx: Option<&UInt32Array>, same: bool| match idx {
+        Some(idx) if !same => take(side.column(c), idx, None).map_err(arrow_error),
+        _ => Ok(side.column(c).clone()),
+    };
     for &(from_left, c, coalesce) in &layout.columns {
-        let col = match (from_left, left_same, right_same) {
-            (true, true, _) => left.column(c).clone(),
-            (true, false, _) => take(left.column(c), li, None).map_err(arrow_error)?,
-            (false, _, true) => right.column(c).clone(),
-            (false, _, false) => take(right.column(c), ri, None).map_err(arrow_error)?,
+        let col = if from_left {
+            pick(left, c, li, left_same)?
+        } else {
+            pick(right, c, ri, right_same)?
         };
         let col = match coalesce {
             Some(j) => {
-                let other = take(right.column(j), ri, None).map_err(arrow_error)?;
+                let other = pick(right, j, ri, right_same)?;
                 let mask: BooleanArray = is_not_null(&col).map_err(arrow_error)?;
                 zip(&mask, &col, &other).map_err(arrow_error)?
             }
@@ -466,12 +487,14 @@ fn join_built(
 ) -> Result<RecordBatch> {
     if builds_left(m) {
         let (r, l) = probe(&side.built, other, &m.right_on, true, None)?;
-        return assemble(layout, &side.batch, other, &indices(l), &indices(r));
+        let (l, r) = (indices(Some(l)), indices(r));
+        return assemble(layout, &side.batch, other, l.as_ref(), r.as_ref());
     }
     let keep = m.how != How::Inner;
     let mut matched = (m.how == How::Outer).then(|| vec![false; side.batch.num_rows()]);
     let (mut l, mut r) = probe(&side.built, other, &m.left_on, keep, matched.as_deref_mut())?;
     if let Some(matched) = matched {
+        let l = l.get_or_insert_with(|| (0..other.num_rows() as u32).collect());
         for (row, hit) in matched.iter().enumerate() {
             if !hit {
                 l.push(NONE);
@@ -479,7 +502,8 @@ fn join_built(
             }
         }
     }
-    assemble(layout, other, &side.batch, &indices(l), &indices(r))
+    let (l, r) = (indices(l), indices(Some(r)));
+    assemble(layout, other, &side.batch, l.as_ref(), r.as_ref())
 }
 
 /// Joins one left batch with one right batch.

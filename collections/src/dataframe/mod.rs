@@ -421,10 +421,7 @@ impl DataFrame {
     /// # Errors
     /// As [`GroupBy::agg`].
     pub fn agg(&self, aggs: impl IntoIterator<Item = Agg>) -> Result<DataFrame> {
-        const ALL: &str = groupby::WHOLE_FRAME;
-        let keyed = self.with_column(ALL, lit(0))?;
-        let out = keyed.groupby(&[ALL])?.agg(aggs)?;
-        out.drop(&[ALL])
+        self.groupby(&[])?.agg(aggs)
     }
 
     /// The same frame with its row-wise operations applied in a layer of their own, one fused
