@@ -128,6 +128,53 @@ proptest! {
         prop_assert_eq!(rows, reference(&left, &right, how));
     }
 
+    /// A side whose keys are unique and fill a range (the probe computes rows from keys):
+    /// probe keys inside and outside the range, nulls on both sides, every kind of join; a
+    /// broadcast inner or left join keeps the left rows' order.
+    #[test]
+    fn a_side_whose_keys_fill_a_range_joins_as_nested_loops(
+        left in prop::collection::vec(
+            (prop_oneof![1 => Just(None), 8 => (-3..12_i64).prop_map(Some)], -100..100_i64),
+            0..30,
+        ),
+        start in -2..4_i64,
+        order in Just((0..9_i64).collect::<Vec<_>>()).prop_shuffle(),
+        len in 0..9_usize,
+        right_nulls in 0..3_usize,
+        lcuts in prop::collection::vec(0..30_usize, 0..4),
+        how in how(),
+        broadcast in any::<bool>(),
+    ) {
+        let mut right: Vec<(Option<i64>, i64)> = order
+            .iter()
+            .filter(|&&i| (i as usize) < len)
+            .map(|&i| (Some(start + i), 1000 + i))
+            .collect();
+        right.extend((0..right_nulls).map(|i| (None, -1 - i as i64)));
+        let l = frame(["k", "a"], &left, &lcuts);
+        let r = frame(["k", "b"], &right, &[]);
+        let m = Merge::on(&["k"]).how(how).broadcast(broadcast).npartitions(3);
+        let got = l.merge(&r, m).unwrap().compute_partitions_on(Runtime::global()).unwrap();
+        let mut rows: Vec<Row> = got.iter().flat_map(rows_of).collect();
+        rows.sort();
+        prop_assert_eq!(rows, reference(&left, &right, how));
+        if broadcast && matches!(how, How::Inner | How::Left) {
+            let in_order: Vec<i64> = got
+                .iter()
+                .flat_map(|p| {
+                    let a = p.column_by_name("a").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+                    a.values().to_vec()
+                })
+                .collect();
+            let want: Vec<i64> = left
+                .iter()
+                .filter(|(k, _)| how == How::Left || right.iter().any(|(rk, _)| k.is_some() && rk == k))
+                .map(|&(_, a)| a)
+                .collect();
+            prop_assert_eq!(in_order, want);
+        }
+    }
+
     #[test]
     fn shuffle_keeps_every_row_once_and_each_key_in_one_partition(
         rows in side(),
