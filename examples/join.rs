@@ -137,7 +137,7 @@ fn mix(i: u64) -> u64 {
 /// Row `i` of the skewed `x`: every even row has the hot key 1.
 fn skewed_row(i: u64) -> (i64, f64) {
     let h = mix(i);
-    let id1 = if i % 2 == 0 {
+    let id1 = if i.is_multiple_of(2) {
         1
     } else {
         (h % Y_KEYS) as i64 + 1
