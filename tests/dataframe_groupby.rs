@@ -127,11 +127,18 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
 
     #[test]
-    fn groupby_agg_matches_a_sequential_reference(rows in rows(), n in 1_usize..12) {
+    /// Whether the partials merge in one task or through the shuffle (`shuffle_above`), the
+    /// groups come out in order of first appearance.
+    fn groupby_agg_matches_a_sequential_reference(
+        rows in rows(),
+        n in 1_usize..12,
+        shuffle_above in prop_oneof![Just(0_usize), Just(8), Just(usize::MAX)],
+    ) {
         let df = DataFrame::from_arrow(table(&rows), n).unwrap();
         let out = df
             .groupby(&["k", "k2"])
             .unwrap()
+            .shuffle_above(shuffle_above)
             .agg([
                 sum("v"), mean("v"), count("v"), size(), min("v"), max("v"), sum("f"), max("f"),
             ])
@@ -182,11 +189,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
 
     #[test]
-    fn var_std_first_last_match_a_sequential_reference(rows in rows(), n in 1_usize..9) {
+    fn var_std_first_last_match_a_sequential_reference(
+        rows in rows(),
+        n in 1_usize..9,
+        shuffle_above in prop_oneof![Just(0_usize), Just(usize::MAX)],
+    ) {
         let df = DataFrame::from_arrow(table(&rows), n).unwrap();
         let out = df
             .groupby(&["k"])
             .unwrap()
+            .shuffle_above(shuffle_above)
             .agg([var("v"), std("f"), first("v"), last("k2"), first("k")])
             .unwrap()
             .reset_index_on(rt())

@@ -22,7 +22,7 @@ pub use self::array::{
 pub use self::bag::{AsF64, Bag, Reader};
 pub use self::dataframe::{
     col, count, dtype_name, first, last, lit, max, mean, min, size, std, sum, var, Agg, AggFunc,
-    BinaryOp, ColumnSource, DataFrame, Dtype, Expr, GroupBy, How, Literal, Merge,
+    BinaryOp, ColumnSource, DataFrame, Dtype, Expr, GroupBy, How, Literal, Merge, SHUFFLE_ABOVE,
 };
 pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,

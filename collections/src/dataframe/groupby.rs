@@ -1,10 +1,13 @@
-//! Grouped aggregation: a tree of hash aggregates.
+//! Grouped aggregation: partial aggregates per partition, merged.
 //!
 //! Each partition aggregates its rows by key into *partial states* (sums, counts, minima,
-//! maxima; a mean is a sum and a count). Groups of up to eight partial tables are merged, level
-//! by level, into one, and a last step turns the states into the results. Groups are numbered
-//! one key column at a time (`group_ids.rs`). With no key, every row is in one group, folded
-//! without numbering rows ([`DataFrame::agg`]). The result is one partition.
+//! maxima; a mean is a sum and a count). The partial tables are merged into one partition by
+//! one task when they hold few groups, or through a hash shuffle that spreads the merging over
+//! the workers when they hold many (`merge_partials.rs`, decided while the graph runs); or,
+//! with [`GroupBy::split_out`], shuffled into several partitions. A last step turns the
+//! states into the results. Groups are numbered one key column at a time (`group_ids.rs`).
+//! With no key, every row is in one group, folded without numbering rows, and the partials
+//! merge in a tree of up to eight at a time ([`DataFrame::agg`]).
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::expr::{arrow_error, dtype_name, Expr};
 use super::group_ids::group_rows as group_rows_of;
+use super::merge_partials::merge_partials;
 use super::DataFrame;
 use crate::error::{Error, Result};
 use crate::names::unique;
@@ -201,9 +205,16 @@ impl Fold {
 pub struct GroupBy {
     frame: DataFrame,
     keys: Vec<String>,
-    /// Output partitions of a shuffle-based aggregation (1: the tree into one partition).
+    /// Output partitions of a shuffle-based aggregation (1: one partition, merged in a tree or
+    /// through a shuffle, as the number of groups decides).
     split_out: usize,
+    /// Partial groups (summed over the partitions) from which one output merges through a
+    /// shuffle.
+    shuffle_above: usize,
 }
+
+/// The default of [`GroupBy::shuffle_above`].
+pub const SHUFFLE_ABOVE: usize = 100_000;
 
 impl DataFrame {
     /// Groups the rows by the values of `keys` (no key: one group of every row, as
@@ -246,6 +257,7 @@ impl DataFrame {
             frame: self.clone(),
             keys: keys.iter().map(|k| k.to_string()).collect(),
             split_out: 1,
+            shuffle_above: SHUFFLE_ABOVE,
         })
     }
 
@@ -293,14 +305,18 @@ impl DataFrame {
 }
 
 /// What the partial tables hold: the key columns, then one state column per fold.
-struct Plan {
-    keys: Vec<String>,
+pub(super) struct Plan {
+    pub(super) keys: Vec<String>,
     /// For each state column: its input column (`None` for row counts), fold and type.
     states: Vec<(Option<String>, Fold, DataType)>,
     /// For each output aggregate: its name, function and state columns.
     outputs: Vec<(String, AggFunc, Vec<usize>)>,
-    partial_schema: SchemaRef,
-    output_schema: SchemaRef,
+    pub(super) partial_schema: SchemaRef,
+    pub(super) output_schema: SchemaRef,
+    /// The partial tables end with an `__order` column: each group's first row as
+    /// `partition << 32 | row`, merged by minimum, so that groups merged in any order can be
+    /// put back in order of first appearance.
+    pub(super) ordered: bool,
 }
 
 impl GroupBy {
@@ -339,6 +355,40 @@ impl GroupBy {
         self
     }
 
+    /// Merges the partial aggregates of one output partition through a hash shuffle when the
+    /// partitions' partial tables hold at least `groups` groups in total (default
+    /// [`SHUFFLE_ABOVE`], 100,000), and in one task otherwise. Both give the same table, groups
+    /// in order of first appearance; the shuffle spreads the merging of many groups over the
+    /// workers. The choice is made while the graph runs, once the partials are known.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::{sum, DataFrame};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("k", DataType::Int64, false),
+    ///     Field::new("v", DataType::Int64, false),
+    /// ]));
+    /// let k: Vec<i64> = (0..1000).map(|i| (i * 7) % 300).collect();
+    /// let batch = RecordBatch::try_new(schema, vec![
+    ///     Arc::new(Int64Array::from(k)),
+    ///     Arc::new(Int64Array::from(vec![1; 1000])),
+    /// ]).unwrap();
+    /// let df = DataFrame::from_arrow(batch, 4)?;
+    /// let tree = df.groupby(&["k"])?.shuffle_above(usize::MAX).agg([sum("v")])?.compute()?;
+    /// let shuffled = df.groupby(&["k"])?.shuffle_above(0).agg([sum("v")])?.compute()?;
+    /// assert_eq!(tree, shuffled);
+    /// let keys = shuffled.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    /// assert_eq!(&keys.values()[..3], &[0, 7, 14]);   // first appearance
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn shuffle_above(mut self, groups: usize) -> GroupBy {
+        self.shuffle_above = groups;
+        self
+    }
+
     /// The aggregates per group, one row per group, keys first, in one partition (or in
     /// [`split_out`](Self::split_out) partitions).
     ///
@@ -361,12 +411,15 @@ impl GroupBy {
             }
             return GroupBy {
                 frame,
-                keys: self.keys.clone(),
-                split_out: self.split_out,
+                ..self.clone()
             }
             .agg(aggs);
         }
-        let plan = Arc::new(self.plan(&aggs)?);
+        // One output partition from several partials: merged in a tree or through a shuffle,
+        // as the number of groups turns out (`merge_partials.rs`); either way in order of first
+        // appearance, which the shuffle restores from the partials' `__order`.
+        let adaptive = self.split_out == 1 && !self.keys.is_empty() && self.frame.npartitions > 1;
+        let plan = Arc::new(self.plan(&aggs, adaptive)?);
         // Read only the key and aggregated columns, when the reader can.
         let needed = self
             .keys
@@ -396,7 +449,7 @@ impl GroupBy {
             let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
                 let batch = downcast::<RecordBatch>(&inputs[0], &k)?;
                 let cols = plan.input_columns(batch);
-                fold_states(&plan, batch, &cols, false)
+                fold_states(&plan, batch, &cols, Rows::Partition(i as usize))
                     .map(value)
                     .map_err(|e| fail(&out, e))
             });
@@ -420,6 +473,15 @@ impl GroupBy {
                 )],
             );
             level.push(key);
+        }
+        if adaptive && level.len() > 1 {
+            let (graph, name) = merge_partials(graph, level, plan.clone(), self.shuffle_above);
+            return Ok(DataFrame::from_partitions(
+                graph,
+                name,
+                1,
+                plan.output_schema.clone(),
+            ));
         }
         if self.split_out > 1 {
             // Move each group's partial rows to one of `split_out` partitions, merge them there.
@@ -478,7 +540,7 @@ impl GroupBy {
         ))
     }
 
-    fn plan(&self, aggs: &[Agg]) -> Result<Plan> {
+    fn plan(&self, aggs: &[Agg], ordered: bool) -> Result<Plan> {
         let schema = &self.frame.schema;
         let mut states: Vec<(Option<String>, Fold, DataType)> = Vec::new();
         let mut outputs = Vec::new();
@@ -585,12 +647,16 @@ impl GroupBy {
         for (i, (_, _, t)) in states.iter().enumerate() {
             partial_fields.push(Field::new(format!("__state_{i}"), t.clone(), true));
         }
+        if ordered {
+            partial_fields.push(Field::new("__order", DataType::Int64, true));
+        }
         Ok(Plan {
             keys: self.keys.clone(),
             states,
             outputs,
             partial_schema: Arc::new(Schema::new(partial_fields)),
             output_schema: Arc::new(Schema::new(out_fields)),
+            ordered,
         })
     }
 }
@@ -605,7 +671,7 @@ impl Plan {
     }
 }
 
-fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {
+pub(super) fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {
     partita_runtime::Error::TaskFailed {
         key: key.clone(),
         message: e.to_string(),
@@ -630,13 +696,23 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<u32>, Vec<u32
     Ok((groups.of_row, groups.firsts))
 }
 
+/// What [`fold_states`] folds.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Rows {
+    /// The rows of partition `i`.
+    Partition(usize),
+    /// Partial tables (concatenated), whose states merge.
+    Partials,
+}
+
 /// Folds the `inputs` (one per state) of each row into its group's state.
 fn fold_states(
     plan: &Plan,
     batch: &RecordBatch,
     inputs: &[Option<ArrayRef>],
-    merging: bool,
+    rows: Rows,
 ) -> Result<RecordBatch> {
+    let merging = matches!(rows, Rows::Partials);
     if plan.keys.is_empty() {
         // One group of every row (none for no row), folded without numbering rows.
         let mut columns = Vec::with_capacity(inputs.len());
@@ -651,6 +727,18 @@ fn fold_states(
     }
     let (group_of, firsts) = group_rows(batch, &plan.keys)?;
     let groups = firsts.len();
+    let order: Option<ArrayRef> = match (plan.ordered, rows) {
+        (false, _) => None,
+        (true, Rows::Partition(i)) => {
+            let base = (i as i64) << 32;
+            let firsts = firsts.iter().map(|&r| base | r as i64);
+            Some(Arc::new(Int64Array::from_iter_values(firsts)))
+        }
+        (true, Rows::Partials) => {
+            let order = batch.column(batch.num_columns() - 1);
+            Some(fold_one(Fold::MinInt, Some(order), &group_of, groups)?)
+        }
+    };
     let take = UInt32Array::from(firsts);
     let mut columns: Vec<ArrayRef> = plan
         .keys
@@ -666,6 +754,7 @@ fn fold_states(
         let fold = if merging { fold.merge() } else { *fold };
         columns.push(fold_one(fold, input.as_ref(), &group_of, groups)?);
     }
+    columns.extend(order);
     RecordBatch::try_new(plan.partial_schema.clone(), columns).map_err(arrow_error)
 }
 
@@ -852,17 +941,17 @@ fn fold_one(
 }
 
 /// Several partial tables merged into one.
-fn merge(plan: &Plan, parts: &[RecordBatch]) -> Result<RecordBatch> {
+pub(super) fn merge(plan: &Plan, parts: &[RecordBatch]) -> Result<RecordBatch> {
     let all = arrow::compute::concat_batches(&plan.partial_schema, parts).map_err(arrow_error)?;
     let keys = plan.keys.len();
     let inputs: Vec<Option<ArrayRef>> = (0..plan.states.len())
         .map(|i| Some(all.column(keys + i).clone()))
         .collect();
-    fold_states(plan, &all, &inputs, true)
+    fold_states(plan, &all, &inputs, Rows::Partials)
 }
 
 /// The results from the merged states.
-fn finish(plan: &Plan, states: &RecordBatch) -> Result<RecordBatch> {
+pub(super) fn finish(plan: &Plan, states: &RecordBatch) -> Result<RecordBatch> {
     let keys = plan.keys.len();
     let mut columns: Vec<ArrayRef> = states.columns()[..keys].to_vec();
     for (_, func, idx) in &plan.outputs {

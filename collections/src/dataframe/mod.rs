@@ -15,6 +15,7 @@ mod expr;
 mod group_ids;
 mod groupby;
 mod join;
+mod merge_partials;
 mod ops;
 mod projection;
 mod repartition;
@@ -34,7 +35,7 @@ use partita_runtime::{downcast, value, Graph, Kernel, Runtime, Task, TaskKey, Va
 use self::expr::arrow_error;
 pub use self::expr::{col, dtype_name, lit, BinaryOp, Dtype, Expr, Literal};
 pub use self::groupby::{
-    count, first, last, max, mean, min, size, std, sum, var, Agg, AggFunc, GroupBy,
+    count, first, last, max, mean, min, size, std, sum, var, Agg, AggFunc, GroupBy, SHUFFLE_ABOVE,
 };
 pub use self::join::{How, Merge};
 use self::ops::RowOp;

@@ -1,0 +1,175 @@
+//! Merging the partial aggregates of a groupby into one partition, in a tree or through a
+//! shuffle, chosen while the graph runs.
+//!
+//! A `count` task waits for every partial table and adds up their groups. Under the threshold
+//! every partial goes to one receiver, which merges them all at once (few groups: one
+//! merge is cheap). From the threshold on, the partials are hash-shuffled on their keys to one
+//! receiver per partition, each merging its share of the groups, so that all workers merge at
+//! once. A last task concatenates the receivers' merged tables and puts the groups back in
+//! order of first appearance by the `__order` column that the partials carry (each group's
+//! first row as `partition << 32 | row`, merged by minimum), then turns states into results.
+//!
+//! The graph is the same either way: the decision travels as a message (the `count` task's
+//! value) to the splits.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
+use arrow::datatypes::Int64Type;
+use partita_runtime::{add_shuffle, downcast, value, Graph, ShuffleSpec, Task, TaskKey, Value};
+
+use super::expr::arrow_error;
+use super::groupby::{fail, finish, merge, Plan};
+use super::shuffle::{hash_rows, key_columns, split_by};
+use crate::error::{Error, Result};
+use crate::names::unique;
+
+/// Pieces a receiver's mailbox holds before a sender files them.
+const MAILBOX: usize = 8;
+
+/// Pieces received by one output, tagged with their input partition.
+type Received = Vec<(usize, RecordBatch)>;
+
+/// A partial table with the number of outputs its shuffle splits it into.
+struct Routed {
+    partial: RecordBatch,
+    outputs: usize,
+}
+
+/// Adds the merge of the partial tables `partials` (at least two) to `graph`; returns the graph
+/// and the layer name of the one result partition.
+pub(super) fn merge_partials(
+    mut graph: Graph,
+    partials: Vec<TaskKey>,
+    plan: Arc<Plan>,
+    shuffle_above: usize,
+) -> (Graph, Arc<str>) {
+    let n = partials.len();
+    // The decision: how many receivers merge, from the number of partial groups.
+    let count = TaskKey::new(unique("groupby-count"), 0);
+    let keys = partials.clone();
+    let kernel = Arc::new(move |inputs: Vec<Value>| {
+        let mut groups = 0;
+        for (v, k) in inputs.iter().zip(&keys) {
+            groups += downcast::<RecordBatch>(v, k)?.num_rows();
+        }
+        Ok(value(if groups >= shuffle_above { n } else { 1 }))
+    });
+    graph.add_layer(
+        count.name().to_string(),
+        vec![Task::new(count.clone(), partials.clone(), kernel)],
+    );
+    // Each partial with the decision.
+    let routed_name = unique("groupby-route");
+    let routed: Vec<Task> = partials
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (p, c) = (p.clone(), count.clone());
+            let kernel = Arc::new(move |inputs: Vec<Value>| {
+                let partial = downcast::<RecordBatch>(&inputs[0], &p)?.clone();
+                let outputs = *downcast::<usize>(&inputs[1], &c)?;
+                Ok(value(Routed { partial, outputs }))
+            });
+            let key = TaskKey::new(routed_name.clone(), i as u64);
+            Task::new(key, vec![partials[i].clone(), count.clone()], kernel)
+        })
+        .collect();
+    let routed_keys: Vec<TaskKey> = routed.iter().map(|t| t.key().clone()).collect();
+    graph.add_layer(routed_name, routed);
+
+    let name = unique("groupby-merge");
+    let spec = ShuffleSpec {
+        name: name.clone(),
+        outputs: n,
+        split: {
+            let plan = plan.clone();
+            Arc::new(move |v: Value, key: &TaskKey, send| {
+                let r = downcast::<Routed>(&v, key)?;
+                if r.outputs <= 1 {
+                    return send(0, value(r.partial.clone()));
+                }
+                let pieces = hash_split(&plan, &r.partial, r.outputs).map_err(|e| fail(key, e))?;
+                for (to, piece) in pieces.into_iter().enumerate() {
+                    if piece.num_rows() > 0 {
+                        send(to, value(piece))?;
+                    }
+                }
+                Ok(())
+            })
+        },
+        fold: Arc::new(|to, state, pieces| {
+            // Keep the pieces; they merge once, in input order (first and last values depend
+            // on it).
+            let key = TaskKey::new("groupby-piece", to as u64);
+            let mut all = take_received(state);
+            for (from, p) in pieces {
+                all.push((from, downcast::<RecordBatch>(&p, &key)?.clone()));
+            }
+            Ok(value(all))
+        }),
+        finish: {
+            let (plan, name) = (plan.clone(), name.clone());
+            Arc::new(move |to, state| {
+                let key = TaskKey::new(name.clone(), to as u64);
+                let mut all = take_received(state);
+                all.sort_by_key(|(from, _)| *from);
+                let tables: Vec<RecordBatch> = all.into_iter().map(|(_, t)| t).collect();
+                merge(&plan, &tables).map(value).map_err(|e| fail(&key, e))
+            })
+        },
+        mailbox: MAILBOX,
+    };
+    let merged = add_shuffle(&mut graph, &routed_keys, &spec);
+
+    // The receivers' tables, in order of first appearance, as results.
+    let out = TaskKey::new(unique("groupby-agg"), 0);
+    let (keys, o) = (merged.clone(), out.clone());
+    let kernel = Arc::new(move |inputs: Vec<Value>| {
+        let tables = inputs
+            .iter()
+            .zip(&keys)
+            .map(|(v, k)| downcast::<RecordBatch>(v, k).cloned())
+            .collect::<partita_runtime::Result<Vec<_>>>()?;
+        in_order(&plan, &tables).map(value).map_err(|e| fail(&o, e))
+    });
+    graph.add_layer(
+        out.name().to_string(),
+        vec![Task::new(out.clone(), merged, kernel)],
+    );
+    (graph, out.name().into())
+}
+
+/// The pieces a receiver holds, taken over (copied only if something else still held them).
+fn take_received(state: Option<Value>) -> Received {
+    match state.map(|s| s.downcast::<Received>()) {
+        Some(Ok(arc)) => Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()),
+        _ => Vec::new(),
+    }
+}
+
+/// Cuts a partial table into `outputs` pieces by a hash of its keys.
+fn hash_split(plan: &Plan, partial: &RecordBatch, outputs: usize) -> Result<Vec<RecordBatch>> {
+    let hashes = hash_rows(&key_columns(partial, &plan.keys)?)?;
+    let ids: Vec<u32> = hashes.iter().map(|h| (h % outputs as u64) as u32).collect();
+    split_by(partial, &ids, outputs)
+}
+
+/// Merged tables (each group in one) concatenated, sorted by first appearance, finished.
+fn in_order(plan: &Plan, tables: &[RecordBatch]) -> Result<RecordBatch> {
+    let all = concat_batches(&plan.partial_schema, tables).map_err(arrow_error)?;
+    let order = all.column(all.num_columns() - 1);
+    if order.data_type() != &arrow::datatypes::DataType::Int64 || !plan.ordered {
+        return Err(Error::Schema {
+            message: "partial aggregates without their order column".into(),
+        });
+    }
+    let sorted = if order.as_primitive::<Int64Type>().values().is_sorted() {
+        all
+    } else {
+        let indices = sort_to_indices(order, None, None).map_err(arrow_error)?;
+        take_record_batch(&all, &indices).map_err(arrow_error)?
+    };
+    finish(plan, &sorted)
+}
