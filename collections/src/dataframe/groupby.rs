@@ -380,7 +380,7 @@ impl GroupBy {
     /// let tree = df.groupby(&["k"])?.shuffle_above(usize::MAX).agg([sum("v")])?.compute()?;
     /// let shuffled = df.groupby(&["k"])?.shuffle_above(0).agg([sum("v")])?.compute()?;
     /// assert_eq!(tree, shuffled);
-    /// let keys = shuffled.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    /// let keys = shuffled.column_by_name("k").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
     /// assert_eq!(&keys.values()[..3], &[0, 7, 14]);   // first appearance
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
