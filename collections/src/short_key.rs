@@ -24,6 +24,26 @@ pub(crate) fn key_words(b: &[u8]) -> [u64; 2] {
     }
 }
 
+/// The upper 64 bits of the product folded onto the lower: foldhash's mixing step.
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let full = u128::from(x) * u128::from(y);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+/// Arbitrary odd constants (digits of pi) that seed the short-key hash.
+const SEEDS: [u64; 3] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7345,
+    0xa409_3822_299f_31d1,
+];
+
+/// A hash of a short key from its [`key_words`] and length: two multiplications.
+#[inline]
+pub(crate) fn short_hash(words: [u64; 2], len: usize) -> u64 {
+    let mixed = folded_multiply(words[0] ^ SEEDS[0], words[1] ^ SEEDS[1]);
+    folded_multiply(mixed ^ len as u64, SEEDS[2])
+}
+
 #[cfg(test)]
 mod test {
     use super::*;

@@ -14,7 +14,7 @@
 
 use std::hash::BuildHasher;
 
-use crate::short_key::{key_words, INLINE};
+use crate::short_key::{key_words, short_hash, INLINE};
 
 /// The length byte of a key stored in `long`.
 const LONG: u64 = 0xFF;
@@ -52,19 +52,6 @@ impl Slot {
         bytes
     }
 }
-
-/// The upper 64 bits of the product folded onto the lower: foldhash's mixing step.
-fn folded_multiply(x: u64, y: u64) -> u64 {
-    let full = u128::from(x) * u128::from(y);
-    (full as u64) ^ ((full >> 64) as u64)
-}
-
-/// Arbitrary odd constants (digits of pi) that seed the short-key hash.
-const SEEDS: [u64; 3] = [
-    0x243f_6a88_85a3_08d3,
-    0x1319_8a2e_0370_7345,
-    0xa409_3822_299f_31d1,
-];
 
 /// A string → count table with open addressing and linear probing.
 #[derive(Clone)]
@@ -149,8 +136,7 @@ impl StrCounts {
         let n = key.len();
         let (words, hash, len) = if n <= INLINE {
             let words = key_words(key.as_bytes());
-            let mixed = folded_multiply(words[0] ^ SEEDS[0], words[1] ^ SEEDS[1]);
-            (words, folded_multiply(mixed ^ n as u64, SEEDS[2]), n as u64)
+            (words, short_hash(words, n), n as u64)
         } else {
             ([0, 0], self.hasher.hash_one(key), LONG)
         };

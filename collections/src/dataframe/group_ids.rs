@@ -16,8 +16,9 @@ use foldhash::fast::FixedState;
 
 use super::expr::arrow_error;
 use super::shuffle::{for_each_int, row_converter};
+use super::str_ids::{Probe, StrIds, BATCH};
 use crate::error::Result;
-use crate::short_key::{key_words, INLINE};
+use crate::short_key::INLINE;
 
 /// The rows of a batch numbered by group.
 #[derive(Debug, Default, PartialEq)]
@@ -140,19 +141,39 @@ fn column_groups(c: &ArrayRef) -> Result<Groups> {
 
 fn string_groups<O: OffsetSizeTrait>(a: &GenericStringArray<O>) -> Groups {
     let mut groups = Groups::with_capacity(a.len());
-    // Short strings (and null, as `None`) by their words and length; longer ones by their bytes.
-    let mut short: Ids<Option<([u64; 2], usize)>> = Ids::default();
+    // Short strings in their own table, in batches; longer ones by their bytes; null apart.
+    let mut short = StrIds::new();
     let mut long: Ids<&[u8]> = Ids::default();
-    for row in 0..a.len() {
-        if a.is_null(row) {
-            groups.assign(&mut short, None, row);
-            continue;
-        }
+    let mut null: Option<u32> = None;
+    let mut probes = [Probe::default(); BATCH];
+    let n = a.len();
+    let short_at = |row: usize| {
         let bytes = a.value(row).as_bytes();
-        if bytes.len() <= INLINE {
-            groups.assign(&mut short, Some((key_words(bytes), bytes.len())), row);
-        } else {
-            groups.assign(&mut long, bytes, row);
+        (a.is_valid(row) && bytes.len() <= INLINE).then_some(bytes)
+    };
+    for start in (0..n).step_by(BATCH) {
+        let end = (start + BATCH).min(n);
+        for row in start..end {
+            if let Some(bytes) = short_at(row) {
+                probes[row - start] = Probe::of(bytes);
+            }
+        }
+        short.touch(&probes[..end - start]);
+        for row in start..end {
+            let next = groups.firsts.len() as u32;
+            let firsts = &mut groups.firsts;
+            let new = || {
+                firsts.push(row as u32);
+                next
+            };
+            let group = if a.is_null(row) {
+                *null.get_or_insert_with(new)
+            } else if short_at(row).is_some() {
+                short.group(&probes[row - start], new)
+            } else {
+                *long.entry(a.value(row).as_bytes()).or_insert_with(new)
+            };
+            groups.of_row.push(group);
         }
     }
     groups

@@ -21,6 +21,7 @@ mod projection;
 mod repartition;
 mod shuffle;
 mod sort;
+mod str_ids;
 #[cfg(test)]
 mod test;
 mod topn;
