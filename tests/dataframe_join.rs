@@ -115,7 +115,13 @@ proptest! {
         how in how(),
         broadcast in prop::option::of(any::<bool>()),
         nparts in 1..5_usize,
+        spread in prop_oneof![Just(1_i64), Just(1_000_003), Just(-(i64::MAX / 6))],
     ) {
+        // Keys spread apart (as integers too far apart for a direct table) or not.
+        let spread_keys = |rows: Vec<(Option<i64>, i64)>| -> Vec<(Option<i64>, i64)> {
+            rows.into_iter().map(|(k, v)| (k.map(|k| k * spread), v)).collect()
+        };
+        let (left, right) = (spread_keys(left), spread_keys(right));
         let l = frame(["k", "a"], &left, &lcuts);
         let r = frame(["k", "b"], &right, &rcuts);
         let mut m = Merge::on(&["k"]).how(how).npartitions(nparts);

@@ -126,6 +126,10 @@ enum Table {
     /// The built batch is in key order and holds each key of `min..min + len` once: the row of
     /// key `k` is `k - min`, found without a lookup (a perfect hash).
     Ordered { min: i64, len: usize },
+    /// First row by the value of a single integer key.
+    Ints {
+        firsts: HashMap<i64, u32, foldhash::fast::FixedState>,
+    },
     /// First row by the arrow-row encoding of the key.
     Hashed {
         firsts: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
@@ -196,6 +200,20 @@ fn build(batch: &RecordBatch, on: &[String]) -> Result<Built> {
                 next,
             });
         }
+        let mut firsts: HashMap<i64, u32, _> =
+            HashMap::with_capacity_and_hasher(n, foldhash::fast::FixedState::default());
+        for (row, k) in keys.iter().enumerate().rev() {
+            if let Some(k) = k {
+                let s = firsts.entry(*k).or_insert(NONE);
+                next[row] = *s;
+                *s = row as u32;
+            }
+        }
+        return Ok(Built {
+            unique: next.iter().all(|&x| x == NONE),
+            table: Table::Ints { firsts },
+            next,
+        });
     }
     let converter = row_converter(&cols)?;
     let rows = converter.convert_columns(&cols).map_err(arrow_error)?;
@@ -266,60 +284,40 @@ fn probe(
             b = built.next[b as usize];
         }
     };
-    match &built.table {
-        Table::Ordered { min, len } => {
-            let ints = match (&cols[..], single) {
-                // One key column without nulls, one partner or none per row: a loop the
-                // compiler vectorises, misses taken out after.
-                ([c], true) if c.data_type() == &DataType::Int64 && c.null_count() == 0 => {
-                    let keys = c.as_primitive::<Int64Type>().values();
-                    r.extend(keys.iter().map(|&k| {
-                        let i = k.wrapping_sub(*min) as u64;
-                        if i < *len as u64 {
-                            i as u32
-                        } else {
-                            NONE
-                        }
-                    }));
-                    if !keep_probe && r.contains(&NONE) {
-                        let pairs = r.iter().enumerate().filter(|(_, &b)| b != NONE);
-                        let (lv, rv) = pairs.map(|(row, &b)| (row as u32, b)).unzip();
-                        return Ok((Some(lv), rv));
+    // Integer tables need integer keys on the probe side too.
+    let ints = match &built.table {
+        Table::Ordered { min, len } => match (&cols[..], single) {
+            // One key column without nulls, one partner or none per row: a loop the compiler
+            // vectorises, misses taken out after.
+            ([c], true) if c.data_type() == &DataType::Int64 && c.null_count() == 0 => {
+                let keys = c.as_primitive::<Int64Type>().values();
+                r.extend(keys.iter().map(|&k| {
+                    let i = k.wrapping_sub(*min) as u64;
+                    if i < *len as u64 {
+                        i as u32
+                    } else {
+                        NONE
                     }
-                    true
+                }));
+                if !keep_probe && r.contains(&NONE) {
+                    let pairs = r.iter().enumerate().filter(|(_, &b)| b != NONE);
+                    let (lv, rv) = pairs.map(|(row, &b)| (row as u32, b)).unzip();
+                    return Ok((Some(lv), rv));
                 }
-                _ => for_each_int_key(&cols, |row, k| {
-                    let i = k.map_or(u64::MAX, |k| k.wrapping_sub(*min) as u64);
-                    emit(row, if i < *len as u64 { i as u32 } else { NONE });
-                }),
-            };
-            if !ints {
-                return Err(Error::Schema {
-                    message: format!("join keys {on:?} are not integers on both sides"),
-                });
+                true
             }
-        }
-        Table::Dense { min, slots } => {
-            let ints = for_each_int_key(&cols, |row, k| {
-                let first = match k {
-                    Some(k) => {
-                        let i = k.wrapping_sub(*min);
-                        if i >= 0 && (i as usize) < slots.len() {
-                            slots[i as usize]
-                        } else {
-                            NONE
-                        }
-                    }
-                    None => NONE,
-                };
-                emit(row, first);
-            });
-            if !ints {
-                return Err(Error::Schema {
-                    message: format!("join keys {on:?} are not integers on both sides"),
-                });
-            }
-        }
+            _ => for_each_int_key(&cols, |row, k| {
+                let i = k.map_or(u64::MAX, |k| k.wrapping_sub(*min) as u64);
+                emit(row, if i < *len as u64 { i as u32 } else { NONE });
+            }),
+        },
+        Table::Dense { min, slots } => for_each_int_key(&cols, |row, k| {
+            let i = k.map_or(u64::MAX, |k| k.wrapping_sub(*min) as u64);
+            emit(row, slots.get(i as usize).copied().unwrap_or(NONE));
+        }),
+        Table::Ints { firsts } => for_each_int_key(&cols, |row, k| {
+            emit(row, k.and_then(|k| firsts.get(&k).copied()).unwrap_or(NONE));
+        }),
         Table::Hashed { firsts, converter } => {
             let rows = converter.convert_columns(&cols).map_err(arrow_error)?;
             let nulls = null_rows(&cols, n);
@@ -331,7 +329,13 @@ fn probe(
                 };
                 emit(row, first);
             }
+            true
         }
+    };
+    if !ints {
+        return Err(Error::Schema {
+            message: format!("join keys {on:?} are not integers on both sides"),
+        });
     }
     Ok((l, r))
 }
