@@ -123,6 +123,23 @@ fn f64s(b: &RecordBatch, c: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// The sample variance (ddof 1), by its definition; none for fewer than two values.
+fn sample_var(xs: &[f64]) -> Option<f64> {
+    (xs.len() > 1).then(|| {
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64
+    })
+}
+
+/// Equal up to rounding, or both missing.
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
 
@@ -210,17 +227,6 @@ proptest! {
                 None => groups.push((r.0.clone(), vec![r])),
             }
         }
-        let sample_var = |xs: &[f64]| -> Option<f64> {
-            (xs.len() > 1).then(|| {
-                let m = xs.iter().sum::<f64>() / xs.len() as f64;
-                xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64
-            })
-        };
-        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
-            (None, None) => true,
-            _ => false,
-        };
         let got_var = f64s(&out, "v_var");
         let got_std = f64s(&out, "f_std");
         let got_first = i64s(&out, "v_first");
@@ -277,17 +283,6 @@ proptest! {
         prop_assert_eq!(i64s(&out, "v_max"), vec![e.v_max]);
         prop_assert_eq!(f64s(&out, "f_sum"), vec![Some(e.f_sum)]);
         prop_assert_eq!(f64s(&out, "f_max"), vec![Some(e.f_max)]);
-        let sample_var = |xs: &[f64]| -> Option<f64> {
-            (xs.len() > 1).then(|| {
-                let m = xs.iter().sum::<f64>() / xs.len() as f64;
-                xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64
-            })
-        };
-        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
-            (None, None) => true,
-            _ => false,
-        };
         let vs: Vec<f64> = kept.iter().filter_map(|r| r.2).map(|v| v as f64).collect();
         let fs: Vec<f64> = kept.iter().map(|r| r.3).collect();
         prop_assert!(close(f64s(&out, "v_var")[0], sample_var(&vs)));
