@@ -296,6 +296,49 @@ proptest! {
     }
 }
 
+/// More partitions than receivers merge: every group once, with its sum, in order of first
+/// appearance, whether the partials merge in one task or through the shuffle.
+#[test]
+fn many_partitions_merge_to_the_same_groups_either_way() {
+    let n = 20_000_i64;
+    let keys: Vec<i64> = (0..n).map(|i| (i * 7_919) % 1_009).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("v", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(keys.clone())),
+            Arc::new(Int64Array::from_iter_values(0..n)),
+        ],
+    )
+    .unwrap();
+    let df = DataFrame::from_arrow(batch, 150).unwrap();
+    let mut order: Vec<i64> = Vec::new();
+    let mut sums = std::collections::HashMap::new();
+    for (i, &k) in keys.iter().enumerate() {
+        if !sums.contains_key(&k) {
+            order.push(k);
+        }
+        *sums.entry(k).or_insert(0) += i as i64;
+    }
+    for above in [0, usize::MAX] {
+        let out = df
+            .groupby(&["k"])
+            .unwrap()
+            .shuffle_above(above)
+            .agg([sum("v")])
+            .unwrap()
+            .reset_index_on(rt())
+            .unwrap();
+        let got_keys: Vec<i64> = i64s(&out, "k").into_iter().map(Option::unwrap).collect();
+        assert_eq!(got_keys, order, "shuffle_above {above}");
+        let want: Vec<Option<i64>> = order.iter().map(|k| Some(sums[k])).collect();
+        assert_eq!(i64s(&out, "v_sum"), want, "shuffle_above {above}");
+    }
+}
+
 #[test]
 fn aggregating_a_string_column_is_an_error_naming_it() {
     let df = DataFrame::from_arrow(table(&[("a".into(), 1, Some(1), 1.0)]), 1).unwrap();

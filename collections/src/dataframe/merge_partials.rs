@@ -4,8 +4,8 @@
 //! A `count` task waits for every partial table and adds up their groups. Under the threshold
 //! every partial goes to one receiver, which merges them all at once (few groups: one
 //! merge is cheap). From the threshold on, the partials are hash-shuffled on their keys to one
-//! receiver per partition, each merging its share of the groups, so that all workers merge at
-//! once. A last task concatenates the receivers' merged tables and puts the groups back in
+//! receiver per partition (at most `MERGERS_MAX`), each merging its share of the groups, so
+//! that all workers merge at once. A last task concatenates the receivers' merged tables and puts the groups back in
 //! order of first appearance by the `__order` column that the partials carry (each group's
 //! first row as `partition << 32 | row`, merged by minimum), then turns states into results.
 //!
@@ -28,6 +28,10 @@ use crate::names::unique;
 /// Pieces a receiver's mailbox holds before a sender files them.
 const MAILBOX: usize = 8;
 
+/// The most receivers that merge: with more partitions than this, each partial still goes out
+/// in at most this many pieces, so the pieces grow as partitions times this, not squared.
+const MERGERS_MAX: usize = 32;
+
 /// Pieces received by one output, tagged with their input partition.
 type Received = Vec<(usize, RecordBatch)>;
 
@@ -45,7 +49,7 @@ pub(super) fn merge_partials(
     plan: Arc<Plan>,
     shuffle_above: usize,
 ) -> (Graph, Arc<str>) {
-    let n = partials.len();
+    let n = partials.len().min(MERGERS_MAX);
     // The decision: how many receivers merge, from the number of partial groups.
     let count = TaskKey::new(unique("groupby-count"), 0);
     let keys = partials.clone();
