@@ -576,7 +576,7 @@ impl<T: Numeric> Array<T> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Shape`] naming an axis out of range.
+    /// [`Error::Shape`](crate::Error::Shape) naming an axis out of range.
     pub fn sum(&self, axes: impl Into<Axes>) -> Result<Array<T>> {
         self.reduce(Sum, &axes.into(), "sum")
     }
