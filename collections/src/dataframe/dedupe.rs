@@ -28,7 +28,7 @@ use foldhash::fast::FixedState;
 use num_traits::{Float, Zero};
 
 use super::expr::arrow_error;
-use super::shuffle::{hash_rows, key_columns, row_converter, shuffle_frame, task_error};
+use super::shuffle::{bucket, hash_rows, key_columns, row_converter, shuffle_frame, task_error};
 use super::DataFrame;
 use crate::error::{Error, Result};
 
@@ -165,7 +165,7 @@ impl DataFrame {
         let shuffled = shuffle_frame(&within, n, "drop-duplicates", move |batch, key| {
             let cols = compared(batch, &on).map_err(|e| task_error(key, e))?;
             let hashes = hash_rows(&cols).map_err(|e| task_error(key, e))?;
-            Ok(hashes.iter().map(|h| (h % n as u64) as u32).collect())
+            Ok(hashes.iter().map(|&h| bucket(h, n)).collect())
         });
         Ok(shuffled.map_partitions(schema, local))
     }

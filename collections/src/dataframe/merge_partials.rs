@@ -21,7 +21,7 @@ use partita_runtime::{add_shuffle, downcast, value, Graph, ShuffleSpec, Task, Ta
 
 use super::expr::arrow_error;
 use super::groupby::{fail, finish, merge, Plan};
-use super::shuffle::{hash_rows, key_columns, split_by};
+use super::shuffle::{bucket, hash_rows, key_columns, split_by};
 use crate::error::{Error, Result};
 use crate::names::unique;
 
@@ -156,7 +156,7 @@ fn take_received(state: Option<Value>) -> Received {
 /// Cuts a partial table into `outputs` pieces by a hash of its keys.
 fn hash_split(plan: &Plan, partial: &RecordBatch, outputs: usize) -> Result<Vec<RecordBatch>> {
     let hashes = hash_rows(&key_columns(partial, &plan.keys)?)?;
-    let ids: Vec<u32> = hashes.iter().map(|h| (h % outputs as u64) as u32).collect();
+    let ids: Vec<u32> = hashes.iter().map(|&h| bucket(h, outputs)).collect();
     split_by(partial, &ids, outputs)
 }
 
