@@ -9,6 +9,7 @@ mod bag;
 mod dataframe;
 mod delayed;
 mod error;
+mod filled;
 mod names;
 mod partition_plan;
 mod short_key;

@@ -14,6 +14,7 @@
 
 use std::hash::BuildHasher;
 
+use crate::filled::filled;
 use crate::short_key::{key_words, short_hash, INLINE};
 
 /// The length byte of a key stored in `long`.
@@ -99,7 +100,7 @@ fn empty_slots(n: usize) -> Vec<Slot> {
             slots.fill(Slot::default());
             slots
         }
-        None => vec![Slot::default(); n],
+        None => filled(n, Slot::default()),
     }
 }
 
@@ -118,7 +119,7 @@ impl Drop for StrCounts {
 impl Default for StrCounts {
     fn default() -> Self {
         StrCounts {
-            slots: vec![Slot::default(); 1024],
+            slots: filled(1024, Slot::default()),
             len: 0,
             long: Vec::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x0070_6172_7469_7461),

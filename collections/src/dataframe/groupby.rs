@@ -25,6 +25,7 @@ use super::group_ids::group_rows as group_rows_of;
 use super::merge_partials::merge_partials;
 use super::DataFrame;
 use crate::error::{Error, Result};
+use crate::filled::filled;
 use crate::names::unique;
 
 /// How many partial tables one merge task reads.
@@ -897,7 +898,7 @@ fn fold_one(
                 .ok_or_else(|| Error::Schema {
                     message: "expected numbers".into(),
                 })?;
-            let mut acc = vec![0.0_f64; groups];
+            let mut acc = filled(groups, 0.0_f64);
             for (r, &g) in group_of.iter().enumerate() {
                 if a.is_valid(r) {
                     acc[g as usize] += a.value(r) * a.value(r);
@@ -906,7 +907,7 @@ fn fold_one(
             Arc::new(Float64Array::from(acc))
         }
         Fold::CountValid => {
-            let mut n = vec![0_i64; groups];
+            let mut n = filled(groups, 0_i64);
             match input {
                 None => group_of.iter().for_each(|&g| n[g as usize] += 1),
                 Some(a) => {

@@ -163,15 +163,7 @@ fn for_each_int_key(cols: &[ArrayRef], f: impl FnMut(usize, Option<i64>)) -> boo
 
 /// Which rows have a null in any key column.
 fn null_rows(cols: &[ArrayRef], n: usize) -> Vec<bool> {
-    let mut out = vec![false; n];
-    for c in cols {
-        if c.null_count() > 0 {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o |= c.is_null(i);
-            }
-        }
-    }
-    out
+    (0..n).map(|i| cols.iter().any(|c| c.is_null(i))).collect()
 }
 
 fn build(batch: &RecordBatch, on: &[String]) -> Result<Built> {

@@ -84,20 +84,29 @@ pub(crate) fn row_converter(columns: &[ArrayRef]) -> Result<RowConverter> {
 /// other types through their arrow-row encoding. Nulls hash alike.
 pub(crate) fn hash_rows(columns: &[ArrayRef]) -> Result<Vec<u64>> {
     let n = columns.first().map_or(0, |c| c.len());
-    let mut hashes = vec![0_u64; n];
+    // The first column's hashes are pushed, not folded into zeros: reading fresh zeroed memory
+    // before writing it faults every page twice (the shared zero page, then a copy on write
+    // that interrupts every other core to flush its TLB).
+    let mut hashes: Vec<u64> = Vec::with_capacity(n);
     for (i, c) in columns.iter().enumerate() {
         let seed = mix(i as u64 + 1);
+        let fold = |hashes: &mut Vec<u64>, row: usize, h: u64| {
+            if i == 0 {
+                hashes.push(mix(seed ^ h));
+            } else {
+                hashes[row] = mix(hashes[row] ^ seed ^ h);
+            }
+        };
         let is_int = for_each_int(c, |row, v| {
-            let x = v.map_or(u64::MAX, |v| v as u64);
-            hashes[row] = mix(hashes[row] ^ seed ^ mix(x));
+            fold(&mut hashes, row, mix(v.map_or(u64::MAX, |v| v as u64)));
         });
         if !is_int {
             // Other types hash their arrow-row encoding.
             let rows = row_converter(std::slice::from_ref(c))?
                 .convert_columns(std::slice::from_ref(c))
                 .map_err(arrow_error)?;
-            for (h, r) in hashes.iter_mut().zip(rows.iter()) {
-                *h = mix(*h ^ seed ^ hash_bytes(r.as_ref()));
+            for (row, r) in rows.iter().enumerate() {
+                fold(&mut hashes, row, hash_bytes(r.as_ref()));
             }
         }
     }

@@ -7,6 +7,7 @@
 //! home slots of a batch are all read first, so that their cache misses overlap, then the rows
 //! are numbered in order.
 
+use crate::filled::filled;
 use crate::short_key::{key_words, short_hash, INLINE};
 
 /// Rows looked up together.
@@ -53,7 +54,7 @@ impl StrIds {
     /// An empty table.
     pub(super) fn new() -> StrIds {
         StrIds {
-            slots: vec![Slot::default(); 1024],
+            slots: filled(1024, Slot::default()),
             len: 0,
         }
     }
@@ -103,7 +104,7 @@ impl StrIds {
     }
 
     fn grow(&mut self) {
-        let doubled = vec![Slot::default(); self.slots.len() * 2];
+        let doubled = filled(self.slots.len() * 2, Slot::default());
         let old = std::mem::replace(&mut self.slots, doubled);
         let mask = self.slots.len() - 1;
         for s in old.into_iter().filter(|s| s.meta != 0) {
