@@ -103,6 +103,39 @@ proptest! {
         }
     }
 
+    /// New divisions cut the sorted rows at their bounds: same rows in the same order, each
+    /// key inside its partition's range (the last one closed), nulls in the last partition.
+    #[test]
+    fn repartition_divisions_cuts_the_sorted_rows_at_the_new_bounds(
+        rows in rows(),
+        cuts in prop::collection::vec(0..70_usize, 0..5),
+        n in 1..5_usize,
+        inner in prop::collection::btree_set(-20..20_i64, 0..5),
+    ) {
+        let df = frame(&rows, &cuts).set_index("k", n).unwrap();
+        let mut d = vec![-21_i64];
+        d.extend(inner);
+        d.push(21);
+        let cut = df.repartition_divisions(Arc::new(Int64Array::from(d.clone()))).unwrap();
+        prop_assert_eq!(cut.npartitions(), d.len() - 1);
+        prop_assert_eq!(cut.index_name(), Some("k"));
+        let got_d = cut.divisions().unwrap();
+        prop_assert_eq!(got_d.as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec(), d.clone());
+        let parts = cut.compute_partitions_on(Runtime::global()).unwrap();
+        let got: Rows = parts.iter().flat_map(|p| pairs(p, 0, 1)).collect();
+        prop_assert_eq!(got, reference(&rows, false));
+        for (i, p) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            for (k, _) in pairs(p, 0, 1) {
+                match k {
+                    Some(k) => prop_assert!(d[i] <= k && (k < d[i + 1] || (last && k <= d[i + 1])),
+                        "key {} in partition {} outside {:?}", k, i, d),
+                    None => prop_assert!(last, "a null key in partition {}", i),
+                }
+            }
+        }
+    }
+
     #[test]
     fn sort_values_matches_a_stable_sort(rows in rows(), cuts in prop::collection::vec(0..70_usize, 0..5), n in 1..6_usize, ascending: bool) {
         let df = frame(&rows, &cuts).sort_values(&["k"], ascending, n).unwrap();
@@ -186,4 +219,33 @@ fn the_seeds_smiths_meet_in_one_partition() {
     assert_eq!(d.first(), Some(&"Brown"));
     assert_eq!(d.last(), Some(&"Wilson"));
     assert_eq!(by_name.loc("Williams").unwrap().num_rows(), 2);
+}
+
+#[test]
+fn repartition_divisions_errors_name_what_is_wrong() {
+    let rows: Rows = (0..10).map(|i| (Some(i), i)).collect();
+    let plain = frame(&rows, &[5]);
+    let ints = |v: Vec<i64>| -> arrow::array::ArrayRef { Arc::new(Int64Array::from(v)) };
+    let err = |r: Result<DataFrame, partita::collections::Error>| r.unwrap_err().to_string();
+    assert!(err(plain.repartition_divisions(ints(vec![0, 9]))).contains("set_index"));
+    let df = plain.set_index("k", 2).unwrap();
+    assert!(err(df.repartition_divisions(ints(vec![0]))).contains("at least two"));
+    assert!(err(df.repartition_divisions(ints(vec![0, 5, 5, 9]))).contains("strictly increasing"));
+    assert!(err(df.repartition_divisions(ints(vec![0, 7, 3, 9]))).contains("3 follows 7"));
+    assert!(err(df.repartition_divisions(ints(vec![1, 9]))).contains("do not cover"));
+    assert!(err(df.repartition_divisions(ints(vec![0, 8]))).contains("do not cover"));
+    let nulls: arrow::array::ArrayRef = Arc::new(Int64Array::from(vec![Some(0), None, Some(9)]));
+    assert!(err(df.repartition_divisions(nulls)).contains("null"));
+    let words: arrow::array::ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
+    assert!(err(df.repartition_divisions(words)).contains("cast"));
+    // Wider divisions of another integer type are fine.
+    let wide: arrow::array::ArrayRef = Arc::new(arrow::array::Int32Array::from(vec![-5, 4, 20]));
+    let cut = df.repartition_divisions(wide).unwrap();
+    let sizes: Vec<usize> = cut
+        .compute_partitions_on(Runtime::global())
+        .unwrap()
+        .iter()
+        .map(|p| p.num_rows())
+        .collect();
+    assert_eq!(sizes, vec![4, 6]);
 }

@@ -1,5 +1,6 @@
 //! `repartition(npartitions)`: the same rows, in order, in another number of partitions,
-//! without a shuffle and without computing anything first.
+//! without a shuffle and without computing anything first. `repartition_divisions`: an indexed
+//! frame cut at new index values, through a range shuffle.
 //!
 //! The partitions' lengths are not known before they are computed, so, as Dask's
 //! `repartition(npartitions=n)` does when it does not know them, the plan goes by partition
@@ -10,14 +11,16 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::compute::concat_batches;
+use arrow::util::display::array_value_to_string;
 use partita_runtime::{downcast, value, Kernel, Task, TaskKey, Value};
 
 use super::expr::arrow_error;
-use super::shuffle::task_error;
-use super::DataFrame;
-use crate::error::Result;
+use super::shuffle::{row_converter, shuffle_frame, task_error};
+use super::sort::router;
+use super::{DataFrame, IndexInfo};
+use crate::error::{Error, Result};
 use crate::names::unique;
 use crate::partition_plan::sources;
 
@@ -98,5 +101,100 @@ impl DataFrame {
         let mut graph = m.graph.clone();
         graph.add_layer(name.clone(), tasks);
         Ok(DataFrame::from_partitions(graph, name, n, schema).with_size_hint(m.bytes))
+    }
+
+    /// The same rows cut at new `divisions` of the index, as Dask's
+    /// `repartition(divisions=...)`: partition `i` holds the rows whose index is in
+    /// `[divisions[i], divisions[i + 1])`, the last one closed, so there are
+    /// `divisions.len() - 1` partitions. Rows keep their order: a frame sorted by its index
+    /// stays sorted. Each partition is cut into the new ranges and the pieces move through a
+    /// range shuffle.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::DataFrame;
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));
+    /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values((0..20).rev()))]).unwrap();
+    /// let df = DataFrame::from_arrow(batch, 3)?.set_index("k", 2)?;
+    /// let cut = df.repartition_divisions(Arc::new(Int64Array::from(vec![0, 5, 10, 19])) as ArrayRef)?;
+    /// assert_eq!(cut.npartitions(), 3);
+    /// let parts = cut.compute_partitions_on(partita_runtime::Runtime::global())?;
+    /// let ks = |p: &RecordBatch| p.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec();
+    /// assert_eq!(ks(&parts[0]), (0..5).collect::<Vec<i64>>());
+    /// assert_eq!(ks(&parts[2]), (10..20).collect::<Vec<i64>>());   // the last range is closed
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Schema`] when the frame has no index, or the divisions are fewer than two,
+    /// hold a null, do not cast to the index's type, are not strictly increasing, or (when the
+    /// frame's own divisions are known) do not cover them.
+    pub fn repartition_divisions(&self, divisions: ArrayRef) -> Result<DataFrame> {
+        let fail = |message: String| Error::Schema { message };
+        let index = self.index.clone().ok_or_else(|| {
+            fail("repartition by divisions needs an index: call set_index first".into())
+        })?;
+        if divisions.len() < 2 || divisions.null_count() > 0 {
+            return Err(fail(format!(
+                "divisions need at least two values and no null, got {} values ({} null)",
+                divisions.len(),
+                divisions.null_count()
+            )));
+        }
+        let field = self
+            .schema
+            .field_with_name(&index.column)
+            .map_err(arrow_error)?;
+        let show = |a: &ArrayRef, i: usize| array_value_to_string(a, i).unwrap_or_default();
+        let cast_error = |what: String| {
+            fail(format!(
+                "divisions do not cast to the index {:?} ({}): {what}",
+                index.column,
+                field.data_type()
+            ))
+        };
+        let given = divisions;
+        let divisions = arrow::compute::cast(&given, field.data_type())
+            .map_err(|e| cast_error(e.to_string()))?;
+        if let Some(i) = (0..divisions.len()).find(|&i| divisions.is_null(i)) {
+            return Err(cast_error(format!("{} is not one", show(&given, i))));
+        }
+        let converter = row_converter(std::slice::from_ref(&divisions))?;
+        let new = converter
+            .convert_columns(std::slice::from_ref(&divisions))
+            .map_err(arrow_error)?;
+        for i in 1..new.num_rows() {
+            if new.row(i) <= new.row(i - 1) {
+                return Err(fail(format!(
+                    "divisions must be strictly increasing: {} follows {}",
+                    show(&divisions, i),
+                    show(&divisions, i - 1)
+                )));
+            }
+        }
+        if let Some(old) = &index.divisions {
+            let old_rows = converter
+                .convert_columns(std::slice::from_ref(old))
+                .map_err(arrow_error)?;
+            let (first, last) = (new.num_rows() - 1, old_rows.num_rows() - 1);
+            if new.row(0) > old_rows.row(0) || new.row(first) < old_rows.row(last) {
+                return Err(fail(format!(
+                    "divisions {}..={} do not cover the index's {}..={}",
+                    show(&divisions, 0),
+                    show(&divisions, first),
+                    show(old, 0),
+                    show(old, last)
+                )));
+            }
+        }
+        let (parts, route) = router(&divisions, index.column.clone(), false);
+        let moved = shuffle_frame(self, parts, "repartition-divisions", route);
+        Ok(moved.with_index(Some(Arc::new(IndexInfo {
+            column: index.column.clone(),
+            divisions: Some(divisions),
+        }))))
     }
 }

@@ -133,6 +133,12 @@ pub(crate) fn split_by(
             if rows.len() == batch.num_rows() {
                 return Ok(batch.clone());
             }
+            // A run of neighbouring rows (a range of sorted data) is a slice, not a copy.
+            if let (Some(&first), Some(&last)) = (rows.first(), rows.last()) {
+                if (last - first) as usize + 1 == rows.len() {
+                    return Ok(batch.slice(first as usize, rows.len()));
+                }
+            }
             take_record_batch(batch, &UInt32Array::from(rows)).map_err(arrow_error)
         })
         .collect()

@@ -447,7 +447,7 @@ impl DataFrame {
 
 /// The number of parts `divisions` make, and a router sending each row of a batch to the part
 /// of its `key` value.
-fn router(
+pub(super) fn router(
     divisions: &ArrayRef,
     key: String,
     descending: bool,
