@@ -136,6 +136,35 @@ proptest! {
         }
     }
 
+    /// A direction per column: the stable sort by (k, a) with each direction, nulls last.
+    #[test]
+    fn sort_values_by_matches_a_stable_sort_with_a_direction_per_column(
+        rows in prop::collection::vec(
+            (prop_oneof![1 => Just(None), 8 => (-5..5_i64).prop_map(Some)], -3..3_i64),
+            0..60,
+        ),
+        cuts in prop::collection::vec(0..70_usize, 0..5),
+        n in 1..6_usize,
+        k_asc: bool,
+        a_asc: bool,
+    ) {
+        let df = frame(&rows, &cuts).sort_values_by(&[("k", k_asc), ("a", a_asc)], n).unwrap();
+        let parts = df.compute_partitions_on(Runtime::global()).unwrap();
+        let got: Rows = parts.iter().flat_map(|p| pairs(p, 0, 1)).collect();
+        let mut want = rows.clone();
+        let dir = |o: std::cmp::Ordering, asc: bool| if asc { o } else { o.reverse() };
+        want.sort_by(|x, y| {
+            let k = match (x.0, y.0) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, _) => std::cmp::Ordering::Greater,
+                (_, None) => std::cmp::Ordering::Less,
+                (Some(p), Some(q)) => dir(p.cmp(&q), k_asc),
+            };
+            k.then(dir(x.1.cmp(&y.1), a_asc))
+        });
+        prop_assert_eq!(got, want);
+    }
+
     #[test]
     fn sort_values_matches_a_stable_sort(rows in rows(), cuts in prop::collection::vec(0..70_usize, 0..5), n in 1..6_usize, ascending: bool) {
         let df = frame(&rows, &cuts).sort_values(&["k"], ascending, n).unwrap();

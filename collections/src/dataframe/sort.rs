@@ -363,10 +363,42 @@ impl DataFrame {
         ascending: bool,
         npartitions: usize,
     ) -> Result<DataFrame> {
-        let first = by.first().ok_or_else(|| Error::Schema {
+        let by: Vec<(&str, bool)> = by.iter().map(|c| (*c, ascending)).collect();
+        self.sort_values_by(&by, npartitions)
+    }
+
+    /// [`sort_values`](Self::sort_values) with a direction per column, as pandas'
+    /// `sort_values(by=[...], ascending=[...])`: `(column, ascending)` pairs, the first deciding
+    /// the partitions. A stable sort, nulls last in every column.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use partita_collections::DataFrame;
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("a", DataType::Int64, false),
+    ///     Field::new("b", DataType::Int64, false),
+    /// ]));
+    /// let batch = RecordBatch::try_new(schema, vec![
+    ///     Arc::new(Int64Array::from(vec![2, 1, 2, 1])),
+    ///     Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
+    /// ]).unwrap();
+    /// let df = DataFrame::from_arrow(batch, 2)?.sort_values_by(&[("a", true), ("b", false)], 2)?;
+    /// let out = df.compute()?;
+    /// let b = out.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+    /// assert_eq!(b.values(), &[4, 2, 3, 1]);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`sort_values`](Self::sort_values).
+    pub fn sort_values_by(&self, by: &[(&str, bool)], npartitions: usize) -> Result<DataFrame> {
+        let &(first, ascending) = by.first().ok_or_else(|| Error::Schema {
             message: "sort_values needs at least one column".into(),
         })?;
-        for c in by {
+        for (c, _) in by {
             if self.schema.field_with_name(c).is_err() {
                 return Err(Error::Schema {
                     message: format!("no column {c:?} to sort by in {:?}", self.columns()),
@@ -375,8 +407,8 @@ impl DataFrame {
         }
         let divisions =
             self.divisions_for(Runtime::global(), first, npartitions.max(1), !ascending)?;
-        let by: Vec<String> = by.iter().map(|s| s.to_string()).collect();
-        let desc = vec![!ascending; by.len()];
+        let desc = by.iter().map(|(_, asc)| !asc).collect();
+        let by = by.iter().map(|(c, _)| c.to_string()).collect();
         Ok(self.range_sort(&divisions, by, desc).with_index(None))
     }
 
