@@ -917,7 +917,8 @@ fn fold_one(
         }
         Fold::CountValid => {
             let mut n = filled(groups, 0_i64);
-            match input {
+            match input.filter(|a| a.null_count() > 0) {
+                // Rows, or values of a column without nulls.
                 None => group_of.iter().for_each(|&g| n[g as usize] += 1),
                 Some(a) => {
                     for (r, &g) in group_of.iter().enumerate() {
