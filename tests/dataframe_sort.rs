@@ -1,5 +1,6 @@
-//! `set_index`, `sort_values` and `loc` against a sequential stable sort, under random
-//! partitionings, with duplicate keys, nulls and empty partitions.
+//! `set_index`, `sort_values`, `repartition_divisions` and `loc` against a sequential stable
+//! sort, under random partitionings, with duplicate keys, skew (most rows on one key), nulls and
+//! empty partitions.
 
 #[path = "common/cuts.rs"]
 mod cuts;
@@ -56,14 +57,15 @@ fn reference(rows: &Rows, descending: bool) -> Rows {
     v
 }
 
+/// Keys spread over -20..20 with some nulls, or skewed: most rows on one key.
 fn rows() -> impl Strategy<Value = Rows> {
-    prop::collection::vec(
-        (
-            prop_oneof![1 => Just(None), 8 => (-20..20_i64).prop_map(Some)],
-            any::<i64>(),
-        ),
-        0..60,
-    )
+    let spread = prop_oneof![1 => Just(None), 8 => (-20..20_i64).prop_map(Some)];
+    let skewed =
+        prop_oneof![1 => Just(None), 2 => (-20..20_i64).prop_map(Some), 12 => Just(Some(3))];
+    prop_oneof![
+        prop::collection::vec((spread, any::<i64>()), 0..60),
+        prop::collection::vec((skewed, any::<i64>()), 0..60),
+    ]
 }
 
 proptest! {
