@@ -339,6 +339,49 @@ fn many_partitions_merge_to_the_same_groups_either_way() {
     }
 }
 
+/// A partition that fails, or panics, fails the aggregate with its message, in either merge;
+/// the runtime then computes the same aggregate of healthy partitions.
+#[test]
+fn a_failing_partition_fails_the_aggregate_and_leaves_the_runtime_healthy() {
+    let rows: Vec<Row> = (0..400)
+        .map(|i| (format!("k{}", i % 37), i % 3, Some(i), 1.0))
+        .collect();
+    let df = DataFrame::from_arrow(table(&rows), 8).unwrap();
+    let schema = df.schema().clone();
+    for (bad, above) in [(3, 0), (5, usize::MAX)] {
+        let broken = df.map_partitions_indexed(schema.clone(), move |i, b| {
+            if i == bad && above == 0 {
+                return Err(format!("partition {i} is unreadable"));
+            }
+            if i == bad {
+                panic!("partition {i} panicked");
+            }
+            Ok(b)
+        });
+        let err = broken
+            .groupby(&["k"])
+            .unwrap()
+            .shuffle_above(above)
+            .agg([sum("v")])
+            .unwrap()
+            .reset_index_on(rt())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("partition {bad}")), "{err}");
+        let ok = df
+            .groupby(&["k"])
+            .unwrap()
+            .shuffle_above(above)
+            .agg([sum("v")])
+            .unwrap()
+            .reset_index_on(rt())
+            .unwrap();
+        assert_eq!(ok.num_rows(), 37);
+        let total: i64 = i64s(&ok, "v_sum").into_iter().map(Option::unwrap).sum();
+        assert_eq!(total, (0..400).sum::<i64>());
+    }
+}
+
 #[test]
 fn aggregating_a_string_column_is_an_error_naming_it() {
     let df = DataFrame::from_arrow(table(&[("a".into(), 1, Some(1), 1.0)]), 1).unwrap();
