@@ -199,3 +199,67 @@ fn a_store_never_computed_leaves_no_file() {
     drop((stored, part));
     assert!(settled_listing(dir.path(), 0).is_empty());
 }
+
+#[test]
+fn appending_keeps_the_other_datasets_and_a_failed_append_keeps_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.h5");
+    let append = Hdf5Write::new().append(true);
+    // Appending to no file creates it; appending again adds, with gzip or without.
+    let x = Array::<i64>::arange(10, 4).unwrap();
+    to_hdf5(&x, &path, "x", &append).unwrap();
+    let y = Array::<f64>::linspace(0.0, 1.0, 7, 3).unwrap();
+    to_hdf5(&y, &path, "/group/y", &append.clone().gzip(3)).unwrap();
+    let z = Array::<f64>::ones(&[5, 5], &[2, 5]).unwrap();
+    to_hdf5(&z, &path, "z", &append).unwrap();
+    let read_x = || {
+        read_hdf5_as::<i64>(&path, "x", None)
+            .unwrap()
+            .compute()
+            .unwrap()
+    };
+    assert_eq!(read_x(), x.compute().unwrap());
+    assert_eq!(
+        read_hdf5_as::<f64>(&path, "/group/y", None)
+            .unwrap()
+            .compute()
+            .unwrap(),
+        y.compute().unwrap()
+    );
+    assert_eq!(
+        read_hdf5_as::<f64>(&path, "z", None)
+            .unwrap()
+            .compute()
+            .unwrap(),
+        z.compute().unwrap()
+    );
+
+    // A name the file holds already: an error naming it, and the file as it was.
+    let err = to_hdf5(&x, &path, "x", &append).unwrap_err();
+    assert_names(&err, "many.h5", "x", "cannot create the dataset");
+    assert_eq!(read_x(), x.compute().unwrap());
+
+    // A block that fails: the file keeps its datasets and gains nothing.
+    let bad = Array::<i64>::arange(100, 10).unwrap().map_blocks(|b| {
+        if b.iter().any(|&v| v == 55) {
+            panic!("block with 55 fails");
+        }
+        b.to_owned()
+    });
+    assert!(to_hdf5(&bad, &path, "w", &append).is_err());
+    assert_eq!(settled_listing(dir.path(), 1), vec!["many.h5".to_string()]);
+    assert_eq!(read_x(), x.compute().unwrap());
+    assert!(read_hdf5(&path, "w", None).is_err());
+
+    // Without append the file is replaced whole.
+    to_hdf5(&y, &path, "only", &Hdf5Write::new()).unwrap();
+    assert!(read_hdf5(&path, "x", None).is_err());
+
+    // Appending to a file that is not HDF5 names it and leaves it alone.
+    let text = dir.path().join("notes.h5");
+    std::fs::write(&text, "not hdf5").unwrap();
+    let err = to_hdf5(&x, &text, "x", &append).unwrap_err();
+    assert_names(&err, "notes.h5", "x", "cannot open the file to add to");
+    assert_eq!(std::fs::read_to_string(&text).unwrap(), "not hdf5");
+    assert_eq!(settled_listing(dir.path(), 2).len(), 2);
+}

@@ -45,6 +45,7 @@ pub struct Hdf5Write {
     chunks: Option<Vec<usize>>,
     gzip: Option<u8>,
     durable: bool,
+    append: bool,
 }
 
 impl Hdf5Write {
@@ -72,6 +73,29 @@ impl Hdf5Write {
     /// large file costs as long as the disk takes to write it.
     pub fn durable(mut self, durable: bool) -> Hdf5Write {
         self.durable = durable;
+        self
+    }
+
+    /// Adds the dataset to the file already at `path`, keeping its other datasets (h5py's
+    /// mode `"a"`, which Dask's `to_hdf5` uses), instead of replacing the file. The file is
+    /// copied to the temporary name first and the copy renamed into place once complete, so
+    /// `path` holds the old file until then, and keeps it if the write fails. Writing a dataset
+    /// name the file already holds is an error. Without a file at `path`, one is created.
+    ///
+    /// ```
+    /// use partita_collections::Array;
+    /// use partita_io::{read_hdf5_as, to_hdf5, Hdf5Write};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("both.h5");
+    /// to_hdf5(&Array::<i64>::arange(6, 3)?, &path, "x", &Hdf5Write::new())?;
+    /// to_hdf5(&Array::<i64>::arange(4, 2)?, &path, "y", &Hdf5Write::new().append(true))?;
+    /// assert_eq!(read_hdf5_as::<i64>(&path, "x", None)?.compute()?.len(), 6);
+    /// assert_eq!(read_hdf5_as::<i64>(&path, "y", None)?.compute()?.len(), 4);
+    /// # Ok::<(), partita_io::Error>(())
+    /// ```
+    pub fn append(mut self, append: bool) -> Hdf5Write {
+        self.append = append;
         self
     }
 
@@ -272,8 +296,17 @@ impl Sink {
             }
         }
         let tmp = temporary_name(path);
-        let file = hdf5_metno::File::create(&tmp)
-            .map_err(|e| fail(format!("cannot create {}: {e}", tmp.display())))?;
+        let file = if options.append && path.exists() {
+            std::fs::copy(path, &tmp)
+                .map_err(|e| fail(format!("cannot copy the file to {}: {e}", tmp.display())))?;
+            hdf5_metno::File::open_rw(&tmp).map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                fail(format!("cannot open the file to add to: {e}"))
+            })?
+        } else {
+            hdf5_metno::File::create(&tmp)
+                .map_err(|e| fail(format!("cannot create {}: {e}", tmp.display())))?
+        };
         let mut builder = file.new_dataset::<T>();
         if !shape.is_empty() {
             builder = builder.chunk(chunk.clone());
@@ -441,7 +474,7 @@ fn write_layer<T: Hdf5Element>(
 ///
 /// Nothing is computed now; the file is created at a temporary name beside `path`, and is
 /// renamed to `path` once every block is written, so `path` never holds a partial file (an
-/// existing file there is replaced whole). Computing anything that needs every block of the
+/// existing file there is replaced whole, or with [`Hdf5Write::append`] gains the dataset). Computing anything that needs every block of the
 /// returned array writes the file: its `std`, say, computes the statistic and stores the data
 /// in one pass. If the returned array (and everything built on it) is dropped before every
 /// block was written, the temporary file is removed.
