@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, IxDyn};
 use partita::collections::{Array, Axes, Chunks, C128, C64};
-use partita::io::{read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, Hdf5Element, Hdf5Write};
+use partita::io::{
+    read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, to_hdf5_dyn, Hdf5Element, Hdf5Write,
+};
 use partita::{Runtime, Scheduler};
 use proptest::prelude::*;
 
@@ -346,6 +348,67 @@ fn an_h5py_file_reads_with_every_numpy_dtype() {
     check_fixture("complex64", |n| C64::new(n as f32, (20 - n) as f32));
     check_fixture("complex128", |n| C128::new(n as f64 / 2.0, -(n as f64)));
     check_fixture("int32_be", |n| (n - 10) as i32);
+}
+
+/// Every dtype of the h5py file, read without naming its type and written back with
+/// `to_hdf5_dyn`, reads back with the same dtype and values (compared through the typed
+/// arrays); 128-bit integers are refused, naming the file.
+#[test]
+fn arrays_of_a_run_time_dtype_write_back_in_that_dtype() {
+    fn same<T: Hdf5Element + PartialEq + std::fmt::Debug>(a: &Path, b: &Path, name: &str) {
+        let x = read_hdf5_as::<T>(a, name, None).unwrap().compute().unwrap();
+        let y = read_hdf5_as::<T>(b, name, None).unwrap().compute().unwrap();
+        assert_eq!(x, y, "{name}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("copy.h5");
+    let names = [
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+        "int32_be",
+    ];
+    for name in names {
+        let x = read_hdf5(fixture(), name, None).unwrap();
+        to_hdf5_dyn(&x, &out, name, &Hdf5Write::new().append(true)).unwrap();
+        assert_eq!(
+            read_hdf5(&out, name, None).unwrap().dtype(),
+            x.dtype(),
+            "{name}"
+        );
+    }
+    let f = fixture();
+    same::<bool>(&f, &out, "bool");
+    same::<i8>(&f, &out, "int8");
+    same::<i16>(&f, &out, "int16");
+    same::<i32>(&f, &out, "int32");
+    same::<i64>(&f, &out, "int64");
+    same::<u8>(&f, &out, "uint8");
+    same::<u16>(&f, &out, "uint16");
+    same::<u32>(&f, &out, "uint32");
+    same::<u64>(&f, &out, "uint64");
+    same::<f32>(&f, &out, "float32");
+    same::<f64>(&f, &out, "float64");
+    same::<C64>(&f, &out, "complex64");
+    same::<C128>(&f, &out, "complex128");
+    same::<i32>(&f, &out, "int32_be");
+    let wide = partita::collections::DynArray::I128(Array::<i128>::arange(4, 2).unwrap());
+    let err = to_hdf5_dyn(&wide, dir.path().join("wide.h5"), "w", &Hdf5Write::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("wide.h5") && err.to_string().contains("16 bytes"),
+        "{err}"
+    );
+    assert!(!dir.path().join("wide.h5").exists());
 }
 
 #[test]

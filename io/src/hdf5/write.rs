@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ndarray::ArrayD;
-use partita_collections::{Array, Chunks};
+use partita_collections::{Array, Chunks, DynArray};
 use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
 
 use super::element::Hdf5Element;
@@ -575,4 +575,57 @@ pub fn to_hdf5_on<T: Hdf5Element>(
         .collect();
     runtime.compute(&graph, &keys)?;
     Ok(())
+}
+
+/// [`to_hdf5`] of an array whose element type is known only at run time (as [`read_hdf5`]
+/// returns it): the dataset gets the array's dtype.
+///
+/// ```
+/// use partita_io::{read_hdf5, to_hdf5, to_hdf5_dyn, Hdf5Write};
+/// use partita_collections::Array;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let (a, b) = (dir.path().join("a.h5"), dir.path().join("b.h5"));
+/// to_hdf5(&Array::<u16>::arange(9, 4)?, &a, "x", &Hdf5Write::new())?;
+/// let x = read_hdf5(&a, "x", None)?;              // a DynArray of u16
+/// to_hdf5_dyn(&x, &b, "copy", &Hdf5Write::new())?;
+/// let back = read_hdf5(&b, "copy", None)?;
+/// assert_eq!(back.dtype(), x.dtype());
+/// assert_eq!(back.into_typed::<u16>()?.compute()?, x.into_typed::<u16>()?.compute()?);
+/// # Ok::<(), partita_io::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`to_hdf5`]; [`Error::Hdf5`] naming the file and the dataset for 128-bit integers,
+/// which HDF5's integer types (and h5py) do not hold.
+pub fn to_hdf5_dyn(
+    array: &DynArray,
+    path: impl AsRef<Path>,
+    dataset: &str,
+    options: &Hdf5Write,
+) -> Result<()> {
+    let path = path.as_ref();
+    match array {
+        DynArray::Bool(a) => to_hdf5(a, path, dataset, options),
+        DynArray::I8(a) => to_hdf5(a, path, dataset, options),
+        DynArray::I16(a) => to_hdf5(a, path, dataset, options),
+        DynArray::I32(a) => to_hdf5(a, path, dataset, options),
+        DynArray::I64(a) => to_hdf5(a, path, dataset, options),
+        DynArray::U8(a) => to_hdf5(a, path, dataset, options),
+        DynArray::U16(a) => to_hdf5(a, path, dataset, options),
+        DynArray::U32(a) => to_hdf5(a, path, dataset, options),
+        DynArray::U64(a) => to_hdf5(a, path, dataset, options),
+        DynArray::F32(a) => to_hdf5(a, path, dataset, options),
+        DynArray::F64(a) => to_hdf5(a, path, dataset, options),
+        DynArray::C64(a) => to_hdf5(a, path, dataset, options),
+        DynArray::C128(a) => to_hdf5(a, path, dataset, options),
+        DynArray::I128(_) | DynArray::U128(_) => Err(Error::hdf5(
+            path,
+            dataset,
+            format!(
+                "{} elements are 16 bytes; HDF5 integers (and h5py) hold at most 8",
+                array.dtype()
+            ),
+        )),
+    }
 }
