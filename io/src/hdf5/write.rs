@@ -577,7 +577,7 @@ pub fn to_hdf5_on<T: Hdf5Element>(
     Ok(())
 }
 
-/// [`to_hdf5`] of an array whose element type is known only at run time (as [`read_hdf5`]
+/// [`to_hdf5`] of an array whose element type is known only at run time (as [`read_hdf5`](crate::read_hdf5)
 /// returns it): the dataset gets the array's dtype.
 ///
 /// ```
