@@ -176,7 +176,7 @@ fn build(batch: &RecordBatch, on: &[String]) -> Result<Built> {
             .flatten()
             .fold((i64::MAX, i64::MIN), |(a, b), &k| (a.min(k), b.max(k)));
         let span = (hi as i128 - lo as i128 + 1).max(0) as u128;
-        if n == 0 || span <= (4 * n as u128 + 1024) {
+        if n == 0 || span <= (16 * n as u128 + 1024) {
             let mut slots = vec![NONE; if n == 0 { 0 } else { span as usize }];
             // Backwards, so each chain lists rows in ascending order.
             for (row, k) in keys.iter().enumerate().rev() {
