@@ -1,13 +1,14 @@
-//! Merging the partial aggregates of a groupby into one partition, in a tree or through a
-//! shuffle, chosen while the graph runs.
+//! Merging the partial aggregates of a groupby into one partition: by one task, or through a
+//! shuffle to several, chosen while the graph runs.
 //!
 //! A `count` task waits for every partial table and adds up their groups. Under the threshold
-//! every partial goes to one receiver, which merges them all at once (few groups: one
-//! merge is cheap). From the threshold on, the partials are hash-shuffled on their keys to one
-//! receiver per partition (at most `MERGERS_MAX`), each merging its share of the groups, so
-//! that all workers merge at once. A last task concatenates the receivers' merged tables and puts the groups back in
-//! order of first appearance by the `__order` column that the partials carry (each group's
-//! first row as `partition << 32 | row`, merged by minimum), then turns states into results.
+//! every partial goes to one receiver, which merges them all at once (few groups: one merge is
+//! cheap). From the threshold on, the partials are hash-shuffled on their keys to one receiver
+//! per partition (at most `MERGERS_MAX`), each merging its share of the groups, so that all
+//! workers merge at once. A last task concatenates the receivers' merged tables, puts the
+//! groups back in order of first appearance by the `__order` column that the partials carry
+//! (each group's first row as `partition << 32 | row`, merged by minimum), and turns states
+//! into results.
 //!
 //! The graph is the same either way: the decision travels as a message (the `count` task's
 //! value) to the splits.
