@@ -474,9 +474,9 @@ fn write_layer<T: Hdf5Element>(
 ///
 /// Nothing is computed now; the file is created at a temporary name beside `path`, and is
 /// renamed to `path` once every block is written, so `path` never holds a partial file (an
-/// existing file there is replaced whole, or with [`Hdf5Write::append`] gains the dataset). Computing anything that needs every block of the
-/// returned array writes the file: its `std`, say, computes the statistic and stores the data
-/// in one pass. If the returned array (and everything built on it) is dropped before every
+/// existing file there is replaced whole, or with [`Hdf5Write::append`] gains the dataset).
+/// Computing anything that needs every block of the returned array writes the file: its `std`,
+/// say, computes the statistic and stores the data in one pass. If the returned array (and everything built on it) is dropped before every
 /// block was written, the temporary file is removed.
 ///
 /// The dataset is chunked as `options` says (by default in the array's first block shape; a
@@ -577,8 +577,8 @@ pub fn to_hdf5_on<T: Hdf5Element>(
     Ok(())
 }
 
-/// [`to_hdf5`] of an array whose element type is known only at run time (as [`read_hdf5`](crate::read_hdf5)
-/// returns it): the dataset gets the array's dtype.
+/// [`to_hdf5`] of an array whose element type is known only at run time (as
+/// [`read_hdf5`](crate::read_hdf5) returns it): the dataset gets the array's dtype.
 ///
 /// ```
 /// use partita_io::{read_hdf5, to_hdf5, to_hdf5_dyn, Hdf5Write};
