@@ -296,6 +296,14 @@ proptest! {
     }
 }
 
+/// `sum("v")` by `k`, merged through the shuffle from `above` partial groups on.
+fn sum_by_k(df: &DataFrame, above: usize) -> Result<RecordBatch, partita::collections::Error> {
+    df.groupby(&["k"])?
+        .shuffle_above(above)
+        .agg([sum("v")])?
+        .reset_index_on(rt())
+}
+
 /// More partitions than receivers merge: every group once, with its sum, in order of first
 /// appearance, whether the partials merge in one task or through the shuffle.
 #[test]
@@ -324,14 +332,7 @@ fn many_partitions_merge_to_the_same_groups_either_way() {
         *sums.entry(k).or_insert(0) += i as i64;
     }
     for above in [0, usize::MAX] {
-        let out = df
-            .groupby(&["k"])
-            .unwrap()
-            .shuffle_above(above)
-            .agg([sum("v")])
-            .unwrap()
-            .reset_index_on(rt())
-            .unwrap();
+        let out = sum_by_k(&df, above).unwrap();
         let got_keys: Vec<i64> = i64s(&out, "k").into_iter().map(Option::unwrap).collect();
         assert_eq!(got_keys, order, "shuffle_above {above}");
         let want: Vec<Option<i64>> = order.iter().map(|k| Some(sums[k])).collect();
@@ -358,24 +359,9 @@ fn a_failing_partition_fails_the_aggregate_and_leaves_the_runtime_healthy() {
             }
             Ok(b)
         });
-        let err = broken
-            .groupby(&["k"])
-            .unwrap()
-            .shuffle_above(above)
-            .agg([sum("v")])
-            .unwrap()
-            .reset_index_on(rt())
-            .unwrap_err()
-            .to_string();
+        let err = sum_by_k(&broken, above).unwrap_err().to_string();
         assert!(err.contains(&format!("partition {bad}")), "{err}");
-        let ok = df
-            .groupby(&["k"])
-            .unwrap()
-            .shuffle_above(above)
-            .agg([sum("v")])
-            .unwrap()
-            .reset_index_on(rt())
-            .unwrap();
+        let ok = sum_by_k(&df, above).unwrap();
         assert_eq!(ok.num_rows(), 37);
         let total: i64 = i64s(&ok, "v_sum").into_iter().map(Option::unwrap).sum();
         assert_eq!(total, (0..400).sum::<i64>());

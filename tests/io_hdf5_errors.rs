@@ -212,6 +212,12 @@ fn appending_keeps_the_other_datasets_and_a_failed_append_keeps_the_file() {
     to_hdf5(&y, &path, "/group/y", &append.clone().gzip(3)).unwrap();
     let z = Array::<f64>::ones(&[5, 5], &[2, 5]).unwrap();
     to_hdf5(&z, &path, "z", &append).unwrap();
+    let floats = |name: &str| {
+        read_hdf5_as::<f64>(&path, name, None)
+            .unwrap()
+            .compute()
+            .unwrap()
+    };
     let read_x = || {
         read_hdf5_as::<i64>(&path, "x", None)
             .unwrap()
@@ -219,20 +225,8 @@ fn appending_keeps_the_other_datasets_and_a_failed_append_keeps_the_file() {
             .unwrap()
     };
     assert_eq!(read_x(), x.compute().unwrap());
-    assert_eq!(
-        read_hdf5_as::<f64>(&path, "/group/y", None)
-            .unwrap()
-            .compute()
-            .unwrap(),
-        y.compute().unwrap()
-    );
-    assert_eq!(
-        read_hdf5_as::<f64>(&path, "z", None)
-            .unwrap()
-            .compute()
-            .unwrap(),
-        z.compute().unwrap()
-    );
+    assert_eq!(floats("/group/y"), y.compute().unwrap());
+    assert_eq!(floats("z"), z.compute().unwrap());
 
     // A name the file holds already: an error naming it, and the file as it was.
     let err = to_hdf5(&x, &path, "x", &append).unwrap_err();
