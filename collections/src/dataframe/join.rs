@@ -6,12 +6,12 @@
 //! keys into the same number of partitions, and partition `i` of one joins partition `i` of the
 //! other.
 //!
-//! The hash table of a single integer key whose values span a small range is a direct-indexed
-//! array; when the keys are unique and fill their range, the built side is reordered by key
-//! once and a probe computes each partner's row from its key, with no table at all. Any other
-//! key hashes its arrow-row encoding. Null keys never match,
-//! as in SQL: a row with a null key gets no partner, and appears only in the outer side of a
-//! left, right or outer join.
+//! The hash table of a single integer key whose values span a small range (up to 16 slots per
+//! row) is a direct-indexed array; when the keys are unique and fill their range, the built
+//! side is reordered by key once and a probe computes each partner's row from its key, with no
+//! table at all. A sparser integer key is hashed by value; any other key by its arrow-row
+//! encoding. Null keys never match, as in SQL: a row with a null key gets no partner, and
+//! appears only in the outer side of a left, right or outer join.
 
 use std::collections::HashMap;
 use std::sync::Arc;
