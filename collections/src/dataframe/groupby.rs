@@ -206,7 +206,7 @@ impl Fold {
 pub struct GroupBy {
     frame: DataFrame,
     keys: Vec<String>,
-    /// Output partitions of a shuffle-based aggregation (1: one partition, merged in a tree or
+    /// Output partitions of a shuffle-based aggregation (1: one partition, merged by one task or
     /// through a shuffle, as the number of groups decides).
     split_out: usize,
     /// Partial groups (summed over the partitions) from which one output merges through a
@@ -416,7 +416,7 @@ impl GroupBy {
             }
             .agg(aggs);
         }
-        // One output partition from several partials: merged in a tree or through a shuffle,
+        // One output partition from several partials: merged by one task or through a shuffle,
         // as the number of groups turns out (`merge_partials.rs`); either way in order of first
         // appearance, which the shuffle restores from the partials' `__order`.
         let adaptive = self.split_out == 1 && !self.keys.is_empty() && self.frame.npartitions > 1;
@@ -699,7 +699,7 @@ fn group_rows(batch: &RecordBatch, keys: &[String]) -> Result<(Vec<u32>, Vec<u32
 
 /// What [`fold_states`] folds.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Rows {
+enum Rows {
     /// The rows of partition `i`.
     Partition(usize),
     /// Partial tables (concatenated), whose states merge.
