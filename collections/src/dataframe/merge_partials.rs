@@ -22,7 +22,7 @@ use partita_runtime::{add_shuffle, downcast, value, Graph, ShuffleSpec, Task, Ta
 
 use super::expr::arrow_error;
 use super::groupby::{fail, finish, merge, Plan};
-use super::shuffle::{bucket, hash_rows, key_columns, split_by};
+use super::shuffle::{bucket, file_pieces, hash_rows, in_input_order, key_columns, split_by};
 use crate::error::{Error, Result};
 use crate::names::unique;
 
@@ -32,9 +32,6 @@ const MAILBOX: usize = 8;
 /// The most receivers that merge: with more partitions than this, each partial still goes out
 /// in at most this many pieces, so the pieces grow as partitions times this, not squared.
 const MERGERS_MAX: usize = 32;
-
-/// Pieces received by one output, tagged with their input partition.
-type Received = Vec<(usize, RecordBatch)>;
 
 /// A partial table with the number of outputs its shuffle splits it into.
 struct Routed {
@@ -104,23 +101,13 @@ pub(super) fn merge_partials(
                 Ok(())
             })
         },
-        fold: Arc::new(|to, state, pieces| {
-            // Keep the pieces; they merge once, in input order (first and last values depend
-            // on it).
-            let key = TaskKey::new("groupby-piece", to as u64);
-            let mut all = take_received(state);
-            for (from, p) in pieces {
-                all.push((from, downcast::<RecordBatch>(&p, &key)?.clone()));
-            }
-            Ok(value(all))
-        }),
+        // Pieces merge once, in input order (first and last values depend on it).
+        fold: Arc::new(file_pieces),
         finish: {
             let (plan, name) = (plan.clone(), name.clone());
             Arc::new(move |to, state| {
                 let key = TaskKey::new(name.clone(), to as u64);
-                let mut all = take_received(state);
-                all.sort_by_key(|(from, _)| *from);
-                let tables: Vec<RecordBatch> = all.into_iter().map(|(_, t)| t).collect();
+                let tables = in_input_order(state);
                 merge(&plan, &tables).map(value).map_err(|e| fail(&key, e))
             })
         },
@@ -144,14 +131,6 @@ pub(super) fn merge_partials(
         vec![Task::new(out.clone(), merged, kernel)],
     );
     (graph, out.name().into())
-}
-
-/// The pieces a receiver holds, taken over (copied only if something else still held them).
-fn take_received(state: Option<Value>) -> Received {
-    match state.map(|s| s.downcast::<Received>()) {
-        Some(Ok(arc)) => Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()),
-        _ => Vec::new(),
-    }
 }
 
 /// Cuts a partial table into `outputs` pieces by a hash of its keys.

@@ -147,6 +147,37 @@ pub(crate) fn split_by(
 /// Pieces received by one output, tagged with their input partition.
 type Received = Vec<(usize, RecordBatch)>;
 
+/// The pieces a receiver holds, taken over (copied only if something else still held them).
+fn take_received(state: Option<Value>) -> Received {
+    match state.map(|s| s.downcast::<Received>()) {
+        Some(Ok(arc)) => Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()),
+        _ => Vec::new(),
+    }
+}
+
+/// A [`ShuffleSpec`] fold that files record-batch pieces with their input partition, to be
+/// assembled once, in input order, by [`in_input_order`].
+pub(crate) fn file_pieces(
+    to: usize,
+    state: Option<Value>,
+    pieces: Vec<(usize, Value)>,
+) -> partita_runtime::Result<Value> {
+    let key = TaskKey::new("shuffle-piece", to as u64);
+    let mut all = take_received(state);
+    for (from, p) in pieces {
+        all.push((from, downcast::<RecordBatch>(&p, &key)?.clone()));
+    }
+    Ok(value(all))
+}
+
+/// The pieces [`file_pieces`] filed for one output, in input order: so the output does not
+/// depend on timing.
+pub(crate) fn in_input_order(state: Option<Value>) -> Vec<RecordBatch> {
+    let mut all = take_received(state);
+    all.sort_by_key(|(from, _)| *from);
+    all.into_iter().map(|(_, b)| b).collect()
+}
+
 /// Adds a shuffle of `frame`'s partitions to its graph: `route` gives each row of a partition
 /// its output number. Returns a frame of `outputs` partitions.
 pub(crate) fn shuffle_frame<F>(frame: &DataFrame, outputs: usize, op: &str, route: F) -> DataFrame
@@ -189,35 +220,12 @@ where
             }
             Ok(())
         }),
-        fold: Arc::new(|to, state, pieces| {
-            // Take the state over when nothing else holds it (always, between folds).
-            let mut all: Received = match state {
-                Some(s) => match s.downcast::<Received>() {
-                    Ok(arc) => Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()),
-                    Err(_) => Vec::new(),
-                },
-                None => Vec::new(),
-            };
-            let key = TaskKey::new("shuffle-piece", to as u64);
-            for (from, p) in pieces {
-                all.push((from, downcast::<RecordBatch>(&p, &key)?.clone()));
-            }
-            Ok(value(all))
-        }),
+        fold: Arc::new(file_pieces),
         finish: {
             let schema = schema.clone();
             let name = name.clone();
             Arc::new(move |to, state| {
-                let mut all: Received = match state {
-                    Some(s) => match s.downcast::<Received>() {
-                        Ok(arc) => Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()),
-                        Err(_) => Vec::new(),
-                    },
-                    None => Vec::new(),
-                };
-                all.sort_by_key(|(from, _)| *from);
-                let batches: Vec<RecordBatch> = all.into_iter().map(|(_, b)| b).collect();
-                let out = assemble(&schema, batches)
+                let out = assemble(&schema, in_input_order(state))
                     .map_err(|e| task_error(&TaskKey::new(name.clone(), to as u64), e))?;
                 Ok(value(out))
             })
