@@ -103,6 +103,44 @@ pub enum Error {
     /// The runtime was shut down while work was pending.
     #[error("the runtime has shut down")]
     Shutdown,
+    /// A task cannot leave the process: its work is a plain closure, or a literal whose type has
+    /// no codec. Raised before anything is sent.
+    #[error("layer {layer}, task {key}, cannot leave this process: {reason}. Fix: {fix}")]
+    NotTransportable {
+        /// The layer that holds the task.
+        layer: String,
+        /// The task.
+        key: TaskKey,
+        /// Why it cannot be shipped.
+        reason: String,
+        /// What to change.
+        fix: String,
+    },
+    /// A graph was written by another executable, whose operators and functions may differ.
+    #[error("the graph was built by executable {theirs}, but this process runs {ours}; run the same build on both sides")]
+    BuildMismatch {
+        /// This process's build id.
+        ours: String,
+        /// The sender's build id.
+        theirs: String,
+    },
+    /// Bytes from another process are malformed, of another format version, or name an operator
+    /// or codec this executable lacks.
+    #[error("wire format: {message}")]
+    Wire {
+        /// What is wrong.
+        message: String,
+    },
+    /// A failure in another process, as it was reported there.
+    #[error("{message}")]
+    Remote {
+        /// The kind of the original error (`TaskPanicked`, `TaskFailed`, ...).
+        kind: String,
+        /// Its message.
+        message: String,
+        /// The keys it concerns: the failed task first, then the root failure's.
+        keys: Vec<TaskKey>,
+    },
     /// An IO error, with the path it concerns.
     #[error("{path}: {source}")]
     Io {
@@ -117,6 +155,75 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    pub(crate) fn wire(message: impl Into<String>) -> Error {
+        Error::Wire {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// The name of the error's kind, as it is reported across processes.
+    pub fn kind(&self) -> &str {
+        match self {
+            Error::TaskPanicked { .. } => "TaskPanicked",
+            Error::TaskFailed { .. } => "TaskFailed",
+            Error::DependencyFailed { .. } => "DependencyFailed",
+            Error::Cancelled { .. } => "Cancelled",
+            Error::TypeMismatch { .. } => "TypeMismatch",
+            Error::MissingDependency { .. } => "MissingDependency",
+            Error::MissingKey { .. } => "MissingKey",
+            Error::DuplicateKey { .. } => "DuplicateKey",
+            Error::Cycle { .. } => "Cycle",
+            Error::PartitionReleased { .. } => "PartitionReleased",
+            Error::Codec { .. } => "Codec",
+            Error::Spawn { .. } => "Spawn",
+            Error::Shutdown => "Shutdown",
+            Error::NotTransportable { .. } => "NotTransportable",
+            Error::BuildMismatch { .. } => "BuildMismatch",
+            Error::Wire { .. } => "Wire",
+            Error::Remote { kind, .. } => kind,
+            Error::Io { .. } => "Io",
+        }
+    }
+
+    /// The task this error concerns, if any.
+    pub fn key(&self) -> Option<&TaskKey> {
+        match self {
+            Error::TaskPanicked { key, .. }
+            | Error::TaskFailed { key, .. }
+            | Error::DependencyFailed { key, .. }
+            | Error::Cancelled { key }
+            | Error::TypeMismatch { key, .. }
+            | Error::MissingKey { key }
+            | Error::DuplicateKey { key }
+            | Error::Cycle { key }
+            | Error::PartitionReleased { key }
+            | Error::NotTransportable { key, .. } => Some(key),
+            Error::MissingDependency { needed_by, .. } => Some(needed_by),
+            Error::Remote { keys, .. } => keys.first(),
+            _ => None,
+        }
+    }
+
+    /// The keys from this error down to its root failure: the task that reports it first.
+    pub fn key_chain(&self) -> Vec<TaskKey> {
+        let mut keys: Vec<TaskKey> = Vec::new();
+        if let Error::Remote { keys, .. } = self {
+            return keys.clone();
+        }
+        keys.extend(self.key().cloned());
+        if let Error::DependencyFailed { cause, .. } = self {
+            keys.extend(cause.key_chain());
+        }
+        keys
+    }
+
     /// The failure at the root of a chain of `DependencyFailed` errors.
     pub fn root(&self) -> &Error {
         match self {

@@ -39,6 +39,7 @@ mod plan;
 mod pool;
 mod profiler;
 mod progress;
+mod remote;
 mod runtime;
 mod scheduler;
 mod shuffle;
@@ -52,6 +53,14 @@ pub use self::future::{as_completed, gather, wait, AsCompleted, Future, TaskBuil
 pub use self::graph::{Graph, Layer, Task, TaskKey, TaskKind};
 pub use self::profiler::Profiler;
 pub use self::progress::ProgressBar;
+#[doc(hidden)]
+pub use self::remote::__private;
+pub use self::remote::{
+    codec_for, codec_named, codec_of, decode_graph, decode_outcome, decode_params, decode_value,
+    duplicate_operators, encode_graph, encode_outcome, encode_value, operator, serve_graph,
+    user_fn_op, BuildId, Operation, Operator, RemoteFn, TaskContext, Usage, ValueCodec,
+    FIRST_INPUT, OPERATORS, REMOTE_FNS, USER_FN, VALUE_CODECS, WIRE_VERSION,
+};
 pub use self::runtime::{Builder, Runtime};
 pub use self::scheduler::{ComputeHandle, Scheduler};
 pub use self::shuffle::{add_shuffle, FinishFn, FoldFn, ShuffleSpec, SplitFn};

@@ -71,6 +71,7 @@ impl Graph {
                     key: task.key.clone(),
                     deps: chain[0].deps.clone(),
                     kind: TaskKind::Compute(fused(stages)),
+                    op: None,
                 });
             }
             if !tasks.is_empty() {

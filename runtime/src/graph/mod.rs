@@ -19,6 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 pub use self::key::TaskKey;
 use crate::actor::PartitionRef;
 use crate::error::{Error, Result};
+use crate::remote::Operation;
 use crate::value::Kernel;
 
 /// How a task gets its value.
@@ -40,11 +41,16 @@ impl std::fmt::Debug for TaskKind {
 }
 
 /// One task: a key, the keys of its inputs in order, and how to produce its value.
+///
+/// A task may also carry its [`Operation`]: the same work described as data (a registered
+/// operator's name and its parameters), which is what lets the task leave the process. The local
+/// schedulers never look at it; they call the kernel.
 #[derive(Clone, Debug)]
 pub struct Task {
     key: TaskKey,
     deps: Vec<TaskKey>,
     kind: TaskKind,
+    op: Option<Operation>,
 }
 
 impl Task {
@@ -54,7 +60,26 @@ impl Task {
             key,
             deps,
             kind: TaskKind::Compute(kernel),
+            op: None,
         }
+    }
+
+    /// The same task, described as data by `op` so that it can be shipped. `op` must compute what
+    /// the kernel computes; the operators' own tests check that each of them does.
+    pub fn with_op(mut self, op: Operation) -> Self {
+        self.op = Some(op);
+        self
+    }
+
+    /// The same task with `op` when there is one.
+    pub fn with_op_opt(mut self, op: Option<Operation>) -> Self {
+        self.op = op;
+        self
+    }
+
+    /// The task as data, when it has a description that can leave the process.
+    pub fn op(&self) -> Option<&Operation> {
+        self.op.as_ref()
     }
 
     /// A task whose value is a persisted partition, read from its owning actor.
@@ -63,6 +88,7 @@ impl Task {
             key: partition.key().clone(),
             deps: Vec::new(),
             kind: TaskKind::Stored(partition),
+            op: None,
         }
     }
 

@@ -1,0 +1,193 @@
+//! The value codecs linked into the executable, found by type or by name.
+//!
+//! A value crosses a process boundary as `(codec name, bytes)`. Each [`ValueCodec`] is a
+//! link-time entry of [`VALUE_CODECS`]; [`register_value!`](crate::register_value) adds one for
+//! any serde type through bincode, and the collections register Arrow IPC for frames and a
+//! dtype-shape-bytes layout for array chunks. Decoding bytes from outside returns an error,
+//! never a panic.
+
+use std::any::{Any, TypeId};
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::remote::operation::{config, decode_params};
+use crate::value::Value;
+
+/// How one type of partition value is written as bytes and read back.
+#[derive(Debug)]
+pub struct ValueCodec {
+    /// The stable name, unique in the executable.
+    pub name: &'static str,
+    /// The type this codec reads and writes.
+    pub type_id: fn() -> TypeId,
+    /// The value's bytes.
+    ///
+    /// # Errors
+    /// [`Error::Codec`] if the value is not of this codec's type or cannot be encoded.
+    pub encode: fn(&Value) -> Result<Vec<u8>>,
+    /// The value back from its bytes.
+    ///
+    /// # Errors
+    /// [`Error::Codec`] or [`Error::Wire`] for malformed bytes; never a panic.
+    pub decode: fn(&[u8]) -> Result<Value>,
+}
+
+/// Every value codec linked into the executable.
+// The slice lives in a link section that linkme declares; no unsafe code is written here.
+#[allow(unsafe_code)]
+#[linkme::distributed_slice]
+pub static VALUE_CODECS: [ValueCodec];
+
+struct Index {
+    by_type: FxHashMap<TypeId, &'static ValueCodec>,
+    by_name: FxHashMap<&'static str, Vec<&'static ValueCodec>>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut by_type: FxHashMap<TypeId, &'static ValueCodec> = FxHashMap::default();
+        let mut by_name: FxHashMap<&'static str, Vec<&'static ValueCodec>> = FxHashMap::default();
+        for c in VALUE_CODECS.iter() {
+            by_name.entry(c.name).or_default().push(c);
+            // Two codecs for one type (a user registering a type the runtime already covers):
+            // keep the one whose name sorts first, so every process of the build picks the same.
+            by_type
+                .entry((c.type_id)())
+                .and_modify(|old| {
+                    if c.name < old.name {
+                        *old = c;
+                    }
+                })
+                .or_insert(c);
+        }
+        Index { by_type, by_name }
+    })
+}
+
+/// The codec for the concrete type inside `value`, if one is registered.
+pub fn codec_of(value: &Value) -> Option<&'static ValueCodec> {
+    let any: &(dyn Any + Send + Sync) = &**value;
+    index().by_type.get(&any.type_id()).copied()
+}
+
+/// The codec for `T`, if one is registered.
+pub fn codec_for<T: 'static>() -> Option<&'static ValueCodec> {
+    index().by_type.get(&TypeId::of::<T>()).copied()
+}
+
+/// The codec registered as `name`.
+///
+/// # Errors
+/// [`Error::Wire`] if no codec, or more than one, has that name.
+pub fn codec_named(name: &str) -> Result<&'static ValueCodec> {
+    match index().by_name.get(name).map(Vec::as_slice) {
+        Some([one]) => Ok(one),
+        Some(_) => Err(Error::wire(format!(
+            "value codec {name:?} is registered more than once"
+        ))),
+        None => Err(Error::wire(format!(
+            "no value codec {name:?} in this executable"
+        ))),
+    }
+}
+
+/// Encodes `value` as `(codec name, bytes)`.
+///
+/// # Errors
+/// [`Error::Codec`] naming `what` when its type has no codec, or the codec fails.
+pub fn encode_value(what: &str, value: &Value) -> Result<(&'static str, Vec<u8>)> {
+    let codec = codec_of(value).ok_or_else(|| Error::Codec {
+        what: what.to_string(),
+        message:
+            "its type has no registered codec; register it with partita::register_value!(Type)"
+                .to_string(),
+    })?;
+    Ok((codec.name, (codec.encode)(value)?))
+}
+
+/// Decodes a value written by [`encode_value`].
+///
+/// # Errors
+/// [`Error::Wire`] for an unknown codec, [`Error::Codec`] for malformed bytes.
+pub fn decode_value(what: &str, codec: &str, bytes: &[u8]) -> Result<Value> {
+    (codec_named(codec)?.decode)(bytes).map_err(|e| Error::Codec {
+        what: what.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes a serde value with bincode; used by [`register_value!`](crate::register_value).
+#[doc(hidden)]
+pub fn bincode_encode<T: Serialize + 'static>(value: &Value) -> Result<Vec<u8>> {
+    let v = value.downcast_ref::<T>().ok_or_else(|| Error::Codec {
+        what: std::any::type_name::<T>().to_string(),
+        message: "the value is of another type".to_string(),
+    })?;
+    bincode::serde::encode_to_vec(v, config()).map_err(|e| Error::Codec {
+        what: std::any::type_name::<T>().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads a serde value with bincode; used by [`register_value!`](crate::register_value).
+#[doc(hidden)]
+pub fn bincode_decode<T: DeserializeOwned + Send + Sync + 'static>(bytes: &[u8]) -> Result<Value> {
+    let v: T = decode_params(std::any::type_name::<T>(), bytes)?;
+    Ok(std::sync::Arc::new(v))
+}
+
+/// Registers a serde type's bincode codec at link time, so that its values can be literals of a
+/// shipped graph, results sent back, and (later) spilled.
+///
+/// The name defaults to the type as written, prefixed by the module; give one explicitly to keep
+/// it stable when the type moves.
+///
+/// ```
+/// use partita_runtime::{register_value, value, Operation};
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct Point { x: f64, y: f64 }
+/// register_value!(Point);
+///
+/// assert!(Operation::literal(&Point { x: 1.0, y: 2.0 }).is_some());
+/// ```
+#[macro_export]
+macro_rules! register_value {
+    ($t:ty) => {
+        $crate::register_value!($t, concat!(module_path!(), "::", stringify!($t)));
+    };
+    ($t:ty, $name:expr) => {
+        // A link-time entry of the slice (linkme places it in the slice's link section).
+        #[allow(unsafe_code)]
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::VALUE_CODECS)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static CODEC: $crate::ValueCodec = $crate::ValueCodec {
+                name: $name,
+                type_id: ::std::any::TypeId::of::<$t>,
+                encode: $crate::__private::bincode_encode::<$t>,
+                decode: $crate::__private::bincode_decode::<$t>,
+            };
+        };
+    };
+}
+
+macro_rules! builtin {
+    ($($t:ty),* $(,)?) => {
+        $(
+            crate::register_value!($t, stringify!($t));
+            crate::register_value!(Vec<$t>, concat!("Vec<", stringify!($t), ">"));
+        )*
+    };
+}
+
+builtin!(bool, i8, i16, i32, i64, i128, u8, u16, u32, u64, u128, f32, f64, String, usize);
+crate::register_value!((), "()");
+crate::register_value!(Vec<(String, u64)>, "Vec<(String, u64)>");
+crate::register_value!(Vec<(String, usize)>, "Vec<(String, usize)>");
+crate::register_value!(Vec<Vec<String>>, "Vec<Vec<String>>");
