@@ -28,8 +28,9 @@ pub use partita_io::{
     Hdf5Element, Hdf5Write, Result, Roll, Source, TextOptions,
 };
 pub use partita_runtime::{
-    as_completed, gather, wait, AsCompleted, BincodeCodec, Builder, Codec, ComputeHandle, Event,
-    EventKind, Future, Graph, PartitionRef, Profiler, ProgressBar, Runtime, Scheduler,
+    as_completed, decode_graph, decode_outcome, encode_graph, gather, register_value, remote_fn,
+    serve_graph, wait, AsCompleted, BincodeCodec, BuildId, Builder, Codec, ComputeHandle, Event,
+    EventKind, Future, Graph, Operation, PartitionRef, Profiler, ProgressBar, Runtime, Scheduler,
     Subscription, Task, TaskBuilder, TaskKey,
 };
 

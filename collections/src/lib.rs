@@ -10,6 +10,7 @@ mod dataframe;
 mod delayed;
 mod error;
 mod filled;
+mod layer;
 mod names;
 mod partition_plan;
 mod short_key;

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use partita_runtime::{
-    downcast, downcast_owned, value, ComputeHandle, Graph, Kernel, Runtime, Task, TaskKey,
-    TaskKind, Value,
+    downcast, downcast_owned, user_fn_op, value, ComputeHandle, Graph, Kernel, Operation, Runtime,
+    Task, TaskKey, TaskKind, Usage, Value, FIRST_INPUT,
 };
 use rustc_hash::FxHashSet;
 
@@ -26,6 +26,8 @@ struct Node {
     key: TaskKey,
     deps: Vec<Arc<Node>>,
     body: Body,
+    /// The task as data, when it can leave the process.
+    op: Option<Operation>,
 }
 
 enum Body {
@@ -103,12 +105,18 @@ fn new_key(name: &'static str) -> TaskKey {
     TaskKey::new(shared, NEXT_INDEX.fetch_add(1, Ordering::Relaxed))
 }
 
-fn node<T>(key: TaskKey, deps: Vec<Arc<Node>>, kernel: Kernel) -> Delayed<T> {
+fn node<T>(
+    key: TaskKey,
+    deps: Vec<Arc<Node>>,
+    kernel: Kernel,
+    op: Option<Operation>,
+) -> Delayed<T> {
     Delayed {
         node: Arc::new(Node {
             key,
             deps,
             body: Body::Task(TaskKind::Compute(kernel)),
+            op,
         }),
         _type: PhantomData,
     }
@@ -143,6 +151,7 @@ where
         new_key("delayed"),
         Vec::new(),
         Arc::new(move |_| Ok(value(f()))),
+        user_fn_op::<F>(Usage::Call0),
     )
 }
 
@@ -155,10 +164,12 @@ where
 /// ```
 pub fn from_value<T: Send + Sync + 'static>(v: T) -> Delayed<T> {
     let v = value(v);
+    let op = Operation::literal_value(v.clone());
     node(
         new_key("value"),
         Vec::new(),
         Arc::new(move |_| Ok(v.clone())),
+        op,
     )
 }
 
@@ -191,6 +202,7 @@ where
         new_key("combine"),
         items.iter().map(|d| d.node.clone()).collect(),
         kernel,
+        user_fn_op::<F>(Usage::Slice),
     )
 }
 
@@ -212,6 +224,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
             node: Arc::new(Node {
                 key,
                 deps: self.node.deps.clone(),
+                op: self.node.op.clone(),
                 body: match &self.node.body {
                     Body::Task(kind) => Body::Task(kind.clone()),
                     // A key inside a collection's graph cannot be renamed; wrap it instead.
@@ -225,6 +238,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                                     key: input.clone(),
                                 })
                             }),
+                            Some(Operation::new(FIRST_INPUT, &())),
                         );
                     }
                 },
@@ -244,6 +258,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
             new_key("map"),
             vec![self.node.clone()],
             Arc::new(move |inputs: Vec<Value>| Ok(value(f(downcast::<T>(&inputs[0], &input)?)))),
+            user_fn_op::<F>(Usage::Ref1),
         )
     }
 
@@ -263,6 +278,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 let b = downcast::<U>(&inputs[1], &kb)?;
                 Ok(value(f(a, b)))
             }),
+            user_fn_op::<F>(Usage::Ref2),
         )
     }
 
@@ -350,6 +366,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 key: task.key().clone(),
                 deps: Vec::new(),
                 body: Body::Task(task.kind().clone()),
+                op: None,
             }),
             _type: PhantomData,
         })
@@ -366,6 +383,7 @@ impl<T> Delayed<T> {
                 key,
                 deps: Vec::new(),
                 body: Body::Graph(graph),
+                op: None,
             }),
             _type: PhantomData,
         }
@@ -385,7 +403,7 @@ fn graph_of<T>(roots: &[Delayed<T>]) -> Graph {
         let deps = n.deps.iter().map(|d| d.key.clone()).collect();
         match &n.body {
             Body::Task(TaskKind::Compute(k)) => {
-                tasks.push(Task::new(n.key.clone(), deps, k.clone()))
+                tasks.push(Task::new(n.key.clone(), deps, k.clone()).with_op_opt(n.op.clone()))
             }
             Body::Task(TaskKind::Stored(p)) => tasks.push(Task::stored(p.clone())),
             Body::Graph(g) => graphs.push(g),

@@ -262,7 +262,7 @@ crate::register_operator!(FIRST_INPUT, build_first_input);
 /// ```
 #[macro_export]
 macro_rules! register_operator {
-    ($name:expr, $build:path) => {
+    ($name:expr, $build:expr) => {
         // A link-time entry of the slice (linkme places it in the slice's link section).
         #[allow(unsafe_code)]
         const _: () = {
