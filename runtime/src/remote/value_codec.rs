@@ -162,6 +162,47 @@ macro_rules! register_value {
         $crate::register_value!($t, concat!(module_path!(), "::", stringify!($t)));
     };
     ($t:ty, $name:expr) => {
+        $crate::register_codec!(
+            $t,
+            $name,
+            $crate::__private::bincode_encode::<$t>,
+            $crate::__private::bincode_decode::<$t>
+        );
+    };
+}
+
+/// Registers a codec of one's own for type `$t` at link time: `encode` is a
+/// `fn(&Value) -> Result<Vec<u8>>` and `decode` a `fn(&[u8]) -> Result<Value>` that returns an
+/// error, never panics, on malformed bytes. Frames and array chunks register theirs this way.
+///
+/// ```
+/// use std::sync::Arc;
+/// use partita_runtime::{codec_for, register_codec, Error, Result, Value};
+///
+/// struct Celsius(f32);
+/// fn encode(v: &Value) -> Result<Vec<u8>> {
+///     let c = v.downcast_ref::<Celsius>().ok_or(Error::Shutdown)?;
+///     Ok(c.0.to_le_bytes().to_vec())
+/// }
+/// fn decode(b: &[u8]) -> Result<Value> {
+///     let bytes: [u8; 4] = b.try_into().map_err(|_| Error::Codec {
+///         what: "Celsius".into(),
+///         message: format!("{} bytes, not 4", b.len()),
+///     })?;
+///     Ok(Arc::new(Celsius(f32::from_le_bytes(bytes))))
+/// }
+/// register_codec!(Celsius, "doc::Celsius", encode, decode);
+///
+/// let codec = codec_for::<Celsius>().unwrap();
+/// let v: Value = Arc::new(Celsius(21.5));
+/// let back = (codec.decode)(&(codec.encode)(&v)?)?;
+/// assert_eq!(back.downcast_ref::<Celsius>().unwrap().0, 21.5);
+/// assert!((codec.decode)(&[1, 2]).is_err());
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+#[macro_export]
+macro_rules! register_codec {
+    ($t:ty, $name:expr, $encode:expr, $decode:expr) => {
         // A link-time entry of the slice (linkme places it in the slice's link section).
         #[allow(unsafe_code)]
         const _: () = {
@@ -170,8 +211,8 @@ macro_rules! register_value {
             static CODEC: $crate::ValueCodec = $crate::ValueCodec {
                 name: $name,
                 type_id: ::std::any::TypeId::of::<$t>,
-                encode: $crate::__private::bincode_encode::<$t>,
-                decode: $crate::__private::bincode_decode::<$t>,
+                encode: $encode,
+                decode: $decode,
             };
         };
     };
