@@ -109,6 +109,49 @@ fn a_plain_closure_is_refused() {
     assert_eq!(x.compute().unwrap(), 2);
 }
 
+/// Bags whose partitions are generated or given: `range`, `from_sequence`, `from_delayed`.
+fn bag_sources() {
+    let r = Bag::range(1_000, 7);
+    let remote = child::compute_remote(&r.graph(), &r.keys()).unwrap();
+    let items: Vec<u64> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<u64>>().unwrap().clone())
+        .collect();
+    assert_eq!(items, (0..1_000).collect::<Vec<u64>>());
+
+    let words: Vec<String> = ["a", "bb", "", "dddd", "é"].map(String::from).to_vec();
+    let b = Bag::from_sequence(words.clone(), 3);
+    let remote = child::compute_remote(&b.graph(), &b.keys()).unwrap();
+    let items: Vec<String> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<String>>().unwrap().clone())
+        .collect();
+    assert_eq!(items, words);
+
+    let parts = vec![
+        from_value(vec![1_u64, 2]).map(double_all),
+        from_value(vec![3_u64]),
+    ];
+    let d = Bag::from_delayed(&parts);
+    let local = d.compute().unwrap();
+    let remote = child::compute_remote(&d.graph(), &d.keys()).unwrap();
+    let items: Vec<u64> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<u64>>().unwrap().clone())
+        .collect();
+    assert_eq!(items, local);
+    assert_eq!(items, vec![2, 4, 3]);
+
+    // An element-wise closure is local-only; shipping names the layer that runs it.
+    let mapped = Bag::range(10, 2).map(|x| x * 2);
+    let err = encode_graph(&mapped.graph(), &mapped.keys()).unwrap_err();
+    assert!(err.to_string().contains("layer bag-"), "{err}");
+}
+
+remote_fn! {
+    fn double_all(xs: &Vec<u64>) -> Vec<u64> { xs.iter().map(|x| x * 2).collect() }
+}
+
 fn main() {
     if std::env::args().any(|a| a == child::SERVE_FLAG) {
         child::serve();
@@ -127,6 +170,7 @@ fn main() {
         ),
         ("another_build_is_refused", another_build_is_refused),
         ("a_plain_closure_is_refused", a_plain_closure_is_refused),
+        ("bag_sources", bag_sources),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests {

@@ -17,10 +17,15 @@ mod test;
 
 use std::sync::Arc;
 
-use partita_runtime::{downcast, value, Graph, Kernel, Runtime, Task, TaskKey, Value};
+use partita_runtime::{
+    downcast, value, Graph, Kernel, Operation, Runtime, Task, TaskContext, TaskKey, Value,
+    FIRST_INPUT,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::delayed::Delayed;
 use crate::error::Result;
+use crate::layer::{layer, register_op, Op};
 use crate::names::unique;
 use crate::partition_plan::{even_ranges, sources};
 
@@ -136,11 +141,13 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             .enumerate()
             .map(|(i, r)| {
                 let part = value(items[r].to_vec());
+                let op = Operation::literal_value(part.clone());
                 Task::new(
                     TaskKey::new(name.clone(), i as u64),
                     vec![],
                     Arc::new(move |_| Ok(part.clone())),
                 )
+                .with_op_opt(op)
             })
             .collect();
         let mut graph = Graph::new();
@@ -168,6 +175,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                     vec![d.key().clone()],
                     Arc::new(|mut inputs: Vec<Value>| Ok(inputs.swap_remove(0))),
                 )
+                .with_op(Operation::new(FIRST_INPUT, &()))
             })
             .collect();
         graph.add_layer(name.clone(), tasks);
@@ -598,19 +606,35 @@ impl Bag<u64> {
     /// ```
     pub fn range(n: u64, npartitions: usize) -> Bag<u64> {
         let name = unique("range");
+        let mut graph = Graph::new();
         let tasks = even_ranges(n as usize, npartitions)
             .enumerate()
             .map(|(i, r)| {
-                let (lo, hi) = (r.start as u64, r.end as u64);
-                Task::new(
-                    TaskKey::new(name.clone(), i as u64),
-                    vec![],
-                    Arc::new(move |_| Ok(value((lo..hi).collect::<Vec<u64>>()))),
-                )
-            })
-            .collect();
-        let mut graph = Graph::new();
-        graph.add_layer(name.clone(), tasks);
+                let op = Range {
+                    start: r.start as u64,
+                    end: r.end as u64,
+                };
+                (TaskKey::new(name.clone(), i as u64), vec![], op)
+            });
+        layer(&mut graph, &name, tasks);
         Bag::materialized(graph, name, npartitions.max(1))
     }
 }
+
+/// The partition of `Bag::range` holding `start..end`.
+#[derive(Serialize, Deserialize)]
+struct Range {
+    start: u64,
+    end: u64,
+}
+
+impl Op for Range {
+    const NAME: &'static str = "bag.range";
+
+    fn kernel(&self, _: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (lo, hi) = (self.start, self.end);
+        Ok(Arc::new(move |_| Ok(value((lo..hi).collect::<Vec<u64>>()))))
+    }
+}
+
+register_op!(Range);
