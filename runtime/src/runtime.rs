@@ -12,6 +12,11 @@ use crate::pool::{Pool, Registry};
 use crate::scheduler::{ComputeHandle, Execution, Scheduler};
 use crate::value::Value;
 
+thread_local! {
+    /// The runtimes installed on this thread, innermost last.
+    static INSTALLED: std::cell::RefCell<Vec<Runtime>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// An executor for task graphs and futures.
 ///
 /// Cloning is cheap and shares the runtime. When the last clone (and the last handle of work in
@@ -142,6 +147,38 @@ impl Runtime {
                 .build()
                 .unwrap_or_else(|e| panic!("cannot start the default partita runtime: {e}"))
         })
+    }
+
+    /// The runtime that `compute()` uses on this thread: the innermost one
+    /// [`install`](Self::install)ed, or the process-wide [`global`](Self::global) one.
+    ///
+    /// ```
+    /// use partita_runtime::{Runtime, Scheduler};
+    /// let rt = Runtime::builder().scheduler(Scheduler::Sync).build()?;
+    /// assert_eq!(Runtime::current().scheduler(), Scheduler::Threads);
+    /// rt.install(|| assert_eq!(Runtime::current().scheduler(), Scheduler::Sync));
+    /// assert_eq!(Runtime::current().scheduler(), Scheduler::Threads);
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn current() -> Runtime {
+        INSTALLED
+            .with(|stack| stack.borrow().last().cloned())
+            .unwrap_or_else(|| Runtime::global().clone())
+    }
+
+    /// Runs `f` with this runtime as [`current`](Self::current) on this thread, as rayon's
+    /// `ThreadPool::install` does: every `compute()`, `persist()` and writer called inside uses
+    /// it. Installs nest; the previous runtime is current again when `f` returns or panics.
+    pub fn install<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Uninstall;
+        impl Drop for Uninstall {
+            fn drop(&mut self) {
+                INSTALLED.with(|stack| stack.borrow_mut().pop());
+            }
+        }
+        INSTALLED.with(|stack| stack.borrow_mut().push(self.clone()));
+        let _uninstall = Uninstall;
+        f()
     }
 
     /// The scheduler this runtime uses.
