@@ -23,9 +23,10 @@ pub use partita_collections::{
     DynArray, Expr, Index, Stream, Window, C128, C64,
 };
 pub use partita_io::{
-    read_csv, read_hdf5, read_hdf5_as, read_text, read_text_with, store_hdf5, to_csv, to_hdf5,
-    to_hdf5_on, to_rolling_textfiles, to_textfiles, write_atomic, Compression, CsvOptions, Error,
-    Hdf5Element, Hdf5Write, Result, Roll, Source, TextOptions,
+    read_csv, read_hdf5, read_hdf5_as, read_ipc, read_parquet, read_text, read_text_with,
+    store_hdf5, to_csv, to_hdf5, to_hdf5_dyn, to_hdf5_on, to_ipc, to_parquet, to_rolling_csv,
+    to_rolling_parquet, to_rolling_textfiles, to_textfiles, write_atomic, Compression, CsvOptions,
+    Error, Hdf5Element, Hdf5Write, ParquetOptions, Result, Roll, Source, TextOptions,
 };
 pub use partita_runtime::{
     as_completed, decode_graph, decode_outcome, encode_graph, gather, register_value, remote_fn,
@@ -52,8 +53,10 @@ pub mod io {
 /// The names most programs need: `use partita::prelude::*;`.
 pub mod prelude {
     pub use partita_collections::prelude::*;
+    // `partita::Future` (a submitted task's handle) stays out: it would shadow
+    // `std::future::Future` in every module that imports the prelude.
     pub use partita_runtime::prelude::{
-        as_completed, gather, wait, Future, Graph, ProgressBar, Runtime, Scheduler, Task, TaskKey,
+        as_completed, gather, wait, Graph, ProgressBar, Runtime, Scheduler, Task, TaskKey,
     };
 
     pub use crate::{Error, Result};

@@ -68,8 +68,9 @@ pub use self::value::{downcast, downcast_owned, value, Kernel, Value};
 
 /// The names most programs need.
 pub mod prelude {
+    // `Future` (a submitted task's handle) stays out: it would shadow `std::future::Future`.
     pub use crate::{
-        as_completed, gather, wait, Error, Future, Graph, ProgressBar, Result, Runtime, Scheduler,
-        Task, TaskKey,
+        as_completed, gather, wait, Error, Graph, ProgressBar, Result, Runtime, Scheduler, Task,
+        TaskKey,
     };
 }
