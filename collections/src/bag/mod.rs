@@ -479,12 +479,12 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             .collect()
     }
 
-    /// Every item, in partition order, computed on the default runtime.
+    /// Every item, in partition order, computed on the current runtime ([`Runtime::current`]).
     ///
     /// # Errors
     /// The first failed partition's error.
     pub fn compute(&self) -> Result<Vec<T>> {
-        self.compute_on(Runtime::global())
+        self.compute_on(&Runtime::current())
     }
 
     /// Every item, in partition order, computed on `runtime`.
@@ -544,7 +544,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// # Errors
     /// The error of a partition it had to compute.
     pub fn take(&self, n: usize) -> Result<Vec<T>> {
-        self.take_on(Runtime::global(), n)
+        self.take_on(&Runtime::current(), n)
     }
 
     /// [`take`](Self::take) on `runtime`.
@@ -577,7 +577,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// # Errors
     /// The first failed partition's error.
     pub fn persist(&self) -> Result<Bag<T>> {
-        self.persist_on(Runtime::global())
+        self.persist_on(&Runtime::current())
     }
 
     /// [`persist`](Self::persist) on `runtime`.

@@ -301,7 +301,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         self.graph().to_dot()
     }
 
-    /// Computes the value on the process-wide default runtime.
+    /// Computes the value on the current runtime ([`Runtime::current`]: the one installed with
+    /// [`Runtime::install`], else the process-wide default).
     ///
     /// # Errors
     /// The failure of the task, or of a task it depends on.
@@ -309,7 +310,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     where
         T: Clone,
     {
-        self.compute_on(Runtime::global())
+        self.compute_on(&Runtime::current())
     }
 
     /// Computes the value on `runtime`.
@@ -330,7 +331,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// Starts computing on the default runtime; await the handle for the value. The runtime's
     /// threads do the work, so awaiting never blocks an async executor.
     pub fn compute_async(&self) -> DelayedHandle<T> {
-        self.compute_async_on(Runtime::global())
+        self.compute_async_on(&Runtime::current())
     }
 
     /// Starts computing on `runtime`; await the handle for the value.
@@ -348,7 +349,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// # Errors
     /// As [`compute`](Self::compute).
     pub fn persist(&self) -> Result<Delayed<T>> {
-        self.persist_on(Runtime::global())
+        self.persist_on(&Runtime::current())
     }
 
     /// [`persist`](Self::persist) on `runtime`.
@@ -448,7 +449,7 @@ pub fn compute_all<T>(items: &[Delayed<T>]) -> Result<Vec<T>>
 where
     T: Clone + Send + Sync + 'static,
 {
-    compute_all_on(Runtime::global(), items)
+    compute_all_on(&Runtime::current(), items)
 }
 
 /// [`compute_all`] on `runtime`.
