@@ -32,14 +32,17 @@ remote_fn! {
 
 type Decoder = Box<dyn Fn(&[u8]) -> bool>;
 
-fn seeds(rt: &Runtime) -> Result<Vec<(String, Vec<u8>, Decoder)>, Box<dyn std::error::Error>> {
-    let mut seeds: Vec<(String, Vec<u8>, Decoder)> = Vec::new();
+/// What a seed is, its bytes, and the decoder that reads them.
+type Seed = (String, Vec<u8>, Decoder);
+
+fn seeds(rt: &Runtime) -> Result<Vec<Seed>, Box<dyn std::error::Error>> {
+    let mut seeds: Vec<Seed> = Vec::new();
     let leaves: Vec<Delayed<u64>> = (0..64).map(|i| from_value(i).map(inc)).collect();
     let parts: Vec<Delayed<u64>> = leaves.chunks(8).map(|xs| combine(xs, sum)).collect();
     let root = combine(&parts, sum);
     let persisted = from_value(vec!["a".to_string(), "bc".into()]).persist_on(rt)?;
     let text = from_value("words:".to_string()).zip_with(&persisted, join_words);
-    let g = graph_all(&[root.clone()]);
+    let g = graph_all(std::slice::from_ref(&root));
     let graph = encode_graph(&g, std::slice::from_ref(root.key()))?;
     let text_graph = encode_graph(&text.graph(), std::slice::from_ref(text.key()))?;
     let outcome = serve_graph(rt, &graph);

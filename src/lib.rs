@@ -19,8 +19,8 @@ struct ReadmeDoctests;
 
 pub use partita_collections::{
     axis, col, combine, compute_all, compute_all_on, compute_arrays, delayed, from_value,
-    graph_all, lit, Array, AsF64, Axes, Bag, Chunks, DType, DataFrame, Delayed, DelayedHandle,
-    DynArray, Expr, Index, Stream, Window, C128, C64,
+    graph_all, lit, remote_fn, Array, AsF64, Axes, Bag, Chunks, DType, DataFrame, Delayed,
+    DelayedHandle, DynArray, Expr, Index, Stream, Window, C128, C64,
 };
 pub use partita_io::{
     read_csv, read_hdf5, read_hdf5_as, read_ipc, read_parquet, read_text, read_text_with,
@@ -29,9 +29,9 @@ pub use partita_io::{
     Error, Hdf5Element, Hdf5Write, ParquetOptions, Result, Roll, Source, TextOptions,
 };
 pub use partita_runtime::{
-    as_completed, decode_graph, decode_outcome, encode_graph, gather, register_value, remote_fn,
-    serve_graph, wait, AsCompleted, BincodeCodec, BuildId, Builder, Codec, ComputeHandle, Event,
-    EventKind, Future, Graph, Operation, PartitionRef, Profiler, ProgressBar, Runtime, Scheduler,
+    as_completed, decode_graph, decode_outcome, encode_graph, gather, register_value, serve_graph,
+    wait, AsCompleted, BincodeCodec, BuildId, Builder, Codec, ComputeHandle, Event, EventKind,
+    Future, Graph, Operation, PartitionRef, Profiler, ProgressBar, Runtime, Scheduler,
     Subscription, Task, TaskBuilder, TaskKey,
 };
 

@@ -10,6 +10,7 @@ mod child;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
+use partita::collections::split_whitespace;
 use partita::prelude::*;
 use partita::{encode_graph, graph_all, remote_fn};
 
@@ -152,6 +153,140 @@ remote_fn! {
     fn double_all(xs: &Vec<u64>) -> Vec<u64> { xs.iter().map(|x| x * 2).collect() }
 }
 
+remote_fn! {
+    /// The word count's user function: the words of a line, as `str::split_whitespace` finds them.
+    fn words(line: &String, count: &mut dyn FnMut(&str)) {
+        split_whitespace(line).for_each(count)
+    }
+}
+
+remote_fn! {
+    fn not_blank(line: &String) -> bool { !line.trim().is_empty() }
+}
+
+remote_fn! {
+    fn shout(line: String) -> String { line.to_uppercase() }
+}
+
+remote_fn! {
+    fn owned_words(line: String) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+}
+
+remote_fn! {
+    fn length(word: &String) -> usize { word.len() }
+}
+
+/// Text files of Zipf-like words, some lines blank, in a temporary directory.
+fn text_files() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let vocabulary = [
+        "the", "of", "partita", "dask", "ß", "naïve", "x", "word", "rare-one",
+    ];
+    let mut rng = 7_u64;
+    for f in 0..3 {
+        let mut text = String::new();
+        for line in 0..400 {
+            if line % 17 == 0 {
+                text.push_str("   \n");
+                continue;
+            }
+            for w in 0..(line % 9) {
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let pick = ((rng >> 33) % 81) as usize;
+                let word = vocabulary[(pick as f64).sqrt() as usize];
+                text.push_str(word);
+                text.push(if w % 4 == 3 { '\t' } else { ' ' });
+            }
+            text.push('\n');
+        }
+        std::fs::write(dir.path().join(format!("part-{f}.txt")), text).unwrap();
+    }
+    dir
+}
+
+/// The word count over text files, with its user function: every (word, count) the child
+/// computes equals the local answer and a plain sequential count.
+fn word_count() {
+    let dir = text_files();
+    let lines =
+        partita::read_text(dir.path().join("part-*.txt").to_str().unwrap(), Some(1500)).unwrap();
+    assert!(lines.npartitions() > 6, "{}", lines.npartitions());
+    let frequencies = lines.str_frequencies(words);
+    let mut local = frequencies.compute().unwrap();
+    local.sort();
+    let remote = child::compute_remote(&frequencies.graph(), &frequencies.keys()).unwrap();
+    let mut remote: Vec<(String, u64)> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<(String, u64)>>().unwrap().clone())
+        .collect();
+    remote.sort();
+    assert_eq!(remote, local);
+    let mut reference: std::collections::BTreeMap<String, u64> = Default::default();
+    for f in 0..3 {
+        let text = std::fs::read_to_string(dir.path().join(format!("part-{f}.txt"))).unwrap();
+        for w in text.split_whitespace() {
+            *reference.entry(w.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(remote, reference.into_iter().collect::<Vec<_>>());
+}
+
+/// A chain of registered item functions (filter, map, flat_map, pluck) over text lines and over
+/// a sequence, collected in the child.
+fn bag_chains() {
+    let dir = text_files();
+    let lines =
+        partita::read_text(dir.path().join("part-*.txt").to_str().unwrap(), Some(4000)).unwrap();
+    let chained = lines
+        .filter(not_blank)
+        .map(shout)
+        .flat_map(owned_words)
+        .pluck(length);
+    let local = chained.compute().unwrap();
+    let remote = child::compute_remote(&chained.graph(), &chained.keys()).unwrap();
+    let remote: Vec<usize> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<usize>>().unwrap().clone())
+        .collect();
+    assert_eq!(remote, local);
+    assert!(!local.is_empty());
+
+    let only_lines = lines.filter(not_blank);
+    let remote = child::compute_remote(&only_lines.graph(), &only_lines.keys()).unwrap();
+    let remote: Vec<String> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<String>>().unwrap().clone())
+        .collect();
+    assert_eq!(remote, only_lines.compute().unwrap());
+
+    let raw = partita::read_text(dir.path().join("part-0.txt").as_path(), None).unwrap();
+    let remote = child::compute_remote(&raw.graph(), &raw.keys()).unwrap();
+    assert_eq!(
+        remote[0].downcast_ref::<Vec<String>>().unwrap(),
+        &raw.compute().unwrap()
+    );
+
+    let seq = Bag::from_sequence(vec!["a b".to_string(), " ".into(), "c".into()], 2);
+    let words_of = seq.flat_map(owned_words);
+    let remote = child::compute_remote(&words_of.graph(), &words_of.keys()).unwrap();
+    let remote: Vec<String> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<String>>().unwrap().clone())
+        .collect();
+    assert_eq!(remote, vec!["a", "b", "c"]);
+
+    // One plain closure anywhere in the chain keeps the whole chain local.
+    let mixed = lines.filter(not_blank).map(|l| l.len()).pluck(|n| n + 1);
+    let err = encode_graph(&mixed.graph(), &mixed.keys()).unwrap_err();
+    assert!(err.to_string().contains("layer bag-"), "{err}");
+    let mixed_counts = lines.map(|l| l).str_frequencies(words);
+    assert!(encode_graph(&mixed_counts.graph(), &mixed_counts.keys()).is_err());
+}
+
 fn main() {
     if std::env::args().any(|a| a == child::SERVE_FLAG) {
         child::serve();
@@ -171,6 +306,8 @@ fn main() {
         ("another_build_is_refused", another_build_is_refused),
         ("a_plain_closure_is_refused", a_plain_closure_is_refused),
         ("bag_sources", bag_sources),
+        ("word_count", word_count),
+        ("bag_chains", bag_chains),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests {

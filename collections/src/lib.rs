@@ -10,6 +10,7 @@ mod dataframe;
 mod delayed;
 mod error;
 mod filled;
+mod item_fn;
 mod layer;
 mod names;
 mod partition_plan;
@@ -21,7 +22,7 @@ pub use self::array::{
     axis, compute_arrays, Array, Axes, Chunks, DType, DynArray, Element, Float, Index, Numeric,
     Operand, Real, Scalar, C128, C64,
 };
-pub use self::bag::{AsF64, Bag, Reader};
+pub use self::bag::{AsF64, Bag, ItemSource, Reader, ITEM_SOURCES};
 pub use self::dataframe::{
     col, count, dtype_name, first, last, lit, max, mean, min, size, std, sum, var, Agg, AggFunc,
     BinaryOp, ColumnSource, DataFrame, Dtype, Expr, GroupBy, How, Literal, Merge, SHUFFLE_ABOVE,
@@ -30,11 +31,26 @@ pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
 };
 pub use self::error::{Error, Result};
+pub use self::item_fn::{AnyBox, ItemFn, ItemUse, StrKeyReader, ITEM_FNS};
 pub use self::stream::{
     DeadLetter, ErrorPolicy, KeyedStream, Pipeline, StageMetrics, Stream, Topology, Window,
     WindowResult, WindowedStream,
 };
 pub use self::text::{split_whitespace, SplitWhitespace};
+
+/// What the registration macros expand to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use partita_runtime::__private::{linkme, type_id_of};
+    pub use partita_runtime::register_fn;
+
+    /// The item adapters of `remote_fn!`.
+    pub mod item {
+        pub use crate::item_fn::{
+            filter, finish, flat_map, map, pluck, str_keys, terminal, Terminal,
+        };
+    }
+}
 
 /// The names most programs need.
 pub mod prelude {

@@ -8,9 +8,11 @@
 //! reductions, `compute`) add a layer that runs the reader; the hash shuffles behind `groupby`
 //! and `distinct` run it inside their split tasks.
 
+mod plan;
 mod reduce;
 mod shuffle;
 mod strcount;
+pub use self::plan::{ItemSource, ITEM_SOURCES};
 pub use self::reduce::AsF64;
 #[cfg(test)]
 mod test;
@@ -18,14 +20,16 @@ mod test;
 use std::sync::Arc;
 
 use partita_runtime::{
-    downcast, value, Graph, Kernel, Operation, Runtime, Task, TaskContext, TaskKey, Value,
-    FIRST_INPUT,
+    downcast, encode_params, value, Graph, Kernel, Operation, Runtime, Task, TaskContext, TaskKey,
+    Value, FIRST_INPUT,
 };
 use serde::{Deserialize, Serialize};
 
+use self::plan::{Collect, ReadPlan, SourceSpec};
 use crate::delayed::Delayed;
 use crate::error::Result;
-use crate::layer::{layer, register_op, Op};
+use crate::item_fn::{item_fn_name, ItemUse};
+use crate::layer::{blockwise, layer, register_op, Op};
 use crate::names::unique;
 use crate::partition_plan::{even_ranges, sources};
 
@@ -53,6 +57,8 @@ pub struct Bag<T> {
     /// The name of the layer that materialises this bag, so that every clone of it names the
     /// same partitions.
     name: Arc<str>,
+    /// The chain as data, when its source and every step can be rebuilt elsewhere.
+    plan: Option<Arc<ReadPlan>>,
 }
 
 impl<T> Clone for Bag<T> {
@@ -64,6 +70,7 @@ impl<T> Clone for Bag<T> {
             reader: self.reader.clone(),
             materialized: self.materialized,
             name: self.name.clone(),
+            plan: self.plan.clone(),
         }
     }
 }
@@ -81,7 +88,7 @@ impl<T> std::fmt::Debug for Bag<T> {
 
 /// The reader of a materialized partition (`Vec<T>`): moves the items out when nobody else
 /// holds the partition, clones them otherwise.
-fn vec_reader<T: Clone + Send + Sync + 'static>() -> Reader<T> {
+pub(crate) fn vec_reader<T: Clone + Send + Sync + 'static>() -> Reader<T> {
     Arc::new(|v: Value, key: &TaskKey, emit: &mut dyn FnMut(T)| {
         downcast::<Vec<T>>(&v, key)?;
         match v.downcast::<Vec<T>>() {
@@ -111,7 +118,26 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             reader,
             materialized: false,
             name: unique("bag"),
+            plan: None,
         }
+    }
+
+    /// The same bag, with its input partitions described as read by the registered item source
+    /// `source` with `params` (see [`ItemSource`]), so that its layers can leave the process.
+    /// Sources such as `read_text` use this; `source` must read exactly what the bag's reader
+    /// reads.
+    #[doc(hidden)]
+    pub fn with_item_source(mut self, source: &str, params: &impl Serialize) -> Bag<T> {
+        self.plan = encode_params(source, params).ok().map(|params| {
+            Arc::new(ReadPlan {
+                source: SourceSpec::Named {
+                    name: source.to_string(),
+                    params,
+                },
+                steps: Vec::new(),
+            })
+        });
+        self
     }
 
     /// A bag whose partitions (`Vec<T>` values) are the tasks `(input, 0..npartitions)` of `graph`.
@@ -123,6 +149,10 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             npartitions,
             reader: vec_reader(),
             materialized: true,
+            plan: Some(Arc::new(ReadPlan {
+                source: SourceSpec::Vec,
+                steps: Vec::new(),
+            })),
         }
     }
 
@@ -187,12 +217,32 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         self.npartitions
     }
 
-    /// Extends the fused element-wise chain with `stage`.
-    fn then<U: Clone + Send + Sync + 'static>(
+    /// The keys of the input partitions that the fused chain reads.
+    fn input_keys(&self) -> impl Iterator<Item = TaskKey> + '_ {
+        (0..self.npartitions as u64).map(|i| TaskKey::new(self.input.clone(), i))
+    }
+
+    /// The chain as data, when every part of it can leave the process.
+    pub(crate) fn plan(&self) -> Option<&ReadPlan> {
+        self.plan.as_deref()
+    }
+
+    /// Extends the fused element-wise chain with `stage`, which is the registered function
+    /// `step` used as described when `F` is one.
+    fn then<U: Clone + Send + Sync + 'static, F: 'static>(
         &self,
+        usage: ItemUse,
         stage: impl Fn(T, &mut dyn FnMut(U)) + Send + Sync + 'static,
     ) -> Bag<U> {
         let prev = self.reader.clone();
+        let plan = match (&self.plan, item_fn_name::<F>()) {
+            (Some(plan), Some(name)) => {
+                let mut plan = ReadPlan::clone(plan);
+                plan.steps.push((usage, name.to_string()));
+                Some(Arc::new(plan))
+            }
+            _ => None,
+        };
         Bag {
             graph: self.graph.clone(),
             input: self.input.clone(),
@@ -200,6 +250,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             reader: Arc::new(move |v, key, emit| prev(v, key, &mut |t| stage(t, emit))),
             materialized: false,
             name: unique("bag"),
+            plan,
         }
     }
 
@@ -209,7 +260,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         U: Clone + Send + Sync + 'static,
         F: Fn(T) -> U + Send + Sync + 'static,
     {
-        self.then(move |t, emit| emit(f(t)))
+        self.then::<U, F>(ItemUse::Map, move |t, emit| emit(f(t)))
     }
 
     /// The items for which `keep` is true.
@@ -217,7 +268,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     where
         F: Fn(&T) -> bool + Send + Sync + 'static,
     {
-        self.then(move |t, emit| {
+        self.then::<T, F>(ItemUse::Filter, move |t, emit| {
             if keep(&t) {
                 emit(t)
             }
@@ -238,7 +289,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         I: IntoIterator<Item = U>,
         F: Fn(T) -> I + Send + Sync + 'static,
     {
-        self.then(move |t, emit| f(t).into_iter().for_each(&mut *emit))
+        self.then::<U, F>(ItemUse::FlatMap, move |t, emit| {
+            f(t).into_iter().for_each(&mut *emit)
+        })
     }
 
     /// The items of every item, for a bag of collections.
@@ -257,7 +310,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         U: Clone + Send + Sync + 'static,
         F: Fn(&T) -> U + Send + Sync + 'static,
     {
-        self.then(move |t, emit| emit(field(&t)))
+        self.then::<U, F>(ItemUse::Pluck, move |t, emit| emit(field(&t)))
     }
 
     /// A layer with one task per partition, each running `per_partition(output key, items)` over
@@ -299,7 +352,23 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             return self.clone();
         }
         let mut graph = self.graph.clone();
-        let name = self.partition_layer(&mut graph, self.name.clone(), |_, items| Ok(items));
+        let name = match &self.plan {
+            Some(plan)
+                if !plan.steps.is_empty() || matches!(plan.source, SourceSpec::Named { .. }) =>
+            {
+                let op = Collect {
+                    plan: ReadPlan::clone(plan),
+                };
+                blockwise(
+                    &mut graph,
+                    &self.name,
+                    &op,
+                    self.input_keys().map(|k| vec![k]),
+                );
+                self.name.clone()
+            }
+            _ => self.partition_layer(&mut graph, self.name.clone(), |_, items| Ok(items)),
+        };
         Bag::materialized(graph, name, self.npartitions)
     }
 

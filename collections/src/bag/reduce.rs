@@ -11,11 +11,15 @@ use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use partita_runtime::{downcast_owned, value, Graph, Kernel, Task, TaskKey, Value};
+use partita_runtime::{downcast_owned, value, Graph, Kernel, Task, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
+use super::plan::StrCountsPartial;
 use super::strcount::StrCounts;
 use super::Bag;
 use crate::delayed::Delayed;
+use crate::item_fn::item_fn_name;
+use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
 
 /// Hash maps over user items: foldhash spreads short keys (such as words) well, where FxHash
@@ -349,6 +353,13 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     where
         F: Fn(&T, &mut dyn FnMut(&str)) + Send + Sync + 'static,
     {
+        if let (Some(plan), Some(name)) = (self.plan(), item_fn_name::<F>()) {
+            let partial = StrCountsPartial {
+                plan: plan.clone(),
+                keys: name.to_string(),
+            };
+            return self.described_str_frequencies(&partial);
+        }
         let (graph, root) = self.tree(
             "frequencies",
             StrCounts::default,
@@ -440,6 +451,84 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         })
     }
 }
+
+impl<T: Clone + Send + Sync + 'static> Bag<T> {
+    /// `str_frequencies` from operators: the same tree as [`tree`](Bag::tree) builds, with a
+    /// partial table per partition, merges of `SPLIT_EVERY`, and the items of the last.
+    fn described_str_frequencies(&self, partial: &StrCountsPartial) -> Bag<(String, u64)> {
+        let mut graph = self.graph.clone();
+        let name = unique("frequencies-partial");
+        let mut level = blockwise(
+            &mut graph,
+            &name,
+            partial,
+            self.input_keys().map(|k| vec![k]),
+        );
+        if level.is_empty() {
+            let name = unique("frequencies-empty");
+            level = blockwise(&mut graph, &name, &StrCountsMerge, [vec![]]);
+        }
+        let mut levels = 0;
+        while level.len() > 1 || levels == 0 {
+            levels += 1;
+            let name = unique("frequencies-combine");
+            level = blockwise(
+                &mut graph,
+                &name,
+                &StrCountsMerge,
+                level.chunks(SPLIT_EVERY).map(<[TaskKey]>::to_vec),
+            );
+        }
+        let name = unique("frequencies");
+        blockwise(&mut graph, &name, &StrCountsItems, [level]);
+        Bag::materialized(graph, name, 1)
+    }
+}
+
+/// Merges string-count tables (none: an empty table).
+#[derive(Serialize, Deserialize)]
+struct StrCountsMerge;
+
+impl Op for StrCountsMerge {
+    const NAME: &'static str = "bag.str_counts_merge";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let keys = cx.deps.to_vec();
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let parts = inputs
+                .into_iter()
+                .zip(&keys)
+                .map(|(v, k)| downcast_owned::<StrCounts>(v, k))
+                .collect::<partita_runtime::Result<Vec<StrCounts>>>()?;
+            Ok(value(merge_str_counts(parts)))
+        }))
+    }
+}
+
+register_op!(StrCountsMerge);
+
+/// A finished string-count table as `(key, count)` items.
+#[derive(Serialize, Deserialize)]
+struct StrCountsItems;
+
+impl Op for StrCountsItems {
+    const NAME: &'static str = "bag.str_counts_items";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [input] = cx.deps else {
+            return Err(partita_runtime::Error::Wire {
+                message: format!("{} reads one table, not {}", cx.key, cx.deps.len()),
+            });
+        };
+        let input = input.clone();
+        Ok(Arc::new(move |mut inputs: Vec<Value>| {
+            let counts = downcast_owned::<StrCounts>(inputs.swap_remove(0), &input)?;
+            Ok(value(str_counts_items(counts)))
+        }))
+    }
+}
+
+register_op!(StrCountsItems);
 
 /// The combine step of string counts: every table added into the first.
 fn merge_str_counts(parts: Vec<StrCounts>) -> StrCounts {

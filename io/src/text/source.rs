@@ -17,15 +17,18 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use partita_collections::{Bag, Reader};
-use partita_runtime::{downcast, value, Graph, Task, TaskKey, Value};
+use partita_collections::{AnyBox, Bag, ItemUse, Reader};
+use partita_runtime::{
+    decode_params, downcast, value, Graph, Kernel, Operation, Task, TaskContext, TaskKey, Value,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::partitioned::{layer_name, task_io_error};
 use crate::paths::Source;
 
 /// How a text file is compressed, from its extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Compression {
     /// Plain text, splittable into blocks.
     None,
@@ -56,7 +59,7 @@ pub struct TextOptions {
 }
 
 /// One partition: a byte range of a file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Block {
     path: PathBuf,
     start: u64,
@@ -130,26 +133,57 @@ pub fn read_text_with(source: impl Into<Source>, options: TextOptions) -> Result
         .into_iter()
         .enumerate()
         .map(|(i, block)| {
-            let block = Arc::new(block);
+            let op = Operation::new(BLOCK, &block);
             Task::new(
                 TaskKey::new(name.clone(), i as u64),
                 vec![],
-                Arc::new(move |_| Ok(value(block.clone()))),
+                block_kernel(block),
             )
+            .with_op(op)
         })
         .collect::<Vec<_>>();
     let n = tasks.len();
     let mut graph = Graph::new();
     graph.add_layer(name.clone(), tasks);
-    let lossy = options.lossy;
-    let reader: Reader<String> = Arc::new(
+    let bag = Bag::from_partitions(graph, name, n, lines_reader(options.lossy));
+    Ok(bag.with_item_source(LINES, &options.lossy))
+}
+
+/// The operator of a text block's task: its value is the block's description.
+const BLOCK: &str = "text.block";
+
+fn block_kernel(block: Block) -> Kernel {
+    let block = Arc::new(block);
+    Arc::new(move |_| Ok(value(block.clone())))
+}
+
+fn build_block(_: TaskContext<'_>, params: &[u8]) -> partita_runtime::Result<Kernel> {
+    Ok(block_kernel(decode_params(BLOCK, params)?))
+}
+
+partita_runtime::register_operator!(BLOCK, build_block);
+
+/// The item source that reads a block's lines.
+const LINES: &str = "text.lines";
+
+/// Reads the lines of a block partition.
+fn lines_reader(lossy: bool) -> Reader<String> {
+    Arc::new(
         move |v: Value, key: &TaskKey, emit: &mut dyn FnMut(String)| {
             let block = downcast::<Arc<Block>>(&v, key)?;
             read_block(block, lossy, CHUNK, &mut |line| emit(line.to_string()))
         },
-    );
-    Ok(Bag::from_partitions(graph, name, n, reader))
+    )
 }
+
+fn lines_source(params: &[u8]) -> partita_runtime::Result<AnyBox> {
+    let lossy: bool = decode_params(LINES, params)?;
+    Ok(Box::new(lines_reader(lossy)))
+}
+
+partita_collections::register_item_source!(LINES, lines_source, |usage: ItemUse, t| {
+    partita_collections::__private::item::finish::<String>(usage, t)
+});
 
 /// Bytes read from a file at a time. A block is streamed through a buffer of this size, so a
 /// partition of any size holds little memory, and the buffer stays in cache while its lines

@@ -4,7 +4,7 @@
 //! A task's kernel is an opaque closure, which no other process can run. So every task that may
 //! be shipped also carries an [`Operation`]: the name of a registered [`Operator`] and its
 //! parameters, from which the operator builds the same kernel on the far side. User code goes by
-//! name too ([`remote_fn!`](crate::remote_fn)), and values by their registered [`ValueCodec`].
+//! name too ([`register_fn!`](crate::register_fn)), and values by their registered [`ValueCodec`].
 //! The far side must run the same executable, which the [`BuildId`] in every graph checks.
 //! `README.md` beside this file argues the choice of mechanism.
 //!
@@ -29,8 +29,8 @@ mod wire;
 
 pub use self::build_id::BuildId;
 pub use self::operation::{
-    decode_params, duplicate_operators, operator, Operation, Operator, TaskContext, FIRST_INPUT,
-    OPERATORS,
+    decode_params, duplicate_operators, encode_params, operator, Operation, Operator, TaskContext,
+    FIRST_INPUT, OPERATORS,
 };
 pub use self::user_fn::{user_fn_op, RemoteFn, Usage, REMOTE_FNS, USER_FN};
 pub use self::value_codec::{

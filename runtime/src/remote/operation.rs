@@ -130,6 +130,21 @@ pub(crate) fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<{ 1 << 32 }>()
 }
 
+/// Encodes parameters as [`decode_params`] reads them.
+///
+/// # Errors
+/// [`Error::Wire`] naming `what` if the value cannot be encoded.
+///
+/// ```
+/// let bytes = partita_runtime::encode_params("p", &(7_u32, "x".to_string()))?;
+/// let back: (u32, String) = partita_runtime::decode_params("p", &bytes)?;
+/// assert_eq!(back, (7, "x".to_string()));
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+pub fn encode_params(what: &str, params: &impl Serialize) -> Result<Vec<u8>> {
+    bincode::serde::encode_to_vec(params, config()).map_err(|e| Error::wire(format!("{what}: {e}")))
+}
+
 /// Decodes one serde value that must fill `bytes` exactly.
 ///
 /// # Errors

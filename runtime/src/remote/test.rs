@@ -6,19 +6,19 @@ use crate::graph::{Graph, Task, TaskKey};
 use crate::value::{value, Value};
 use crate::Runtime;
 
-crate::remote_fn! {
+crate::register_fn! {
     fn forty() -> u64 { 40 }
 }
-crate::remote_fn! {
+crate::register_fn! {
     fn plus_one(x: &u64) -> u64 { x + 1 }
 }
-crate::remote_fn! {
+crate::register_fn! {
     fn times(a: &u64, b: &u64) -> u64 { a * b }
 }
-crate::remote_fn! {
+crate::register_fn! {
     fn total(xs: &[&u64]) -> u64 { xs.iter().copied().sum() }
 }
-crate::remote_fn! {
+crate::register_fn! {
     fn explode(x: &u64) -> u64 { panic!("exploded on {x}") }
 }
 

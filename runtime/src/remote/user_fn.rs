@@ -1,7 +1,7 @@
 //! User functions that can leave the process: named at link time, called by name on the far side.
 //!
 //! A plain closure has no name another process could look up, so it stays local. A function
-//! written inside [`remote_fn!`](crate::remote_fn) is registered in [`REMOTE_FNS`] under its
+//! written inside [`register_fn!`](crate::register_fn) is registered in [`REMOTE_FNS`] under its
 //! module path and is recognised by its type when a collection is given it: `delayed(load)`,
 //! `x.map(inc)`, `combine(&xs, sum)`. The collection then records, beside its kernel, an
 //! [`Operation`] naming the function and the [`Usage`] (which kernel shape wraps it). The far side,
@@ -33,7 +33,7 @@ pub enum Usage {
     Slice,
 }
 
-/// A registered user function. Made by [`remote_fn!`](crate::remote_fn).
+/// A registered user function. Made by [`register_fn!`](crate::register_fn).
 #[derive(Debug)]
 pub struct RemoteFn {
     /// The function's path, unique in the executable.
@@ -44,7 +44,7 @@ pub struct RemoteFn {
     pub kernel: fn(Usage, TaskContext<'_>) -> Option<Result<Kernel>>,
 }
 
-/// Every user function registered with [`remote_fn!`](crate::remote_fn).
+/// Every user function registered with [`register_fn!`](crate::register_fn).
 // The slice lives in a link section that linkme declares; no unsafe code is written here.
 #[allow(unsafe_code)]
 #[linkme::distributed_slice]
@@ -72,7 +72,7 @@ fn index() -> &'static Index {
 pub const USER_FN: &str = "partita.user_fn";
 
 /// The operation calling `F` as `usage`, when `F` is a function registered with
-/// [`remote_fn!`](crate::remote_fn); `None` for a plain closure.
+/// [`register_fn!`](crate::register_fn); `None` for a plain closure.
 pub fn user_fn_op<F: 'static>(usage: Usage) -> Option<Operation> {
     if REMOTE_FNS.is_empty() {
         return None;
@@ -117,7 +117,7 @@ fn arity(cx: TaskContext<'_>, n: usize) -> Result<()> {
     }
 }
 
-/// The type of a value's type, for [`remote_fn!`](crate::remote_fn).
+/// The type of a value's type, for [`register_fn!`](crate::register_fn).
 #[doc(hidden)]
 pub fn type_id_of<T: 'static>(_: &T) -> TypeId {
     TypeId::of::<T>()
@@ -175,17 +175,18 @@ pub fn slice<A: 'static, R: Send + Sync + 'static>(
     }))
 }
 
-/// Defines a function and registers it at link time, so that a graph that calls it can leave the
-/// process.
+/// Defines a function and registers it at link time for the kernel shapes, so that a graph that
+/// calls it can leave the process. Programs use `partita::remote_fn!`, which builds on this one
+/// and also registers the item shapes that bags use.
 ///
 /// The shape of its signature says how collections may call it: `fn() -> R` for `delayed`,
 /// `fn(&A) -> R` for `Delayed::map`, `fn(&A, &B) -> R` for `zip_with`, and `fn(&[&A]) -> R` for
 /// `combine`. Values a function needs beyond its inputs travel as inputs: `from_value(x)`.
 ///
 /// ```
-/// use partita_runtime::{remote_fn, user_fn_op, Usage};
+/// use partita_runtime::{register_fn, user_fn_op, Usage};
 ///
-/// remote_fn! {
+/// register_fn! {
 ///     /// Adds one.
 ///     fn inc(x: &u64) -> u64 { x + 1 }
 /// }
@@ -196,22 +197,30 @@ pub fn slice<A: 'static, R: Send + Sync + 'static>(
 /// assert!(of(&|x: &u64| x + 1).is_none());
 /// ```
 #[macro_export]
-macro_rules! remote_fn {
+macro_rules! register_fn {
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : &[& $ta:ty] ) -> $r:ty $body:block) => {
+        // The signature is the collection's item type taken by reference (`&String`, `&Vec<T>`).
+        #[allow(clippy::ptr_arg)]
         $(#[$m])* $v fn $name($a: &[&$ta]) -> $r $body
-        $crate::remote_fn!(@register $name, Slice, |cx| $crate::__private::slice::<$ta, $r>($name, cx));
+        $crate::register_fn!(@register $name, Slice, |cx| $crate::__private::slice::<$ta, $r>($name, cx));
     };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty , $b:ident : & $tb:ty ) -> $r:ty $body:block) => {
+        // The signature is the collection's item type taken by reference (`&String`, `&Vec<T>`).
+        #[allow(clippy::ptr_arg)]
         $(#[$m])* $v fn $name($a: &$ta, $b: &$tb) -> $r $body
-        $crate::remote_fn!(@register $name, Ref2, |cx| $crate::__private::ref2::<$ta, $tb, $r>($name, cx));
+        $crate::register_fn!(@register $name, Ref2, |cx| $crate::__private::ref2::<$ta, $tb, $r>($name, cx));
     };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty ) -> $r:ty $body:block) => {
+        // The signature is the collection's item type taken by reference (`&String`, `&Vec<T>`).
+        #[allow(clippy::ptr_arg)]
         $(#[$m])* $v fn $name($a: &$ta) -> $r $body
-        $crate::remote_fn!(@register $name, Ref1, |cx| $crate::__private::ref1::<$ta, $r>($name, cx));
+        $crate::register_fn!(@register $name, Ref1, |cx| $crate::__private::ref1::<$ta, $r>($name, cx));
     };
     ($(#[$m:meta])* $v:vis fn $name:ident () -> $r:ty $body:block) => {
+        // The signature is the collection's item type taken by reference (`&String`, `&Vec<T>`).
+        #[allow(clippy::ptr_arg)]
         $(#[$m])* $v fn $name() -> $r $body
-        $crate::remote_fn!(@register $name, Call0, |cx| $crate::__private::call0::<$r>($name, cx));
+        $crate::register_fn!(@register $name, Call0, |cx| $crate::__private::call0::<$r>($name, cx));
     };
     (@register $name:ident, $usage:ident, |$cx:ident| $kernel:expr) => {
         // A link-time entry of the slice (linkme places it in the slice's link section).

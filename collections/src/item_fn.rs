@@ -1,0 +1,379 @@
+//! User functions applied item by item (a bag's `map`, `filter`, `flat_map`, `pluck`,
+//! `str_frequencies`), registered at link time so that a bag's fused chain can be rebuilt in
+//! another process.
+//!
+//! A bag reads each input partition through a fused chain of closures. When every step of the
+//! chain is a function written inside [`remote_fn!`](crate::remote_fn), the bag also keeps the
+//! chain as data: its source and the names of its steps ([`ReadPlan`]). The far side rebuilds the
+//! typed chain from the names: each [`ItemFn`] entry knows its own argument and result types, so
+//! it composes the reader it is given (a type-erased `Reader<A>`) into the next one
+//! (`Reader<R>`), and the last one finishes it (collects, counts, or counts string keys).
+
+use std::any::{Any, TypeId};
+use std::sync::{Arc, OnceLock};
+
+use partita_runtime::{value, Kernel, Result, TaskKey, Value};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::bag::Reader;
+
+/// A type-erased value handed between adapters: a `Reader<T>`, a [`StrKeyReader`], a kernel.
+pub type AnyBox = Box<dyn Any + Send + Sync>;
+
+/// Passes the string keys that a `str_frequencies` function finds in one input partition.
+pub type StrKeyReader =
+    Arc<dyn Fn(Value, &TaskKey, &mut dyn FnMut(&str)) -> Result<()> + Send + Sync>;
+
+/// How a bag applies an item function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ItemUse {
+    /// `map(f)`: `f(item)`.
+    Map,
+    /// `filter(f)`: the items for which `f(&item)`.
+    Filter,
+    /// `flat_map(f)`: every element of `f(item)`.
+    FlatMap,
+    /// `pluck(f)`: `f(&item)`.
+    Pluck,
+    /// `str_frequencies(f)`: the keys `f(&item, count)` reports; ends the chain.
+    StrKeys,
+    /// Collects the chain's items into a `Vec` partition; ends the chain.
+    Collect,
+}
+
+/// A registered item function, made by [`remote_fn!`](crate::remote_fn).
+#[derive(Debug)]
+pub struct ItemFn {
+    /// The function's path, unique in the executable (the same name as its
+    /// [`RemoteFn`](partita_runtime::RemoteFn) entry).
+    pub name: &'static str,
+    /// The type of the function item.
+    pub type_id: fn() -> TypeId,
+    /// Applies the function as `use` to the reader so far (`None`: the input partitions are
+    /// `Vec`s of the function's argument type). `None` if the function has no such use.
+    pub adapt: fn(ItemUse, Option<AnyBox>) -> Option<Result<AnyBox>>,
+}
+
+/// Every item function registered with [`remote_fn!`](crate::remote_fn).
+// The slice lives in a link section that linkme declares; no unsafe code is written here.
+#[allow(unsafe_code)]
+#[linkme::distributed_slice]
+pub static ITEM_FNS: [ItemFn];
+
+struct Index {
+    by_type: FxHashMap<TypeId, &'static ItemFn>,
+    by_name: FxHashMap<&'static str, Vec<&'static ItemFn>>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut by_type = FxHashMap::default();
+        let mut by_name: FxHashMap<&'static str, Vec<&'static ItemFn>> = FxHashMap::default();
+        for f in ITEM_FNS.iter() {
+            by_type.insert((f.type_id)(), f);
+            by_name.entry(f.name).or_default().push(f);
+        }
+        Index { by_type, by_name }
+    })
+}
+
+/// The registered name of `F`, if it is an item function.
+pub(crate) fn item_fn_name<F: 'static>() -> Option<&'static str> {
+    if ITEM_FNS.is_empty() {
+        return None;
+    }
+    index().by_type.get(&TypeId::of::<F>()).map(|f| f.name)
+}
+
+/// The item function registered as `name`.
+pub(crate) fn item_fn(name: &str) -> Result<&'static ItemFn> {
+    match index().by_name.get(name).map(Vec::as_slice) {
+        Some([one]) => Ok(one),
+        Some(_) => Err(wire(format!(
+            "item function {name} is registered more than once"
+        ))),
+        None => Err(wire(format!("no item function {name} in this executable"))),
+    }
+}
+
+pub(crate) fn wire(message: String) -> partita_runtime::Error {
+    partita_runtime::Error::Wire { message }
+}
+
+/// Runs `f` as `use` on `prev`, with an error naming the function when it has no such use.
+pub(crate) fn apply(name: &str, usage: ItemUse, prev: Option<AnyBox>) -> Result<AnyBox> {
+    (item_fn(name)?.adapt)(usage, prev).unwrap_or_else(|| {
+        Err(wire(format!(
+            "item function {name} cannot be used as {usage:?}"
+        )))
+    })
+}
+
+/// The reader of `Vec<T>` partitions, or `prev` downcast to a `Reader<T>`.
+fn reader_of<T: Clone + Send + Sync + 'static>(prev: Option<AnyBox>) -> Result<Reader<T>> {
+    match prev {
+        None => Ok(crate::bag::vec_reader::<T>()),
+        Some(b) => b.downcast::<Reader<T>>().map(|r| *r).map_err(|_| {
+            wire(format!(
+                "a bag step expects items of type {}",
+                std::any::type_name::<T>()
+            ))
+        }),
+    }
+}
+
+fn boxed<T: Send + Sync + 'static>(r: Reader<T>) -> Result<AnyBox> {
+    Ok(Box::new(r))
+}
+
+/// `map(f)` on the reader so far.
+#[doc(hidden)]
+pub fn map<A, R>(f: fn(A) -> R, prev: Option<AnyBox>) -> Result<AnyBox>
+where
+    A: Clone + Send + Sync + 'static,
+    R: Send + Sync + 'static,
+{
+    let prev = reader_of::<A>(prev)?;
+    boxed::<R>(Arc::new(move |v, key, emit| {
+        prev(v, key, &mut |t| emit(f(t)))
+    }))
+}
+
+/// `filter(f)` on the reader so far.
+#[doc(hidden)]
+pub fn filter<A>(f: fn(&A) -> bool, prev: Option<AnyBox>) -> Result<AnyBox>
+where
+    A: Clone + Send + Sync + 'static,
+{
+    let prev = reader_of::<A>(prev)?;
+    boxed::<A>(Arc::new(move |v, key, emit| {
+        prev(v, key, &mut |t| {
+            if f(&t) {
+                emit(t)
+            }
+        })
+    }))
+}
+
+/// `flat_map(f)` on the reader so far.
+#[doc(hidden)]
+pub fn flat_map<A, U>(f: fn(A) -> Vec<U>, prev: Option<AnyBox>) -> Result<AnyBox>
+where
+    A: Clone + Send + Sync + 'static,
+    U: Send + Sync + 'static,
+{
+    let prev = reader_of::<A>(prev)?;
+    boxed::<U>(Arc::new(move |v, key, emit| {
+        prev(v, key, &mut |t| f(t).into_iter().for_each(&mut *emit))
+    }))
+}
+
+/// `pluck(f)` on the reader so far.
+#[doc(hidden)]
+pub fn pluck<A, R>(f: fn(&A) -> R, prev: Option<AnyBox>) -> Result<AnyBox>
+where
+    A: Clone + Send + Sync + 'static,
+    R: Send + Sync + 'static,
+{
+    let prev = reader_of::<A>(prev)?;
+    boxed::<R>(Arc::new(move |v, key, emit| {
+        prev(v, key, &mut |t| emit(f(&t)))
+    }))
+}
+
+/// A `str_frequencies` function: reports each key it finds in an item.
+pub(crate) type KeysFn<A> = fn(&A, &mut dyn FnMut(&str));
+
+/// The string keys `f` finds in each item of the reader so far.
+#[doc(hidden)]
+pub fn str_keys<A>(f: KeysFn<A>, prev: Option<AnyBox>) -> Result<AnyBox>
+where
+    A: Clone + Send + Sync + 'static,
+{
+    let prev = reader_of::<A>(prev)?;
+    let keys: StrKeyReader = Arc::new(move |v, key, count| prev(v, key, &mut |t| f(&t, count)));
+    Ok(Box::new(keys))
+}
+
+/// A kernel collecting the reader's items of type `T` into a `Vec<T>` partition.
+fn collect<T: Clone + Send + Sync + 'static>(
+    prev: Option<AnyBox>,
+    input: TaskKey,
+) -> Result<AnyBox> {
+    let reader = reader_of::<T>(prev)?;
+    let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
+        let mut items: Vec<T> = Vec::new();
+        reader(inputs.swap_remove(0), &input, &mut |t| items.push(t))?;
+        Ok(value(items))
+    });
+    Ok(Box::new(kernel))
+}
+
+/// What a terminal use (`Collect`) is handed: the reader so far, the use of the chain's
+/// last step (which decides the item type), and the input partition's key.
+#[doc(hidden)]
+pub struct Terminal {
+    /// The reader so far, or `None` for `Vec` partitions.
+    pub prev: Option<AnyBox>,
+    /// How the chain's last step used this function.
+    pub after: ItemUse,
+    /// The input partition's key.
+    pub input: TaskKey,
+}
+
+impl std::fmt::Debug for Terminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Terminal")
+            .field("after", &self.after)
+            .field("input", &self.input)
+            .finish()
+    }
+}
+
+/// Splits a terminal use's input box.
+#[doc(hidden)]
+pub fn terminal(prev: Option<AnyBox>) -> Result<Terminal> {
+    prev.ok_or_else(|| wire("a terminal bag step was given no input".into()))?
+        .downcast::<Terminal>()
+        .map(|t| *t)
+        .map_err(|_| wire("a terminal bag step was given a reader, not its input".into()))
+}
+
+/// The terminal `usage` (`Collect`) of items of type `T`.
+#[doc(hidden)]
+pub fn finish<T: Clone + Send + Sync + 'static>(usage: ItemUse, t: Terminal) -> Result<AnyBox> {
+    match usage {
+        ItemUse::Collect => collect::<T>(t.prev, t.input),
+        other => Err(wire(format!("{other:?} does not end a bag's chain"))),
+    }
+}
+
+/// Defines a function and registers it at link time, so that a graph that calls it can leave the
+/// process: the far side, running the same executable, finds it by its module path.
+///
+/// Pass the function itself to a collection (`x.map(inc)`, `lines.str_frequencies(words)`); the
+/// collection recognises it by its type. The shape of its signature says where it may go:
+///
+/// | signature | used by |
+/// |---|---|
+/// | `fn() -> R` | `delayed` |
+/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck` |
+/// | `fn(&A) -> bool` | the same, and `Bag::filter` |
+/// | `fn(&A, &B) -> R` | `Delayed::zip_with` |
+/// | `fn(&[&A]) -> R` | `combine` |
+/// | `fn(A) -> R` | `Bag::map` |
+/// | `fn(A) -> Vec<U>` | `Bag::map`, `Bag::flat_map` |
+/// | `fn(&A, &mut dyn FnMut(&str))` | `Bag::str_frequencies` |
+///
+/// Item and result types must be `Clone + Send + Sync + 'static`. Values a function needs
+/// beyond its input travel as inputs (`from_value(x)`), not as captures.
+///
+/// ```
+/// use partita_collections::{from_value, remote_fn, Bag};
+/// use partita_runtime::encode_graph;
+///
+/// remote_fn! {
+///     /// The words of a line.
+///     fn words(line: &String, count: &mut dyn FnMut(&str)) {
+///         line.split_whitespace().for_each(count)
+///     }
+/// }
+/// remote_fn! {
+///     fn double(x: &u64) -> u64 { 2 * x }
+/// }
+///
+/// let lines = Bag::from_sequence(vec!["a b".to_string(), "b".to_string()], 2);
+/// let counts = lines.str_frequencies(words);
+/// assert!(encode_graph(&counts.graph(), &counts.keys()).is_ok());
+/// let mut got = counts.compute()?;
+/// got.sort();
+/// assert_eq!(got, vec![("a".to_string(), 1), ("b".to_string(), 2)]);
+///
+/// let x = from_value(21_u64).map(double);
+/// assert!(encode_graph(&x.graph(), &[x.key().clone()]).is_ok());
+/// assert_eq!(x.compute()?, 42);
+/// # Ok::<(), partita_collections::Error>(())
+/// ```
+#[macro_export]
+macro_rules! remote_fn {
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty , $c:ident : &mut dyn FnMut(&str) ) $body:block) => {
+        // The signature is the collection's item type taken by reference (`&String`, `&Vec<T>`).
+        #[allow(clippy::ptr_arg)]
+        $(#[$m])* $v fn $name($a: &$ta, $c: &mut dyn FnMut(&str)) $body
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::StrKeys => Some($crate::__private::item::str_keys::<$ta>($name, prev)),
+            _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : &[& $ta:ty] ) -> $r:ty $body:block) => {
+        $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &[&$ta]) -> $r $body }
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty , $b:ident : & $tb:ty ) -> $r:ty $body:block) => {
+        $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta, $b: &$tb) -> $r $body }
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty ) -> bool $body:block) => {
+        $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta) -> bool $body }
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Filter => Some($crate::__private::item::filter::<$ta>($name, prev)),
+            $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, bool>($name, prev)),
+            $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev).and_then(|t| match t.after {
+                $crate::ItemUse::Filter => $crate::__private::item::finish::<$ta>(usage, t),
+                _ => $crate::__private::item::finish::<bool>(usage, t),
+            })),
+            _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty ) -> $r:ty $body:block) => {
+        $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta) -> $r $body }
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, $r>($name, prev)),
+            $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
+                .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
+            _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : $ta:ty ) -> Vec<$u:ty> $body:block) => {
+        // The signature is the collection's item type taken by reference (`&String`, `&Vec<T>`).
+        #[allow(clippy::ptr_arg)]
+        $(#[$m])* $v fn $name($a: $ta) -> Vec<$u> $body
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Map => Some($crate::__private::item::map::<$ta, Vec<$u>>($name, prev)),
+            $crate::ItemUse::FlatMap => Some($crate::__private::item::flat_map::<$ta, $u>($name, prev)),
+            $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev).and_then(|t| match t.after {
+                $crate::ItemUse::FlatMap => $crate::__private::item::finish::<$u>(usage, t),
+                _ => $crate::__private::item::finish::<Vec<$u>>(usage, t),
+            })),
+            _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : $ta:ty ) -> $r:ty $body:block) => {
+        // The signature is the collection's item type taken by reference (`&String`, `&Vec<T>`).
+        #[allow(clippy::ptr_arg)]
+        $(#[$m])* $v fn $name($a: $ta) -> $r $body
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Map => Some($crate::__private::item::map::<$ta, $r>($name, prev)),
+            $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
+                .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
+            _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident () -> $r:ty $body:block) => {
+        $crate::__private::register_fn! { $(#[$m])* $v fn $name() -> $r $body }
+    };
+    (@items $name:ident, $adapt:expr) => {
+        // A link-time entry of the slice (linkme places it in the slice's link section).
+        #[allow(unsafe_code)]
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::ITEM_FNS)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static ITEM_FN: $crate::ItemFn = $crate::ItemFn {
+                name: concat!(module_path!(), "::", stringify!($name)),
+                type_id: || $crate::__private::type_id_of(&$name),
+                adapt: $adapt,
+            };
+        };
+    };
+}
