@@ -14,6 +14,9 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use partita_runtime::{Error, Result, Value};
 
+pub use self::array as serde_array;
+pub use self::schema as serde_schema;
+
 fn codec_error(message: impl std::fmt::Display) -> Error {
     Error::Codec {
         what: "frame partition".into(),
@@ -93,29 +96,43 @@ fn decode(bytes: &[u8]) -> Result<Value> {
 
 partita_runtime::register_codec!(RecordBatch, "arrow.RecordBatch", encode, decode);
 
-/// Serde for a [`SchemaRef`] as the schema message of an IPC stream.
-pub(crate) mod schema {
+/// Serde for a [`SchemaRef`] as the schema message of an IPC stream, for
+/// `#[serde(with = "partita_collections::serde_schema")]` on the parameters of an operation.
+pub mod schema {
     use super::*;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(crate) fn serialize<S: Serializer>(schema: &SchemaRef, s: S) -> Result<S::Ok, S::Error> {
+    /// Writes `schema`.
+    ///
+    /// # Errors
+    /// The serializer's, or a schema IPC cannot write.
+    pub fn serialize<S: Serializer>(schema: &SchemaRef, s: S) -> Result<S::Ok, S::Error> {
         let bytes = to_ipc(schema, &[]).map_err(serde::ser::Error::custom)?;
         bytes.serialize(s)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SchemaRef, D::Error> {
+    /// Reads a schema.
+    ///
+    /// # Errors
+    /// Malformed bytes; never a panic.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SchemaRef, D::Error> {
         let bytes = Vec::<u8>::deserialize(d)?;
         let (schema, _) = from_ipc(&bytes).map_err(serde::de::Error::custom)?;
         Ok(schema)
     }
 }
 
-/// Serde for an [`ArrayRef`] as a one-column IPC stream.
-pub(crate) mod array {
+/// Serde for an [`ArrayRef`] as a one-column IPC stream, for
+/// `#[serde(with = "partita_collections::serde_array")]` on the parameters of an operation.
+pub mod array {
     use super::*;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(crate) fn serialize<S: Serializer>(a: &ArrayRef, s: S) -> Result<S::Ok, S::Error> {
+    /// Writes `a`.
+    ///
+    /// # Errors
+    /// The serializer's, or an array IPC cannot write.
+    pub fn serialize<S: Serializer>(a: &ArrayRef, s: S) -> Result<S::Ok, S::Error> {
         let schema = Arc::new(Schema::new(vec![Field::new(
             "a",
             a.data_type().clone(),
@@ -127,7 +144,11 @@ pub(crate) mod array {
         bytes.serialize(s)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ArrayRef, D::Error> {
+    /// Reads an array.
+    ///
+    /// # Errors
+    /// Malformed bytes; never a panic.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ArrayRef, D::Error> {
         let bytes = Vec::<u8>::deserialize(d)?;
         let (schema, batches) = from_ipc(&bytes).map_err(serde::de::Error::custom)?;
         if schema.fields().len() != 1 {

@@ -38,6 +38,7 @@ use partita_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use self::codec::{serde_array, serde_schema};
 use self::expr::arrow_error;
 pub use self::expr::{col, dtype_name, lit, BinaryOp, Dtype, Expr, Literal};
 pub use self::groupby::{
