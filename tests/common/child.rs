@@ -71,7 +71,10 @@ pub(crate) fn exchange(bytes: &[u8], limit: Duration) -> Vec<u8> {
 }
 
 /// Computes `outputs` of `graph` in a child process and returns the values it sent back.
-pub(crate) fn compute_remote(graph: &Graph, outputs: &[TaskKey]) -> partita::runtime::Result<Vec<Value>> {
+pub(crate) fn compute_remote(
+    graph: &Graph,
+    outputs: &[TaskKey],
+) -> partita::runtime::Result<Vec<Value>> {
     let bytes = encode_graph(graph, outputs)?;
     let reply = exchange(&bytes, Duration::from_secs(120));
     let values = decode_outcome(&reply)?;

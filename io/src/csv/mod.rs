@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
 use crate::error::{Error, Result};
-use crate::partitioned::{layer_name, task_io_error, write_partitions};
+use crate::partitioned::{layer_name, task_io_error, write_partitions, FileFormat};
 use crate::paths::Source;
 
 /// How to read CSV files.
@@ -538,11 +538,17 @@ fn describe(
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_csv(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), "csv", runtime, |w, batch| {
-        arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(w)
-            .write(batch)
-            .map_err(std::io::Error::other)
-    })
+    write_partitions(frame, dir.as_ref(), FileFormat::Csv, runtime)
+}
+
+/// One partition as CSV with a header.
+pub(crate) fn write_csv(
+    w: &mut std::io::BufWriter<File>,
+    batch: &RecordBatch,
+) -> std::io::Result<()> {
+    arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(w)
+        .write(batch)
+        .map_err(std::io::Error::other)
 }

@@ -14,7 +14,7 @@ use partita_runtime::{value, Graph, Kernel, Runtime, TaskContext, TaskKey};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::partitioned::{check_same_schema, layer_name, write_partitions};
+use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
 use crate::paths::Source;
 
 fn ipc_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -124,10 +124,16 @@ fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Resu
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_ipc(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), "arrow", runtime, |w, batch| {
-        let mut writer =
-            FileWriter::try_new(w, batch.schema().as_ref()).map_err(std::io::Error::other)?;
-        writer.write(batch).map_err(std::io::Error::other)?;
-        writer.finish().map_err(std::io::Error::other)
-    })
+    write_partitions(frame, dir.as_ref(), FileFormat::Ipc, runtime)
+}
+
+/// One partition as an Arrow IPC file.
+pub(crate) fn write_ipc(
+    w: &mut std::io::BufWriter<File>,
+    batch: &RecordBatch,
+) -> std::io::Result<()> {
+    let mut writer =
+        FileWriter::try_new(w, batch.schema().as_ref()).map_err(std::io::Error::other)?;
+    writer.write(batch).map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
 }

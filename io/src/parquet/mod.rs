@@ -16,7 +16,7 @@ use self::prune::may_match;
 use partita_runtime::{value, Graph, Kernel, Runtime, TaskContext, TaskKey};
 
 use crate::error::{Error, Result};
-use crate::partitioned::{check_same_schema, layer_name, write_partitions};
+use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
 use crate::paths::Source;
 
 mod prune;
@@ -235,10 +235,16 @@ pub fn to_parquet(
     dir: impl AsRef<Path>,
     runtime: &Runtime,
 ) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), "parquet", runtime, |w, batch| {
-        let mut writer =
-            ArrowWriter::try_new(w, batch.schema(), None).map_err(std::io::Error::other)?;
-        writer.write(batch).map_err(std::io::Error::other)?;
-        writer.close().map(|_| ()).map_err(std::io::Error::other)
-    })
+    write_partitions(frame, dir.as_ref(), FileFormat::Parquet, runtime)
+}
+
+/// One partition as a Parquet file.
+pub(crate) fn write_parquet(
+    w: &mut std::io::BufWriter<File>,
+    batch: &RecordBatch,
+) -> std::io::Result<()> {
+    let mut writer =
+        ArrowWriter::try_new(w, batch.schema(), None).map_err(std::io::Error::other)?;
+    writer.write(batch).map_err(std::io::Error::other)?;
+    writer.close().map(|_| ()).map_err(std::io::Error::other)
 }
