@@ -71,7 +71,6 @@ macro_rules! register_op {
         );
     };
 }
-#[allow(unused_imports)]
 pub(crate) use crate::register_op;
 
 /// One task running `op` over `deps`, its kernel built by the op itself. A kernel that cannot
