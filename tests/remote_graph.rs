@@ -8,9 +8,15 @@
 mod child;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
 use partita::collections::split_whitespace;
+use partita::collections::{mean, sum as total, Agg, AggFunc, Merge};
+use partita::io::{read_csv, read_parquet, to_parquet, CsvOptions, ParquetOptions};
 use partita::prelude::*;
 use partita::{encode_graph, graph_all, remote_fn};
 
@@ -287,6 +293,215 @@ fn bag_chains() {
     assert!(encode_graph(&mixed_counts.graph(), &mixed_counts.keys()).is_err());
 }
 
+/// A small table shaped like the h2o groupby data: `id1..id3` strings (10, 10 and 500 values),
+/// `id4..id6` integers (10, 10 and 500 values), `v1`, `v2` integers and `v3` floats.
+fn h2o_batch(rows: usize) -> RecordBatch {
+    let mut s = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: u64| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s % n
+    };
+    let mut ids: Vec<Vec<u64>> = vec![Vec::new(); 6];
+    let mut vs: Vec<Vec<i64>> = vec![Vec::new(); 2];
+    let mut v3 = Vec::with_capacity(rows);
+    for _ in 0..rows {
+        for (i, k) in [10, 10, 500, 10, 10, 500].into_iter().enumerate() {
+            ids[i].push(next(k) + 1);
+        }
+        vs[0].push(next(5) as i64 + 1);
+        vs[1].push(next(15) as i64 + 1);
+        v3.push((next(10_000) as f64) / 100.0);
+    }
+    let strings = |xs: &[u64], width: usize| -> StringArray {
+        xs.iter().map(|x| Some(format!("id{x:0width$}"))).collect()
+    };
+    let ints = |xs: &[u64]| Int64Array::from_iter_values(xs.iter().map(|&x| x as i64));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id1", DataType::Utf8, false),
+        Field::new("id2", DataType::Utf8, false),
+        Field::new("id3", DataType::Utf8, false),
+        Field::new("id4", DataType::Int64, false),
+        Field::new("id5", DataType::Int64, false),
+        Field::new("id6", DataType::Int64, false),
+        Field::new("v1", DataType::Int64, false),
+        Field::new("v2", DataType::Int64, false),
+        Field::new("v3", DataType::Float64, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(strings(&ids[0], 3)),
+            Arc::new(strings(&ids[1], 3)),
+            Arc::new(strings(&ids[2], 10)),
+            Arc::new(ints(&ids[3])),
+            Arc::new(ints(&ids[4])),
+            Arc::new(ints(&ids[5])),
+            Arc::new(Int64Array::from(vs[0].clone())),
+            Arc::new(Int64Array::from(vs[1].clone())),
+            Arc::new(Float64Array::from(v3)),
+        ],
+    )
+    .unwrap()
+}
+
+/// `h2o_batch(rows)` written as one CSV file in `dir`, read back in blocks of about 16 KiB.
+fn h2o_csv(dir: &Path, rows: usize) -> DataFrame {
+    let path = dir.join("G1_small.csv");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(file);
+    w.write(&h2o_batch(rows)).unwrap();
+    drop(w);
+    let df = read_csv(path.as_path(), CsvOptions::default().blocksize(16 << 10)).unwrap();
+    assert!(df.npartitions() >= 2, "{} partitions", df.npartitions());
+    df
+}
+
+/// The partitions of `df`, computed here and in a child process, concatenated: they must be
+/// equal. Returns the local table.
+fn same_here_and_there(df: &DataFrame) -> RecordBatch {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let local = df.compute_partitions_on(&rt).unwrap();
+    let remote: Vec<RecordBatch> = child::compute_remote(&df.graph(), &df.keys())
+        .unwrap()
+        .iter()
+        .map(|v| v.downcast_ref::<RecordBatch>().unwrap().clone())
+        .collect();
+    assert_eq!(remote.len(), local.len());
+    let schema = df.schema().clone();
+    let local = arrow::compute::concat_batches(&schema, &local).unwrap();
+    let remote = arrow::compute::concat_batches(&schema, &remote).unwrap();
+    assert_eq!(remote, local);
+    local
+}
+
+/// The h2o groupby questions q1–q5 of `examples/groupby.rs` on a CSV read in blocks, each merged
+/// in one task and through the merge shuffle.
+fn h2o_groupby_q1_to_q5() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = h2o_csv(dir.path(), 5_000);
+    let queries: Vec<(&str, Vec<&str>, Vec<Agg>)> = vec![
+        ("q1", vec!["id1"], vec![total("v1")]),
+        ("q2", vec!["id1", "id2"], vec![total("v1")]),
+        ("q3", vec!["id3"], vec![total("v1"), mean("v3")]),
+        ("q4", vec!["id4"], vec![mean("v1"), mean("v2"), mean("v3")]),
+        (
+            "q5",
+            vec!["id6"],
+            vec![total("v1"), total("v2"), total("v3")],
+        ),
+    ];
+    for (name, by, aggs) in queries {
+        for shuffle_above in [usize::MAX, 0] {
+            let q = x.groupby(&by).unwrap().shuffle_above(shuffle_above);
+            let ans = same_here_and_there(&q.agg(aggs.clone()).unwrap());
+            assert!(ans.num_rows() > 1, "{name}: {} groups", ans.num_rows());
+        }
+    }
+}
+
+/// The join of `examples/join.rs` (x joined with a small y on `id1`, then the sum of
+/// `v1 * v2`) on Parquet files, broadcast and hash-shuffled.
+fn join_broadcast_and_shuffle() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let n = 4_000_i64;
+    let x = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("id1", DataType::Int64, false),
+            Field::new("v1", DataType::Float64, false),
+        ])),
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                (0..n).map(|i| (i * 7919) % 1000),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|i| i as f64 / 8.0),
+            )),
+        ],
+    )
+    .unwrap();
+    let y = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("id1", DataType::Int64, false),
+            Field::new("v2", DataType::Float64, false),
+        ])),
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                (0..1000).map(|i| (i * 31) % 1000),
+            )),
+            Arc::new(Float64Array::from_iter_values((0..1000).map(|i| i as f64))),
+        ],
+    )
+    .unwrap();
+    for (name, batch, parts) in [("x", x, 4), ("y", y, 2)] {
+        let df = DataFrame::from_arrow(batch, parts).unwrap();
+        to_parquet(&df, dir.path().join(name), &rt).unwrap();
+    }
+    let read = |name: &str| {
+        let pattern = format!("{}/{name}/*.parquet", dir.path().display());
+        read_parquet(pattern.as_str(), ParquetOptions::default()).unwrap()
+    };
+    let (x, y) = (read("x"), read("y"));
+    for how in [Merge::on(&["id1"]), Merge::on(&["id1"]).broadcast(false)] {
+        let joined = x.merge(&y, how).unwrap();
+        let table = same_here_and_there(&joined);
+        assert_eq!(table.num_rows(), n as usize);
+        let product = Agg::of(col("v1") * col("v2"), AggFunc::Sum).alias("s");
+        same_here_and_there(&joined.agg([product]).unwrap());
+    }
+}
+
+/// `set_index` (a sampled range shuffle) and `sort_values`, shipped; `loc` on the index reads
+/// the rows the shipped partitions hold.
+fn set_index_loc_and_sort() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = h2o_csv(dir.path(), 3_000);
+    let indexed = x.set_index("id6", 4).unwrap();
+    let table = same_here_and_there(&indexed);
+    let ids = table.column_by_name("id6").unwrap();
+    let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+    assert!(ids.values().is_sorted());
+    let key = ids.value(ids.len() / 2);
+    let found = indexed.loc(key).unwrap();
+    let want = ids.values().iter().filter(|&&v| v == key).count();
+    assert_eq!(found.num_rows(), want);
+    same_here_and_there(&x.sort_values(&["id3", "v3"], false, 3).unwrap());
+}
+
+/// Row-wise expressions (pushed into the CSV reader as a projection) and a filter, shipped.
+fn filter_with_column_select() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = h2o_csv(dir.path(), 3_000);
+    let df = x
+        .filter(col("v1").gt(lit(2)).and(!col("id1").eq(lit("id003"))))
+        .unwrap()
+        .with_column("w", col("v2") * lit(2) + col("v3"))
+        .unwrap()
+        .select([col("id2"), col("w"), col("v1")])
+        .unwrap();
+    let table = same_here_and_there(&df);
+    assert!(table.num_rows() > 0);
+    assert_eq!(table.num_columns(), 3);
+}
+
+/// A `map_partitions` with a plain closure cannot leave the process: encoding names its layer.
+fn frame_closure_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = h2o_csv(dir.path(), 500);
+    let mapped = x.map_partitions(x.schema().clone(), |b: RecordBatch| {
+        Ok::<_, String>(b.slice(0, 1))
+    });
+    let err = encode_graph(&mapped.graph(), &mapped.keys()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("layer map-partitions-"), "{text}");
+    assert!(text.contains("plain closure"), "{text}");
+    assert_eq!(mapped.len().unwrap(), x.npartitions());
+}
+
 fn main() {
     if std::env::args().any(|a| a == child::SERVE_FLAG) {
         child::serve();
@@ -308,6 +523,11 @@ fn main() {
         ("bag_sources", bag_sources),
         ("word_count", word_count),
         ("bag_chains", bag_chains),
+        ("h2o_groupby_q1_to_q5", h2o_groupby_q1_to_q5),
+        ("join_broadcast_and_shuffle", join_broadcast_and_shuffle),
+        ("set_index_loc_and_sort", set_index_loc_and_sort),
+        ("filter_with_column_select", filter_with_column_select),
+        ("frame_closure_is_refused", frame_closure_is_refused),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests {

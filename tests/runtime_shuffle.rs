@@ -59,6 +59,7 @@ fn spec(outputs: usize, mailbox: usize, delay_seed: u64, fail_on: Option<u64>) -
             ))
         }),
         mailbox,
+        op: None,
     }
 }
 

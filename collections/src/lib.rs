@@ -15,6 +15,7 @@ mod layer;
 mod names;
 mod partition_plan;
 mod short_key;
+mod shuffle_op;
 mod stream;
 mod text;
 
@@ -24,14 +25,16 @@ pub use self::array::{
 };
 pub use self::bag::{AsF64, Bag, ItemSource, Reader, ITEM_SOURCES};
 pub use self::dataframe::{
-    col, count, dtype_name, first, last, lit, max, mean, min, size, std, sum, var, Agg, AggFunc,
-    BinaryOp, ColumnSource, DataFrame, Dtype, Expr, GroupBy, How, Literal, Merge, SHUFFLE_ABOVE,
+    col, count, dtype_name, first, last, lit, max, mean, min, serde_array, serde_schema, size, std,
+    sum, var, Agg, AggFunc, BinaryOp, ColumnSource, DataFrame, Dtype, Expr, GroupBy, How, Literal,
+    Merge, SHUFFLE_ABOVE,
 };
 pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
 };
 pub use self::error::{Error, Result};
 pub use self::item_fn::{AnyBox, ItemFn, ItemUse, StrKeyReader, ITEM_FNS};
+pub use self::layer::{blockwise, layer, Op};
 pub use self::stream::{
     DeadLetter, ErrorPolicy, KeyedStream, Pipeline, StageMetrics, Stream, Topology, Window,
     WindowResult, WindowedStream,
@@ -50,6 +53,8 @@ pub mod __private {
             filter, finish, flat_map, map, pluck, str_keys, terminal, Terminal,
         };
     }
+    pub use crate::layer::build_op;
+    pub use partita_runtime;
 }
 
 /// The names most programs need.

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use partita_collections::DataFrame;
-use partita_runtime::Runtime;
+use partita_collections::{blockwise, register_op, DataFrame, Op};
+use partita_runtime::{downcast, value, Kernel, Runtime, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
@@ -44,28 +45,92 @@ pub(crate) fn check_same_schema(first: &mut Option<SchemaRef>, this: &SchemaRef)
     }
 }
 
-/// Writes each partition of `frame` with `write` to `dir/part-NNNNN.{ext}`, atomically, in
+/// The file formats a frame is written in, one file per partition.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) enum FileFormat {
+    Csv,
+    Parquet,
+    Ipc,
+}
+
+impl FileFormat {
+    fn ext(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
+            FileFormat::Ipc => "arrow",
+        }
+    }
+
+    fn write(self, w: &mut BufWriter<File>, batch: &RecordBatch) -> std::io::Result<()> {
+        match self {
+            FileFormat::Csv => crate::csv::write_csv(w, batch),
+            FileFormat::Parquet => crate::parquet::write_parquet(w, batch),
+            FileFormat::Ipc => crate::ipc::write_ipc(w, batch),
+        }
+    }
+}
+
+/// Writes partition `i` (the task's index, its one input) to `dir/part-NNNNN.{ext}`,
+/// atomically; its value is a one-row batch of the path.
+#[derive(Serialize, Deserialize)]
+struct WritePartition {
+    dir: PathBuf,
+    format: FileFormat,
+}
+
+impl Op for WritePartition {
+    const NAME: &'static str = "io.write_partition";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [input] = <[TaskKey; 1]>::try_from(cx.deps.to_vec()).map_err(|deps| {
+            partita_runtime::Error::TaskFailed {
+                key: cx.key.clone(),
+                message: format!("a partition write reads 1 input, not {}", deps.len()),
+            }
+        })?;
+        let (i, format, key) = (cx.key.index(), self.format, cx.key.clone());
+        let path = self.dir.join(format!("part-{i:05}.{}", format.ext()));
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let batch = downcast::<RecordBatch>(&inputs[0], &input)?;
+            let fail = |message: String| partita_runtime::Error::TaskFailed {
+                key: key.clone(),
+                message,
+            };
+            write_atomic(&path, |w| format.write(w, batch)).map_err(|e| fail(e.to_string()))?;
+            let name = StringArray::from(vec![path.display().to_string()]);
+            RecordBatch::try_new(path_schema(), vec![Arc::new(name)])
+                .map(value)
+                .map_err(|e| fail(e.to_string()))
+        }))
+    }
+}
+register_op!(WritePartition);
+
+fn path_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, false)]))
+}
+
+/// Writes each partition of `frame` in `format` to `dir/part-NNNNN.{ext}`, atomically, in
 /// parallel on `runtime`, and returns the paths in partition order.
-pub(crate) fn write_partitions<W>(
+pub(crate) fn write_partitions(
     frame: &DataFrame,
     dir: &Path,
-    ext: &'static str,
+    format: FileFormat,
     runtime: &Runtime,
-    write: W,
-) -> Result<Vec<PathBuf>>
-where
-    W: Fn(&mut BufWriter<File>, &RecordBatch) -> std::io::Result<()> + Send + Sync + 'static,
-{
+) -> Result<Vec<PathBuf>> {
     let dir = dir.to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let schema = Arc::new(Schema::new(vec![Field::new("path", DataType::Utf8, false)]));
-    let out = schema.clone();
-    let written = frame.map_partitions_indexed(schema, move |i, batch| {
-        let path = dir.join(format!("part-{i:05}.{ext}"));
-        write_atomic(&path, |w| write(w, &batch)).map_err(|e| e.to_string())?;
-        let name = StringArray::from(vec![path.display().to_string()]);
-        RecordBatch::try_new(out.clone(), vec![Arc::new(name)]).map_err(|e| e.to_string())
-    });
+    let mut graph = frame.graph();
+    let name = layer_name("write-partitions");
+    let op = WritePartition { dir, format };
+    let keys = blockwise(
+        &mut graph,
+        &name,
+        &op,
+        frame.keys().into_iter().map(|k| vec![k]),
+    );
+    let written = DataFrame::from_partitions(graph, name, keys.len(), path_schema());
     let parts = written.compute_partitions_on(runtime)?;
     Ok(parts
         .iter()

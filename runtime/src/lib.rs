@@ -63,7 +63,10 @@ pub use self::remote::{
 };
 pub use self::runtime::{Builder, Runtime};
 pub use self::scheduler::{ComputeHandle, Scheduler};
-pub use self::shuffle::{add_shuffle, FinishFn, FoldFn, ShuffleSpec, SplitFn};
+pub use self::shuffle::{
+    add_shuffle, shuffle_kind, FinishFn, FoldFn, ShuffleFns, ShuffleKind, ShuffleSpec, SplitFn,
+    SHUFFLE_KINDS,
+};
 pub use self::value::{downcast, downcast_owned, value, Kernel, Value};
 
 /// The names most programs need.

@@ -117,6 +117,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             fold,
             finish,
             mailbox: MAILBOX,
+            op: None,
         };
         let mut graph = self.graph.clone();
         let inputs: Vec<TaskKey> = (0..self.npartitions as u64)

@@ -28,9 +28,13 @@ use foldhash::fast::FixedState;
 use num_traits::{Float, Zero};
 
 use super::expr::arrow_error;
-use super::shuffle::{bucket, hash_rows, key_columns, row_converter, shuffle_frame, task_error};
-use super::DataFrame;
+use partita_runtime::{downcast, value, Kernel, TaskContext, Value};
+use serde::{Deserialize, Serialize};
+
+use super::shuffle::{key_columns, row_converter, shuffle_frame, task_error, Assemble, Route};
+use super::{inputs, DataFrame};
 use crate::error::{Error, Result};
+use crate::layer::{register_op, Op};
 
 /// `-0.0` as `0.0` and every NaN as the same NaN; nulls stay nulls.
 fn canonical_floats<T>(a: &PrimitiveArray<T>) -> ArrayRef
@@ -85,6 +89,28 @@ pub(crate) fn first_occurrences(batch: &RecordBatch, subset: &[String]) -> Resul
     }
     take_record_batch(batch, &UInt32Array::from(keep)).map_err(arrow_error)
 }
+
+/// The first occurrences of each partition's rows, by `subset`.
+#[derive(Serialize, Deserialize)]
+struct FirstOccurrences {
+    subset: Vec<String>,
+}
+
+impl Op for FirstOccurrences {
+    const NAME: &'static str = "frame.first_occurrences";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [input] = inputs::<1>(cx)?;
+        let (subset, out) = (self.subset.clone(), cx.key.clone());
+        Ok(Arc::new(move |vals: Vec<Value>| {
+            let batch = downcast::<RecordBatch>(&vals[0], &input)?;
+            first_occurrences(batch, &subset)
+                .map(value)
+                .map_err(|e| task_error(&out, e))
+        }))
+    }
+}
+register_op!(FirstOccurrences);
 
 impl DataFrame {
     /// The rows whose values in `subset` (every column when `None`) differ from every earlier
@@ -152,21 +178,19 @@ impl DataFrame {
             }
         }
         let schema = self.schema.clone();
-        let local = {
-            let subset = subset.clone();
-            move |b: RecordBatch| first_occurrences(&b, &subset)
+        let local = FirstOccurrences {
+            subset: subset.clone(),
         };
-        let within = self.map_partitions(schema.clone(), local.clone());
+        let within = self.map_op(schema.clone(), "drop-duplicates-local", &local);
         if self.npartitions <= 1 {
             return Ok(within);
         }
         let n = self.npartitions;
-        let on = subset.clone();
-        let shuffled = shuffle_frame(&within, n, "drop-duplicates", move |batch, key| {
-            let cols = compared(batch, &on).map_err(|e| task_error(key, e))?;
-            let hashes = hash_rows(&cols).map_err(|e| task_error(key, e))?;
-            Ok(hashes.iter().map(|&h| bucket(h, n)).collect())
-        });
-        Ok(shuffled.map_partitions(schema, local))
+        let route = Route::Hash {
+            on: subset.clone(),
+            canonical: true,
+        };
+        let shuffled = shuffle_frame(&within, n, "drop-duplicates", route, Assemble::Concat);
+        Ok(shuffled.map_op(schema, "drop-duplicates-local", &local))
     }
 }

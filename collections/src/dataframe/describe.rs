@@ -5,13 +5,15 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
-use partita_runtime::{downcast, value, Task, TaskKey, Value};
+use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::expr::arrow_error;
 use super::groupby::{count, max, mean, min, std};
 use super::shuffle::task_error;
 use super::DataFrame;
 use crate::error::{Error, Result};
+use crate::layer::{layer, register_op, Op};
 use crate::names::unique;
 
 /// The statistics, in pandas' order.
@@ -26,6 +28,44 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
 }
+
+/// The quartiles of one numeric column over every partition (the inputs).
+#[derive(Serialize, Deserialize)]
+struct Quartiles {
+    column: String,
+}
+
+impl Op for Quartiles {
+    const NAME: &'static str = "frame.describe.quartiles";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (c, ks, o) = (self.column.clone(), cx.deps.to_vec(), cx.key.clone());
+        Ok(Arc::new(move |vals: Vec<Value>| {
+            let mut xs: Vec<f64> = Vec::new();
+            for (v, k) in vals.iter().zip(&ks) {
+                let b = downcast::<RecordBatch>(v, k)?;
+                let col = b.column_by_name(&c).ok_or_else(|| {
+                    task_error(
+                        &o,
+                        Error::Schema {
+                            message: format!("describe: no column {c:?}"),
+                        },
+                    )
+                })?;
+                let f =
+                    cast(col, &DataType::Float64).map_err(|e| task_error(&o, arrow_error(e)))?;
+                xs.extend(f.as_primitive::<Float64Type>().iter().flatten());
+            }
+            xs.sort_unstable_by(f64::total_cmp);
+            let q: Vec<Option<f64>> = [0.25, 0.5, 0.75]
+                .iter()
+                .map(|&q| quantile(&xs, q))
+                .collect();
+            Ok(value(q))
+        }))
+    }
+}
+register_op!(Quartiles);
 
 impl DataFrame {
     /// count, mean, std (ddof 1), min, 25%, 50%, 75% and max of every numeric column, as
@@ -94,36 +134,15 @@ impl DataFrame {
         let mut graph = m.graph.clone();
         let name = unique("describe-quartiles");
         let keys = m.keys();
-        let tasks: Vec<Task> = numeric
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let out = TaskKey::new(name.clone(), i as u64);
-                let (c, ks, o) = (c.clone(), keys.clone(), out.clone());
-                Task::new(
-                    out,
-                    keys.clone(),
-                    Arc::new(move |vals: Vec<Value>| {
-                        let mut xs: Vec<f64> = Vec::new();
-                        for (v, k) in vals.iter().zip(&ks) {
-                            let b = downcast::<RecordBatch>(v, k)?;
-                            let col = b.column_by_name(&c).expect("a numeric column");
-                            let f = cast(col, &DataType::Float64)
-                                .map_err(|e| task_error(&o, arrow_error(e)))?;
-                            xs.extend(f.as_primitive::<Float64Type>().iter().flatten());
-                        }
-                        xs.sort_unstable_by(f64::total_cmp);
-                        let q: Vec<Option<f64>> = [0.25, 0.5, 0.75]
-                            .iter()
-                            .map(|&q| quantile(&xs, q))
-                            .collect();
-                        Ok(value(q))
-                    }),
-                )
-            })
-            .collect();
-        let qkeys: Vec<TaskKey> = tasks.iter().map(|t| t.key().clone()).collect();
-        graph.add_layer(name, tasks);
+        let deps = numeric.iter().map(|_| keys.clone());
+        let qkeys = layer(
+            &mut graph,
+            &name,
+            numeric.iter().zip(deps).enumerate().map(|(i, (c, deps))| {
+                let op = Quartiles { column: c.clone() };
+                (TaskKey::new(name.clone(), i as u64), deps, op)
+            }),
+        );
         let quartiles = runtime.compute(&graph, &qkeys)?;
         let value_at = |col: &str| -> Option<f64> {
             let c = summary.column_by_name(col)?;

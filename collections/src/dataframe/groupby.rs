@@ -17,15 +17,16 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::datatypes::{Float64Type, Int64Type};
-use partita_runtime::{downcast, value, Kernel, Task, TaskKey, Value};
+use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use super::expr::{arrow_error, dtype_name, Expr};
 use super::group_ids::group_rows as group_rows_of;
 use super::merge_partials::merge_partials;
-use super::DataFrame;
+use super::{inputs, DataFrame};
 use crate::error::{Error, Result};
 use crate::filled::filled;
+use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
 
 /// How many partial tables one merge task reads.
@@ -286,27 +287,24 @@ impl DataFrame {
     pub fn value_counts(&self, column: &str) -> Result<DataFrame> {
         let counted = self.groupby(&[column])?.agg([size().alias("count")])?;
         let schema = counted.schema().clone();
-        Ok(counted.map_partitions(schema, |batch: RecordBatch| {
-            let counts = batch
-                .column_by_name("count")
-                .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
-                .ok_or("value_counts: no count column")?;
-            let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-            order.sort_by_key(|&i| std::cmp::Reverse(counts.value(i as usize)));
-            let indices = UInt32Array::from(order);
-            let columns = batch
-                .columns()
-                .iter()
-                .map(|c| arrow::compute::take(c, &indices, None))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?;
-            RecordBatch::try_new(batch.schema(), columns).map_err(|e| e.to_string())
-        }))
+        Ok(counted.map_op(schema, "value-counts", &ByCount))
     }
+}
+
+/// What a [`Plan`] is made from, and what it travels as: the plan itself is rebuilt from it.
+#[derive(Clone, Serialize, Deserialize)]
+struct PlanSpec {
+    keys: Vec<String>,
+    aggs: Vec<Agg>,
+    /// The schema of the grouped frame.
+    #[serde(with = "super::codec::schema")]
+    schema: SchemaRef,
+    ordered: bool,
 }
 
 /// What the partial tables hold: the key columns, then one state column per fold.
 pub(super) struct Plan {
+    spec: PlanSpec,
     pub(super) keys: Vec<String>,
     /// For each state column: its input column (`None` for row counts), fold and type.
     states: Vec<(Option<String>, Fold, DataType)>,
@@ -441,39 +439,14 @@ impl GroupBy {
 
         // Per-partition partial aggregates.
         let name = unique("groupby-partial");
-        let mut level: Vec<TaskKey> = Vec::new();
-        let mut tasks = Vec::new();
-        for i in 0..m.npartitions as u64 {
-            let input = TaskKey::new(m.input.clone(), i);
-            let key = TaskKey::new(name.clone(), i);
-            let (plan, k, out) = (plan.clone(), input.clone(), key.clone());
-            let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
-                let batch = downcast::<RecordBatch>(&inputs[0], &k)?;
-                let cols = plan.input_columns(batch);
-                fold_states(&plan, batch, &cols, Rows::Partition(i as usize))
-                    .map(value)
-                    .map_err(|e| fail(&out, e))
-            });
-            level.push(key.clone());
-            tasks.push(Task::new(key, vec![input], kernel));
-        }
-        graph.add_layer(name, tasks);
+        let inputs = (0..m.npartitions as u64).map(|i| vec![TaskKey::new(m.input.clone(), i)]);
+        let partial = Partial { plan: plan.clone() };
+        let mut level = blockwise(&mut graph, &name, &partial, inputs);
         if level.is_empty() {
             // No partition: aggregate an empty table.
             let name = unique("groupby-empty");
-            let key = TaskKey::new(name.clone(), 0);
-            let plan2 = plan.clone();
-            graph.add_layer(
-                name,
-                vec![Task::new(
-                    key.clone(),
-                    vec![],
-                    Arc::new(move |_| {
-                        Ok(value(RecordBatch::new_empty(plan2.partial_schema.clone())))
-                    }),
-                )],
-            );
-            level.push(key);
+            let empty = EmptyPartial { plan: plan.clone() };
+            level = blockwise(&mut graph, &name, &empty, [vec![]]);
         }
         if adaptive && level.len() > 1 {
             let (graph, name) = merge_partials(graph, level, plan.clone(), self.shuffle_above);
@@ -495,44 +468,20 @@ impl GroupBy {
             );
             let keys: Vec<&str> = plan.keys.iter().map(String::as_str).collect();
             let moved = partials.shuffle(&keys, self.split_out)?;
-            let p = plan.clone();
-            return Ok(
-                moved.map_partitions(plan.output_schema.clone(), move |b: RecordBatch| {
-                    merge(&p, &[b]).and_then(|states| finish(&p, &states))
-                }),
-            );
+            let op = MergeFinish { plan: plan.clone() };
+            return Ok(moved.map_op(plan.output_schema.clone(), "groupby-merge", &op));
         }
         // Merge partial tables, SPLIT_EVERY at a time, until one is left.
         while level.len() > 1 {
             let name = unique("groupby-merge");
-            let mut next = Vec::new();
-            let mut tasks = Vec::new();
-            for (j, deps) in level.chunks(SPLIT_EVERY).enumerate() {
-                let key = TaskKey::new(name.clone(), j as u64);
-                let (plan, keys, out) = (plan.clone(), deps.to_vec(), key.clone());
-                let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
-                    let parts = inputs
-                        .iter()
-                        .zip(&keys)
-                        .map(|(v, k)| downcast::<RecordBatch>(v, k).cloned())
-                        .collect::<partita_runtime::Result<Vec<_>>>()?;
-                    merge(&plan, &parts).map(value).map_err(|e| fail(&out, e))
-                });
-                next.push(key.clone());
-                tasks.push(Task::new(key, deps.to_vec(), kernel));
-            }
-            graph.add_layer(name, tasks);
-            level = next;
+            let op = MergeStates { plan: plan.clone() };
+            let deps: Vec<Vec<TaskKey>> = level.chunks(SPLIT_EVERY).map(<[_]>::to_vec).collect();
+            level = blockwise(&mut graph, &name, &op, deps);
         }
         // The results from the merged states.
         let name = unique("groupby-agg");
-        let key = TaskKey::new(name.clone(), 0);
-        let (p, root, out) = (plan.clone(), level[0].clone(), key.clone());
-        let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
-            let states = downcast::<RecordBatch>(&inputs[0], &root)?;
-            finish(&p, states).map(value).map_err(|e| fail(&out, e))
-        });
-        graph.add_layer(name.clone(), vec![Task::new(key, level, kernel)]);
+        let op = Finish { plan: plan.clone() };
+        blockwise(&mut graph, &name, &op, [level]);
         Ok(DataFrame::from_partitions(
             graph,
             name,
@@ -542,10 +491,23 @@ impl GroupBy {
     }
 
     fn plan(&self, aggs: &[Agg], ordered: bool) -> Result<Plan> {
-        let schema = &self.frame.schema;
+        let spec = PlanSpec {
+            keys: self.keys.clone(),
+            aggs: aggs.to_vec(),
+            schema: self.frame.schema.clone(),
+            ordered,
+        };
+        Plan::new(spec, &self.frame.columns())
+    }
+}
+
+impl Plan {
+    /// The plan of `spec`; `columns` are the frame's columns, for error messages.
+    fn new(spec: PlanSpec, columns: &[String]) -> Result<Plan> {
+        let (schema, aggs, ordered) = (&spec.schema, &spec.aggs, spec.ordered);
         let mut states: Vec<(Option<String>, Fold, DataType)> = Vec::new();
         let mut outputs = Vec::new();
-        let mut out_fields: Vec<Field> = self
+        let mut out_fields: Vec<Field> = spec
             .keys
             .iter()
             .map(|k| {
@@ -565,8 +527,7 @@ impl GroupBy {
                         .map_err(|_| Error::Schema {
                             message: format!(
                                 "no column {:?} to aggregate; the columns are {:?}",
-                                agg.column,
-                                self.frame.columns()
+                                agg.column, columns
                             ),
                         })?
                         .data_type()
@@ -644,7 +605,7 @@ impl GroupBy {
             ));
             out_fields.push(Field::new(agg.output_name(), out_type, true));
         }
-        let mut partial_fields: Vec<Field> = out_fields[..self.keys.len()].to_vec();
+        let mut partial_fields: Vec<Field> = out_fields[..spec.keys.len()].to_vec();
         for (i, (_, _, t)) in states.iter().enumerate() {
             partial_fields.push(Field::new(format!("__state_{i}"), t.clone(), true));
         }
@@ -652,13 +613,33 @@ impl GroupBy {
             partial_fields.push(Field::new("__order", DataType::Int64, true));
         }
         Ok(Plan {
-            keys: self.keys.clone(),
+            keys: spec.keys.clone(),
+            spec,
             states,
             outputs,
             partial_schema: Arc::new(Schema::new(partial_fields)),
             output_schema: Arc::new(Schema::new(out_fields)),
             ordered,
         })
+    }
+}
+
+impl Serialize for Plan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.spec.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Plan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Plan, D::Error> {
+        let spec = PlanSpec::deserialize(d)?;
+        let columns: Vec<String> = spec
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        Plan::new(spec, &columns).map_err(serde::de::Error::custom)
     }
 }
 
@@ -670,6 +651,154 @@ impl Plan {
             .map(|(c, _, _)| c.as_ref().and_then(|c| batch.column_by_name(c).cloned()))
             .collect()
     }
+}
+
+/// One partition's partial aggregates (task `i` reads partition `i`).
+#[derive(Serialize, Deserialize)]
+struct Partial {
+    plan: Arc<Plan>,
+}
+
+impl Op for Partial {
+    const NAME: &'static str = "frame.groupby.partial";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [k] = inputs::<1>(cx)?;
+        let (plan, out, i) = (self.plan.clone(), cx.key.clone(), cx.key.index() as usize);
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let batch = downcast::<RecordBatch>(&inputs[0], &k)?;
+            let cols = plan.input_columns(batch);
+            fold_states(&plan, batch, &cols, Rows::Partition(i))
+                .map(value)
+                .map_err(|e| fail(&out, e))
+        }))
+    }
+}
+register_op!(Partial);
+
+/// The partial aggregates of no partition: an empty partial table.
+#[derive(Serialize, Deserialize)]
+struct EmptyPartial {
+    plan: Arc<Plan>,
+}
+
+impl Op for EmptyPartial {
+    const NAME: &'static str = "frame.groupby.empty";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [] = inputs::<0>(cx)?;
+        let schema = self.plan.partial_schema.clone();
+        Ok(Arc::new(move |_| {
+            Ok(value(RecordBatch::new_empty(schema.clone())))
+        }))
+    }
+}
+register_op!(EmptyPartial);
+
+/// Partial tables merged into one.
+#[derive(Serialize, Deserialize)]
+struct MergeStates {
+    plan: Arc<Plan>,
+}
+
+impl Op for MergeStates {
+    const NAME: &'static str = "frame.groupby.merge";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (plan, keys, out) = (self.plan.clone(), cx.deps.to_vec(), cx.key.clone());
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let parts = inputs
+                .iter()
+                .zip(&keys)
+                .map(|(v, k)| downcast::<RecordBatch>(v, k).cloned())
+                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            merge(&plan, &parts).map(value).map_err(|e| fail(&out, e))
+        }))
+    }
+}
+register_op!(MergeStates);
+
+/// The results from one table of merged states.
+#[derive(Serialize, Deserialize)]
+struct Finish {
+    plan: Arc<Plan>,
+}
+
+impl Op for Finish {
+    const NAME: &'static str = "frame.groupby.finish";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [root] = inputs::<1>(cx)?;
+        let (p, out) = (self.plan.clone(), cx.key.clone());
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let states = downcast::<RecordBatch>(&inputs[0], &root)?;
+            finish(&p, states).map(value).map_err(|e| fail(&out, e))
+        }))
+    }
+}
+register_op!(Finish);
+
+/// The results from one partition of partial tables (a `split_out` output): merged, finished.
+#[derive(Serialize, Deserialize)]
+struct MergeFinish {
+    plan: Arc<Plan>,
+}
+
+impl Op for MergeFinish {
+    const NAME: &'static str = "frame.groupby.merge_finish";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [input] = inputs::<1>(cx)?;
+        let (p, out) = (self.plan.clone(), cx.key.clone());
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let b = downcast::<RecordBatch>(&inputs[0], &input)?;
+            merge(&p, std::slice::from_ref(b))
+                .and_then(|states| finish(&p, &states))
+                .map(value)
+                .map_err(|e| fail(&out, e))
+        }))
+    }
+}
+register_op!(MergeFinish);
+
+/// A `value_counts` partition sorted by its `count` column, most frequent first (stable).
+#[derive(Serialize, Deserialize)]
+struct ByCount;
+
+impl Op for ByCount {
+    const NAME: &'static str = "frame.value_counts";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [input] = inputs::<1>(cx)?;
+        let out = cx.key.clone();
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let batch = downcast::<RecordBatch>(&inputs[0], &input)?;
+            by_count(batch)
+                .map(value)
+                .map_err(|message| partita_runtime::Error::TaskFailed {
+                    key: out.clone(),
+                    message,
+                })
+        }))
+    }
+}
+register_op!(ByCount);
+
+fn by_count(batch: &RecordBatch) -> std::result::Result<RecordBatch, String> {
+    let counts = batch
+        .column_by_name("count")
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+        .ok_or("value_counts: no count column")?;
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(counts.value(i as usize)));
+    let indices = UInt32Array::from(order);
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| arrow::compute::take(c, &indices, None))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    RecordBatch::try_new(batch.schema(), columns).map_err(|e| e.to_string())
 }
 
 pub(super) fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {

@@ -21,16 +21,18 @@ use arrow::compute::kernels::zip::zip;
 use arrow::compute::{concat_batches, is_not_null, take, take_record_batch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use arrow::row::RowConverter;
-use partita_runtime::{downcast, value, Graph, Task, TaskKey, Value};
+use partita_runtime::{downcast, value, Graph, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::expr::arrow_error;
 use super::shuffle::{for_each_int, key_columns, row_converter, task_error};
-use super::DataFrame;
+use super::{inputs, DataFrame};
 use crate::error::{Error, Result};
+use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
 
 /// Which rows a join keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum How {
     /// Rows whose key is on both sides.
     Inner,
@@ -49,7 +51,7 @@ pub enum How {
 /// let m = Merge::on(&["id"]).how(How::Left).suffixes("_l", "_r").broadcast(false);
 /// assert_eq!(m.kind(), How::Left);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Merge {
     left_on: Vec<String>,
     right_on: Vec<String>,
@@ -344,8 +346,9 @@ fn indices(rows: Option<Vec<u32>>) -> Option<UInt32Array> {
 
 /// How the result's columns are made: the output schema and, per column, its side and source
 /// column, plus which key columns coalesce (outer joins on shared names).
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Layout {
+    #[serde(with = "super::codec::schema")]
     schema: SchemaRef,
     /// (from the left?, column index there, coalesce with this right column)
     columns: Vec<(bool, usize, Option<usize>)>,
@@ -574,29 +577,93 @@ fn join_pair(
 fn gather(frame: &DataFrame, graph: &mut Graph, op: &str, m: &Merge) -> TaskKey {
     let fm = frame.materialize();
     graph.merge(&fm.graph);
-    let keys = fm.keys();
     let name = unique(op);
-    let out = TaskKey::new(name.clone(), 0);
-    let (schema, ks, o, m) = (fm.schema.clone(), keys.clone(), out.clone(), m.clone());
-    graph.add_layer(
-        name,
-        vec![Task::new(
-            out.clone(),
-            keys,
-            Arc::new(move |vals: Vec<Value>| {
-                let mut batches = Vec::with_capacity(vals.len());
-                for (v, k) in vals.iter().zip(&ks) {
-                    batches.push(downcast::<RecordBatch>(v, k)?.clone());
-                }
-                let b = concat_batches(&schema, &batches)
-                    .map_err(|e| task_error(&o, arrow_error(e)))?;
-                let side = build_side(b, &m).map_err(|e| task_error(&o, e))?;
-                Ok(value(Arc::new(side)))
-            }),
-        )],
-    );
-    out
+    let build = BuildTable {
+        schema: fm.schema.clone(),
+        merge: m.clone(),
+    };
+    blockwise(graph, &name, &build, [fm.keys()]).remove(0)
 }
+
+/// The inputs concatenated, and the join table built on them.
+#[derive(Serialize, Deserialize)]
+struct BuildTable {
+    #[serde(with = "super::codec::schema")]
+    schema: SchemaRef,
+    merge: Merge,
+}
+
+impl Op for BuildTable {
+    const NAME: &'static str = "frame.join.build";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (schema, ks, o, m) = (
+            self.schema.clone(),
+            cx.deps.to_vec(),
+            cx.key.clone(),
+            self.merge.clone(),
+        );
+        Ok(Arc::new(move |vals: Vec<Value>| {
+            let mut batches = Vec::with_capacity(vals.len());
+            for (v, k) in vals.iter().zip(&ks) {
+                batches.push(downcast::<RecordBatch>(v, k)?.clone());
+            }
+            let b =
+                concat_batches(&schema, &batches).map_err(|e| task_error(&o, arrow_error(e)))?;
+            let side = build_side(b, &m).map_err(|e| task_error(&o, e))?;
+            Ok(value(Arc::new(side)))
+        }))
+    }
+}
+register_op!(BuildTable);
+
+/// A partition (the first input) joined with a built table (the second).
+#[derive(Serialize, Deserialize)]
+struct Probe {
+    layout: Layout,
+    merge: Merge,
+}
+
+impl Op for Probe {
+    const NAME: &'static str = "frame.join.probe";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [kk, tk] = inputs::<2>(cx)?;
+        let (layout, m, o) = (self.layout.clone(), self.merge.clone(), cx.key.clone());
+        Ok(Arc::new(move |vals: Vec<Value>| {
+            let part = downcast::<RecordBatch>(&vals[0], &kk)?;
+            let side = downcast::<Arc<BuiltSide>>(&vals[1], &tk)?;
+            join_built(&layout, &m, side, part)
+                .map(value)
+                .map_err(|e| task_error(&o, e))
+        }))
+    }
+}
+register_op!(Probe);
+
+/// A left partition (the first input) joined with a right one (the second).
+#[derive(Serialize, Deserialize)]
+struct JoinPair {
+    layout: Layout,
+    merge: Merge,
+}
+
+impl Op for JoinPair {
+    const NAME: &'static str = "frame.join.pair";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [a, b] = inputs::<2>(cx)?;
+        let (layout, m, o) = (self.layout.clone(), self.merge.clone(), cx.key.clone());
+        Ok(Arc::new(move |vals: Vec<Value>| {
+            let l = downcast::<RecordBatch>(&vals[0], &a)?;
+            let r = downcast::<RecordBatch>(&vals[1], &b)?;
+            join_pair(&layout, &m, l, r)
+                .map(value)
+                .map_err(|e| task_error(&o, e))
+        }))
+    }
+}
+register_op!(JoinPair);
 
 impl DataFrame {
     /// For a join on one key that is a side's index with known divisions: both sides cut by
@@ -700,33 +767,12 @@ impl DataFrame {
             let bm = big.materialize();
             let mut graph = bm.graph.clone();
             let table = gather(small_side, &mut graph, "merge-broadcast", &m);
-            let tasks = bm
-                .keys()
-                .into_iter()
-                .enumerate()
-                .map(|(i, k)| {
-                    let out = TaskKey::new(name.clone(), i as u64);
-                    let (layout, m, tk, kk, o) = (
-                        layout.clone(),
-                        m.clone(),
-                        table.clone(),
-                        k.clone(),
-                        out.clone(),
-                    );
-                    Task::new(
-                        out,
-                        vec![k, table.clone()],
-                        Arc::new(move |vals: Vec<Value>| {
-                            let part = downcast::<RecordBatch>(&vals[0], &kk)?;
-                            let side = downcast::<Arc<BuiltSide>>(&vals[1], &tk)?;
-                            join_built(&layout, &m, side, part)
-                                .map(value)
-                                .map_err(|e| task_error(&o, e))
-                        }),
-                    )
-                })
-                .collect();
-            graph.add_layer(name.clone(), tasks);
+            let probe = Probe {
+                layout,
+                merge: m.clone(),
+            };
+            let deps = bm.keys().into_iter().map(|k| vec![k, table.clone()]);
+            blockwise(&mut graph, &name, &probe, deps);
             return Ok(DataFrame::from_partitions(
                 graph,
                 name,
@@ -753,30 +799,9 @@ impl DataFrame {
         let (lk, rk) = (left.keys(), right.keys());
         let mut graph = left.graph();
         graph.merge(&right.graph());
-        let tasks = (0..n)
-            .map(|i| {
-                let out = TaskKey::new(name.clone(), i as u64);
-                let (layout, m, a, b, o) = (
-                    layout.clone(),
-                    m.clone(),
-                    lk[i].clone(),
-                    rk[i].clone(),
-                    out.clone(),
-                );
-                Task::new(
-                    out,
-                    vec![lk[i].clone(), rk[i].clone()],
-                    Arc::new(move |vals: Vec<Value>| {
-                        let l = downcast::<RecordBatch>(&vals[0], &a)?;
-                        let r = downcast::<RecordBatch>(&vals[1], &b)?;
-                        join_pair(&layout, &m, l, r)
-                            .map(value)
-                            .map_err(|e| task_error(&o, e))
-                    }),
-                )
-            })
-            .collect();
-        graph.add_layer(name.clone(), tasks);
+        let pair = JoinPair { layout, merge: m };
+        let deps = (0..n).map(|i| vec![lk[i].clone(), rk[i].clone()]);
+        blockwise(&mut graph, &name, &pair, deps);
         Ok(DataFrame::from_partitions(graph, name, n, schema))
     }
 }

@@ -18,13 +18,19 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
 use arrow::datatypes::Int64Type;
-use partita_runtime::{add_shuffle, downcast, value, Graph, ShuffleSpec, Task, TaskKey, Value};
+use partita_runtime::{
+    add_shuffle, downcast, value, Graph, Kernel, ShuffleFns, TaskContext, TaskKey, Value,
+};
+use serde::{Deserialize, Serialize};
 
 use super::expr::arrow_error;
 use super::groupby::{fail, finish, merge, Plan};
+use super::inputs;
 use super::shuffle::{bucket, file_pieces, hash_rows, in_input_order, key_columns, split_by};
 use crate::error::{Error, Result};
+use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
+use crate::shuffle_op::{described_shuffle, register_shuffle_op, ShuffleOp};
 
 /// Pieces a receiver's mailbox holds before a sender files them.
 const MAILBOX: usize = 8;
@@ -49,45 +55,89 @@ pub(super) fn merge_partials(
 ) -> (Graph, Arc<str>) {
     let n = partials.len().min(MERGERS_MAX);
     // The decision: how many receivers merge, from the number of partial groups.
-    let count = TaskKey::new(unique("groupby-count"), 0);
-    let keys = partials.clone();
-    let kernel = Arc::new(move |inputs: Vec<Value>| {
-        let mut groups = 0;
-        for (v, k) in inputs.iter().zip(&keys) {
-            groups += downcast::<RecordBatch>(v, k)?.num_rows();
-        }
-        Ok(value(if groups >= shuffle_above { n } else { 1 }))
-    });
-    graph.add_layer(
-        count.name().to_string(),
-        vec![Task::new(count.clone(), partials.clone(), kernel)],
-    );
+    let count_name = unique("groupby-count");
+    let decide = Decide {
+        mergers: n,
+        shuffle_above,
+    };
+    let count = blockwise(&mut graph, &count_name, &decide, [partials.clone()]);
     // Each partial with the decision.
     let routed_name = unique("groupby-route");
-    let routed: Vec<Task> = partials
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let (p, c) = (p.clone(), count.clone());
-            let kernel = Arc::new(move |inputs: Vec<Value>| {
-                let partial = downcast::<RecordBatch>(&inputs[0], &p)?.clone();
-                let outputs = *downcast::<usize>(&inputs[1], &c)?;
-                Ok(value(Routed { partial, outputs }))
-            });
-            let key = TaskKey::new(routed_name.clone(), i as u64);
-            Task::new(key, vec![partials[i].clone(), count.clone()], kernel)
-        })
-        .collect();
-    let routed_keys: Vec<TaskKey> = routed.iter().map(|t| t.key().clone()).collect();
-    graph.add_layer(routed_name, routed);
+    let deps = partials.iter().map(|p| vec![p.clone(), count[0].clone()]);
+    let routed_keys = blockwise(&mut graph, &routed_name, &Route, deps);
 
     let name = unique("groupby-merge");
-    let spec = ShuffleSpec {
-        name: name.clone(),
-        outputs: n,
-        split: {
-            let plan = plan.clone();
-            Arc::new(move |v: Value, key: &TaskKey, send| {
+    let shuffle = MergeShuffle {
+        name: name.to_string(),
+        plan: plan.clone(),
+    };
+    let spec = described_shuffle(name.clone(), n, MAILBOX, &shuffle);
+    let merged = add_shuffle(&mut graph, &routed_keys, &spec);
+
+    // The receivers' tables, in order of first appearance, as results.
+    let out = unique("groupby-agg");
+    blockwise(&mut graph, &out, &InOrder { plan }, [merged]);
+    (graph, out)
+}
+
+/// How many receivers merge: `mergers` when the partial tables (the inputs) hold at least
+/// `shuffle_above` groups, else one.
+#[derive(Serialize, Deserialize)]
+struct Decide {
+    mergers: usize,
+    shuffle_above: usize,
+}
+
+impl Op for Decide {
+    const NAME: &'static str = "frame.groupby.decide";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let keys = cx.deps.to_vec();
+        let (n, shuffle_above) = (self.mergers, self.shuffle_above);
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let mut groups = 0;
+            for (v, k) in inputs.iter().zip(&keys) {
+                groups += downcast::<RecordBatch>(v, k)?.num_rows();
+            }
+            Ok(value(if groups >= shuffle_above { n } else { 1 }))
+        }))
+    }
+}
+register_op!(Decide);
+
+/// A partial table (the first input) with the decision (the second).
+#[derive(Serialize, Deserialize)]
+struct Route;
+
+impl Op for Route {
+    const NAME: &'static str = "frame.groupby.route";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [p, c] = inputs::<2>(cx)?;
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let partial = downcast::<RecordBatch>(&inputs[0], &p)?.clone();
+            let outputs = *downcast::<usize>(&inputs[1], &c)?;
+            Ok(value(Routed { partial, outputs }))
+        }))
+    }
+}
+register_op!(Route);
+
+/// The shuffle of routed partials to the receivers that merge them.
+#[derive(Serialize, Deserialize)]
+struct MergeShuffle {
+    name: String,
+    plan: Arc<Plan>,
+}
+
+impl ShuffleOp for MergeShuffle {
+    const NAME: &'static str = "frame.groupby.merge_shuffle";
+
+    fn fns(&self) -> ShuffleFns {
+        let plan = self.plan.clone();
+        let (finish_plan, name): (_, Arc<str>) = (self.plan.clone(), self.name.as_str().into());
+        ShuffleFns {
+            split: Arc::new(move |v: Value, key: &TaskKey, send| {
                 let r = downcast::<Routed>(&v, key)?;
                 if r.outputs <= 1 {
                     return send(0, value(r.partial.clone()));
@@ -99,39 +149,43 @@ pub(super) fn merge_partials(
                     }
                 }
                 Ok(())
-            })
-        },
-        // Pieces merge once, in input order (first and last values depend on it).
-        fold: Arc::new(file_pieces),
-        finish: {
-            let (plan, name) = (plan.clone(), name.clone());
-            Arc::new(move |to, state| {
+            }),
+            // Pieces merge once, in input order (first and last values depend on it).
+            fold: Arc::new(file_pieces),
+            finish: Arc::new(move |to, state| {
                 let key = TaskKey::new(name.clone(), to as u64);
                 let tables = in_input_order(state);
-                merge(&plan, &tables).map(value).map_err(|e| fail(&key, e))
-            })
-        },
-        mailbox: MAILBOX,
-    };
-    let merged = add_shuffle(&mut graph, &routed_keys, &spec);
-
-    // The receivers' tables, in order of first appearance, as results.
-    let out = TaskKey::new(unique("groupby-agg"), 0);
-    let (keys, o) = (merged.clone(), out.clone());
-    let kernel = Arc::new(move |inputs: Vec<Value>| {
-        let tables = inputs
-            .iter()
-            .zip(&keys)
-            .map(|(v, k)| downcast::<RecordBatch>(v, k).cloned())
-            .collect::<partita_runtime::Result<Vec<_>>>()?;
-        in_order(&plan, &tables).map(value).map_err(|e| fail(&o, e))
-    });
-    graph.add_layer(
-        out.name().to_string(),
-        vec![Task::new(out.clone(), merged, kernel)],
-    );
-    (graph, out.name().into())
+                merge(&finish_plan, &tables)
+                    .map(value)
+                    .map_err(|e| fail(&key, e))
+            }),
+        }
+    }
 }
+register_shuffle_op!(MergeShuffle);
+
+/// The receivers' merged tables, in order of first appearance, as results.
+#[derive(Serialize, Deserialize)]
+struct InOrder {
+    plan: Arc<Plan>,
+}
+
+impl Op for InOrder {
+    const NAME: &'static str = "frame.groupby.in_order";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (plan, keys, o) = (self.plan.clone(), cx.deps.to_vec(), cx.key.clone());
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let tables = inputs
+                .iter()
+                .zip(&keys)
+                .map(|(v, k)| downcast::<RecordBatch>(v, k).cloned())
+                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            in_order(&plan, &tables).map(value).map_err(|e| fail(&o, e))
+        }))
+    }
+}
+register_op!(InOrder);
 
 /// Cuts a partial table into `outputs` pieces by a hash of its keys.
 fn hash_split(plan: &Plan, partial: &RecordBatch, outputs: usize) -> Result<Vec<RecordBatch>> {

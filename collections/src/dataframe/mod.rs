@@ -9,6 +9,7 @@
 //! 10-row table in two partitions labels its rows 0–4, 0–4. `reset_index()` numbers them
 //! 0..n across the whole table.
 
+mod codec;
 mod dedupe;
 mod describe;
 mod expr;
@@ -31,8 +32,13 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use partita_runtime::{downcast, value, Graph, Kernel, Runtime, Task, TaskKey, Value};
+use partita_runtime::{
+    downcast, value, Graph, Kernel, Operation, Runtime, Task, TaskContext, TaskKey, Value,
+    FIRST_INPUT,
+};
+use serde::{Deserialize, Serialize};
 
+pub use self::codec::{serde_array, serde_schema};
 use self::expr::arrow_error;
 pub use self::expr::{col, dtype_name, lit, BinaryOp, Dtype, Expr, Literal};
 pub use self::groupby::{
@@ -43,6 +49,7 @@ use self::ops::RowOp;
 use self::projection::names;
 pub use self::projection::ColumnSource;
 use crate::error::{Error, Result};
+use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
 
 /// A lazy, partitioned table of Arrow data.
@@ -165,11 +172,14 @@ impl DataFrame {
             .enumerate()
             .map(|(i, b)| {
                 let v = value(b);
+                // A literal: encoded only if the graph leaves the process.
+                let op = Operation::literal_value(v.clone());
                 Task::new(
                     TaskKey::new(name.clone(), i as u64),
                     vec![],
                     Arc::new(move |_| Ok(v.clone())),
                 )
+                .with_op_opt(op)
             })
             .collect();
         let mut graph = Graph::new();
@@ -383,6 +393,7 @@ impl DataFrame {
         })?;
         let mut graph = Graph::new();
         let name = unique("concat");
+        let pass = Operation::new(FIRST_INPUT, &());
         let mut tasks = Vec::new();
         for f in frames {
             if f.schema.fields() != first.schema.fields() {
@@ -396,14 +407,10 @@ impl DataFrame {
             }
             let m = f.materialize();
             graph.merge(&m.graph);
-            for key in m.keys() {
-                tasks.push(Task::new(
-                    TaskKey::new(name.clone(), tasks.len() as u64),
-                    vec![key],
-                    Arc::new(|mut inputs: Vec<Value>| {
-                        inputs.pop().ok_or(partita_runtime::Error::Shutdown)
-                    }),
-                ));
+            for input in m.keys() {
+                let key = TaskKey::new(name.clone(), tasks.len() as u64);
+                let kernel = pass.build(&key, std::slice::from_ref(&input))?;
+                tasks.push(Task::new(key, vec![input], kernel).with_op(pass.clone()));
             }
         }
         let n = tasks.len();
@@ -440,22 +447,12 @@ impl DataFrame {
             return self.clone();
         }
         let mut graph = self.graph.clone();
-        let tasks = (0..self.npartitions as u64)
-            .map(|i| {
-                let input = TaskKey::new(self.input.clone(), i);
-                let output = TaskKey::new(self.name.clone(), i);
-                let (ops, key, out) = (self.ops.clone(), input.clone(), output.clone());
-                let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
-                    let mut batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
-                    for op in ops.iter() {
-                        batch = op.apply(&batch).map_err(|e| task_error(&out, e))?;
-                    }
-                    Ok(value(batch))
-                });
-                Task::new(output, vec![input], kernel)
-            })
-            .collect();
-        graph.add_layer(self.name.clone(), tasks);
+        let op = ApplyRowOps {
+            ops: self.ops.clone(),
+        };
+        let inputs =
+            (0..self.npartitions as u64).map(|i| vec![TaskKey::new(self.input.clone(), i)]);
+        blockwise(&mut graph, &self.name, &op, inputs);
         DataFrame::from_partitions(
             graph,
             self.name.clone(),
@@ -518,6 +515,18 @@ impl DataFrame {
             })
             .collect();
         graph.add_layer(name.clone(), tasks);
+        DataFrame::from_partitions(graph, name, m.npartitions, schema)
+    }
+
+    /// A new frame whose partitions are `op`'s kernel applied to each partition (one input per
+    /// task): [`map_partitions`](Self::map_partitions) for built-in operations, which can leave
+    /// the process.
+    pub(crate) fn map_op<P: Op>(&self, schema: SchemaRef, name: &str, op: &P) -> DataFrame {
+        let m = self.materialize();
+        let mut graph = m.graph.clone();
+        let name = unique(name);
+        let inputs = m.keys().into_iter().map(|k| vec![k]);
+        blockwise(&mut graph, &name, op, inputs);
         DataFrame::from_partitions(graph, name, m.npartitions, schema)
     }
 
@@ -657,6 +666,40 @@ impl DataFrame {
         let all = concat(&self.schema, &parts)?;
         prepend_index(&all, (0..all.num_rows() as u64).collect())
     }
+}
+
+/// The row-wise operations of a frame, applied in order to each partition: one fused task.
+#[derive(Serialize, Deserialize)]
+struct ApplyRowOps {
+    ops: Arc<Vec<RowOp>>,
+}
+
+impl Op for ApplyRowOps {
+    const NAME: &'static str = "frame.row_ops";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [key] = inputs::<1>(cx)?;
+        let (ops, out) = (self.ops.clone(), cx.key.clone());
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let mut batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
+            for op in ops.iter() {
+                batch = op.apply(&batch).map_err(|e| task_error(&out, e))?;
+            }
+            Ok(value(batch))
+        }))
+    }
+}
+register_op!(ApplyRowOps);
+
+/// The `N` input keys of a task whose kernel takes exactly `N` inputs.
+pub(crate) fn inputs<const N: usize>(cx: TaskContext<'_>) -> partita_runtime::Result<[TaskKey; N]> {
+    <[TaskKey; N]>::try_from(cx.deps.to_vec()).map_err(|deps| partita_runtime::Error::TaskFailed {
+        key: cx.key.clone(),
+        message: format!(
+            "the task has {} inputs, its operation takes {N}",
+            deps.len()
+        ),
+    })
 }
 
 fn task_error(key: &TaskKey, e: Error) -> partita_runtime::Error {

@@ -13,16 +13,61 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
 use arrow::util::display::array_value_to_string;
-use partita_runtime::{downcast, value, Kernel, Task, TaskKey, Value};
+use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::expr::arrow_error;
-use super::shuffle::{row_converter, shuffle_frame, task_error};
+use super::shuffle::{row_converter, shuffle_frame, task_error, Assemble};
 use super::sort::router;
 use super::{DataFrame, IndexInfo};
 use crate::error::{Error, Result};
+use crate::layer::{layer, register_op, Op};
 use crate::names::unique;
-use crate::partition_plan::sources;
+use crate::partition_plan::{sources, Source};
+
+/// One output of a repartition: its inputs concatenated, or piece `piece` of `pieces` equal
+/// slices of its one input.
+#[derive(Serialize, Deserialize)]
+struct Repartition {
+    #[serde(with = "super::codec::schema")]
+    schema: SchemaRef,
+    piece: usize,
+    pieces: usize,
+}
+
+impl Op for Repartition {
+    const NAME: &'static str = "frame.repartition";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let inputs = cx.deps.to_vec();
+        let source = Source {
+            inputs: 0..inputs.len(),
+            piece: self.piece,
+            pieces: self.pieces,
+        };
+        let (schema, k) = (self.schema.clone(), cx.key.clone());
+        Ok(Arc::new(move |vals: Vec<Value>| {
+            let batches = vals
+                .iter()
+                .zip(&inputs)
+                .map(|(v, key)| downcast::<RecordBatch>(v, key))
+                .collect::<partita_runtime::Result<Vec<&RecordBatch>>>()?;
+            match batches.as_slice() {
+                [one] if source.pieces > 1 => {
+                    let r = source.slice(one.num_rows());
+                    Ok(value(one.slice(r.start, r.len())))
+                }
+                [one] => Ok(value((*one).clone())),
+                _ => concat_batches(&schema, batches)
+                    .map(value)
+                    .map_err(|e| task_error(&k, arrow_error(e))),
+            }
+        }))
+    }
+}
+register_op!(Repartition);
 
 impl DataFrame {
     /// The same rows in `npartitions` partitions (`0` counts as 1), in the same order:
@@ -75,31 +120,16 @@ impl DataFrame {
             .into_iter()
             .enumerate()
             .map(|(j, source)| {
-                let out = TaskKey::new(name.clone(), j as u64);
-                let deps: Vec<TaskKey> = keys[source.inputs.clone()].to_vec();
-                let (inputs, schema, k) = (deps.clone(), schema.clone(), out.clone());
-                let kernel: Kernel = Arc::new(move |vals: Vec<Value>| {
-                    let batches = vals
-                        .iter()
-                        .zip(&inputs)
-                        .map(|(v, key)| downcast::<RecordBatch>(v, key))
-                        .collect::<partita_runtime::Result<Vec<&RecordBatch>>>()?;
-                    match batches.as_slice() {
-                        [one] if source.pieces > 1 => {
-                            let r = source.slice(one.num_rows());
-                            Ok(value(one.slice(r.start, r.len())))
-                        }
-                        [one] => Ok(value((*one).clone())),
-                        _ => concat_batches(&schema, batches)
-                            .map(value)
-                            .map_err(|e| task_error(&k, arrow_error(e))),
-                    }
-                });
-                Task::new(out, deps, kernel)
-            })
-            .collect();
+                let op = Repartition {
+                    schema: schema.clone(),
+                    piece: source.piece,
+                    pieces: source.pieces,
+                };
+                let deps = keys[source.inputs].to_vec();
+                (TaskKey::new(name.clone(), j as u64), deps, op)
+            });
         let mut graph = m.graph.clone();
-        graph.add_layer(name.clone(), tasks);
+        layer(&mut graph, &name, tasks);
         Ok(DataFrame::from_partitions(graph, name, n, schema).with_size_hint(m.bytes))
     }
 
@@ -191,7 +221,13 @@ impl DataFrame {
             }
         }
         let (parts, route) = router(&divisions, index.column.clone(), false);
-        let moved = shuffle_frame(self, parts, "repartition-divisions", route);
+        let moved = shuffle_frame(
+            self,
+            parts,
+            "repartition-divisions",
+            route,
+            Assemble::Concat,
+        );
         Ok(moved.with_index(Some(Arc::new(IndexInfo {
             column: index.column.clone(),
             divisions: Some(divisions),

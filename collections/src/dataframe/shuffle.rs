@@ -9,12 +9,14 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, SortField};
-use partita_runtime::{add_shuffle, downcast, value, ShuffleSpec, TaskKey, Value};
+use partita_runtime::{add_shuffle, downcast, value, ShuffleFns, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::expr::arrow_error;
 use super::DataFrame;
 use crate::error::{Error, Result};
 use crate::names::unique;
+use crate::shuffle_op::{described_shuffle, register_shuffle_op, ShuffleOp};
 
 /// Pieces a receiver holds before a sender folds them into its state.
 const MAILBOX: usize = 8;
@@ -178,60 +180,148 @@ pub(crate) fn in_input_order(state: Option<Value>) -> Vec<RecordBatch> {
     all.into_iter().map(|(_, b)| b).collect()
 }
 
-/// Adds a shuffle of `frame`'s partitions to its graph: `route` gives each row of a partition
-/// its output number. Returns a frame of `outputs` partitions.
-pub(crate) fn shuffle_frame<F>(frame: &DataFrame, outputs: usize, op: &str, route: F) -> DataFrame
-where
-    F: Fn(&RecordBatch, &TaskKey) -> partita_runtime::Result<Vec<u32>> + Send + Sync + 'static,
-{
-    shuffle_frame_with(frame, outputs, op, route, |schema, pieces| {
-        concat_batches(schema, &pieces).map_err(arrow_error)
-    })
+/// How a frame shuffle sends each row to its output: as data, so that the shuffle can leave the
+/// process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Route {
+    /// By a hash of the columns `on` (their floats made canonical first, as pandas compares
+    /// them, when `canonical`).
+    Hash { on: Vec<String>, canonical: bool },
+    /// By the range of `key` among `bounds` (the divisions without their ends) into `parts`
+    /// parts; nulls go to the last part.
+    Range {
+        key: String,
+        #[serde(with = "super::codec::array")]
+        bounds: ArrayRef,
+        parts: usize,
+        descending: bool,
+    },
 }
 
-/// [`shuffle_frame`] whose outputs are made from their pieces (in input order) by `assemble`
-/// instead of concatenated.
-pub(crate) fn shuffle_frame_with<F, A>(
+impl Route {
+    /// Each row's output, of `outputs`.
+    fn ids(
+        &self,
+        batch: &RecordBatch,
+        key: &TaskKey,
+        outputs: usize,
+    ) -> partita_runtime::Result<Vec<u32>> {
+        match self {
+            Route::Hash { on, canonical } => {
+                let mut cols = key_columns(batch, on).map_err(|e| task_error(key, e))?;
+                if *canonical {
+                    cols = cols.iter().map(super::dedupe::canonical).collect();
+                }
+                let hashes = hash_rows(&cols).map_err(|e| task_error(key, e))?;
+                Ok(hashes.iter().map(|&h| bucket(h, outputs)).collect())
+            }
+            Route::Range {
+                key: column,
+                bounds,
+                parts,
+                descending,
+            } => {
+                let col = batch.column_by_name(column).cloned().ok_or_else(|| {
+                    task_error(
+                        key,
+                        Error::Schema {
+                            message: format!("no column {column:?}"),
+                        },
+                    )
+                })?;
+                super::sort::route(&col, bounds, *parts, *descending)
+                    .map_err(|e| task_error(key, e))
+            }
+        }
+    }
+}
+
+/// How an output of a frame shuffle is made from its pieces (in input order).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Assemble {
+    /// Concatenated.
+    Concat,
+    /// Stably sorted by `by`, descending where asked.
+    Sort {
+        by: Vec<String>,
+        descending: Vec<bool>,
+    },
+}
+
+impl Assemble {
+    fn batch(&self, schema: &SchemaRef, pieces: Vec<RecordBatch>) -> Result<RecordBatch> {
+        match self {
+            Assemble::Concat => concat_batches(schema, &pieces).map_err(arrow_error),
+            Assemble::Sort { by, descending } => {
+                super::sort::sort_pieces(schema, pieces, by, descending)
+            }
+        }
+    }
+}
+
+/// A shuffle of record batches: `route` cuts, `assemble` makes the outputs.
+#[derive(Serialize, Deserialize)]
+struct FrameShuffle {
+    name: String,
+    outputs: usize,
+    #[serde(with = "super::codec::schema")]
+    schema: SchemaRef,
+    route: Route,
+    assemble: Assemble,
+}
+
+impl ShuffleOp for FrameShuffle {
+    const NAME: &'static str = "frame.shuffle";
+
+    fn fns(&self) -> ShuffleFns {
+        let (outputs, route) = (self.outputs, self.route.clone());
+        let (schema, assemble) = (self.schema.clone(), self.assemble.clone());
+        let name: Arc<str> = self.name.as_str().into();
+        ShuffleFns {
+            split: Arc::new(move |v: Value, key: &TaskKey, send| {
+                let batch = downcast::<RecordBatch>(&v, key)?;
+                let ids = route.ids(batch, key, outputs)?;
+                let pieces = split_by(batch, &ids, outputs).map_err(|e| task_error(key, e))?;
+                for (to, piece) in pieces.into_iter().enumerate() {
+                    if piece.num_rows() > 0 {
+                        send(to, value(piece))?;
+                    }
+                }
+                Ok(())
+            }),
+            fold: Arc::new(file_pieces),
+            finish: Arc::new(move |to, state| {
+                let out = assemble
+                    .batch(&schema, in_input_order(state))
+                    .map_err(|e| task_error(&TaskKey::new(name.clone(), to as u64), e))?;
+                Ok(value(out))
+            }),
+        }
+    }
+}
+register_shuffle_op!(FrameShuffle);
+
+/// Adds a shuffle of `frame`'s partitions to its graph: `route` gives each row of a partition
+/// its output number, `assemble` makes each output from its pieces in input order. Returns a
+/// frame of `outputs` partitions.
+pub(crate) fn shuffle_frame(
     frame: &DataFrame,
     outputs: usize,
     op: &str,
-    route: F,
-    assemble: A,
-) -> DataFrame
-where
-    F: Fn(&RecordBatch, &TaskKey) -> partita_runtime::Result<Vec<u32>> + Send + Sync + 'static,
-    A: Fn(&SchemaRef, Vec<RecordBatch>) -> Result<RecordBatch> + Send + Sync + 'static,
-{
+    route: Route,
+    assemble: Assemble,
+) -> DataFrame {
     let m = frame.materialize();
     let schema: SchemaRef = m.schema.clone();
     let name = unique(op);
-    let route = Arc::new(route);
-    let spec = ShuffleSpec {
-        name: name.clone(),
+    let shuffle = FrameShuffle {
+        name: name.to_string(),
         outputs,
-        split: Arc::new(move |v: Value, key: &TaskKey, send| {
-            let batch = downcast::<RecordBatch>(&v, key)?;
-            let ids = route(batch, key)?;
-            let pieces = split_by(batch, &ids, outputs).map_err(|e| task_error(key, e))?;
-            for (to, piece) in pieces.into_iter().enumerate() {
-                if piece.num_rows() > 0 {
-                    send(to, value(piece))?;
-                }
-            }
-            Ok(())
-        }),
-        fold: Arc::new(file_pieces),
-        finish: {
-            let schema = schema.clone();
-            let name = name.clone();
-            Arc::new(move |to, state| {
-                let out = assemble(&schema, in_input_order(state))
-                    .map_err(|e| task_error(&TaskKey::new(name.clone(), to as u64), e))?;
-                Ok(value(out))
-            })
-        },
-        mailbox: MAILBOX,
+        schema: schema.clone(),
+        route,
+        assemble,
     };
+    let spec = described_shuffle(name.clone(), outputs, MAILBOX, &shuffle);
     let mut graph = m.graph.clone();
     add_shuffle(&mut graph, &m.keys(), &spec);
     DataFrame::from_partitions(graph, name, outputs, schema)
@@ -295,10 +385,10 @@ impl DataFrame {
             }
         }
         let n = npartitions.max(1);
-        Ok(shuffle_frame(self, n, "shuffle", move |batch, key| {
-            let cols = key_columns(batch, &on).map_err(|e| task_error(key, e))?;
-            let hashes = hash_rows(&cols).map_err(|e| task_error(key, e))?;
-            Ok(hashes.iter().map(|&h| bucket(h, n)).collect())
-        }))
+        let route = Route::Hash {
+            on,
+            canonical: false,
+        };
+        Ok(shuffle_frame(self, n, "shuffle", route, Assemble::Concat))
     }
 }

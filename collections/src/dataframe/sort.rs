@@ -15,12 +15,14 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{concat, take, take_record_batch};
 use arrow::datatypes::{DataType, Int64Type};
 use arrow::row::{RowConverter, Rows, SortField};
-use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
+use partita_runtime::{downcast, value, Graph, Kernel, Runtime, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::expr::{arrow_error, literal_array, Literal};
-use super::shuffle::{key_columns, shuffle_frame_with, task_error};
-use super::{DataFrame, IndexInfo};
+use super::shuffle::{key_columns, shuffle_frame, task_error, Assemble, Route};
+use super::{inputs, DataFrame, IndexInfo};
 use crate::error::{Error, Result};
+use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
 
 /// Sampled keys per partition.
@@ -82,7 +84,7 @@ fn sort_batch(batch: &RecordBatch, by: &[String], descending: &[bool]) -> Result
 /// The rows of `pieces` (in order), stably sorted by `by`, without concatenating them first:
 /// one key (a non-null int64) sorts `(key, piece, row)` triples and gathers the rows with
 /// `interleave`; other keys concatenate and sort.
-fn sort_pieces(
+pub(super) fn sort_pieces(
     schema: &arrow::datatypes::SchemaRef,
     pieces: Vec<RecordBatch>,
     by: &[String],
@@ -191,6 +193,34 @@ fn choose_divisions(samples: &ArrayRef, n: usize, descending: bool) -> Result<Ar
     take(samples, &UInt32Array::from(picks), None).map_err(arrow_error)
 }
 
+/// A sample of one column of a partition, for choosing divisions.
+#[derive(Serialize, Deserialize)]
+struct Sample {
+    column: String,
+}
+
+impl Op for Sample {
+    const NAME: &'static str = "frame.sample";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [input] = inputs::<1>(cx)?;
+        let (c, out) = (self.column.clone(), cx.key.clone());
+        Ok(Arc::new(move |vals: Vec<Value>| {
+            let b = downcast::<RecordBatch>(&vals[0], &input)?;
+            let col = b.column_by_name(&c).cloned().ok_or_else(|| {
+                task_error(
+                    &out,
+                    Error::Schema {
+                        message: format!("no column {c:?} to sample"),
+                    },
+                )
+            })?;
+            sample(&col).map(value).map_err(|e| task_error(&out, e))
+        }))
+    }
+}
+register_op!(Sample);
+
 impl DataFrame {
     /// Samples `column` in every partition (on `runtime`) and chooses divisions for `n` parts.
     fn divisions_for(
@@ -208,31 +238,15 @@ impl DataFrame {
         let m = self.materialize();
         let mut graph = m.graph.clone();
         let name = unique("sample");
-        let keys = m.keys();
-        let col_name = column.to_string();
-        let tasks: Vec<Task> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let (k2, c, out) = (
-                    k.clone(),
-                    col_name.clone(),
-                    TaskKey::new(name.clone(), i as u64),
-                );
-                let o = out.clone();
-                Task::new(
-                    out,
-                    vec![k.clone()],
-                    Arc::new(move |vals: Vec<Value>| {
-                        let b = downcast::<RecordBatch>(&vals[0], &k2)?;
-                        let col = b.column_by_name(&c).cloned().expect("checked above");
-                        sample(&col).map(value).map_err(|e| task_error(&o, e))
-                    }),
-                )
-            })
-            .collect();
-        let sample_keys: Vec<TaskKey> = tasks.iter().map(|t| t.key().clone()).collect();
-        graph.add_layer(name, tasks);
+        let op = Sample {
+            column: column.to_string(),
+        };
+        let sample_keys = blockwise(
+            &mut graph,
+            &name,
+            &op,
+            m.keys().into_iter().map(|k| vec![k]),
+        );
         let parts = runtime.compute(&graph, &sample_keys)?;
         let arrays: Vec<ArrayRef> = parts
             .iter()
@@ -252,9 +266,8 @@ impl DataFrame {
         descending: Vec<bool>,
     ) -> DataFrame {
         let (parts, route) = router(divisions, by[0].clone(), descending[0]);
-        shuffle_frame_with(self, parts, "range-sort", route, move |schema, pieces| {
-            sort_pieces(schema, pieces, &by, &descending)
-        })
+        let assemble = Assemble::Sort { by, descending };
+        shuffle_frame(self, parts, "range-sort", route, assemble)
     }
 
     /// The rows moved into the ranges of `divisions` by `column` (unsorted within each part):
@@ -267,11 +280,12 @@ impl DataFrame {
         let field = self.schema.field_with_name(column).map_err(arrow_error)?;
         let divisions = arrow::compute::cast(divisions, field.data_type()).map_err(arrow_error)?;
         let (parts, route) = router(&divisions, column.to_string(), false);
-        Ok(super::shuffle::shuffle_frame(
+        Ok(shuffle_frame(
             self,
             parts,
             "division-shuffle",
             route,
+            Assemble::Concat,
         ))
     }
 
@@ -477,39 +491,32 @@ impl DataFrame {
     }
 }
 
-/// The number of parts `divisions` make, and a router sending each row of a batch to the part
+/// The number of parts `divisions` make, and the route sending each row of a batch to the part
 /// of its `key` value.
-pub(super) fn router(
-    divisions: &ArrayRef,
-    key: String,
-    descending: bool,
-) -> (
-    usize,
-    impl Fn(&RecordBatch, &TaskKey) -> partita_runtime::Result<Vec<u32>> + Send + Sync + 'static,
-) {
+pub(super) fn router(divisions: &ArrayRef, key: String, descending: bool) -> (usize, Route) {
     let parts = divisions.len().saturating_sub(1).max(1);
     let bounds = if divisions.len() >= 2 {
         divisions.slice(1, divisions.len() - 2)
     } else {
         divisions.slice(0, 0)
     };
-    let part_of_rows = move |batch: &RecordBatch, tk: &TaskKey| {
-        let col = batch.column_by_name(&key).cloned().ok_or_else(|| {
-            task_error(
-                tk,
-                Error::Schema {
-                    message: format!("no column {key:?}"),
-                },
-            )
-        })?;
-        route(&col, &bounds, parts, descending).map_err(|e| task_error(tk, e))
+    let route = Route::Range {
+        key,
+        bounds,
+        parts,
+        descending,
     };
-    (parts, part_of_rows)
+    (parts, route)
 }
 
 /// Each row's output partition: the number of boundaries at or below its key (reversed for a
 /// descending sort); nulls go to the last partition.
-fn route(col: &ArrayRef, bounds: &ArrayRef, parts: usize, descending: bool) -> Result<Vec<u32>> {
+pub(super) fn route(
+    col: &ArrayRef,
+    bounds: &ArrayRef,
+    parts: usize,
+    descending: bool,
+) -> Result<Vec<u32>> {
     let n = col.len();
     if bounds.is_empty() {
         return Ok(vec![0; n]);

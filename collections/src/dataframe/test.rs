@@ -355,3 +355,207 @@ fn concat_and_whole_frame_aggregates() {
     let other = DataFrame::from_arrow(with_nulls(), 1).unwrap();
     assert!(DataFrame::concat(&[a, other]).is_err());
 }
+
+mod codec {
+    use super::*;
+    use arrow::array::{AsArray, DictionaryArray, Int32Array};
+    use arrow::datatypes::Int32Type;
+    use partita_runtime::codec_for;
+
+    fn codec() -> &'static partita_runtime::ValueCodec {
+        codec_for::<RecordBatch>().expect("frames have a codec")
+    }
+
+    fn round_trip(b: &RecordBatch) -> RecordBatch {
+        let bytes = (codec().encode)(&value(b.clone())).unwrap();
+        let back = (codec().decode)(&bytes).unwrap();
+        back.downcast_ref::<RecordBatch>().unwrap().clone()
+    }
+
+    fn mixed() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("x", DataType::Float64, true),
+            Field::new(
+                "d",
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                false,
+            ),
+        ]));
+        let dict: DictionaryArray<Int32Type> = DictionaryArray::try_new(
+            Int32Array::from(vec![0, 1, 0]),
+            Arc::new(StringArray::from(vec!["p", "q"])),
+        )
+        .unwrap();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec![Some("a"), None, Some("ccc")])),
+                Arc::new(Float64Array::from(vec![None, Some(1.5), Some(f64::NAN)])),
+                Arc::new(dict),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn partitions_round_trip_with_nulls_and_strings() {
+        let b = mixed();
+        let back = round_trip(&b);
+        assert_eq!(back.schema(), b.schema());
+        assert_eq!(back.column(0).to_data(), b.column(0).to_data());
+        assert_eq!(back.column(2).to_data(), b.column(2).to_data());
+        // NaN != NaN: compare the bits.
+        let (x, y) = (
+            back.column(1)
+                .as_primitive::<arrow::datatypes::Float64Type>(),
+            b.column(1).as_primitive::<arrow::datatypes::Float64Type>(),
+        );
+        assert_eq!(x.nulls(), y.nulls());
+        assert!(x
+            .values()
+            .iter()
+            .zip(y.values())
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!(round_trip(&people()), people());
+    }
+
+    #[test]
+    fn an_empty_partition_round_trips() {
+        let empty = RecordBatch::new_empty(people().schema());
+        assert_eq!(round_trip(&empty), empty);
+        let none = RecordBatch::new_empty(Arc::new(Schema::empty()));
+        assert_eq!(round_trip(&none).num_columns(), 0);
+    }
+
+    #[test]
+    fn several_batches_decode_as_one_partition() {
+        let p = people();
+        let parts = [p.slice(0, 3), p.slice(3, 0), p.slice(3, 7)];
+        let bytes = super::super::codec::to_ipc(&p.schema(), &parts).unwrap();
+        let back = (codec().decode)(&bytes).unwrap();
+        assert_eq!(back.downcast_ref::<RecordBatch>(), Some(&p));
+    }
+
+    #[test]
+    fn an_indexed_partition_round_trips() {
+        let df = DataFrame::from_arrow(people(), 3).unwrap();
+        let indexed = df.set_index_on(&rt(), "Last name", 2).unwrap();
+        for part in indexed.compute_partitions_on(&rt()).unwrap() {
+            assert_eq!(round_trip(&part), part);
+        }
+    }
+
+    #[test]
+    fn truncated_or_garbage_bytes_are_refused() {
+        let bytes = (codec().encode)(&value(mixed())).unwrap();
+        for n in 0..bytes.len() {
+            assert!((codec().decode)(&bytes[..n]).is_err(), "{n} bytes decoded");
+        }
+        let mut s = 0x9e37_79b9_u64;
+        for len in [1, 7, 64, 999] {
+            let garbage: Vec<u8> = (0..len)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (s >> 56) as u8
+                })
+                .collect();
+            assert!((codec().decode)(&garbage).is_err());
+        }
+        // Flipped bytes in the body fail or decode, never panic.
+        for i in (0..bytes.len()).step_by(7) {
+            let mut b = bytes.clone();
+            b[i] ^= 0xff;
+            let _ = (codec().decode)(&b);
+        }
+    }
+}
+
+/// Frame graphs shipped through the wire format and computed in this process.
+mod shipped {
+    use super::*;
+    use partita_runtime::{decode_outcome, encode_graph, serve_graph};
+
+    /// The partitions of `df` computed locally and through the wire; they must agree.
+    fn check(df: &DataFrame) {
+        let rt = rt();
+        let local = df.compute_partitions_on(&rt).unwrap();
+        let (graph, keys) = (df.graph(), df.keys());
+        let reply = serve_graph(&rt, &encode_graph(&graph, &keys).unwrap());
+        let remote: Vec<RecordBatch> = decode_outcome(&reply)
+            .unwrap()
+            .into_iter()
+            .map(|(_, v)| v.downcast_ref::<RecordBatch>().unwrap().clone())
+            .collect();
+        assert_eq!(local, remote);
+    }
+
+    fn people_df(n: usize) -> DataFrame {
+        DataFrame::from_arrow(people(), n).unwrap()
+    }
+
+    #[test]
+    fn row_operations() {
+        let df = people_df(3)
+            .filter(col("Age").gt(lit(30)))
+            .unwrap()
+            .with_column("older", col("Age") + lit(1))
+            .unwrap()
+            .select([col("Last name"), col("older")])
+            .unwrap();
+        check(&df);
+        check(&DataFrame::concat(&[df.clone(), df]).unwrap());
+    }
+
+    #[test]
+    fn groupby_tree_shuffle_and_split_out() {
+        let df = people_df(3);
+        let g = df.groupby(&["Last name"]).unwrap();
+        check(
+            &g.clone()
+                .agg([sum("Age"), mean("Age"), count("Age")])
+                .unwrap(),
+        );
+        check(
+            &g.clone()
+                .shuffle_above(0)
+                .agg([sum("Age"), first("First name")])
+                .unwrap(),
+        );
+        check(&g.split_out(2).agg([max("Age"), std("Age")]).unwrap());
+        check(&df.agg([min("Age"), var("Age")]).unwrap());
+        check(&df.value_counts("Last name").unwrap());
+        check(&df.nunique(&["Last name"], "First name").unwrap());
+    }
+
+    #[test]
+    fn joins_sorts_and_the_rest() {
+        let df = people_df(3);
+        let right = people_df(2).select([col("Person ID"), col("Age")]).unwrap();
+        let on = || Merge::on(&["Person ID"]);
+        check(&df.merge(&right, on().broadcast(true)).unwrap());
+        check(
+            &df.merge(&right, on().broadcast(false).how(How::Outer))
+                .unwrap(),
+        );
+        check(&df.set_index_on(&rt(), "Age", 3).unwrap());
+        check(&df.sort_values(&["Last name", "Age"], false, 2).unwrap());
+        check(&df.shuffle(&["Last name"], 4).unwrap());
+        check(&df.drop_duplicates(Some(&["Last name"])).unwrap());
+        check(&df.nlargest(3, "Age").unwrap());
+        check(&df.repartition(5).unwrap());
+        check(&df.repartition(2).unwrap());
+    }
+
+    #[test]
+    fn a_plain_closure_is_refused_naming_its_layer() {
+        let df = people_df(2);
+        let mapped = df.map_partitions(df.schema().clone(), |b: RecordBatch| Ok::<_, String>(b));
+        match encode_graph(&mapped.graph(), &mapped.keys()) {
+            Err(partita_runtime::Error::NotTransportable { layer, .. }) => {
+                assert!(layer.starts_with("map-partitions"), "{layer}")
+            }
+            other => panic!("expected NotTransportable, got {other:?}"),
+        }
+    }
+}

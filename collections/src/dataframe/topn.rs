@@ -24,13 +24,15 @@ use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Float16Type, Float32Type, Float64Type, SchemaRef, UInt32Type,
 };
 use num_traits::Float;
-use partita_runtime::{downcast, value, Graph, Kernel, Task, TaskKey, Value};
+use partita_runtime::{downcast, value, Graph, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::dedupe::canonical;
 use super::expr::arrow_error;
 use super::shuffle::task_error;
 use super::DataFrame;
 use crate::error::{Error, Result};
+use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
 
 /// How many partial results one combine task reads.
@@ -195,17 +197,10 @@ impl DataFrame {
         if level.is_empty() {
             // No partition: the top of nothing is an empty partition.
             let name = unique(&format!("{op}-empty"));
-            let empty = value(RecordBatch::new_empty(m.schema.clone()));
-            let key = TaskKey::new(name.clone(), 0);
-            graph.add_layer(
-                name,
-                vec![Task::new(
-                    key.clone(),
-                    vec![],
-                    Arc::new(move |_| Ok(empty.clone())),
-                )],
-            );
-            level.push(key);
+            let empty = Empty {
+                schema: m.schema.clone(),
+            };
+            level = blockwise(&mut graph, &name, &empty, [vec![]]);
         }
         let mut name;
         (name, level) = cut.layer(&mut graph, &level, &format!("{op}-partial"), 1);
@@ -216,9 +211,10 @@ impl DataFrame {
     }
 }
 
-/// What a top-`n` task keeps.
-#[derive(Clone)]
+/// What a top-`n` task keeps: the top `n` rows of the concatenation of its inputs.
+#[derive(Clone, Serialize, Deserialize)]
 struct Cut {
+    #[serde(with = "super::codec::schema")]
     schema: SchemaRef,
     column: Arc<str>,
     n: usize,
@@ -226,8 +222,7 @@ struct Cut {
 }
 
 impl Cut {
-    /// A layer of one task per `group` keys of `level`, each keeping the top `n` rows of the
-    /// concatenation of its inputs. Returns the layer's name and keys.
+    /// A layer of one task per `group` keys of `level`. Returns the layer's name and keys.
     fn layer(
         &self,
         graph: &mut Graph,
@@ -236,32 +231,49 @@ impl Cut {
         group: usize,
     ) -> (Arc<str>, Vec<TaskKey>) {
         let name = unique(op);
-        let tasks: Vec<Task> = level
-            .chunks(group)
-            .enumerate()
-            .map(|(j, deps)| {
-                let out = TaskKey::new(name.clone(), j as u64);
-                let (cut, inputs, k) = (self.clone(), deps.to_vec(), out.clone());
-                let kernel: Kernel = Arc::new(move |vals: Vec<Value>| {
-                    let batches = vals
-                        .iter()
-                        .zip(&inputs)
-                        .map(|(v, key)| downcast::<RecordBatch>(v, key))
-                        .collect::<partita_runtime::Result<Vec<&RecordBatch>>>()?;
-                    let all = match batches.as_slice() {
-                        [one] => (*one).clone(),
-                        _ => concat_batches(&cut.schema, batches)
-                            .map_err(|e| task_error(&k, arrow_error(e)))?,
-                    };
-                    let best = top(&all, &cut.column, cut.n, cut.descending)
-                        .map_err(|e| task_error(&k, e))?;
-                    Ok(value(best))
-                });
-                Task::new(out, deps.to_vec(), kernel)
-            })
-            .collect();
-        let keys = tasks.iter().map(|t| t.key().clone()).collect();
-        graph.add_layer(name.clone(), tasks);
+        let deps: Vec<Vec<TaskKey>> = level.chunks(group).map(<[_]>::to_vec).collect();
+        let keys = blockwise(graph, &name, self, deps);
         (name, keys)
     }
 }
+
+impl Op for Cut {
+    const NAME: &'static str = "frame.top_n";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (cut, inputs, k) = (self.clone(), cx.deps.to_vec(), cx.key.clone());
+        Ok(Arc::new(move |vals: Vec<Value>| {
+            let batches = vals
+                .iter()
+                .zip(&inputs)
+                .map(|(v, key)| downcast::<RecordBatch>(v, key))
+                .collect::<partita_runtime::Result<Vec<&RecordBatch>>>()?;
+            let all = match batches.as_slice() {
+                [one] => (*one).clone(),
+                _ => concat_batches(&cut.schema, batches)
+                    .map_err(|e| task_error(&k, arrow_error(e)))?,
+            };
+            let best =
+                top(&all, &cut.column, cut.n, cut.descending).map_err(|e| task_error(&k, e))?;
+            Ok(value(best))
+        }))
+    }
+}
+register_op!(Cut);
+
+/// An empty partition of `schema`.
+#[derive(Serialize, Deserialize)]
+struct Empty {
+    #[serde(with = "super::codec::schema")]
+    schema: SchemaRef,
+}
+
+impl Op for Empty {
+    const NAME: &'static str = "frame.empty";
+
+    fn kernel(&self, _: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let empty = value(RecordBatch::new_empty(self.schema.clone()));
+        Ok(Arc::new(move |_| Ok(empty.clone())))
+    }
+}
+register_op!(Empty);

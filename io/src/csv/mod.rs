@@ -18,16 +18,17 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use partita_collections::{dtype_name, ColumnSource, DataFrame, Dtype};
-use partita_runtime::{downcast, value, Graph, Runtime, Task, TaskKey, Value};
+use partita_collections::{dtype_name, layer, register_op, ColumnSource, DataFrame, Dtype, Op};
+use partita_runtime::{downcast, value, Graph, Kernel, Runtime, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
 use crate::error::{Error, Result};
-use crate::partitioned::{layer_name, task_io_error, write_partitions};
+use crate::partitioned::{layer_name, task_io_error, write_partitions, FileFormat};
 use crate::paths::Source;
 
 /// How to read CSV files.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CsvOptions {
     /// Split files into partitions of about this many bytes; `None`: one partition per file.
     pub blocksize: Option<u64>,
@@ -113,11 +114,89 @@ impl CsvOptions {
 }
 
 /// One planned partition: block `index` of `count` in a file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Block {
     path: Arc<PathBuf>,
     index: usize,
 }
+
+/// Where the records of a file's `count` blocks (of `blocksize` bytes) really start.
+#[derive(Serialize, Deserialize)]
+struct SplitCsv {
+    path: Arc<PathBuf>,
+    count: usize,
+    blocksize: Option<u64>,
+    quote: u8,
+}
+
+impl Op for SplitCsv {
+    const NAME: &'static str = "io.csv.split";
+
+    fn kernel(&self, _: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (p, count, bs, quote) = (self.path.clone(), self.count, self.blocksize, self.quote);
+        Ok(Arc::new(move |_| {
+            let nominal: Vec<u64> = (0..=count as u64)
+                .map(|k| bs.map_or(if k == 0 { 0 } else { u64::MAX }, |bs| k * bs.max(1)))
+                .collect();
+            let file = File::open(&*p).map_err(|e| task_io_error(&p, e))?;
+            let starts = record_starts(std::io::BufReader::new(file), &nominal, quote)
+                .map_err(|e| task_io_error(&p, e))?;
+            Ok(value(starts))
+        }))
+    }
+}
+register_op!(SplitCsv);
+
+/// Parses one block's records, given where the file's blocks start (the one input).
+#[derive(Serialize, Deserialize)]
+struct ReadCsvBlock {
+    block: Block,
+    /// The file's full schema.
+    #[serde(with = "partita_collections::serde_schema")]
+    schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    options: Arc<CsvOptions>,
+}
+
+impl Op for ReadCsvBlock {
+    const NAME: &'static str = "io.csv.read";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [sk] = <[TaskKey; 1]>::try_from(cx.deps.to_vec()).map_err(|deps| {
+            partita_runtime::Error::TaskFailed {
+                key: cx.key.clone(),
+                message: format!("a CSV block reads 1 input, not {}", deps.len()),
+            }
+        })?;
+        let (block, schema) = (self.block.clone(), self.schema.clone());
+        let (projection, options, k) = (
+            self.projection.clone(),
+            self.options.clone(),
+            cx.key.clone(),
+        );
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let starts = downcast::<Vec<Start>>(&inputs[0], &sk)?;
+            if block.index + 1 >= starts.len() {
+                return Err(partita_runtime::Error::TaskFailed {
+                    key: k.clone(),
+                    message: format!(
+                        "{}: block {} of {}",
+                        block.path.display(),
+                        block.index,
+                        starts.len().saturating_sub(1)
+                    ),
+                });
+            }
+            read_block(&block, starts, &schema, projection.as_deref(), &options)
+                .map(value)
+                .map_err(|message| partita_runtime::Error::TaskFailed {
+                    key: k.clone(),
+                    message,
+                })
+        }))
+    }
+}
+register_op!(ReadCsvBlock);
 
 /// The CSV files `source` names, as a DataFrame.
 ///
@@ -218,48 +297,31 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
         };
         let path = Arc::new(path.clone());
         let split_key = TaskKey::new(boundaries.clone(), f as u64);
-        let (p, bs, quote) = (path.clone(), options.blocksize, options.quote);
-        split_tasks.push(Task::new(
-            split_key.clone(),
-            vec![],
-            Arc::new(move |_| {
-                let nominal: Vec<u64> = (0..=count as u64)
-                    .map(|k| bs.map_or(if k == 0 { 0 } else { u64::MAX }, |bs| k * bs.max(1)))
-                    .collect();
-                let file = File::open(&*p).map_err(|e| task_io_error(&p, e))?;
-                let starts = record_starts(std::io::BufReader::new(file), &nominal, quote)
-                    .map_err(|e| task_io_error(&p, e))?;
-                Ok(value(starts))
-            }),
-        ));
+        let split = SplitCsv {
+            path: path.clone(),
+            count,
+            blocksize: options.blocksize,
+            quote: options.quote,
+        };
+        split_tasks.push((split_key.clone(), vec![], split));
         for index in 0..count {
-            let block = Block {
-                path: path.clone(),
-                index,
+            let read = ReadCsvBlock {
+                block: Block {
+                    path: path.clone(),
+                    index,
+                },
+                schema: full.clone(),
+                projection: projection.clone(),
+                options: options.clone(),
             };
-            let (schema, options, sk) = (full.clone(), options.clone(), split_key.clone());
-            let projection = projection.clone();
             let key = TaskKey::new(name.clone(), read_tasks.len() as u64);
-            let k = key.clone();
-            read_tasks.push(Task::new(
-                key,
-                vec![split_key.clone()],
-                Arc::new(move |inputs: Vec<Value>| {
-                    let starts = downcast::<Vec<Start>>(&inputs[0], &sk)?;
-                    read_block(&block, starts, &schema, projection.as_deref(), &options)
-                        .map(value)
-                        .map_err(|message| partita_runtime::Error::TaskFailed {
-                            key: k.clone(),
-                            message,
-                        })
-                }),
-            ));
+            read_tasks.push((key, vec![split_key.clone()], read));
         }
     }
     let n = read_tasks.len();
     let mut graph = Graph::new();
-    graph.add_layer(boundaries, split_tasks);
-    graph.add_layer(name.clone(), read_tasks);
+    layer(&mut graph, &boundaries, split_tasks);
+    layer(&mut graph, &name, read_tasks);
     Ok(DataFrame::from_partitions(graph, name, n, schema))
 }
 
@@ -476,11 +538,17 @@ fn describe(
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_csv(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), "csv", runtime, |w, batch| {
-        arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(w)
-            .write(batch)
-            .map_err(std::io::Error::other)
-    })
+    write_partitions(frame, dir.as_ref(), FileFormat::Csv, runtime)
+}
+
+/// One partition as CSV with a header.
+pub(crate) fn write_csv(
+    w: &mut std::io::BufWriter<File>,
+    batch: &RecordBatch,
+) -> std::io::Result<()> {
+    arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(w)
+        .write(batch)
+        .map_err(std::io::Error::other)
 }

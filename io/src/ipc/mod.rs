@@ -9,11 +9,12 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
-use partita_collections::DataFrame;
-use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
+use partita_collections::{layer, register_op, DataFrame, Op};
+use partita_runtime::{value, Graph, Kernel, Runtime, TaskContext, TaskKey};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::partitioned::{check_same_schema, layer_name, write_partitions};
+use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
 use crate::paths::Source;
 
 fn ipc_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -60,29 +61,49 @@ pub fn read_ipc(source: impl Into<Source>) -> Result<DataFrame> {
         let batches = reader.num_batches();
         let path = Arc::new(path);
         for i in 0..batches.max(1) {
-            let (path, file_schema) = (path.clone(), file_schema.clone());
-            let key = TaskKey::new(name.clone(), tasks.len() as u64);
-            let k = key.clone();
-            tasks.push(Task::new(
-                key,
-                vec![],
-                Arc::new(move |_| {
-                    read_batch(&path, i, batches, &file_schema)
-                        .map(value)
-                        .map_err(|e| partita_runtime::Error::TaskFailed {
-                            key: k.clone(),
-                            message: e.to_string(),
-                        })
-                }),
-            ));
+            let read = ReadIpcBatch {
+                path: path.clone(),
+                batch: i,
+                batches,
+                schema: file_schema.clone(),
+            };
+            tasks.push((TaskKey::new(name.clone(), tasks.len() as u64), vec![], read));
         }
     }
     let schema = schema.unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty()));
     let n = tasks.len();
     let mut graph = Graph::new();
-    graph.add_layer(name.clone(), tasks);
+    layer(&mut graph, &name, tasks);
     Ok(DataFrame::from_partitions(graph, name, n, schema))
 }
+
+/// One partition of an IPC read: record batch `batch` of the file's `batches`.
+#[derive(Serialize, Deserialize)]
+struct ReadIpcBatch {
+    path: Arc<PathBuf>,
+    batch: usize,
+    batches: usize,
+    #[serde(with = "partita_collections::serde_schema")]
+    schema: SchemaRef,
+}
+
+impl Op for ReadIpcBatch {
+    const NAME: &'static str = "io.ipc.read";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (path, i, batches) = (self.path.clone(), self.batch, self.batches);
+        let (file_schema, k) = (self.schema.clone(), cx.key.clone());
+        Ok(Arc::new(move |_| {
+            read_batch(&path, i, batches, &file_schema)
+                .map(value)
+                .map_err(|e| partita_runtime::Error::TaskFailed {
+                    key: k.clone(),
+                    message: e.to_string(),
+                })
+        }))
+    }
+}
+register_op!(ReadIpcBatch);
 
 fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Result<RecordBatch> {
     if batches == 0 {
@@ -103,10 +124,16 @@ fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Resu
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_ipc(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), "arrow", runtime, |w, batch| {
-        let mut writer =
-            FileWriter::try_new(w, batch.schema().as_ref()).map_err(std::io::Error::other)?;
-        writer.write(batch).map_err(std::io::Error::other)?;
-        writer.finish().map_err(std::io::Error::other)
-    })
+    write_partitions(frame, dir.as_ref(), FileFormat::Ipc, runtime)
+}
+
+/// One partition as an Arrow IPC file.
+pub(crate) fn write_ipc(
+    w: &mut std::io::BufWriter<File>,
+    batch: &RecordBatch,
+) -> std::io::Result<()> {
+    let mut writer =
+        FileWriter::try_new(w, batch.schema().as_ref()).map_err(std::io::Error::other)?;
+    writer.write(batch).map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
 }

@@ -9,13 +9,14 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
-use partita_collections::{ColumnSource, DataFrame, Expr};
+use partita_collections::{layer, register_op, ColumnSource, DataFrame, Expr, Op};
+use serde::{Deserialize, Serialize};
 
 use self::prune::may_match;
-use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
+use partita_runtime::{value, Graph, Kernel, Runtime, TaskContext, TaskKey};
 
 use crate::error::{Error, Result};
-use crate::partitioned::{check_same_schema, layer_name, write_partitions};
+use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
 use crate::paths::Source;
 
 mod prune;
@@ -132,33 +133,60 @@ fn plan_parquet(
             .collect();
         let path = Arc::new(path);
         for group in 0..groups.max(1) {
-            let (path, indices, projected) = (path.clone(), indices.clone(), projected.clone());
-            let skipped = skip.get(group).copied().unwrap_or(false);
-            let key = TaskKey::new(name.clone(), tasks.len() as u64);
-            let k = key.clone();
-            tasks.push(Task::new(
-                key,
-                vec![],
-                Arc::new(move |_| {
-                    if skipped {
-                        return Ok(value(RecordBatch::new_empty(projected.clone())));
-                    }
-                    read_row_group(&path, group, groups, indices.as_deref(), &projected)
-                        .map(value)
-                        .map_err(|e| partita_runtime::Error::TaskFailed {
-                            key: k.clone(),
-                            message: e.to_string(),
-                        })
-                }),
-            ));
+            let read = ReadRowGroup {
+                path: path.clone(),
+                group,
+                groups,
+                indices: indices.clone(),
+                schema: projected.clone(),
+                skipped: skip.get(group).copied().unwrap_or(false),
+            };
+            tasks.push((TaskKey::new(name.clone(), tasks.len() as u64), vec![], read));
         }
     }
     let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
     let n = tasks.len();
     let mut graph = Graph::new();
-    graph.add_layer(name.clone(), tasks);
+    layer(&mut graph, &name, tasks);
     Ok(DataFrame::from_partitions(graph, name, n, schema))
 }
+
+/// One partition of a Parquet read: row group `group` of the file's `groups`, its columns
+/// `indices`, or an empty partition when its statistics excluded the filters.
+#[derive(Serialize, Deserialize)]
+struct ReadRowGroup {
+    path: Arc<PathBuf>,
+    group: usize,
+    groups: usize,
+    indices: Option<Vec<usize>>,
+    /// The projected schema.
+    #[serde(with = "partita_collections::serde_schema")]
+    schema: SchemaRef,
+    skipped: bool,
+}
+
+impl Op for ReadRowGroup {
+    const NAME: &'static str = "io.parquet.read";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (path, group, groups) = (self.path.clone(), self.group, self.groups);
+        let (indices, projected, skipped) =
+            (self.indices.clone(), self.schema.clone(), self.skipped);
+        let k = cx.key.clone();
+        Ok(Arc::new(move |_| {
+            if skipped {
+                return Ok(value(RecordBatch::new_empty(projected.clone())));
+            }
+            read_row_group(&path, group, groups, indices.as_deref(), &projected)
+                .map(value)
+                .map_err(|e| partita_runtime::Error::TaskFailed {
+                    key: k.clone(),
+                    message: e.to_string(),
+                })
+        }))
+    }
+}
+register_op!(ReadRowGroup);
 
 /// One row group, projected.
 fn read_row_group(
@@ -207,10 +235,16 @@ pub fn to_parquet(
     dir: impl AsRef<Path>,
     runtime: &Runtime,
 ) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), "parquet", runtime, |w, batch| {
-        let mut writer =
-            ArrowWriter::try_new(w, batch.schema(), None).map_err(std::io::Error::other)?;
-        writer.write(batch).map_err(std::io::Error::other)?;
-        writer.close().map(|_| ()).map_err(std::io::Error::other)
-    })
+    write_partitions(frame, dir.as_ref(), FileFormat::Parquet, runtime)
+}
+
+/// One partition as a Parquet file.
+pub(crate) fn write_parquet(
+    w: &mut std::io::BufWriter<File>,
+    batch: &RecordBatch,
+) -> std::io::Result<()> {
+    let mut writer =
+        ArrowWriter::try_new(w, batch.schema(), None).map_err(std::io::Error::other)?;
+    writer.write(batch).map_err(std::io::Error::other)?;
+    writer.close().map(|_| ()).map_err(std::io::Error::other)
 }
