@@ -14,7 +14,35 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// A built-in operation: parameters that build a task's kernel.
-pub(crate) trait Op: Serialize + DeserializeOwned + Send + Sync + 'static {
+///
+/// Sources outside this crate (the readers of `partita-io`) implement it too, register it with
+/// [`register_op!`](crate::register_op) and add their layers with [`blockwise`] or [`layer`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use partita_collections::{blockwise, register_op, Op};
+/// use partita_runtime::{decode_graph, encode_graph, value, Graph, Kernel, Result, Runtime, TaskContext};
+///
+/// /// Yields `n * (task index + 1)`.
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Times { n: u64 }
+/// impl Op for Times {
+///     const NAME: &'static str = "doc.times";
+///     fn kernel(&self, cx: TaskContext<'_>) -> Result<Kernel> {
+///         let v = self.n * (cx.key.index() + 1);
+///         Ok(Arc::new(move |_| Ok(value(v))))
+///     }
+/// }
+/// register_op!(Times);
+///
+/// let mut g = Graph::new();
+/// let keys = blockwise(&mut g, &"times".into(), &Times { n: 7 }, vec![vec![]; 3]);
+/// let (shipped, outputs) = decode_graph(&encode_graph(&g, &keys)?)?;
+/// let got = Runtime::builder().threads(1).build()?.compute(&shipped, &outputs)?;
+/// assert_eq!(*got[2].downcast_ref::<u64>().unwrap(), 21);
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+pub trait Op: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The name it is registered under, stable across builds: `"<collection>.<operation>"`.
     const NAME: &'static str;
 
@@ -27,24 +55,24 @@ pub(crate) trait Op: Serialize + DeserializeOwned + Send + Sync + 'static {
 }
 
 /// What the far side calls for an op: decodes its parameters and builds its kernel.
-pub(crate) fn build_op<P: Op>(
-    cx: TaskContext<'_>,
-    params: &[u8],
-) -> partita_runtime::Result<Kernel> {
+#[doc(hidden)]
+pub fn build_op<P: Op>(cx: TaskContext<'_>, params: &[u8]) -> partita_runtime::Result<Kernel> {
     let p: P = decode_params(P::NAME, params)?;
     p.kernel(cx)
 }
 
 /// Registers an [`Op`] type under its [`NAME`](Op::NAME) at link time.
+#[macro_export]
 macro_rules! register_op {
     ($t:ty) => {
-        partita_runtime::register_operator!(
-            <$t as $crate::layer::Op>::NAME,
-            $crate::layer::build_op::<$t>
+        $crate::__private::partita_runtime::register_operator!(
+            <$t as $crate::Op>::NAME,
+            $crate::__private::build_op::<$t>
         );
     };
 }
-pub(crate) use register_op;
+#[allow(unused_imports)]
+pub(crate) use crate::register_op;
 
 /// One task running `op` over `deps`, its kernel built by the op itself. A kernel that cannot
 /// be built (a bug in the caller) becomes a task that fails with that error.
@@ -63,7 +91,7 @@ pub(crate) fn task<P: Op>(key: TaskKey, deps: Vec<TaskKey>, op: &P, data: &Opera
 
 /// Adds layer `name` to `graph`: task `i` runs `op` over `deps[i]` and is keyed `(name, i)`.
 /// Returns the keys. The tasks share one encoded copy of the parameters.
-pub(crate) fn blockwise<P: Op>(
+pub fn blockwise<P: Op>(
     graph: &mut Graph,
     name: &Arc<str>,
     op: &P,
@@ -82,7 +110,7 @@ pub(crate) fn blockwise<P: Op>(
 
 /// Adds layer `name` to `graph` from `(key, deps, op)` triples, for layers whose tasks differ in
 /// their parameters (a slice's bounds, a block's offsets). Returns the keys.
-pub(crate) fn layer<P: Op>(
+pub fn layer<P: Op>(
     graph: &mut Graph,
     name: &Arc<str>,
     tasks: impl IntoIterator<Item = (TaskKey, Vec<TaskKey>, P)>,

@@ -30,11 +30,19 @@ pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
 };
 pub use self::error::{Error, Result};
+pub use self::layer::{blockwise, layer, Op};
 pub use self::stream::{
     DeadLetter, ErrorPolicy, KeyedStream, Pipeline, StageMetrics, Stream, Topology, Window,
     WindowResult, WindowedStream,
 };
 pub use self::text::{split_whitespace, SplitWhitespace};
+
+/// What the registration macros expand to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::layer::build_op;
+    pub use partita_runtime;
+}
 
 /// The names most programs need.
 pub mod prelude {

@@ -9,10 +9,10 @@ use partita::runtime::Value;
 use partita::{decode_outcome, encode_graph, serve_graph, Graph, Runtime, TaskKey};
 
 /// The flag that puts the test binary in child mode.
-pub const SERVE_FLAG: &str = "--serve-graph";
+pub(crate) const SERVE_FLAG: &str = "--serve-graph";
 
 /// Child mode: reads a graph on stdin, computes it, writes the outcome on stdout.
-pub fn serve() {
+pub(crate) fn serve() {
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)
@@ -34,7 +34,7 @@ impl Drop for KillOnDrop {
 }
 
 /// Sends `bytes` to a fresh child and returns what it wrote back, within `limit`.
-pub fn exchange(bytes: &[u8], limit: Duration) -> Vec<u8> {
+pub(crate) fn exchange(bytes: &[u8], limit: Duration) -> Vec<u8> {
     let exe = std::env::current_exe().expect("test binary");
     let child = Command::new(exe)
         .arg(SERVE_FLAG)
@@ -71,7 +71,10 @@ pub fn exchange(bytes: &[u8], limit: Duration) -> Vec<u8> {
 }
 
 /// Computes `outputs` of `graph` in a child process and returns the values it sent back.
-pub fn compute_remote(graph: &Graph, outputs: &[TaskKey]) -> partita::runtime::Result<Vec<Value>> {
+pub(crate) fn compute_remote(
+    graph: &Graph,
+    outputs: &[TaskKey],
+) -> partita::runtime::Result<Vec<Value>> {
     let bytes = encode_graph(graph, outputs)?;
     let reply = exchange(&bytes, Duration::from_secs(120));
     let values = decode_outcome(&reply)?;
