@@ -7,6 +7,12 @@
 //! block in place when nothing else holds it. Reductions along axes are tree reductions over the
 //! blocks, and `keepdims` keeps the reduced axes as length 1, so `&x - &x.mean(axis(1).keepdims())`
 //! broadcasts as in NumPy.
+//!
+//! Every layer a built-in operation adds is a registered operator (`array.map`, `array.zip`,
+//! `array.reduce_partial`, ...) whose parameters carry the dtype, so a graph of them can be
+//! computed by another process; blocks cross it through the chunk codec of their dtype. A layer
+//! running a plain closure ([`Array::map`], [`Array::zip_with`], [`Array::map_blocks`]) stays
+//! in this process.
 
 mod axes;
 mod block;
