@@ -4,40 +4,129 @@
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
-use partita_runtime::{value, Graph, Task, TaskKey};
+use partita_runtime::{value, Graph, Kernel, TaskContext, TaskKey};
+use serde::{Deserialize, Serialize};
 
 use super::chunks::Chunks;
-use super::dtype::{Element, Numeric};
+use super::dispatch::{any_dtype, arity, numeric_dtype, on_dtypes};
+use super::dtype::{DType, Element, Numeric, Scalar};
 use super::Array;
 use crate::error::Result;
+use crate::layer::{self, register_op, Op};
 use crate::names::unique;
 
+/// What a generated block holds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Fill {
+    /// One value everywhere.
+    Full(Scalar),
+    /// Each element's position along the one axis.
+    Arange,
+    /// `num` evenly spaced values from `start` to `stop`.
+    Linspace { start: f64, stop: f64, num: usize },
+    /// Uniform random `f64`s in `[0, 1)`, from the block's own generator.
+    Random { seed: u64 },
+}
+
+/// `array.generate`: one block made from nothing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct GenerateOp {
+    dtype: DType,
+    fill: Fill,
+    /// The block's number in C order over the block grid.
+    block: u64,
+    /// The block's element offsets in the whole array.
+    start: Vec<usize>,
+    /// The block's shape.
+    shape: Vec<usize>,
+}
+
+/// The kernel making a block with `make(start, shape)`.
+fn make_kernel<T: Element>(
+    start: Vec<usize>,
+    shape: Vec<usize>,
+    make: impl Fn(&[usize], &[usize]) -> ArrayD<T> + Send + Sync + 'static,
+) -> Kernel {
+    Arc::new(move |_| Ok(value(make(&start, &shape))))
+}
+
+impl Op for GenerateOp {
+    const NAME: &'static str = "array.generate";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        const N: &str = GenerateOp::NAME;
+        arity(N, cx, 0)?;
+        let (start, shape, key, dt) = (self.start.clone(), self.shape.clone(), cx.key, self.dtype);
+        if matches!(self.fill, Fill::Arange | Fill::Linspace { .. }) && start.len() != 1 {
+            return Err(partita_runtime::Error::TaskFailed {
+                key: key.clone(),
+                message: format!("{N}: a range has one axis, not {}", start.len()),
+            });
+        }
+        match self.fill {
+            Fill::Full(fill) => any_dtype!(N, key, dt, T => {
+                let fill = T::from_scalar(fill);
+                Ok(make_kernel::<T>(start, shape, move |_, s| ArrayD::from_elem(IxDyn(s), fill)))
+            }),
+            Fill::Arange => numeric_dtype!(N, key, dt, T => {
+                Ok(make_kernel::<T>(start, shape, |start, s| {
+                    ArrayD::from_shape_fn(IxDyn(s), |i| T::from_usize(start[0] + i[0]))
+                }))
+            }),
+            Fill::Linspace {
+                start: from,
+                stop,
+                num,
+            } => numeric_dtype!(N, key, dt, T => {
+                let step = if num > 1 {
+                    (stop - from) / (num - 1) as f64
+                } else {
+                    0.0
+                };
+                Ok(make_kernel::<T>(start, shape, move |off, s| {
+                    ArrayD::from_shape_fn(IxDyn(s), |i| {
+                        let k = off[0] + i[0];
+                        // NumPy sets the last point to `stop` exactly.
+                        T::from_f64(if k + 1 == num && num > 1 {
+                            stop
+                        } else {
+                            from + k as f64 * step
+                        })
+                    })
+                }))
+            }),
+            Fill::Random { seed } => on_dtypes!(N, key, dt, T => {
+                let block = self.block;
+                Ok(make_kernel::<T>(start, shape, move |_, s| {
+                    let mut rng = Xoshiro::new(seed, block);
+                    ArrayD::from_shape_simple_fn(IxDyn(s), || rng.next_f64())
+                }))
+            }; F64 => f64),
+        }
+    }
+}
+
+register_op!(GenerateOp);
+
 impl<T: Element> Array<T> {
-    /// A layer whose block at grid position `b` (with its element offsets) is `make(b, offsets)`.
-    fn generate<F>(shape: &[usize], chunk: &[usize], op: &str, make: F) -> Result<Array<T>>
-    where
-        F: Fn(&[usize], &[usize], &[usize]) -> ArrayD<T> + Send + Sync + 'static,
-    {
+    /// A layer whose every block is generated with `fill`.
+    fn generate(shape: &[usize], chunk: &[usize], op: &str, fill: Fill) -> Result<Array<T>> {
         let chunks = Chunks::uniform(shape, chunk)?;
         let name = unique(op);
-        let make = Arc::new(make);
         let offsets: Vec<Vec<usize>> = (0..chunks.ndim()).map(|a| chunks.offsets(a)).collect();
-        let tasks = chunks
-            .blocks()
-            .map(|b| {
-                let make = make.clone();
-                let start: Vec<usize> = b.iter().enumerate().map(|(a, &i)| offsets[a][i]).collect();
-                let bshape = chunks.block_shape(&b);
-                let pos = b.clone();
-                Task::new(
-                    TaskKey::new(name.clone(), chunks.flat(&b)),
-                    vec![],
-                    Arc::new(move |_| Ok(value(make(&pos, &start, &bshape)))),
-                )
-            })
-            .collect();
+        let tasks = chunks.blocks().map(|b| {
+            let block = chunks.flat(&b);
+            let op = GenerateOp {
+                dtype: T::DTYPE,
+                fill,
+                block,
+                start: b.iter().enumerate().map(|(a, &i)| offsets[a][i]).collect(),
+                shape: chunks.block_shape(&b),
+            };
+            (TaskKey::new(name.clone(), block), vec![], op)
+        });
         let mut graph = Graph::new();
-        graph.add_layer(name.clone(), tasks);
+        layer::layer(&mut graph, &name, tasks);
         Ok(Array::from_graph(graph, name, chunks))
     }
 
@@ -52,9 +141,7 @@ impl<T: Element> Array<T> {
     /// # Errors
     /// [`Error::Shape`](crate::Error::Shape) when `chunk` does not fit `shape`.
     pub fn full(shape: &[usize], chunk: &[usize], fill: T) -> Result<Array<T>> {
-        Array::generate(shape, chunk, "full", move |_, _, s| {
-            ArrayD::from_elem(IxDyn(s), fill)
-        })
+        Array::generate(shape, chunk, "full", Fill::Full(fill.to_scalar()))
     }
 }
 
@@ -87,9 +174,7 @@ impl<T: Numeric> Array<T> {
     /// # Errors
     /// [`Error::Shape`](crate::Error::Shape) when `chunk` is 0.
     pub fn arange(n: usize, chunk: usize) -> Result<Array<T>> {
-        Array::generate(&[n], &[chunk], "arange", |_, start, s| {
-            ArrayD::from_shape_fn(IxDyn(s), |i| T::from_usize(start[0] + i[0]))
-        })
+        Array::generate(&[n], &[chunk], "arange", Fill::Arange)
     }
 
     /// `num` evenly spaced values from `start` to `stop` inclusive, as NumPy's `linspace`.
@@ -103,22 +188,12 @@ impl<T: Numeric> Array<T> {
     /// # Errors
     /// [`Error::Shape`](crate::Error::Shape) when `chunk` is 0.
     pub fn linspace(start: f64, stop: f64, num: usize, chunk: usize) -> Result<Array<T>> {
-        let step = if num > 1 {
-            (stop - start) / (num - 1) as f64
-        } else {
-            0.0
-        };
-        Array::generate(&[num], &[chunk], "linspace", move |_, off, s| {
-            ArrayD::from_shape_fn(IxDyn(s), |i| {
-                let k = off[0] + i[0];
-                // NumPy sets the last point to `stop` exactly.
-                T::from_f64(if k + 1 == num && num > 1 {
-                    stop
-                } else {
-                    start + k as f64 * step
-                })
-            })
-        })
+        Array::generate(
+            &[num],
+            &[chunk],
+            "linspace",
+            Fill::Linspace { start, stop, num },
+        )
     }
 }
 
@@ -138,11 +213,7 @@ impl Array<f64> {
     /// # Errors
     /// [`Error::Shape`](crate::Error::Shape) when `chunk` does not fit `shape`.
     pub fn random(shape: &[usize], chunk: &[usize], seed: u64) -> Result<Array<f64>> {
-        let grid = Chunks::uniform(shape, chunk)?;
-        Array::generate(shape, chunk, "random", move |b, _, s| {
-            let mut rng = Xoshiro::new(seed, grid.flat(b));
-            ArrayD::from_shape_simple_fn(IxDyn(s), || rng.next_f64())
-        })
+        Array::generate(shape, chunk, "random", Fill::Random { seed })
     }
 }
 

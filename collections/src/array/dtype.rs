@@ -7,6 +7,7 @@
 use std::fmt;
 
 use num_complex::Complex;
+use serde::{Deserialize, Serialize};
 
 /// complex64: two `f32`s, as NumPy's `complex64`.
 pub type C64 = Complex<f32>;
@@ -14,7 +15,7 @@ pub type C64 = Complex<f32>;
 pub type C128 = Complex<f64>;
 
 /// An array element type, named as NumPy names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum DType {
     /// `bool`
@@ -193,7 +194,7 @@ impl fmt::Display for DType {
 }
 
 /// Any element value, wide enough to carry every dtype exactly; the go-between of casts.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Scalar {
     /// A boolean.
     Bool(bool),

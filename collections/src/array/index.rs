@@ -5,14 +5,131 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn, SliceInfoElem};
-use partita_runtime::{value, Task, TaskKey, Value};
+use partita_runtime::{value, Graph, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
-use super::block::block_of;
+use super::block::{block_of, kernel1};
 use super::chunks::Chunks;
-use super::dtype::Element;
+use super::dispatch::{any_dtype, arity};
+use super::dtype::{DType, Element};
 use super::Array;
 use crate::error::{Error, Result};
+use crate::layer::{self, register_op, Op};
 use crate::names::unique;
+
+/// One axis of a block's slicing, as data: ndarray's `SliceInfoElem` without its `NewAxis`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum AxisSlice {
+    /// One position; the axis is dropped.
+    At(isize),
+    /// `start..end` by `step`, as `ndarray::Slice`.
+    Range {
+        start: isize,
+        end: Option<isize>,
+        step: isize,
+    },
+}
+
+impl From<AxisSlice> for SliceInfoElem {
+    fn from(s: AxisSlice) -> SliceInfoElem {
+        match s {
+            AxisSlice::At(i) => SliceInfoElem::Index(i),
+            AxisSlice::Range { start, end, step } => ndarray::Slice::new(start, end, step).into(),
+        }
+    }
+}
+
+/// `array.slice`: a slice of one block of `dtype`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SliceOp {
+    dtype: DType,
+    info: Vec<AxisSlice>,
+}
+
+fn slice_kernel<T: Element>(input: TaskKey, info: Vec<SliceInfoElem>) -> Kernel {
+    Arc::new(move |vals: Vec<Value>| {
+        let block = block_of::<T>(&vals[0], &input)?;
+        Ok(value(block.slice(info.as_slice()).to_owned()))
+    })
+}
+
+impl Op for SliceOp {
+    const NAME: &'static str = "array.slice";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        arity(Self::NAME, cx, 1)?;
+        let input = cx.deps[0].clone();
+        let info: Vec<SliceInfoElem> = self.info.iter().map(|&s| s.into()).collect();
+        any_dtype!(Self::NAME, cx.key, self.dtype, T => Ok(slice_kernel::<T>(input, info)))
+    }
+}
+
+register_op!(SliceOp);
+
+/// `array.mask_count`: the number of true elements of a `bool` block, as a block of length-1
+/// axes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct MaskCountOp;
+
+impl Op for MaskCountOp {
+    const NAME: &'static str = "array.mask_count";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        arity(Self::NAME, cx, 1)?;
+        let count = |k: &TaskKey, v: Value| {
+            let b = block_of::<bool>(&v, k)?;
+            let n = b.iter().filter(|&&x| x).count() as u64;
+            Ok(ArrayD::from_elem(IxDyn(&vec![1; b.ndim()]), n))
+        };
+        Ok(kernel1(cx.deps[0].clone(), Arc::new(count)))
+    }
+}
+
+register_op!(MaskCountOp);
+
+/// `array.mask`: the elements of a block of `dtype` where a `bool` block of its shape is true.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct MaskOp {
+    dtype: DType,
+}
+
+fn mask_kernel<T: Element>(kx: TaskKey, km: TaskKey) -> Kernel {
+    Arc::new(move |vals: Vec<Value>| {
+        let xb = block_of::<T>(&vals[0], &kx)?;
+        let mb = block_of::<bool>(&vals[1], &km)?;
+        if xb.shape() != mb.shape() {
+            return Err(partita_runtime::Error::TaskFailed {
+                key: kx.clone(),
+                message: format!(
+                    "a mask of shape {:?} for a block of shape {:?}",
+                    mb.shape(),
+                    xb.shape()
+                ),
+            });
+        }
+        let picked: Vec<T> = xb
+            .iter()
+            .zip(mb.iter())
+            .filter(|(_, &keep)| keep)
+            .map(|(&v, _)| v)
+            .collect();
+        Ok(value(
+            ArrayD::from_shape_vec(IxDyn(&[picked.len()]), picked).expect("1-d"),
+        ))
+    })
+}
+
+impl Op for MaskOp {
+    const NAME: &'static str = "array.mask";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        arity(Self::NAME, cx, 2)?;
+        let (kx, km) = (cx.deps[0].clone(), cx.deps[1].clone());
+        any_dtype!(Self::NAME, cx.key, self.dtype, T => Ok(mask_kernel::<T>(kx, km)))
+    }
+}
+
+register_op!(MaskOp);
 
 /// One axis of a slicing: an integer (which drops the axis) or a range with a step. Negative
 /// numbers count from the end, as in NumPy; a negative step walks backwards.
@@ -194,44 +311,52 @@ impl<T: Element> Array<T> {
         let chunks = Chunks::from_sizes(sizes);
         let full = Chunks::from_sizes(grid.iter().map(|&g| vec![1; g]).collect());
         let name = unique("slice");
-        let tasks = full
-            .blocks()
-            .map(|b| {
-                let src: Vec<usize> = b.iter().enumerate().map(|(a, &i)| plans[a][i].0).collect();
-                let info: Vec<SliceInfoElem> = b
-                    .iter()
-                    .enumerate()
-                    .map(|(a, &i)| {
-                        let (_, first, step, count) = plans[a][i];
-                        if !kept[a] {
-                            return SliceInfoElem::Index(first);
+        let tasks = full.blocks().map(|b| {
+            let src: Vec<usize> = b.iter().enumerate().map(|(a, &i)| plans[a][i].0).collect();
+            let info: Vec<AxisSlice> = b
+                .iter()
+                .enumerate()
+                .map(|(a, &i)| {
+                    let (_, first, step, count) = plans[a][i];
+                    if !kept[a] {
+                        return AxisSlice::At(first);
+                    }
+                    if count == 0 {
+                        return AxisSlice::Range {
+                            start: 0,
+                            end: Some(0),
+                            step: 1,
+                        };
+                    }
+                    let last = first + (count as isize - 1) * step;
+                    if step > 0 {
+                        AxisSlice::Range {
+                            start: first,
+                            end: Some(last + 1),
+                            step,
                         }
-                        if count == 0 {
-                            return ndarray::Slice::new(0, Some(0), 1).into();
+                    } else {
+                        // ndarray walks a negative step from the end of the range.
+                        AxisSlice::Range {
+                            start: last,
+                            end: Some(first + 1),
+                            step,
                         }
-                        let last = first + (count as isize - 1) * step;
-                        if step > 0 {
-                            ndarray::Slice::new(first, Some(last + 1), step).into()
-                        } else {
-                            // ndarray walks a negative step from the end of the range.
-                            ndarray::Slice::new(last, Some(first + 1), step).into()
-                        }
-                    })
-                    .collect();
-                let input = self.key(&src);
-                let k = input.clone();
-                Task::new(
-                    TaskKey::new(name.clone(), full.flat(&b)),
-                    vec![input],
-                    Arc::new(move |vals: Vec<Value>| {
-                        let block = block_of::<T>(&vals[0], &k)?;
-                        Ok(value(block.slice(info.as_slice()).to_owned()))
-                    }),
-                )
-            })
-            .collect();
+                    }
+                })
+                .collect();
+            let op = SliceOp {
+                dtype: T::DTYPE,
+                info,
+            };
+            (
+                TaskKey::new(name.clone(), full.flat(&b)),
+                vec![self.key(&src)],
+                op,
+            )
+        });
         let mut graph = self.graph.clone();
-        graph.add_layer(name.clone(), tasks);
+        layer::layer(&mut graph, &name, tasks);
         Ok(Array::from_graph(graph, name, chunks))
     }
 
@@ -266,45 +391,21 @@ impl<T: Element> Array<T> {
         let mask = mask.rechunk_to(rows)?;
         let ones = Chunks::from_sizes(mask.chunks.grid().iter().map(|&g| vec![1; g]).collect());
         let counts = mask
-            .blockwise1(ones, "mask-count", |k, v| {
-                let b = block_of::<bool>(&v, k)?;
-                let n = b.iter().filter(|&&x| x).count() as u64;
-                Ok(ArrayD::from_elem(IxDyn(&vec![1; b.ndim()]), n))
-            })
+            .op_blockwise1::<u64, _>(ones, "mask-count", &MaskCountOp)
             .compute()?;
         let sizes: Vec<usize> = counts.iter().map(|&c| c as usize).collect();
         let sizes = if sizes.is_empty() { vec![0] } else { sizes };
         let chunks = Chunks::from_sizes(vec![sizes]);
         let name = unique("mask");
-        let tasks = this
+        let mut graph: Graph = this.graph.clone();
+        graph.merge(mask.graph());
+        let op = MaskOp { dtype: T::DTYPE };
+        let deps = this
             .keys()
             .into_iter()
             .zip(mask.keys())
-            .enumerate()
-            .map(|(i, (x, m))| {
-                let (kx, km) = (x.clone(), m.clone());
-                Task::new(
-                    TaskKey::new(name.clone(), i as u64),
-                    vec![x, m],
-                    Arc::new(move |vals: Vec<Value>| {
-                        let xb = block_of::<T>(&vals[0], &kx)?;
-                        let mb = block_of::<bool>(&vals[1], &km)?;
-                        let picked: Vec<T> = xb
-                            .iter()
-                            .zip(mb.iter())
-                            .filter(|(_, &keep)| keep)
-                            .map(|(&v, _)| v)
-                            .collect();
-                        Ok(value(
-                            ArrayD::from_shape_vec(IxDyn(&[picked.len()]), picked).expect("1-d"),
-                        ))
-                    }),
-                )
-            })
-            .collect();
-        let mut graph = this.graph.clone();
-        graph.merge(mask.graph());
-        graph.add_layer(name.clone(), tasks);
+            .map(|(x, m)| vec![x, m]);
+        layer::blockwise(&mut graph, &name, &op, deps);
         Ok(Array::from_graph(graph, name, chunks))
     }
 }

@@ -9,14 +9,127 @@ use std::sync::Arc;
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, Ix2, LinalgScalar};
-use partita_runtime::{value, Task, TaskKey, Value};
+use partita_runtime::{value, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::block::{block_of, take_block};
 use super::chunks::Chunks;
-use super::dtype::Numeric;
+use super::dispatch::{arity, numeric_dtype};
+use super::dtype::{DType, Numeric};
 use super::Array;
 use crate::error::{Error, Result};
+use crate::layer::{self, register_op, Op};
 use crate::names::unique;
+
+/// What one block of a matrix product is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum MatmulBlock {
+    /// The sum of `inner` products of an `a` block and a `b` block (or, `symmetric`, of two `a`
+    /// blocks, the second transposed), into a `rows` by `cols` block.
+    Product {
+        inner: usize,
+        rows: usize,
+        cols: usize,
+        symmetric: bool,
+    },
+    /// The transpose of its one input: the mirror block of a symmetric product.
+    Mirror,
+}
+
+/// `array.matmul`: one block of a matrix product of `dtype`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct MatmulOp {
+    dtype: DType,
+    block: MatmulBlock,
+}
+
+fn mirror_kernel<T: Numeric>(k: TaskKey) -> Kernel {
+    Arc::new(move |mut vals: Vec<Value>| {
+        let m = take_block::<T>(vals.swap_remove(0), &k)?;
+        Ok(value(m.reversed_axes().as_standard_layout().into_owned()))
+    })
+}
+
+fn product_kernel<T: Numeric + LinalgScalar>(
+    keys: Vec<TaskKey>,
+    inner: usize,
+    rows: usize,
+    cols: usize,
+    symmetric: bool,
+) -> Kernel {
+    Arc::new(move |vals: Vec<Value>| {
+        let mut out = Array2::<T>::zeros((rows, cols));
+        for l in 0..inner {
+            let x = as2(block_of::<T>(&vals[l], &keys[l])?, &keys[l])?;
+            let y = as2(
+                block_of::<T>(&vals[inner + l], &keys[inner + l])?,
+                &keys[inner + l],
+            )?;
+            let fits = if symmetric {
+                x.ncols() == y.ncols() && (x.nrows(), y.nrows()) == (rows, cols)
+            } else {
+                x.ncols() == y.nrows() && (x.nrows(), y.ncols()) == (rows, cols)
+            };
+            if !fits {
+                return Err(partita_runtime::Error::TaskFailed {
+                    key: keys[l].clone(),
+                    message: format!(
+                        "matmul: blocks of shapes {:?} and {:?} do not make a {rows}x{cols} block",
+                        x.shape(),
+                        y.shape()
+                    ),
+                });
+            }
+            if symmetric {
+                general_mat_mul(
+                    <T as Numeric>::one(),
+                    &x,
+                    &y.t(),
+                    <T as Numeric>::one(),
+                    &mut out,
+                );
+            } else {
+                general_mat_mul(
+                    <T as Numeric>::one(),
+                    &x,
+                    &y,
+                    <T as Numeric>::one(),
+                    &mut out,
+                );
+            }
+        }
+        Ok(value(out.into_dyn()))
+    })
+}
+
+impl Op for MatmulOp {
+    const NAME: &'static str = "array.matmul";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        const N: &str = MatmulOp::NAME;
+        match self.block {
+            MatmulBlock::Mirror => {
+                arity(N, cx, 1)?;
+                let k = cx.deps[0].clone();
+                numeric_dtype!(N, cx.key, self.dtype, T => Ok(mirror_kernel::<T>(k)))
+            }
+            MatmulBlock::Product {
+                inner,
+                rows,
+                cols,
+                symmetric,
+            } => {
+                arity(N, cx, inner.saturating_mul(2))?;
+                let keys = cx.deps.to_vec();
+                numeric_dtype!(N, cx.key, self.dtype, T => {
+                    Ok(product_kernel::<T>(keys, inner, rows, cols, symmetric))
+                })
+            }
+        }
+    }
+}
+
+register_op!(MatmulOp);
 
 fn as2<'a, T: Clone>(
     b: &'a ArrayD<T>,
@@ -70,69 +183,38 @@ impl<T: Numeric + LinalgScalar> Array<T> {
             b.chunks.axis(1).to_vec(),
         ]);
         let name = unique("matmul");
-        let tasks = chunks
-            .blocks()
-            .map(|p| {
-                let (i, j) = (p[0], p[1]);
-                let key = TaskKey::new(name.clone(), chunks.flat(&p));
-                if symmetric && i > j {
-                    // The mirror of block (j, i).
-                    let src = TaskKey::new(name.clone(), chunks.flat(&[j, i]));
-                    let k = src.clone();
-                    return Task::new(
-                        key,
-                        vec![src],
-                        Arc::new(move |mut vals: Vec<Value>| {
-                            let m = take_block::<T>(vals.swap_remove(0), &k)?;
-                            Ok(value(m.reversed_axes().as_standard_layout().into_owned()))
-                        }),
-                    );
-                }
-                let mut deps: Vec<TaskKey> = (0..inner).map(|l| self.key(&[i, l])).collect();
-                if symmetric {
-                    deps.extend((0..inner).map(|l| self.key(&[j, l])));
-                } else {
-                    deps.extend((0..inner).map(|l| b.key(&[l, j])));
-                }
-                let keys = deps.clone();
-                let (rows, cols) = (chunks.axis(0)[i], chunks.axis(1)[j]);
-                Task::new(
-                    key,
-                    deps,
-                    Arc::new(move |vals: Vec<Value>| {
-                        let mut out = Array2::<T>::zeros((rows, cols));
-                        for l in 0..inner {
-                            let x = as2(block_of::<T>(&vals[l], &keys[l])?, &keys[l])?;
-                            let y = as2(
-                                block_of::<T>(&vals[inner + l], &keys[inner + l])?,
-                                &keys[inner + l],
-                            )?;
-                            if symmetric {
-                                general_mat_mul(
-                                    <T as Numeric>::one(),
-                                    &x,
-                                    &y.t(),
-                                    <T as Numeric>::one(),
-                                    &mut out,
-                                );
-                            } else {
-                                general_mat_mul(
-                                    <T as Numeric>::one(),
-                                    &x,
-                                    &y,
-                                    <T as Numeric>::one(),
-                                    &mut out,
-                                );
-                            }
-                        }
-                        Ok(value(out.into_dyn()))
-                    }),
-                )
-            })
-            .collect();
+        let tasks = chunks.blocks().map(|p| {
+            let (i, j) = (p[0], p[1]);
+            let key = TaskKey::new(name.clone(), chunks.flat(&p));
+            if symmetric && i > j {
+                // The mirror of block (j, i).
+                let src = TaskKey::new(name.clone(), chunks.flat(&[j, i]));
+                let op = MatmulOp {
+                    dtype: T::DTYPE,
+                    block: MatmulBlock::Mirror,
+                };
+                return (key, vec![src], op);
+            }
+            let mut deps: Vec<TaskKey> = (0..inner).map(|l| self.key(&[i, l])).collect();
+            if symmetric {
+                deps.extend((0..inner).map(|l| self.key(&[j, l])));
+            } else {
+                deps.extend((0..inner).map(|l| b.key(&[l, j])));
+            }
+            let op = MatmulOp {
+                dtype: T::DTYPE,
+                block: MatmulBlock::Product {
+                    inner,
+                    rows: chunks.axis(0)[i],
+                    cols: chunks.axis(1)[j],
+                    symmetric,
+                },
+            };
+            (key, deps, op)
+        });
         let mut graph = self.graph.clone();
         graph.merge(&b.graph);
-        graph.add_layer(name.clone(), tasks);
+        layer::layer(&mut graph, &name, tasks);
         Ok(Array::from_graph(graph, name, chunks))
     }
 

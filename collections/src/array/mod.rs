@@ -7,11 +7,19 @@
 //! block in place when nothing else holds it. Reductions along axes are tree reductions over the
 //! blocks, and `keepdims` keeps the reduced axes as length 1, so `&x - &x.mean(axis(1).keepdims())`
 //! broadcasts as in NumPy.
+//!
+//! Every layer a built-in operation adds is a registered operator (`array.map`, `array.zip`,
+//! `array.reduce_partial`, ...) whose parameters carry the dtype, so a graph of them can be
+//! computed by another process; blocks cross it through the chunk codec of their dtype. A layer
+//! running a plain closure ([`Array::map`], [`Array::zip_with`], [`Array::map_blocks`]) stays
+//! in this process.
 
 mod axes;
 mod block;
 mod chunks;
+mod codec;
 mod creation;
+mod dispatch;
 mod dtype;
 mod dynamic;
 mod elementwise;
@@ -27,7 +35,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
-use partita_runtime::{value, Graph, Runtime, Task, TaskKey, Value};
+use partita_runtime::{value, Graph, Operation, Runtime, Task, TaskKey, Value};
 
 pub use self::axes::{axis, Axes};
 pub use self::chunks::Chunks;
@@ -38,6 +46,7 @@ pub use self::index::Index;
 
 use self::block::{block_of, kernel1};
 use crate::error::{Error, Result};
+use crate::layer::{self, Op};
 use crate::names::unique;
 
 /// A lazy, chunked n-dimensional array of `T`.
@@ -153,11 +162,14 @@ impl<T: Element> Array<T> {
             .map(|b| {
                 let info = chunks.slice_of(&b);
                 let block = value(data.slice(info.as_slice()).to_owned());
+                // The block is the task's literal: shipped through the chunk codec.
+                let op = Operation::literal_value(block.clone());
                 Task::new(
                     TaskKey::new(name.clone(), chunks.flat(&b)),
                     vec![],
                     Arc::new(move |_| Ok(block.clone())),
                 )
+                .with_op_opt(op)
             })
             .collect();
         let mut graph = Graph::new();
@@ -224,6 +236,9 @@ impl<T: Element> Array<T> {
 
     /// Applies `f` to every block; `f` must return a block of the same shape.
     ///
+    /// `f` is a plain closure, so the new layer runs only in this process: shipping its graph
+    /// to another one fails, naming the layer (`map-blocks-<n>`).
+    ///
     /// ```
     /// let x = partita_collections::Array::<i64>::arange(6, 4)?;
     /// let y = x.map_blocks(|b| b.mapv(|v| v * v));
@@ -242,8 +257,27 @@ impl<T: Element> Array<T> {
         })
     }
 
+    /// A layer with one task per output block of `chunks`, each running `op` on the
+    /// same-numbered block of `self`.
+    pub(crate) fn op_blockwise1<U: Element, P: Op>(
+        &self,
+        chunks: Chunks,
+        name: &str,
+        op: &P,
+    ) -> Array<U> {
+        let name = unique(name);
+        let mut graph = self.graph.clone();
+        layer::blockwise(
+            &mut graph,
+            &name,
+            op,
+            self.keys().into_iter().map(|k| vec![k]),
+        );
+        Array::from_graph(graph, name, chunks)
+    }
+
     /// A layer with one task per output block of `chunks`, each reading the same-numbered block
-    /// of `self`.
+    /// of `self` with the plain closure `f` (a user's, which cannot leave the process).
     pub(crate) fn blockwise1<U, F>(&self, chunks: Chunks, op: &str, f: F) -> Array<U>
     where
         U: Element,

@@ -6,14 +6,17 @@
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayView1, Axis, IxDyn, Zip};
-use partita_runtime::{downcast, value, Task, TaskKey, Value};
+use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::axes::Axes;
 use super::block::block_of;
 use super::chunks::Chunks;
-use super::dtype::{Element, Numeric, Real};
+use super::dispatch::{numeric_dtype, on_dtypes, real_dtype};
+use super::dtype::{DType, Element, Numeric, Real};
 use super::Array;
 use crate::error::Result;
+use crate::layer::{self, register_op, Op};
 use crate::names::unique;
 
 /// How many partial blocks one combine task takes along each folded axis.
@@ -37,6 +40,56 @@ pub(crate) trait Reducer<T>: Send + Sync + 'static {
     fn combine(&self, a: &mut Self::Acc, b: &Self::Acc);
     /// The value, or why there is none (an empty `min`, say).
     fn finish(&self, acc: &Self::Acc) -> std::result::Result<Self::Out, String>;
+    /// This reduction as data.
+    fn reduction(&self) -> Reduction;
+}
+
+/// A reduction as data: which [`Reducer`] a task runs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Reduction {
+    Sum,
+    Prod,
+    Min,
+    Max,
+    ArgMin,
+    ArgMax,
+    Mean,
+    Var { ddof: f64 },
+    Std { ddof: f64 },
+    Any,
+    All,
+}
+
+/// Runs `$body` with `$T` the element type of `$dt` and `$r` the [`Reducer`] of `$red` on it.
+macro_rules! with_reducer {
+    ($op:expr, $key:expr, $red:expr, $dt:expr, $r:ident, $T:ident => $body:expr) => {
+        match $red {
+            Reduction::Sum => numeric_dtype!($op, $key, $dt, $T => { let $r = Sum; $body }),
+            Reduction::Prod => numeric_dtype!($op, $key, $dt, $T => { let $r = Prod; $body }),
+            Reduction::Min => real_dtype!($op, $key, $dt, $T => { let $r = Extreme::<false>; $body }),
+            Reduction::Max => real_dtype!($op, $key, $dt, $T => { let $r = Extreme::<true>; $body }),
+            Reduction::ArgMin => {
+                real_dtype!($op, $key, $dt, $T => { let $r = ArgExtreme::<false>; $body })
+            }
+            Reduction::ArgMax => {
+                real_dtype!($op, $key, $dt, $T => { let $r = ArgExtreme::<true>; $body })
+            }
+            Reduction::Mean => real_dtype!($op, $key, $dt, $T => {
+                let $r = Stat { ddof: None, sqrt: false };
+                $body
+            }),
+            Reduction::Var { ddof } => real_dtype!($op, $key, $dt, $T => {
+                let $r = Stat { ddof: Some(ddof), sqrt: false };
+                $body
+            }),
+            Reduction::Std { ddof } => real_dtype!($op, $key, $dt, $T => {
+                let $r = Stat { ddof: Some(ddof), sqrt: true };
+                $body
+            }),
+            Reduction::Any => on_dtypes!($op, $key, $dt, $T => { let $r = Logical::<false>; $body }; Bool => bool),
+            Reduction::All => on_dtypes!($op, $key, $dt, $T => { let $r = Logical::<true>; $body }; Bool => bool),
+        }
+    };
 }
 
 /// Sums a slice with eight accumulators, so floating-point sums vectorise.
@@ -113,6 +166,9 @@ impl<T: Numeric> Reducer<T> for Sum {
     fn finish(&self, acc: &T) -> std::result::Result<T, String> {
         Ok(*acc)
     }
+    fn reduction(&self) -> Reduction {
+        Reduction::Sum
+    }
 }
 
 pub(crate) struct Prod;
@@ -133,6 +189,9 @@ impl<T: Numeric> Reducer<T> for Prod {
     }
     fn finish(&self, acc: &T) -> std::result::Result<T, String> {
         Ok(*acc)
+    }
+    fn reduction(&self) -> Reduction {
+        Reduction::Prod
     }
 }
 
@@ -166,6 +225,13 @@ impl<T: Real, const MAX: bool> Reducer<T> for Extreme<MAX> {
             let op = if MAX { "maximum" } else { "minimum" };
             format!("zero-size array to reduction operation {op} which has no identity")
         })
+    }
+    fn reduction(&self) -> Reduction {
+        if MAX {
+            Reduction::Max
+        } else {
+            Reduction::Min
+        }
     }
 }
 
@@ -216,6 +282,13 @@ impl<T: Real, const MAX: bool> Reducer<T> for ArgExtreme<MAX> {
             let op = if MAX { "argmax" } else { "argmin" };
             format!("attempt to get {op} of an empty sequence")
         })
+    }
+    fn reduction(&self) -> Reduction {
+        if MAX {
+            Reduction::ArgMax
+        } else {
+            Reduction::ArgMin
+        }
     }
 }
 
@@ -301,6 +374,13 @@ impl<T: Real> Reducer<T> for Stat {
         let var = if dof <= 0.0 { f64::NAN } else { acc.m2 / dof };
         Ok(if self.sqrt { var.sqrt() } else { var })
     }
+    fn reduction(&self) -> Reduction {
+        match (self.ddof, self.sqrt) {
+            (None, _) => Reduction::Mean,
+            (Some(ddof), false) => Reduction::Var { ddof },
+            (Some(ddof), true) => Reduction::Std { ddof },
+        }
+    }
 }
 
 /// `any` (`ALL == false`) or `all` of booleans.
@@ -326,6 +406,13 @@ impl<const ALL: bool> Reducer<bool> for Logical<ALL> {
     }
     fn finish(&self, acc: &bool) -> std::result::Result<bool, String> {
         Ok(*acc)
+    }
+    fn reduction(&self) -> Reduction {
+        if ALL {
+            Reduction::All
+        } else {
+            Reduction::Any
+        }
     }
 }
 
@@ -395,6 +482,162 @@ fn fold_block<T: Element, R: Reducer<T>>(
     acc
 }
 
+/// The kernel folding one block (the input `input`) over `axes`; `start` are the block's element
+/// offsets in the whole array.
+fn partial_kernel<T: Element, R: Reducer<T>>(
+    r: R,
+    input: TaskKey,
+    axes: Vec<usize>,
+    start: Vec<usize>,
+) -> Kernel {
+    Arc::new(move |vals: Vec<Value>| {
+        let block = block_of::<T>(&vals[0], &input)?;
+        if start.len() != block.ndim() || axes.iter().any(|&a| a >= block.ndim()) {
+            return Err(partita_runtime::Error::TaskFailed {
+                key: input.clone(),
+                message: format!(
+                    "cannot fold axes {axes:?} at offsets {start:?} of a block of shape {:?}",
+                    block.shape()
+                ),
+            });
+        }
+        Ok(value(fold_block(&r, block, &axes, &start)))
+    })
+}
+
+/// The kernel merging the partial accumulators of its inputs, in order.
+fn combine_kernel<T: Element, R: Reducer<T>>(r: R, keys: Vec<TaskKey>) -> Kernel {
+    Arc::new(move |vals: Vec<Value>| {
+        let mut acc = downcast::<ArrayD<R::Acc>>(&vals[0], &keys[0])?.clone();
+        for (v, k) in vals[1..].iter().zip(&keys[1..]) {
+            let other = downcast::<ArrayD<R::Acc>>(v, k)?;
+            Zip::from(&mut acc)
+                .and(other)
+                .for_each(|a, b| r.combine(a, b));
+        }
+        Ok(value(acc))
+    })
+}
+
+/// The kernel turning the accumulators of `input` into values, dropping the folded `axes`
+/// unless `keepdims`.
+fn finish_kernel<T: Element, R: Reducer<T>>(
+    r: R,
+    key: TaskKey,
+    input: TaskKey,
+    axes: Vec<usize>,
+    keepdims: bool,
+) -> Kernel {
+    Arc::new(move |vals: Vec<Value>| {
+        let acc = downcast::<ArrayD<R::Acc>>(&vals[0], &input)?;
+        let mut failed = None;
+        let done = acc.map(|a| match r.finish(a) {
+            Ok(v) => v,
+            Err(e) => {
+                failed.get_or_insert(e);
+                R::Out::default()
+            }
+        });
+        if let Some(message) = failed {
+            return Err(partita_runtime::Error::TaskFailed {
+                key: key.clone(),
+                message,
+            });
+        }
+        if keepdims {
+            return Ok(value(done));
+        }
+        let shape: Vec<usize> = done
+            .shape()
+            .iter()
+            .enumerate()
+            .filter(|(a, _)| !axes.contains(a))
+            .map(|(_, &n)| n)
+            .collect();
+        let dropped = done.into_shape_with_order(IxDyn(&shape)).map_err(|e| {
+            partita_runtime::Error::TaskFailed {
+                key: key.clone(),
+                message: format!("dropping the folded axes {axes:?}: {e}"),
+            }
+        })?;
+        Ok(value(dropped))
+    })
+}
+
+/// `array.reduce_partial`: one block folded over `axes` into accumulators.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ReducePartial {
+    dtype: DType,
+    reduction: Reduction,
+    axes: Vec<usize>,
+    /// The block's element offsets in the whole array.
+    start: Vec<usize>,
+}
+
+impl Op for ReducePartial {
+    const NAME: &'static str = "array.reduce_partial";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        super::dispatch::arity(Self::NAME, cx, 1)?;
+        let (input, axes, start) = (cx.deps[0].clone(), self.axes.clone(), self.start.clone());
+        with_reducer!(Self::NAME, cx.key, self.reduction, self.dtype, r, T => {
+            Ok(partial_kernel::<T, _>(r, input, axes, start))
+        })
+    }
+}
+
+register_op!(ReducePartial);
+
+/// `array.reduce_combine`: the accumulators of several partial blocks merged.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ReduceCombine {
+    dtype: DType,
+    reduction: Reduction,
+}
+
+impl Op for ReduceCombine {
+    const NAME: &'static str = "array.reduce_combine";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        if cx.deps.is_empty() {
+            return Err(partita_runtime::Error::TaskFailed {
+                key: cx.key.clone(),
+                message: format!("{} needs at least one input", Self::NAME),
+            });
+        }
+        let keys = cx.deps.to_vec();
+        with_reducer!(Self::NAME, cx.key, self.reduction, self.dtype, r, T => {
+            Ok(combine_kernel::<T, _>(r, keys))
+        })
+    }
+}
+
+register_op!(ReduceCombine);
+
+/// `array.reduce_finish`: accumulators to values, the folded axes dropped unless `keepdims`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ReduceFinish {
+    dtype: DType,
+    reduction: Reduction,
+    axes: Vec<usize>,
+    keepdims: bool,
+}
+
+impl Op for ReduceFinish {
+    const NAME: &'static str = "array.reduce_finish";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        super::dispatch::arity(Self::NAME, cx, 1)?;
+        let (key, input, axes) = (cx.key.clone(), cx.deps[0].clone(), self.axes.clone());
+        let keepdims = self.keepdims;
+        with_reducer!(Self::NAME, cx.key, self.reduction, self.dtype, r, T => {
+            Ok(finish_kernel::<T, _>(r, key, input, axes, keepdims))
+        })
+    }
+}
+
+register_op!(ReduceFinish);
+
 impl<T: Element> Array<T> {
     /// The tree reduction of `self` by `r` over `axes`.
     pub(crate) fn reduce<R: Reducer<T>>(
@@ -404,7 +647,7 @@ impl<T: Element> Array<T> {
         op: &str,
     ) -> Result<Array<R::Out>> {
         let (axes, keepdims) = axes.resolve(self.ndim())?;
-        let r = Arc::new(r);
+        let (dtype, reduction) = (T::DTYPE, r.reduction());
         let nd = self.ndim();
         // Partial accumulators, one block per input block.
         let name = unique(&format!("{op}-partial"));
@@ -414,29 +657,21 @@ impl<T: Element> Array<T> {
             let sizes = (0..nd).map(|a| vec![1; grid[a]]).collect::<Vec<_>>();
             Chunks::from_sizes(sizes)
         };
-        let tasks = self
-            .chunks
-            .blocks()
-            .map(|b| {
-                let input = self.key(&b);
-                let k = input.clone();
-                let r = r.clone();
-                let axes = axes.clone();
-                let start: Vec<usize> = b.iter().enumerate().map(|(a, &i)| offsets[a][i]).collect();
-                Task::new(
-                    TaskKey::new(name.clone(), self.chunks.flat(&b)),
-                    vec![input],
-                    Arc::new(move |vals: Vec<Value>| {
-                        let block = block_of::<T>(&vals[0], &k)?;
-                        Ok(value(fold_block(&*r, block, &axes, &start)))
-                    }),
-                )
-            })
-            .collect();
+        let tasks = self.chunks.blocks().map(|b| {
+            let op = ReducePartial {
+                dtype,
+                reduction,
+                axes: axes.clone(),
+                start: b.iter().enumerate().map(|(a, &i)| offsets[a][i]).collect(),
+            };
+            let key = TaskKey::new(name.clone(), self.chunks.flat(&b));
+            (key, vec![self.key(&b)], op)
+        });
         let mut graph = self.graph.clone();
-        graph.add_layer(name.clone(), tasks);
+        layer::layer(&mut graph, &name, tasks);
         let mut level = name;
         // Combine groups of partials until one is left along each folded axis.
+        let combine = ReduceCombine { dtype, reduction };
         while axes.iter().any(|&a| grid[a] > 1) {
             let old = kept(&grid);
             let next_grid: Vec<usize> = (0..nd)
@@ -450,50 +685,32 @@ impl<T: Element> Array<T> {
                 .collect();
             let new = kept(&next_grid);
             let name = unique(&format!("{op}-combine"));
-            let tasks = new
-                .blocks()
-                .map(|b| {
-                    let mut groups: Vec<Vec<usize>> = vec![vec![]];
-                    for a in 0..nd {
-                        let range: Vec<usize> = if axes.contains(&a) {
-                            (b[a] * SPLIT_EVERY..((b[a] + 1) * SPLIT_EVERY).min(grid[a])).collect()
-                        } else {
-                            vec![b[a]]
-                        };
-                        groups = groups
-                            .into_iter()
-                            .flat_map(|g| {
-                                range.iter().map(move |&i| {
-                                    let mut g = g.clone();
-                                    g.push(i);
-                                    g
-                                })
+            // In C order over `new`'s grid, so task `i` is block `i` of `new`.
+            let deps = new.blocks().map(|b| {
+                let mut groups: Vec<Vec<usize>> = vec![vec![]];
+                for a in 0..nd {
+                    let range: Vec<usize> = if axes.contains(&a) {
+                        (b[a] * SPLIT_EVERY..((b[a] + 1) * SPLIT_EVERY).min(grid[a])).collect()
+                    } else {
+                        vec![b[a]]
+                    };
+                    groups = groups
+                        .into_iter()
+                        .flat_map(|g| {
+                            range.iter().map(move |&i| {
+                                let mut g = g.clone();
+                                g.push(i);
+                                g
                             })
-                            .collect();
-                    }
-                    let deps: Vec<TaskKey> = groups
-                        .iter()
-                        .map(|p| TaskKey::new(level.clone(), old.flat(p)))
+                        })
                         .collect();
-                    let keys = deps.clone();
-                    let r = r.clone();
-                    Task::new(
-                        TaskKey::new(name.clone(), new.flat(&b)),
-                        deps,
-                        Arc::new(move |vals: Vec<Value>| {
-                            let mut acc = downcast::<ArrayD<R::Acc>>(&vals[0], &keys[0])?.clone();
-                            for (v, k) in vals[1..].iter().zip(&keys[1..]) {
-                                let other = downcast::<ArrayD<R::Acc>>(v, k)?;
-                                Zip::from(&mut acc)
-                                    .and(other)
-                                    .for_each(|a, b| r.combine(a, b));
-                            }
-                            Ok(value(acc))
-                        }),
-                    )
-                })
-                .collect();
-            graph.add_layer(name.clone(), tasks);
+                }
+                groups
+                    .iter()
+                    .map(|p| TaskKey::new(level.clone(), old.flat(p)))
+                    .collect::<Vec<TaskKey>>()
+            });
+            layer::blockwise(&mut graph, &name, &combine, deps);
             level = name;
             grid = next_grid;
         }
@@ -509,53 +726,14 @@ impl<T: Element> Array<T> {
         }
         let out = Chunks::from_sizes(sizes);
         let name = unique(op);
-        let tasks = last
-            .blocks()
-            .map(|b| {
-                let input = TaskKey::new(level.clone(), last.flat(&b));
-                let out_key = TaskKey::new(name.clone(), last.flat(&b));
-                let k = input.clone();
-                let r = r.clone();
-                let axes = axes.clone();
-                let ok = out_key.clone();
-                Task::new(
-                    out_key,
-                    vec![input],
-                    Arc::new(move |vals: Vec<Value>| {
-                        let acc = downcast::<ArrayD<R::Acc>>(&vals[0], &k)?;
-                        let mut failed = None;
-                        let done = acc.map(|a| match r.finish(a) {
-                            Ok(v) => v,
-                            Err(e) => {
-                                failed.get_or_insert(e);
-                                R::Out::default()
-                            }
-                        });
-                        if let Some(message) = failed {
-                            return Err(partita_runtime::Error::TaskFailed {
-                                key: ok.clone(),
-                                message,
-                            });
-                        }
-                        if keepdims {
-                            return Ok(value(done));
-                        }
-                        let shape: Vec<usize> = done
-                            .shape()
-                            .iter()
-                            .enumerate()
-                            .filter(|(a, _)| !axes.contains(a))
-                            .map(|(_, &n)| n)
-                            .collect();
-                        Ok(value(
-                            done.into_shape_with_order(IxDyn(&shape))
-                                .expect("dropping length-1 axes"),
-                        ))
-                    }),
-                )
-            })
-            .collect();
-        graph.add_layer(name.clone(), tasks);
+        let finish = ReduceFinish {
+            dtype,
+            reduction,
+            axes,
+            keepdims,
+        };
+        let deps = (0..last.nblocks() as u64).map(|i| vec![TaskKey::new(level.clone(), i)]);
+        layer::blockwise(&mut graph, &name, &finish, deps);
         // The output's block numbering: the grid over the kept axes (and the length-1 folded
         // ones), which is the same C order as `last`'s.
         Ok(Array::from_graph(graph, name, out))

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis, IxDyn, SliceInfoElem};
-use partita_runtime::{value, Task, TaskKey, Value};
+use partita_runtime::{value, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
 
 use super::block::{block_of, take_block};
 use super::chunks::{overlaps, Chunks};
-use super::dtype::Element;
+use super::dispatch::{any_dtype, arity};
+use super::dtype::{DType, Element};
 use super::Array;
 use crate::error::{Error, Result};
+use crate::layer::{self, register_op, Op};
 use crate::names::unique;
 
 fn slice_info(ranges: &[(usize, usize)]) -> Vec<SliceInfoElem> {
@@ -18,6 +21,153 @@ fn slice_info(ranges: &[(usize, usize)]) -> Vec<SliceInfoElem> {
         .map(|&(a, b)| ndarray::Slice::from(a..b).into())
         .collect()
 }
+
+/// A piece of a rechunked block: the range it takes from its input block along each axis, and
+/// where that range lands in the new block.
+type Piece = (Vec<(usize, usize)>, Vec<(usize, usize)>);
+
+/// `array.rechunk`: one new block of `dtype` and `shape` assembled from the pieces of its
+/// inputs, or (`whole`) its one input passed through.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RechunkOp {
+    dtype: DType,
+    shape: Vec<usize>,
+    pieces: Vec<Piece>,
+    whole: bool,
+}
+
+fn rechunk_kernel<T: Element>(
+    keys: Vec<TaskKey>,
+    shape: Vec<usize>,
+    pieces: Vec<Piece>,
+    whole: bool,
+) -> Kernel {
+    Arc::new(move |vals: Vec<Value>| {
+        if whole {
+            return Ok(vals.into_iter().next().expect("one input"));
+        }
+        let mut out = ArrayD::<T>::default(IxDyn(&shape));
+        for ((v, k), (r, d)) in vals.iter().zip(&keys).zip(&pieces) {
+            let src = block_of::<T>(v, k)?;
+            out.slice_mut(slice_info(d).as_slice())
+                .assign(&src.slice(slice_info(r).as_slice()));
+        }
+        Ok(value(out))
+    })
+}
+
+impl Op for RechunkOp {
+    const NAME: &'static str = "array.rechunk";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        arity(
+            Self::NAME,
+            cx,
+            if self.whole { 1 } else { self.pieces.len() },
+        )?;
+        let (keys, shape, pieces) = (cx.deps.to_vec(), self.shape.clone(), self.pieces.clone());
+        let whole = self.whole;
+        any_dtype!(Self::NAME, cx.key, self.dtype, T => {
+            Ok(rechunk_kernel::<T>(keys, shape, pieces, whole))
+        })
+    }
+}
+
+register_op!(RechunkOp);
+
+/// How one block changes shape.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum Reshape {
+    /// The axes permuted: axis `i` of the result is axis `perm[i]` of the block.
+    Permute(Vec<usize>),
+    /// The whole array, reshaped to this shape.
+    Whole(Vec<usize>),
+    /// Whole rows of `inner` elements each, reshaped to rows of shape `tail`.
+    Rows { inner: usize, tail: Vec<usize> },
+    /// The block as it is, or with a length-1 axis inserted at this position.
+    InsertAxis(Option<usize>),
+}
+
+/// `array.reshape`: one block of `dtype` with another shape.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ReshapeOp {
+    dtype: DType,
+    reshape: Reshape,
+}
+
+/// The error of a block that does not take the shape asked of it.
+fn reshape_error(key: &TaskKey, e: impl std::fmt::Display) -> partita_runtime::Error {
+    partita_runtime::Error::TaskFailed {
+        key: key.clone(),
+        message: format!("reshaping the block: {e}"),
+    }
+}
+
+fn reshape_kernel<T: Element>(input: TaskKey, reshape: Reshape) -> Kernel {
+    let k = input;
+    match reshape {
+        Reshape::Permute(p) => Arc::new(move |mut vals: Vec<Value>| {
+            let b = take_block::<T>(vals.swap_remove(0), &k)?;
+            if b.ndim() != p.len() {
+                return Err(reshape_error(
+                    &k,
+                    format!("{} axes, permutation {p:?}", b.ndim()),
+                ));
+            }
+            Ok(value(b.permuted_axes(IxDyn(&p))))
+        }),
+        Reshape::Whole(to) => Arc::new(move |mut vals: Vec<Value>| {
+            let b = take_block::<T>(vals.swap_remove(0), &k)?;
+            let b = b.as_standard_layout().into_owned();
+            Ok(value(
+                b.into_shape_with_order(IxDyn(&to))
+                    .map_err(|e| reshape_error(&k, e))?,
+            ))
+        }),
+        Reshape::Rows { inner, tail } => Arc::new(move |mut vals: Vec<Value>| {
+            let b = take_block::<T>(vals.swap_remove(0), &k)?;
+            let mut s = vec![b.len() / inner.max(1)];
+            s.extend(&tail);
+            let b = b.as_standard_layout().into_owned();
+            Ok(value(
+                b.into_shape_with_order(IxDyn(&s))
+                    .map_err(|e| reshape_error(&k, e))?,
+            ))
+        }),
+        Reshape::InsertAxis(insert) => Arc::new(move |mut vals: Vec<Value>| {
+            let v = vals.swap_remove(0);
+            match insert {
+                None => Ok(v),
+                Some(a) => {
+                    let b = take_block::<T>(v, &k)?;
+                    if a > b.ndim() {
+                        return Err(reshape_error(&k, format!("no axis {a} to insert")));
+                    }
+                    Ok(value(b.insert_axis(Axis(a))))
+                }
+            }
+        }),
+    }
+}
+
+impl Op for ReshapeOp {
+    const NAME: &'static str = "array.reshape";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        arity(Self::NAME, cx, 1)?;
+        if let Reshape::Permute(p) = &self.reshape {
+            let mut sorted = p.clone();
+            sorted.sort_unstable();
+            if sorted.iter().enumerate().any(|(i, &a)| i != a) {
+                return Err(reshape_error(cx.key, format!("{p:?} is not a permutation")));
+            }
+        }
+        let (input, reshape) = (cx.deps[0].clone(), self.reshape.clone());
+        any_dtype!(Self::NAME, cx.key, self.dtype, T => Ok(reshape_kernel::<T>(input, reshape)))
+    }
+}
+
+register_op!(ReshapeOp);
 
 impl<T: Element> Array<T> {
     /// The same array cut into blocks of `chunk` (the last block along an axis may be smaller).
@@ -57,83 +207,65 @@ impl<T: Element> Array<T> {
             .map(|a| overlaps(self.chunks.axis(a), chunks.axis(a)))
             .collect();
         let name = unique("rechunk");
-        let tasks = chunks
-            .blocks()
-            .map(|b| {
-                // Every combination of the overlapped pieces along each axis: the source
-                // block, the range within it, and where that range lands in the new block.
-                type Piece = (Vec<usize>, Vec<(usize, usize)>, Vec<(usize, usize)>);
-                let mut pieces: Vec<Piece> = vec![(vec![], vec![], vec![])];
-                for (axis, &i) in b.iter().enumerate() {
-                    let mut next = Vec::new();
-                    for (pos, src, dst) in &pieces {
-                        let mut at = 0;
-                        for &(block, s, e) in &per_axis[axis][i] {
-                            let (mut p, mut r, mut d) = (pos.clone(), src.clone(), dst.clone());
-                            p.push(block);
-                            r.push((s, e));
-                            d.push((at, at + e - s));
-                            at += e - s;
-                            next.push((p, r, d));
-                        }
+        let tasks = chunks.blocks().map(|b| {
+            // Every combination of the overlapped pieces along each axis: the source
+            // block, the range within it, and where that range lands in the new block.
+            type Located = (Vec<usize>, Vec<(usize, usize)>, Vec<(usize, usize)>);
+            let mut pieces: Vec<Located> = vec![(vec![], vec![], vec![])];
+            for (axis, &i) in b.iter().enumerate() {
+                let mut next = Vec::new();
+                for (pos, src, dst) in &pieces {
+                    let mut at = 0;
+                    for &(block, s, e) in &per_axis[axis][i] {
+                        let (mut p, mut r, mut d) = (pos.clone(), src.clone(), dst.clone());
+                        p.push(block);
+                        r.push((s, e));
+                        d.push((at, at + e - s));
+                        at += e - s;
+                        next.push((p, r, d));
                     }
-                    pieces = next;
                 }
-                let deps: Vec<TaskKey> = pieces.iter().map(|(p, _, _)| self.key(p)).collect();
-                let whole = pieces.len() == 1 && {
-                    let (p, r, _) = &pieces[0];
-                    r.iter()
-                        .zip(self.chunks.block_shape(p))
-                        .all(|(&(s, e), n)| s == 0 && e == n)
-                };
-                let shape = chunks.block_shape(&b);
-                let keys = deps.clone();
-                let kernel = Arc::new(move |vals: Vec<Value>| {
-                    if whole {
-                        return Ok(vals.into_iter().next().expect("one input"));
-                    }
-                    let mut out = ArrayD::<T>::default(IxDyn(&shape));
-                    for ((v, k), (_, r, d)) in vals.iter().zip(&keys).zip(&pieces) {
-                        let src = block_of::<T>(v, k)?;
-                        out.slice_mut(slice_info(d).as_slice())
-                            .assign(&src.slice(slice_info(r).as_slice()));
-                    }
-                    Ok(value(out))
-                });
-                Task::new(TaskKey::new(name.clone(), chunks.flat(&b)), deps, kernel)
-            })
-            .collect();
+                pieces = next;
+            }
+            let deps: Vec<TaskKey> = pieces.iter().map(|(p, _, _)| self.key(p)).collect();
+            let whole = pieces.len() == 1 && {
+                let (p, r, _) = &pieces[0];
+                r.iter()
+                    .zip(self.chunks.block_shape(p))
+                    .all(|(&(s, e), n)| s == 0 && e == n)
+            };
+            let op = RechunkOp {
+                dtype: T::DTYPE,
+                shape: chunks.block_shape(&b),
+                pieces: pieces.into_iter().map(|(_, r, d)| (r, d)).collect(),
+                whole,
+            };
+            (TaskKey::new(name.clone(), chunks.flat(&b)), deps, op)
+        });
         let mut graph = self.graph.clone();
-        graph.add_layer(name.clone(), tasks);
+        layer::layer(&mut graph, &name, tasks);
         Ok(Array::from_graph(graph, name, chunks))
     }
 }
 
 impl<T: Element> Array<T> {
-    /// A layer with one task per block of `chunks`, each made by `f` from one block of `self`
-    /// (`source` maps the output grid position to the input's).
-    fn per_block<F, S>(&self, chunks: Chunks, op: &str, source: S, f: F) -> Array<T>
+    /// A layer with one task per block of `chunks`, each reshaping one block of `self` as
+    /// `reshape` says (`source` maps the output grid position to the input's).
+    fn per_block<S>(&self, chunks: Chunks, op: &str, source: S, reshape: Reshape) -> Array<T>
     where
         S: Fn(&[usize]) -> Vec<usize>,
-        F: Fn(Value, &TaskKey) -> partita_runtime::Result<Value> + Send + Sync + 'static,
     {
         let name = unique(op);
-        let f = Arc::new(f);
-        let tasks = chunks
+        let op = ReshapeOp {
+            dtype: T::DTYPE,
+            reshape,
+        };
+        let deps: Vec<Vec<TaskKey>> = chunks
             .blocks()
-            .map(|b| {
-                let input = self.key(&source(&b));
-                let f = f.clone();
-                let k = input.clone();
-                Task::new(
-                    TaskKey::new(name.clone(), chunks.flat(&b)),
-                    vec![input],
-                    Arc::new(move |mut vals: Vec<Value>| f(vals.swap_remove(0), &k)),
-                )
-            })
+            .map(|b| vec![self.key(&source(&b))])
             .collect();
         let mut graph = self.graph.clone();
-        graph.add_layer(name.clone(), tasks);
+        layer::blockwise(&mut graph, &name, &op, deps);
         Array::from_graph(graph, name, chunks)
     }
 
@@ -163,7 +295,6 @@ impl<T: Element> Array<T> {
         }
         let sizes = perm.iter().map(|&a| self.chunks.axis(a).to_vec()).collect();
         let chunks = Chunks::from_sizes(sizes);
-        let p = perm.to_vec();
         let back = perm.to_vec();
         let mut out = self.per_block(
             chunks,
@@ -175,7 +306,7 @@ impl<T: Element> Array<T> {
                 }
                 src
             },
-            move |v, k| Ok(value(take_block::<T>(v, k)?.permuted_axes(IxDyn(&p)))),
+            Reshape::Permute(perm.to_vec()),
         );
         if perm == [1, 0] {
             out.transpose_of = Some(self.name.clone());
@@ -215,18 +346,11 @@ impl<T: Element> Array<T> {
         }
         if n == 0 || shape.is_empty() || old.is_empty() {
             let whole = self.rechunk_to(Chunks::single(&old))?;
-            let to = shape.to_vec();
             return Ok(whole.per_block(
                 Chunks::single(shape),
                 "reshape",
                 |_| vec![0; old.len()],
-                move |v, k| {
-                    let b = take_block::<T>(v, k)?;
-                    let b = b.as_standard_layout().into_owned();
-                    Ok(value(
-                        b.into_shape_with_order(IxDyn(&to)).expect("same size"),
-                    ))
-                },
+                Reshape::Whole(shape.to_vec()),
             ));
         }
         let inner_old: usize = old[1..].iter().product();
@@ -264,14 +388,9 @@ impl<T: Element> Array<T> {
                 p[0] = b[0];
                 p
             },
-            move |v, k| {
-                let b = take_block::<T>(v, k)?;
-                let mut s = vec![b.len() / inner_new.max(1)];
-                s.extend(&tail);
-                let b = b.as_standard_layout().into_owned();
-                Ok(value(
-                    b.into_shape_with_order(IxDyn(&s)).expect("same size"),
-                ))
+            Reshape::Rows {
+                inner: inner_new,
+                tail,
             },
         ))
     }
@@ -393,26 +512,19 @@ fn identity_layer<T: Element>(
     for p in &parts[1..] {
         graph.merge(&p.graph);
     }
-    let tasks = chunks
-        .blocks()
-        .map(|b| {
-            let (i, pos, insert) = source(&b);
-            let input = parts[i].key(&pos);
-            let k = input.clone();
-            Task::new(
-                TaskKey::new(name.clone(), chunks.flat(&b)),
-                vec![input],
-                Arc::new(move |mut vals: Vec<Value>| {
-                    let v = vals.swap_remove(0);
-                    match insert {
-                        None => Ok(v),
-                        Some(a) => Ok(value(take_block::<T>(v, &k)?.insert_axis(Axis(a)))),
-                    }
-                }),
-            )
-        })
-        .collect();
-    graph.add_layer(name.clone(), tasks);
+    let tasks = chunks.blocks().map(|b| {
+        let (i, pos, insert) = source(&b);
+        let op = ReshapeOp {
+            dtype: T::DTYPE,
+            reshape: Reshape::InsertAxis(insert),
+        };
+        (
+            TaskKey::new(name.clone(), chunks.flat(&b)),
+            vec![parts[i].key(&pos)],
+            op,
+        )
+    });
+    layer::layer(&mut graph, &name, tasks);
     Array::from_graph(graph, name, chunks)
 }
 

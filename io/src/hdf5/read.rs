@@ -2,12 +2,19 @@
 //!
 //! The file and dataset are opened once, when the graph is built, and the dataset's handle is
 //! shared by every block's task; they close when the last array using them is dropped.
+//!
+//! Each block's task is the operator `hdf5.read` with the file's path, the dataset's name, the
+//! block's element ranges and the dtype as its parameters, so a graph that reads a file can be
+//! computed by another process that sees the same file. There, the first block's kernel opens
+//! the file again, and the dataset's other blocks share that handle.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
-use partita_collections::{Array, Chunks, DType, DynArray};
-use partita_runtime::{value, Graph, Task, TaskKey};
+use partita_collections::{layer, register_op, Array, Chunks, DType, DynArray, Op};
+use partita_runtime::{value, Graph, Kernel, TaskContext, TaskKey};
+use serde::{Deserialize, Serialize};
 
 use super::element::{dtype_of, Hdf5Element};
 use super::{block_ranges, selection};
@@ -115,6 +122,138 @@ impl Opened {
 const SUPPORTED: &str = "partita reads bool, integers up to 64 bits, float32, float64, \
                          and complex64/complex128 stored as h5py stores them";
 
+/// Which file a handle was opened on, to tell a file replaced at the same path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileId {
+    fn of(path: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// The datasets open for graphs from other processes: path, dataset name, which file, handle.
+type OpenCache = Mutex<Vec<(PathBuf, String, Option<FileId>, Weak<Opened>)>>;
+
+/// The dataset `name` of the file at `path`, opened for the blocks of a graph that came from
+/// another process: the first block's kernel opens it, the others share the handle while any
+/// of them lives (and while the file at `path` is the same file).
+fn open_shared(path: &Path, name: &str) -> Result<Arc<Opened>> {
+    static OPEN: OpenCache = Mutex::new(Vec::new());
+    let id = FileId::of(path);
+    let mut open = OPEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    open.retain(|(_, _, _, handle)| handle.strong_count() > 0);
+    let found = open
+        .iter()
+        .filter(|(p, n, was, _)| p == path && n == name && id.is_some() && *was == id)
+        .find_map(|(_, _, _, handle)| handle.upgrade());
+    if let Some(opened) = found {
+        return Ok(opened);
+    }
+    let opened = Arc::new(Opened::open(path, name)?);
+    open.push((
+        path.to_path_buf(),
+        name.to_string(),
+        id,
+        Arc::downgrade(&opened),
+    ));
+    Ok(opened)
+}
+
+/// `hdf5.read`: one block of a dataset, read as one hyperslab.
+#[derive(Serialize, Deserialize)]
+struct ReadBlock {
+    path: PathBuf,
+    dataset: String,
+    dtype: DType,
+    /// The block's element range along each axis.
+    ranges: Vec<Range<usize>>,
+    /// The dataset, when the graph was built in this process; a graph from another process
+    /// opens it again.
+    #[serde(skip)]
+    opened: Option<Arc<Opened>>,
+}
+
+/// The kernel reading the hyperslab `ranges` of an open dataset of `T`.
+fn read_kernel<T: Hdf5Element>(
+    key: TaskKey,
+    opened: Arc<Opened>,
+    ranges: Vec<Range<usize>>,
+) -> Kernel {
+    Arc::new(move |_| {
+        T::read(&opened.dataset, selection(&ranges))
+            .map(value)
+            .map_err(|e| partita_runtime::Error::TaskFailed {
+                key: key.clone(),
+                message: format!(
+                    "{}, dataset {:?}: reading {ranges:?}: {e}",
+                    opened.path.display(),
+                    opened.name
+                ),
+            })
+    })
+}
+
+impl Op for ReadBlock {
+    const NAME: &'static str = "hdf5.read";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let failed = |message: String| partita_runtime::Error::TaskFailed {
+            key: cx.key.clone(),
+            message,
+        };
+        if !cx.deps.is_empty() {
+            return Err(failed(format!("{} takes no inputs", Self::NAME)));
+        }
+        let opened = match &self.opened {
+            Some(opened) => opened.clone(),
+            None => open_shared(&self.path, &self.dataset).map_err(|e| failed(e.to_string()))?,
+        };
+        if opened.dtype != self.dtype || opened.shape.len() != self.ranges.len() {
+            return Err(failed(format!(
+                "{}, dataset {:?}: holds {} of shape {:?}, the graph reads {} over {:?}",
+                self.path.display(),
+                self.dataset,
+                opened.dtype,
+                opened.shape,
+                self.dtype,
+                self.ranges
+            )));
+        }
+        let (key, ranges) = (cx.key.clone(), self.ranges.clone());
+        Ok(match self.dtype {
+            DType::Bool => read_kernel::<bool>(key, opened, ranges),
+            DType::I8 => read_kernel::<i8>(key, opened, ranges),
+            DType::I16 => read_kernel::<i16>(key, opened, ranges),
+            DType::I32 => read_kernel::<i32>(key, opened, ranges),
+            DType::I64 => read_kernel::<i64>(key, opened, ranges),
+            DType::U8 => read_kernel::<u8>(key, opened, ranges),
+            DType::U16 => read_kernel::<u16>(key, opened, ranges),
+            DType::U32 => read_kernel::<u32>(key, opened, ranges),
+            DType::U64 => read_kernel::<u64>(key, opened, ranges),
+            DType::F32 => read_kernel::<f32>(key, opened, ranges),
+            DType::F64 => read_kernel::<f64>(key, opened, ranges),
+            DType::C64 => read_kernel::<partita_collections::C64>(key, opened, ranges),
+            DType::C128 => read_kernel::<partita_collections::C128>(key, opened, ranges),
+            other => return Err(failed(format!("{other} cannot be read from HDF5"))),
+        })
+    }
+}
+
+register_op!(ReadBlock);
+
 /// One task per block of `chunks`, each reading its hyperslab of the dataset.
 fn plan<T: Hdf5Element>(opened: Opened, chunks: Chunks) -> Array<T> {
     let opened = Arc::new(opened);
@@ -123,28 +262,17 @@ fn plan<T: Hdf5Element>(opened: Opened, chunks: Chunks) -> Array<T> {
         .into_iter()
         .enumerate()
         .map(|(i, ranges)| {
-            let key = TaskKey::new(name.clone(), i as u64);
-            let (k, opened) = (key.clone(), opened.clone());
-            Task::new(
-                key,
-                vec![],
-                Arc::new(move |_| {
-                    T::read(&opened.dataset, selection(&ranges))
-                        .map(value)
-                        .map_err(|e| partita_runtime::Error::TaskFailed {
-                            key: k.clone(),
-                            message: format!(
-                                "{}, dataset {:?}: reading {ranges:?}: {e}",
-                                opened.path.display(),
-                                opened.name
-                            ),
-                        })
-                }),
-            )
-        })
-        .collect();
+            let op = ReadBlock {
+                path: opened.path.clone(),
+                dataset: opened.name.clone(),
+                dtype: T::DTYPE,
+                ranges,
+                opened: Some(opened.clone()),
+            };
+            (TaskKey::new(name.clone(), i as u64), vec![], op)
+        });
     let mut graph = Graph::new();
-    graph.add_layer(name.clone(), tasks);
+    layer(&mut graph, &name, tasks);
     Array::from_graph(graph, name, chunks)
 }
 

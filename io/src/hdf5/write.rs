@@ -14,6 +14,10 @@
 //! 4. If the array is dropped before every block was written (a failed block, a compute of
 //!    only some blocks, or none), the temporary file is removed: nothing ever appears at
 //!    `path` but the complete file.
+//!
+//! The write layer's tasks share the open file and its bookkeeping, which no other process can
+//! take part in, so they carry no operation: a graph that stores to HDF5 stays in this process,
+//! and shipping it fails, naming the `store-hdf5-<n>` layer.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
