@@ -66,7 +66,43 @@ fn seeds(rt: &Runtime) -> Result<Vec<Seed>, Box<dyn std::error::Error>> {
         };
         seeds.push((what.to_string(), bytes, decode));
     }
+    // An array graph (the seed's centred rows) and a frame graph (a groupby), with their
+    // partitions' codecs.
+    let x = Array::random(&[40, 30], &[10, 10], 7)?;
+    let y = &x - &x.mean(axis(1).keepdims())?;
+    let frame = DataFrame::from_arrow(sample_batch()?, 3)?;
+    let grouped = frame.filter(col("n").gt(lit(1)))?.groupby(&["s"])?.agg([
+        partita::collections::sum("n"),
+        partita::collections::mean("f"),
+    ])?;
+    for (what, bytes) in [
+        ("graph-array", encode_graph(y.graph(), &y.keys())?),
+        (
+            "graph-frame",
+            encode_graph(&grouped.graph(), &grouped.keys())?,
+        ),
+    ] {
+        let decode: Decoder = Box::new(|b| decode_graph(b).is_ok());
+        seeds.push((what.to_string(), bytes, decode));
+    }
     let values: Vec<Value> = vec![
+        value(sample_batch()?),
+        value(ndarray::ArrayD::<f64>::from_elem(
+            ndarray::IxDyn(&[3, 4]),
+            1.5,
+        )),
+        value(ndarray::ArrayD::<i128>::from_elem(
+            ndarray::IxDyn(&[2, 0, 5]),
+            -1,
+        )),
+        value(ndarray::ArrayD::<bool>::from_elem(
+            ndarray::IxDyn(&[7]),
+            true,
+        )),
+        value(ndarray::ArrayD::<partita::C128>::from_elem(
+            ndarray::IxDyn(&[2, 2]),
+            partita::C128::new(1.0, -2.0),
+        )),
         value(u64::MAX),
         value(-3_i128),
         value(1.5_f64),
@@ -82,6 +118,37 @@ fn seeds(rt: &Runtime) -> Result<Vec<Seed>, Box<dyn std::error::Error>> {
         seeds.push((format!("value {codec}"), bytes, decode));
     }
     Ok(seeds)
+}
+
+/// A small table with integers, floats, strings and nulls.
+fn sample_batch() -> Result<arrow::array::RecordBatch, Box<dyn std::error::Error>> {
+    use arrow::array::{Float64Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = Schema::new(vec![
+        Field::new("n", DataType::Int64, true),
+        Field::new("f", DataType::Float64, false),
+        Field::new("s", DataType::Utf8, true),
+    ]);
+    Ok(arrow::array::RecordBatch::try_new(
+        std::sync::Arc::new(schema),
+        vec![
+            std::sync::Arc::new(Int64Array::from(vec![
+                Some(1),
+                None,
+                Some(3),
+                Some(4),
+                Some(5),
+            ])),
+            std::sync::Arc::new(Float64Array::from(vec![0.5, 1.5, f64::NAN, -2.0, 1e300])),
+            std::sync::Arc::new(StringArray::from(vec![
+                Some("a"),
+                Some("b"),
+                None,
+                Some("a"),
+                Some("é"),
+            ])),
+        ],
+    )?)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
