@@ -29,6 +29,35 @@ fn compute_inside_install_runs_on_the_installed_runtime() {
 }
 
 #[test]
+fn every_collection_computes_on_the_installed_runtime() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let sub = rt.subscribe();
+    let (bag, array, frame) = rt.install(|| {
+        let bag = Bag::range(100, 4).sum().compute().unwrap();
+        let array = Array::<f64>::ones(&[10, 10], &[5, 5])
+            .unwrap()
+            .sum(Axes::All)
+            .unwrap()
+            .compute_scalar()
+            .unwrap();
+        let table = arrow::array::RecordBatch::try_from_iter([(
+            "x",
+            std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3]))
+                as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let frame = DataFrame::from_arrow(table, 2).unwrap().len().unwrap();
+        (bag, array, frame)
+    });
+    assert_eq!((bag, array, frame), (4950, 100.0, 3));
+    // A bag sum, an array sum and a frame length: each ran some tasks on `rt`.
+    assert!(
+        finished(&sub) >= 3 + 4 + 2,
+        "the installed runtime ran too little"
+    );
+}
+
+#[test]
 fn installs_nest_and_unwind_on_panic() {
     let outer = Runtime::builder()
         .scheduler(Scheduler::Sync)

@@ -362,7 +362,7 @@ impl<T: Element> Array<T> {
 
     /// The elements where `mask` (of the same shape) is true, in C order, as NumPy's `x[mask]`.
     /// The result's chunk sizes depend on the mask's contents, so this computes the number of
-    /// true elements in each block of the mask now (on the default runtime); the selection itself
+    /// true elements in each block of the mask now (on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current))); the selection itself
     /// stays lazy.
     ///
     /// ```

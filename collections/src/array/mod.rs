@@ -298,12 +298,12 @@ impl<T: Element> Array<T> {
         Array::from_graph(graph, name, chunks)
     }
 
-    /// Computes the whole array on the default runtime.
+    /// Computes the whole array on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)).
     ///
     /// # Errors
     /// The first failed block's error.
     pub fn compute(&self) -> Result<ArrayD<T>> {
-        self.compute_on(Runtime::global())
+        self.compute_on(&Runtime::current())
     }
 
     /// Computes the whole array on `runtime`.
@@ -354,13 +354,13 @@ impl<T: Element> Array<T> {
         Ok(a.into_iter().next().expect("a 0-d array has one element"))
     }
 
-    /// Computes the blocks on the default runtime and keeps them in partition actors; the
+    /// Computes the blocks on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)) and keeps them in partition actors; the
     /// returned array reads them from there.
     ///
     /// # Errors
     /// The first failed block's error.
     pub fn persist(&self) -> Result<Array<T>> {
-        self.persist_on(Runtime::global())
+        self.persist_on(&Runtime::current())
     }
 
     /// [`persist`](Self::persist) on `runtime`.

@@ -640,7 +640,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         Ok(out)
     }
 
-    /// Computes the partitions on the default runtime and keeps them in partition actors.
+    /// Computes the partitions on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)) and keeps them in partition actors.
     /// The returned bag reads them; later operations do not recompute them.
     ///
     /// # Errors

@@ -94,7 +94,7 @@ impl DataFrame {
     /// [`Error::Schema`] when the frame has no numeric column; the first failed partition's
     /// error.
     pub fn describe(&self) -> Result<RecordBatch> {
-        self.describe_on(partita_runtime::Runtime::global())
+        self.describe_on(&partita_runtime::Runtime::current())
     }
 
     /// [`describe`](Self::describe) on `runtime`.

@@ -570,12 +570,12 @@ impl DataFrame {
         )
     }
 
-    /// The whole table on the default runtime, with its index as the first column.
+    /// The whole table on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)), with its index as the first column.
     ///
     /// # Errors
     /// The first failed partition's error.
     pub fn compute(&self) -> Result<RecordBatch> {
-        self.compute_on(Runtime::global())
+        self.compute_on(&Runtime::current())
     }
 
     /// The whole table on `runtime`, with its index as the first column (`index`, or
@@ -593,7 +593,7 @@ impl DataFrame {
     /// # Errors
     /// The error of a partition it had to compute.
     pub fn head(&self, n: usize) -> Result<RecordBatch> {
-        self.head_on(Runtime::global(), n)
+        self.head_on(&Runtime::current(), n)
     }
 
     /// [`head`](Self::head) on `runtime`.
@@ -632,12 +632,12 @@ impl DataFrame {
             .sum())
     }
 
-    /// The number of rows, on the default runtime.
+    /// The number of rows, on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)).
     ///
     /// # Errors
     /// The first failed partition's error.
     pub fn len(&self) -> Result<usize> {
-        self.len_on(Runtime::global())
+        self.len_on(&Runtime::current())
     }
 
     /// Whether the table has no row (computes it).
@@ -654,7 +654,7 @@ impl DataFrame {
     /// # Errors
     /// The first failed partition's error.
     pub fn reset_index(&self) -> Result<RecordBatch> {
-        self.reset_index_on(Runtime::global())
+        self.reset_index_on(&Runtime::current())
     }
 
     /// The whole table with the index numbered 0..n across all partitions.

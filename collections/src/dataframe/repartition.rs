@@ -151,7 +151,7 @@ impl DataFrame {
     /// let df = DataFrame::from_arrow(batch, 3)?.set_index("k", 2)?;
     /// let cut = df.repartition_divisions(Arc::new(Int64Array::from(vec![0, 5, 10, 19])) as ArrayRef)?;
     /// assert_eq!(cut.npartitions(), 3);
-    /// let parts = cut.compute_partitions_on(partita_runtime::Runtime::global())?;
+    /// let parts = cut.compute_partitions_on(&partita_runtime::Runtime::current())?;
     /// let ks = |p: &RecordBatch| p.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec();
     /// assert_eq!(ks(&parts[0]), (0..5).collect::<Vec<i64>>());
     /// assert_eq!(ks(&parts[2]), (10..20).collect::<Vec<i64>>());   // the last range is closed

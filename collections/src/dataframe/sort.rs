@@ -291,7 +291,7 @@ impl DataFrame {
 
     /// The frame indexed and sorted by `column`, in `npartitions` partitions whose ranges of
     /// `column` are its [`divisions`](Self::divisions), as Dask's `set_index`. The divisions
-    /// come from a sample of every partition, computed now on the default runtime. Rows with
+    /// come from a sample of every partition, computed now on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)). Rows with
     /// equal keys end up in the same partition, in their original order; nulls go last.
     ///
     /// ```
@@ -321,7 +321,7 @@ impl DataFrame {
     /// # Errors
     /// [`Error::Schema`] for an unknown column; the error of a partition it had to sample.
     pub fn set_index(&self, column: &str, npartitions: usize) -> Result<DataFrame> {
-        self.set_index_on(Runtime::global(), column, npartitions)
+        self.set_index_on(&Runtime::current(), column, npartitions)
     }
 
     /// [`set_index`](Self::set_index), sampling on `runtime`.
@@ -420,7 +420,7 @@ impl DataFrame {
             }
         }
         let divisions =
-            self.divisions_for(Runtime::global(), first, npartitions.max(1), !ascending)?;
+            self.divisions_for(&Runtime::current(), first, npartitions.max(1), !ascending)?;
         let desc = by.iter().map(|(_, asc)| !asc).collect();
         let by = by.iter().map(|(c, _)| c.to_string()).collect();
         Ok(self.range_sort(&divisions, by, desc).with_index(None))
@@ -433,7 +433,7 @@ impl DataFrame {
     /// [`Error::Schema`] when the frame has no index or `key` does not fit its type; the error
     /// of a partition it read.
     pub fn loc(&self, key: impl Into<Literal>) -> Result<RecordBatch> {
-        self.loc_on(Runtime::global(), key)
+        self.loc_on(&Runtime::current(), key)
     }
 
     /// [`loc`](Self::loc) on `runtime`.

@@ -328,7 +328,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         Ok(downcast_owned(v, self.key())?)
     }
 
-    /// Starts computing on the default runtime; await the handle for the value. The runtime's
+    /// Starts computing on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)); await the handle for the value. The runtime's
     /// threads do the work, so awaiting never blocks an async executor.
     pub fn compute_async(&self) -> DelayedHandle<T> {
         self.compute_async_on(&Runtime::current())
@@ -343,7 +343,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         }
     }
 
-    /// Computes the value on the default runtime and keeps it in a partition actor. The result
+    /// Computes the value on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)) and keeps it in a partition actor. The result
     /// is a delayed value that reads the kept partition, so later computes reuse it.
     ///
     /// # Errors

@@ -519,7 +519,7 @@ pub fn store_hdf5<T: Hdf5Element>(
     Ok(Array::from_graph(graph, name, array.chunks().clone()))
 }
 
-/// Computes `array` on the default runtime and writes it to the dataset `dataset` of a new HDF5
+/// Computes `array` on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)) and writes it to the dataset `dataset` of a new HDF5
 /// file at `path`, as [`store_hdf5`] lays it out; `path` appears only once complete.
 ///
 /// ```
@@ -545,7 +545,7 @@ pub fn to_hdf5<T: Hdf5Element>(
     dataset: &str,
     options: &Hdf5Write,
 ) -> Result<()> {
-    to_hdf5_on(array, path, dataset, options, Runtime::global())
+    to_hdf5_on(array, path, dataset, options, &Runtime::current())
 }
 
 /// [`to_hdf5`] on `runtime`.
