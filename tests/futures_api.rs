@@ -87,9 +87,10 @@ fn try_submit_reports_the_error_text() {
     let rt = rt(1);
     let f = rt.try_submit(|| "12x".parse::<i32>());
     match f.result() {
-        Err(Error::TaskFailed { key, message }) => {
+        Err(Error::TaskFailed { key, source }) => {
             assert_eq!(key.name(), "submit");
-            assert_eq!(message, "invalid digit found in string");
+            assert_eq!(source.to_string(), "invalid digit found in string");
+            assert!(source.downcast_ref::<std::num::ParseIntError>().is_some());
         }
         other => panic!("expected TaskFailed, got {other:?}"),
     }
@@ -112,7 +113,9 @@ fn retries_rerun_a_failing_task_up_to_the_limit() {
         .retries(2)
         .submit();
     match f.result() {
-        Err(Error::TaskFailed { message, .. }) => assert_eq!(message, "attempt 2 failed"),
+        Err(Error::TaskFailed { source, .. }) => {
+            assert_eq!(source.to_string(), "attempt 2 failed")
+        }
         other => panic!("expected the third attempt's error, got {other:?}"),
     }
     assert_eq!(tries.load(Ordering::SeqCst), 3);

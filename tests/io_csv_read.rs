@@ -131,6 +131,7 @@ fn a_type_change_late_in_the_file_names_file_line_and_column() {
         let err = df.compute_on(&rt()).unwrap_err().to_string();
         // Row 2500 is on line 2502 (after the header).
         assert!(err.contains("late.csv:2502:"), "{err}");
+        assert!(!err.contains(" line "), "one location, not two: {err}");
         assert!(err.contains("\"amount\""), "{err}");
         assert!(err.contains("dtype(\"amount\", Dtype::String)"), "{err}");
     }
@@ -152,7 +153,8 @@ fn a_ragged_row_is_an_error_with_its_line() {
     let err = read_csv(path.as_path(), CsvOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("ragged.csv: line 4:"), "{err}");
+    assert!(err.contains("ragged.csv:4:"), "{err}");
+    assert!(!err.contains(" line "), "one location, not two: {err}");
     // Past the sample, the compute reports it.
     let options = CsvOptions {
         sample_rows: 2,
@@ -164,6 +166,7 @@ fn a_ragged_row_is_an_error_with_its_line() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("ragged.csv:4:"), "{err}");
+    assert!(!err.contains(" line "), "one location, not two: {err}");
 }
 
 #[test]

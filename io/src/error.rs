@@ -31,12 +31,15 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
-    /// A CSV file could not be read.
-    #[error("{}: {message}", path.display())]
+    /// A CSV file could not be read. Shown as `file:line: message`, or `file: message` when
+    /// no line is known.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Csv {
         /// The file.
         path: PathBuf,
-        /// What is wrong, with the line where known.
+        /// The line (counted from 1 over the whole file), when known.
+        line: Option<u64>,
+        /// What is wrong.
         message: String,
     },
     /// A Parquet file could not be read or written.

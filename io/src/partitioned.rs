@@ -84,19 +84,16 @@ impl Op for WritePartition {
 
     fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
         let [input] = <[TaskKey; 1]>::try_from(cx.deps.to_vec()).map_err(|deps| {
-            partita_runtime::Error::TaskFailed {
-                key: cx.key.clone(),
-                message: format!("a partition write reads 1 input, not {}", deps.len()),
-            }
+            partita_runtime::Error::failed(
+                cx.key.clone(),
+                format!("a partition write reads 1 input, not {}", deps.len()),
+            )
         })?;
         let (i, format, key) = (cx.key.index(), self.format, cx.key.clone());
         let path = self.dir.join(format!("part-{i:05}.{}", format.ext()));
         Ok(Arc::new(move |inputs: Vec<Value>| {
             let batch = downcast::<RecordBatch>(&inputs[0], &input)?;
-            let fail = |message: String| partita_runtime::Error::TaskFailed {
-                key: key.clone(),
-                message,
-            };
+            let fail = |message: String| partita_runtime::Error::failed(key.clone(), message);
             write_atomic(&path, |w| format.write(w, batch)).map_err(|e| fail(e.to_string()))?;
             let name = StringArray::from(vec![path.display().to_string()]);
             RecordBatch::try_new(path_schema(), vec![Arc::new(name)])

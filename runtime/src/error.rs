@@ -21,13 +21,15 @@ pub enum Error {
         /// The panic payload, when it was a string.
         message: String,
     },
-    /// A task's kernel returned an error.
-    #[error("task {key} failed: {message}")]
+    /// A task's kernel returned an error. `source` is that error, typed (an Arrow, Parquet,
+    /// HDF5 or IO error, a user's own error type), or a [`Message`] when the kernel had only a
+    /// text to give; [`root_cause`](Error::root_cause) walks down to the innermost one.
+    #[error("task {key} failed: {source}")]
     TaskFailed {
         /// The task that failed.
         key: TaskKey,
         /// What the kernel reported.
-        message: String,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// A task did not run because one of its inputs failed. `cause` is the root failure, never
     /// another `DependencyFailed`.
@@ -154,7 +156,55 @@ pub enum Error {
 /// `Result` with the runtime's [`Error`] as its default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An error that is only a message: what a kernel reports when it has no error value to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Message(pub String);
+
 impl Error {
+    /// [`Error::TaskFailed`] for `key`, with `source` kept as it is.
+    ///
+    /// ```
+    /// use partita_runtime::{Error, TaskKey};
+    /// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+    /// let e = Error::failed_by(TaskKey::new("read", 3), io);
+    /// assert_eq!(e.to_string(), "task (read, 3) failed: no such file");
+    /// assert!(e.root_cause().downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    pub fn failed_by(
+        key: TaskKey,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::TaskFailed {
+            key,
+            source: Arc::new(source),
+        }
+    }
+
+    /// [`Error::TaskFailed`] for `key` with a message ([`Message`]) as its source.
+    pub fn failed(key: TaskKey, message: impl Into<String>) -> Error {
+        Error::failed_by(key, Message(message.into()))
+    }
+
+    /// The innermost error under this one: through `DependencyFailed` to the failed task, then
+    /// down the [`source`](std::error::Error::source) chain of what its kernel reported.
+    ///
+    /// ```
+    /// use partita_runtime::{Error, TaskKey};
+    /// let e = Error::failed(TaskKey::new("parse", 0), "row 17 is malformed");
+    /// assert_eq!(e.root_cause().to_string(), "row 17 is malformed");
+    /// ```
+    pub fn root_cause(&self) -> &(dyn std::error::Error + 'static) {
+        let mut cur: &(dyn std::error::Error + 'static) = match self.root() {
+            Error::TaskFailed { source, .. } => &**source,
+            other => other,
+        };
+        while let Some(next) = cur.source() {
+            cur = next;
+        }
+        cur
+    }
+
     pub(crate) fn wire(message: impl Into<String>) -> Error {
         Error::Wire {
             message: message.into(),

@@ -370,12 +370,14 @@ impl Exchange {
     /// Delivers `piece` from input `from` to output `to`; when the mailbox is full, folds it
     /// into the state first.
     fn send(&self, spec: &ShuffleSpec, to: usize, from: usize, piece: Value) -> Result<()> {
-        let r = self.receivers.get(to).ok_or_else(|| Error::TaskFailed {
-            key: TaskKey::new(spec.name.clone(), to as u64),
-            message: format!(
-                "a split sent a piece to output {to} of a shuffle with {} outputs",
-                spec.outputs
-            ),
+        let r = self.receivers.get(to).ok_or_else(|| {
+            Error::failed(
+                TaskKey::new(spec.name.clone(), to as u64),
+                format!(
+                    "a split sent a piece to output {to} of a shuffle with {} outputs",
+                    spec.outputs
+                ),
+            )
         })?;
         let full = {
             let mut mailbox = r.mailbox.lock();

@@ -58,10 +58,10 @@ impl Op for GenerateOp {
         arity(N, cx, 0)?;
         let (start, shape, key, dt) = (self.start.clone(), self.shape.clone(), cx.key, self.dtype);
         if matches!(self.fill, Fill::Arange | Fill::Linspace { .. }) && start.len() != 1 {
-            return Err(partita_runtime::Error::TaskFailed {
-                key: key.clone(),
-                message: format!("{N}: a range has one axis, not {}", start.len()),
-            });
+            return Err(partita_runtime::Error::failed(
+                key.clone(),
+                format!("{N}: a range has one axis, not {}", start.len()),
+            ));
         }
         match self.fill {
             Fill::Full(fill) => any_dtype!(N, key, dt, T => {

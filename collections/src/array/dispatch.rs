@@ -12,10 +12,10 @@ use super::dtype::DType;
 
 /// The error of an operator given a dtype it has no kernel for.
 pub(crate) fn unsupported(op: &str, dtype: DType, key: &TaskKey) -> partita_runtime::Error {
-    partita_runtime::Error::TaskFailed {
-        key: key.clone(),
-        message: format!("{op} has no kernel for {dtype} elements"),
-    }
+    partita_runtime::Error::failed(
+        key.clone(),
+        format!("{op} has no kernel for {dtype} elements"),
+    )
 }
 
 /// Checks that a task has `n` inputs, as its operator's kernel expects.
@@ -23,10 +23,10 @@ pub(crate) fn arity(op: &str, cx: TaskContext<'_>, n: usize) -> partita_runtime:
     if cx.deps.len() == n {
         Ok(())
     } else {
-        Err(partita_runtime::Error::TaskFailed {
-            key: cx.key.clone(),
-            message: format!("{op} takes {n} inputs, the task has {}", cx.deps.len()),
-        })
+        Err(partita_runtime::Error::failed(
+            cx.key.clone(),
+            format!("{op} takes {n} inputs, the task has {}", cx.deps.len()),
+        ))
     }
 }
 

@@ -241,15 +241,15 @@ pub(crate) fn broadcast_view<'a, T>(
     shape: &[usize],
     key: &TaskKey,
 ) -> partita_runtime::Result<ArrayViewD<'a, T>> {
-    block
-        .broadcast(IxDyn(shape))
-        .ok_or_else(|| partita_runtime::Error::TaskFailed {
-            key: key.clone(),
-            message: format!(
+    block.broadcast(IxDyn(shape)).ok_or_else(|| {
+        partita_runtime::Error::failed(
+            key.clone(),
+            format!(
                 "block of shape {:?} cannot broadcast to {shape:?}",
                 block.shape()
             ),
-        })
+        )
+    })
 }
 
 /// The work of one `map` task on a block of `T`: `f` on every element, in place when `U` is `T`

@@ -98,14 +98,14 @@ fn mask_kernel<T: Element>(kx: TaskKey, km: TaskKey) -> Kernel {
         let xb = block_of::<T>(&vals[0], &kx)?;
         let mb = block_of::<bool>(&vals[1], &km)?;
         if xb.shape() != mb.shape() {
-            return Err(partita_runtime::Error::TaskFailed {
-                key: kx.clone(),
-                message: format!(
+            return Err(partita_runtime::Error::failed(
+                kx.clone(),
+                format!(
                     "a mask of shape {:?} for a block of shape {:?}",
                     mb.shape(),
                     xb.shape()
                 ),
-            });
+            ));
         }
         let picked: Vec<T> = xb
             .iter()

@@ -71,14 +71,14 @@ fn product_kernel<T: Numeric + LinalgScalar>(
                 x.ncols() == y.nrows() && (x.nrows(), y.ncols()) == (rows, cols)
             };
             if !fits {
-                return Err(partita_runtime::Error::TaskFailed {
-                    key: keys[l].clone(),
-                    message: format!(
+                return Err(partita_runtime::Error::failed(
+                    keys[l].clone(),
+                    format!(
                         "matmul: blocks of shapes {:?} and {:?} do not make a {rows}x{cols} block",
                         x.shape(),
                         y.shape()
                     ),
-                });
+                ));
             }
             if symmetric {
                 general_mat_mul(
@@ -135,12 +135,9 @@ fn as2<'a, T: Clone>(
     b: &'a ArrayD<T>,
     key: &TaskKey,
 ) -> partita_runtime::Result<ndarray::ArrayView2<'a, T>> {
-    b.view()
-        .into_dimensionality::<Ix2>()
-        .map_err(|e| partita_runtime::Error::TaskFailed {
-            key: key.clone(),
-            message: format!("matmul needs 2-d blocks: {e}"),
-        })
+    b.view().into_dimensionality::<Ix2>().map_err(|e| {
+        partita_runtime::Error::failed(key.clone(), format!("matmul needs 2-d blocks: {e}"))
+    })
 }
 
 impl<T: Numeric + LinalgScalar> Array<T> {

@@ -493,13 +493,13 @@ fn partial_kernel<T: Element, R: Reducer<T>>(
     Arc::new(move |vals: Vec<Value>| {
         let block = block_of::<T>(&vals[0], &input)?;
         if start.len() != block.ndim() || axes.iter().any(|&a| a >= block.ndim()) {
-            return Err(partita_runtime::Error::TaskFailed {
-                key: input.clone(),
-                message: format!(
+            return Err(partita_runtime::Error::failed(
+                input.clone(),
+                format!(
                     "cannot fold axes {axes:?} at offsets {start:?} of a block of shape {:?}",
                     block.shape()
                 ),
-            });
+            ));
         }
         Ok(value(fold_block(&r, block, &axes, &start)))
     })
@@ -539,10 +539,7 @@ fn finish_kernel<T: Element, R: Reducer<T>>(
             }
         });
         if let Some(message) = failed {
-            return Err(partita_runtime::Error::TaskFailed {
-                key: key.clone(),
-                message,
-            });
+            return Err(partita_runtime::Error::failed(key.clone(), message));
         }
         if keepdims {
             return Ok(value(done));
@@ -555,10 +552,10 @@ fn finish_kernel<T: Element, R: Reducer<T>>(
             .map(|(_, &n)| n)
             .collect();
         let dropped = done.into_shape_with_order(IxDyn(&shape)).map_err(|e| {
-            partita_runtime::Error::TaskFailed {
-                key: key.clone(),
-                message: format!("dropping the folded axes {axes:?}: {e}"),
-            }
+            partita_runtime::Error::failed(
+                key.clone(),
+                format!("dropping the folded axes {axes:?}: {e}"),
+            )
         })?;
         Ok(value(dropped))
     })
@@ -600,10 +597,10 @@ impl Op for ReduceCombine {
 
     fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
         if cx.deps.is_empty() {
-            return Err(partita_runtime::Error::TaskFailed {
-                key: cx.key.clone(),
-                message: format!("{} needs at least one input", Self::NAME),
-            });
+            return Err(partita_runtime::Error::failed(
+                cx.key.clone(),
+                format!("{} needs at least one input", Self::NAME),
+            ));
         }
         let keys = cx.deps.to_vec();
         with_reducer!(Self::NAME, cx.key, self.reduction, self.dtype, r, T => {

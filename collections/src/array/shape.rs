@@ -97,10 +97,7 @@ struct ReshapeOp {
 
 /// The error of a block that does not take the shape asked of it.
 fn reshape_error(key: &TaskKey, e: impl std::fmt::Display) -> partita_runtime::Error {
-    partita_runtime::Error::TaskFailed {
-        key: key.clone(),
-        message: format!("reshaping the block: {e}"),
-    }
+    partita_runtime::Error::failed(key.clone(), format!("reshaping the block: {e}"))
 }
 
 fn reshape_kernel<T: Element>(input: TaskKey, reshape: Reshape) -> Kernel {

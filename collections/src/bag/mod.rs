@@ -415,10 +415,8 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             &mut graph,
             unique("try-map-partitions"),
             move |key, items| {
-                f(key.index() as usize, items).map_err(|e| partita_runtime::Error::TaskFailed {
-                    key: key.clone(),
-                    message: e.to_string(),
-                })
+                f(key.index() as usize, items)
+                    .map_err(|e| partita_runtime::Error::failed(key.clone(), e.to_string()))
             },
         );
         Bag::materialized(graph, layer, self.npartitions)
@@ -432,13 +430,13 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// partition count.
     pub fn zip<U: Clone + Send + Sync + 'static>(&self, other: &Bag<U>) -> Result<Bag<(T, U)>> {
         if self.npartitions != other.npartitions {
-            return Err(partita_runtime::Error::TaskFailed {
-                key: TaskKey::new(self.input.clone(), 0),
-                message: format!(
+            return Err(partita_runtime::Error::failed(
+                TaskKey::new(self.input.clone(), 0),
+                format!(
                     "cannot zip bags with {} and {} partitions",
                     self.npartitions, other.npartitions
                 ),
-            }
+            )
             .into());
         }
         let (a, b) = (self.materialize(), other.materialize());
@@ -460,14 +458,14 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                         rb(vb, &kb2, &mut |u| ys.push(u))?;
                     }
                     if xs.len() != ys.len() {
-                        return Err(partita_runtime::Error::TaskFailed {
-                            key: k.clone(),
-                            message: format!(
+                        return Err(partita_runtime::Error::failed(
+                            k.clone(),
+                            format!(
                                 "zip: partition {i} has {} items on the left and {} on the right",
                                 xs.len(),
                                 ys.len()
                             ),
-                        });
+                        ));
                     }
                     Ok(value(xs.into_iter().zip(ys).collect::<Vec<(T, U)>>()))
                 });

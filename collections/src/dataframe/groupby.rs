@@ -775,10 +775,7 @@ impl Op for ByCount {
             let batch = downcast::<RecordBatch>(&inputs[0], &input)?;
             by_count(batch)
                 .map(value)
-                .map_err(|message| partita_runtime::Error::TaskFailed {
-                    key: out.clone(),
-                    message,
-                })
+                .map_err(|message| partita_runtime::Error::failed(out.clone(), message))
         }))
     }
 }
@@ -802,10 +799,7 @@ fn by_count(batch: &RecordBatch) -> std::result::Result<RecordBatch, String> {
 }
 
 pub(super) fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {
-    partita_runtime::Error::TaskFailed {
-        key: key.clone(),
-        message: e.to_string(),
-    }
+    partita_runtime::Error::failed_by(key.clone(), e)
 }
 
 /// Numbers the groups of `batch` by its key columns: each row's group, and each group's first

@@ -504,12 +504,9 @@ impl DataFrame {
                 let (f, key, out) = (f.clone(), input.clone(), output.clone());
                 let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
                     let batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
-                    f(i as usize, batch).map(value).map_err(|e| {
-                        partita_runtime::Error::TaskFailed {
-                            key: out.clone(),
-                            message: e.to_string(),
-                        }
-                    })
+                    f(i as usize, batch)
+                        .map(value)
+                        .map_err(|e| partita_runtime::Error::failed(out.clone(), e.to_string()))
                 });
                 Task::new(output, vec![input], kernel)
             })
@@ -693,22 +690,21 @@ register_op!(ApplyRowOps);
 
 /// The `N` input keys of a task whose kernel takes exactly `N` inputs.
 pub(crate) fn inputs<const N: usize>(cx: TaskContext<'_>) -> partita_runtime::Result<[TaskKey; N]> {
-    <[TaskKey; N]>::try_from(cx.deps.to_vec()).map_err(|deps| partita_runtime::Error::TaskFailed {
-        key: cx.key.clone(),
-        message: format!(
-            "the task has {} inputs, its operation takes {N}",
-            deps.len()
-        ),
+    <[TaskKey; N]>::try_from(cx.deps.to_vec()).map_err(|deps| {
+        partita_runtime::Error::failed(
+            cx.key.clone(),
+            format!(
+                "the task has {} inputs, its operation takes {N}",
+                deps.len()
+            ),
+        )
     })
 }
 
 fn task_error(key: &TaskKey, e: Error) -> partita_runtime::Error {
     match e {
         Error::Runtime(e) => e,
-        other => partita_runtime::Error::TaskFailed {
-            key: key.clone(),
-            message: other.to_string(),
-        },
+        other => partita_runtime::Error::failed_by(key.clone(), other),
     }
 }
 

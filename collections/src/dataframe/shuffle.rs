@@ -328,10 +328,7 @@ pub(crate) fn shuffle_frame(
 }
 
 pub(crate) fn task_error(key: &TaskKey, e: Error) -> partita_runtime::Error {
-    partita_runtime::Error::TaskFailed {
-        key: key.clone(),
-        message: e.to_string(),
-    }
+    partita_runtime::Error::failed_by(key.clone(), e)
 }
 
 /// The columns `names` of `batch`.

@@ -330,11 +330,7 @@ impl<T: Send + 'static> Stream<T> {
 }
 
 fn stream_error(stage: &str, message: String) -> crate::error::Error {
-    partita_runtime::Error::TaskFailed {
-        key: partita_runtime::TaskKey::new(stage, 0),
-        message,
-    }
-    .into()
+    partita_runtime::Error::failed(partita_runtime::TaskKey::new(stage, 0), message).into()
 }
 
 /// What an operator needs to report a failed record.

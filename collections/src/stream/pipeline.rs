@@ -132,10 +132,10 @@ impl Launch {
             .spawn(move || {
                 if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
                     control.fail(
-                        partita_runtime::Error::TaskFailed {
-                            key: partita_runtime::TaskKey::new(stage, 0),
-                            message: panic_text(payload.as_ref()),
-                        }
+                        partita_runtime::Error::failed(
+                            partita_runtime::TaskKey::new(stage, 0),
+                            panic_text(payload.as_ref()),
+                        )
                         .into(),
                     );
                 }

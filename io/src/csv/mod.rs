@@ -163,10 +163,10 @@ impl Op for ReadCsvBlock {
 
     fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
         let [sk] = <[TaskKey; 1]>::try_from(cx.deps.to_vec()).map_err(|deps| {
-            partita_runtime::Error::TaskFailed {
-                key: cx.key.clone(),
-                message: format!("a CSV block reads 1 input, not {}", deps.len()),
-            }
+            partita_runtime::Error::failed(
+                cx.key.clone(),
+                format!("a CSV block reads 1 input, not {}", deps.len()),
+            )
         })?;
         let (block, schema) = (self.block.clone(), self.schema.clone());
         let (projection, options, k) = (
@@ -177,22 +177,19 @@ impl Op for ReadCsvBlock {
         Ok(Arc::new(move |inputs: Vec<Value>| {
             let starts = downcast::<Vec<Start>>(&inputs[0], &sk)?;
             if block.index + 1 >= starts.len() {
-                return Err(partita_runtime::Error::TaskFailed {
-                    key: k.clone(),
-                    message: format!(
+                return Err(partita_runtime::Error::failed(
+                    k.clone(),
+                    format!(
                         "{}: block {} of {}",
                         block.path.display(),
                         block.index,
                         starts.len().saturating_sub(1)
                     ),
-                });
+                ));
             }
             read_block(&block, starts, &schema, projection.as_deref(), &options)
                 .map(value)
-                .map_err(|message| partita_runtime::Error::TaskFailed {
-                    key: k.clone(),
-                    message,
-                })
+                .map_err(|message| partita_runtime::Error::failed(k.clone(), message))
         }))
     }
 }
@@ -264,6 +261,7 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
                 .map(|c| {
                     full.index_of(c).map_err(|_| Error::Csv {
                         path: files.first().cloned().unwrap_or_default(),
+                        line: None,
                         message: format!("no column {c:?} to read"),
                     })
                 })
@@ -277,6 +275,7 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
         None => full.clone(),
         Some(ix) => Arc::new(full.project(ix).map_err(|e| Error::Csv {
             path: files.first().cloned().unwrap_or_default(),
+            line: None,
             message: e.to_string(),
         })?),
     };
@@ -332,6 +331,7 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
         .find(|f| std::fs::metadata(f).map(|m| m.len() > 0).unwrap_or(false))
         .ok_or_else(|| Error::Csv {
             path: files.first().cloned().unwrap_or_default(),
+            line: None,
             message: "every file is empty: there is no header or row to take a schema from".into(),
         })?;
     let mut file = File::open(first).map_err(|e| Error::io(first, e))?;
@@ -360,10 +360,8 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
                 .and_then(|(_, n)| n.trim().parse::<u64>().ok());
             Error::Csv {
                 path: first.clone(),
-                message: match line {
-                    Some(l) => format!("line {l}: {message}"),
-                    None => message,
-                },
+                line,
+                message: without_arrow_line(&message),
             }
         })?;
     let mut fields: Vec<Field> = inferred
@@ -377,6 +375,7 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
             .find(|f| f.name() == name)
             .ok_or_else(|| Error::Csv {
                 path: first.clone(),
+                line: None,
                 message: format!("override for {name:?}, which is not a column"),
             })?;
         *field = Field::new(name, dtype.to_arrow(), true);
@@ -492,6 +491,16 @@ fn read_block(
     }
 }
 
+/// An arrow CSV message without arrow's own line number (`at line 7`, `for line 7`), which
+/// counts within a block or a sample: the error gives the line in the file instead.
+fn without_arrow_line(message: &str) -> String {
+    static LINE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = LINE.get_or_init(|| {
+        regex::Regex::new(r" (?:at|for) line \d+").unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    re.replace_all(message, "").into_owned()
+}
+
 /// An arrow CSV error, rewritten to name the file, the line and the column, and to suggest the
 /// override that would read the value.
 fn describe(
@@ -516,7 +525,7 @@ fn describe(
     let line = record.map(|r| from.line + line_of_record(bytes, r, options.quote));
     let column = number("for column ").and_then(|c| schema.fields().get(c as usize));
     let mut out = match line {
-        Some(l) => format!("{}:{l}: {message}", path.display()),
+        Some(l) => format!("{}:{l}: {}", path.display(), without_arrow_line(message)),
         None => format!("{}: {message}", path.display()),
     };
     if let Some(f) = column {

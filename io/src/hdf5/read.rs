@@ -195,13 +195,15 @@ fn read_kernel<T: Hdf5Element>(
     Arc::new(move |_| {
         T::read(&opened.dataset, selection(&ranges))
             .map(value)
-            .map_err(|e| partita_runtime::Error::TaskFailed {
-                key: key.clone(),
-                message: format!(
-                    "{}, dataset {:?}: reading {ranges:?}: {e}",
-                    opened.path.display(),
-                    opened.name
-                ),
+            .map_err(|e| {
+                partita_runtime::Error::failed(
+                    key.clone(),
+                    format!(
+                        "{}, dataset {:?}: reading {ranges:?}: {e}",
+                        opened.path.display(),
+                        opened.name
+                    ),
+                )
             })
     })
 }
@@ -210,10 +212,7 @@ impl Op for ReadBlock {
     const NAME: &'static str = "hdf5.read";
 
     fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
-        let failed = |message: String| partita_runtime::Error::TaskFailed {
-            key: cx.key.clone(),
-            message,
-        };
+        let failed = |message: String| partita_runtime::Error::failed(cx.key.clone(), message);
         if !cx.deps.is_empty() {
             return Err(failed(format!("{} takes no inputs", Self::NAME)));
         }

@@ -454,14 +454,14 @@ fn write_layer<T: Hdf5Element>(
                     let v = inputs.swap_remove(0);
                     let block = downcast::<ArrayD<T>>(&v, &input)?;
                     sink.write(i, &ranges, block).map_err(|message| {
-                        partita_runtime::Error::TaskFailed {
-                            key: k.clone(),
-                            message: format!(
+                        partita_runtime::Error::failed(
+                            k.clone(),
+                            format!(
                                 "{}, dataset {:?}: {message}",
                                 sink.path.display(),
                                 sink.name
                             ),
-                        }
+                        )
                     })?;
                     Ok(if pass { v } else { value(()) })
                 }),

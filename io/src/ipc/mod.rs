@@ -96,10 +96,7 @@ impl Op for ReadIpcBatch {
         Ok(Arc::new(move |_| {
             read_batch(&path, i, batches, &file_schema)
                 .map(value)
-                .map_err(|e| partita_runtime::Error::TaskFailed {
-                    key: k.clone(),
-                    message: e.to_string(),
-                })
+                .map_err(|e| partita_runtime::Error::failed_by(k.clone(), e))
         }))
     }
 }

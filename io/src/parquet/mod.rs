@@ -179,10 +179,7 @@ impl Op for ReadRowGroup {
             }
             read_row_group(&path, group, groups, indices.as_deref(), &projected)
                 .map(value)
-                .map_err(|e| partita_runtime::Error::TaskFailed {
-                    key: k.clone(),
-                    message: e.to_string(),
-                })
+                .map_err(|e| partita_runtime::Error::failed_by(k.clone(), e))
         }))
     }
 }

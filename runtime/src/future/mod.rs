@@ -287,19 +287,22 @@ impl Runtime {
         self.task(f).submit()
     }
 
-    /// Like [`submit`](Self::submit) for a function that can fail. Its error becomes
-    /// [`Error::TaskFailed`] with the error's text.
+    /// Like [`submit`](Self::submit) for a function that can fail. Its error becomes the
+    /// typed source of [`Error::TaskFailed`] (a `String` or `&str` error becomes a
+    /// [`Message`](crate::Message)).
     ///
     /// ```
     /// let rt = partita_runtime::Runtime::builder().threads(1).build()?;
     /// let f = rt.try_submit(|| "x".parse::<i32>());
-    /// assert!(matches!(f.result(), Err(partita_runtime::Error::TaskFailed { .. })));
+    /// let err = f.result().unwrap_err();
+    /// assert!(matches!(err, partita_runtime::Error::TaskFailed { .. }));
+    /// assert!(err.root_cause().downcast_ref::<std::num::ParseIntError>().is_some());
     /// # Ok::<(), partita_runtime::Error>(())
     /// ```
     pub fn try_submit<T, E, F>(&self, f: F) -> Future<T>
     where
         T: Send + Sync + 'static,
-        E: std::fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: FnMut() -> std::result::Result<T, E> + Send + 'static,
     {
         self.try_task(f).submit()
@@ -318,13 +321,13 @@ impl Runtime {
     pub fn try_task<T, E, F>(&self, mut f: F) -> TaskBuilder<'_, T>
     where
         T: Send + Sync + 'static,
-        E: std::fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: FnMut() -> std::result::Result<T, E> + Send + 'static,
     {
         self.builder_for(Box::new(move |key| {
             f().map(value).map_err(|e| Error::TaskFailed {
                 key: key.clone(),
-                message: e.to_string(),
+                source: std::sync::Arc::from(e.into()),
             })
         }))
     }

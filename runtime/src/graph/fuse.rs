@@ -103,9 +103,6 @@ fn fused(stages: Vec<(TaskKey, Kernel)>) -> Kernel {
                 Err(e) => return Err(Arc::new(e).for_dependent(tail)),
             }
         }
-        value.ok_or_else(|| Error::TaskFailed {
-            key: tail.clone(),
-            message: "fused task with no stages".into(),
-        })
+        value.ok_or_else(|| Error::failed(tail.clone(), "fused task with no stages"))
     })
 }

@@ -195,10 +195,10 @@ impl Execution {
                 }
                 None => {
                     failed.get_or_insert_with(|| {
-                        Arc::new(Error::TaskFailed {
-                            key: key.clone(),
-                            message: "an input arrived twice or never".into(),
-                        })
+                        Arc::new(Error::failed(
+                            key.clone(),
+                            "an input arrived twice or never",
+                        ))
                     });
                 }
             }
