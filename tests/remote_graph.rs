@@ -246,6 +246,81 @@ fn word_count() {
     assert_eq!(remote, reference.into_iter().collect::<Vec<_>>());
 }
 
+remote_fn! {
+    /// The key `topk` ranks words by.
+    fn by_count(pair: &(String, u64)) -> u64 { pair.1 }
+}
+
+remote_fn! {
+    fn count_only(pair: (String, u64)) -> u64 { pair.1 }
+}
+
+/// `examples/wordcount` whole: frequencies persisted, the top 20, and the total, each shipped.
+fn word_count_pipeline() {
+    let dir = text_files();
+    let lines =
+        partita::read_text(dir.path().join("part-*.txt").to_str().unwrap(), Some(2000)).unwrap();
+    let frequencies = lines.str_frequencies(words).persist().unwrap();
+    let top = frequencies.topk(5, by_count);
+    let local = top.compute().unwrap();
+    let remote = child::compute_remote(&top.graph(), &top.keys()).unwrap();
+    let remote = remote[0]
+        .downcast_ref::<Vec<(String, u64)>>()
+        .unwrap()
+        .clone();
+    // Ties may be cut either way; the counts, in order, must agree.
+    let counts = |v: &[(String, u64)]| v.iter().map(|p| p.1).collect::<Vec<_>>();
+    assert_eq!(counts(&remote), counts(&local));
+    let mut all = frequencies.compute().unwrap();
+    all.sort_by_key(|p| std::cmp::Reverse(p.1));
+    assert_eq!(counts(&remote), counts(&all[..5]));
+
+    let total = frequencies.map(count_only).sum();
+    let remote = child::compute_remote(&total.graph(), std::slice::from_ref(total.key())).unwrap();
+    let words_in_files: u64 = (0..3)
+        .map(|f| {
+            std::fs::read_to_string(dir.path().join(format!("part-{f}.txt")))
+                .unwrap()
+                .split_whitespace()
+                .count() as u64
+        })
+        .sum();
+    assert_eq!(*remote[0].downcast_ref::<u64>().unwrap(), words_in_files);
+    assert_eq!(total.compute().unwrap(), words_in_files);
+}
+
+/// `count`, `sum`, `min` and `max` of registered item types, over generated, given and read
+/// items, and over empty bags.
+fn bag_aggregates() {
+    let r = Bag::range(1_000, 7);
+    let shipped = |d: &Delayed<u64>| {
+        let v = child::compute_remote(&d.graph(), std::slice::from_ref(d.key())).unwrap();
+        *v[0].downcast_ref::<u64>().unwrap()
+    };
+    assert_eq!(shipped(&r.sum()), 499_500);
+    assert_eq!(shipped(&r.count()), 1_000);
+    let extremes = |d: &Delayed<Option<u64>>| {
+        let v = child::compute_remote(&d.graph(), std::slice::from_ref(d.key())).unwrap();
+        *v[0].downcast_ref::<Option<u64>>().unwrap()
+    };
+    assert_eq!(extremes(&r.min()), Some(0));
+    assert_eq!(extremes(&r.max()), Some(999));
+    assert_eq!(r.max().compute().unwrap(), Some(999));
+    let empty = Bag::range(0, 3).filter(is_even_u64);
+    assert_eq!(extremes(&empty.max()), None);
+    assert_eq!(shipped(&empty.count()), 0);
+
+    let lengths =
+        Bag::from_sequence(vec!["ab".to_string(), "c".into(), String::new()], 2).pluck(length);
+    let sum = lengths.sum();
+    let v = child::compute_remote(&sum.graph(), std::slice::from_ref(sum.key())).unwrap();
+    assert_eq!(*v[0].downcast_ref::<usize>().unwrap(), 3);
+}
+
+remote_fn! {
+    fn is_even_u64(x: &u64) -> bool { x.is_multiple_of(2) }
+}
+
 /// A chain of registered item functions (filter, map, flat_map, pluck) over text lines and over
 /// a sequence, collected in the child.
 fn bag_chains() {
@@ -726,6 +801,8 @@ fn main() {
         ("bag_sources", bag_sources),
         ("word_count", word_count),
         ("bag_chains", bag_chains),
+        ("word_count_pipeline", word_count_pipeline),
+        ("bag_aggregates", bag_aggregates),
         ("h2o_groupby_q1_to_q5", h2o_groupby_q1_to_q5),
         ("join_broadcast_and_shuffle", join_broadcast_and_shuffle),
         ("set_index_loc_and_sort", set_index_loc_and_sort),

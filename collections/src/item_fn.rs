@@ -41,6 +41,8 @@ pub enum ItemUse {
     StrKeys,
     /// Collects the chain's items into a `Vec` partition; ends the chain.
     Collect,
+    /// `topk(k, f)`: one step of the top-`k` tree by the key `f(&item)`.
+    TopK,
 }
 
 /// A registered item function, made by [`remote_fn!`](crate::remote_fn).
@@ -260,7 +262,7 @@ pub fn finish<T: Clone + Send + Sync + 'static>(usage: ItemUse, t: Terminal) -> 
 /// | signature | used by |
 /// |---|---|
 /// | `fn() -> R` | `delayed` |
-/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck` |
+/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck`, `Bag::topk`'s key |
 /// | `fn(&A) -> bool` | the same, and `Bag::filter` |
 /// | `fn(&A, &B) -> R` | `Delayed::zip_with` |
 /// | `fn(&[&A]) -> R` | `combine` |
@@ -316,9 +318,17 @@ macro_rules! remote_fn {
     };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty ) -> bool $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta) -> bool $body }
+        $crate::register_item_type!($ta);
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Filter => Some($crate::__private::item::filter::<$ta>($name, prev)),
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, bool>($name, prev)),
+            $crate::ItemUse::TopK => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
+                let probe = $crate::__private::item::Probe::<bool>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::TopKFn<$ta, bool>> = (&probe).topk_fn();
+                $crate::__private::item::topk_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev).and_then(|t| match t.after {
                 $crate::ItemUse::Filter => $crate::__private::item::finish::<$ta>(usage, t),
                 _ => $crate::__private::item::finish::<bool>(usage, t),
@@ -328,8 +338,16 @@ macro_rules! remote_fn {
     };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty ) -> $r:ty $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta) -> $r $body }
+        $crate::register_item_type!($r);
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, $r>($name, prev)),
+            $crate::ItemUse::TopK => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
+                let probe = $crate::__private::item::Probe::<$r>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::TopKFn<$ta, $r>> = (&probe).topk_fn();
+                $crate::__private::item::topk_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
                 .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
             _ => None,
@@ -377,3 +395,453 @@ macro_rules! remote_fn {
         };
     };
 }
+
+/// A bag aggregation that a registered item type can compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AggKind {
+    /// `count()`: the number of items.
+    Count,
+    /// `sum()`: the items added up from `T::default()`.
+    Sum,
+    /// `min()`: the smallest item, if any.
+    Min,
+    /// `max()`: the largest item, if any.
+    Max,
+}
+
+/// Where in an aggregation's tree a task sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AggStep {
+    /// Folds one input partition's items (read through the chain) into a partial result.
+    Partial,
+    /// Merges partial results.
+    Combine,
+    /// The partial result of no items, for a bag with no partition.
+    Empty,
+    /// Finishes the last partial into the result (`topk`'s sort).
+    Finish,
+}
+
+/// What an aggregation's kernel is built from.
+#[doc(hidden)]
+pub struct AggInput {
+    /// The chain's reader, for [`AggStep::Partial`] (`None`: `Vec` partitions).
+    pub reader: Option<AnyBox>,
+    /// The task's inputs.
+    pub deps: Vec<TaskKey>,
+}
+
+impl std::fmt::Debug for AggInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggInput")
+            .field("deps", &self.deps)
+            .finish()
+    }
+}
+
+/// An aggregation's kernel for one step.
+#[doc(hidden)]
+pub type AggFn = fn(AggStep, AggInput) -> Result<Kernel>;
+
+/// The typed code of one item type's aggregations, registered at link time (for the built-in
+/// types here, and for every result type of a [`remote_fn!`](crate::remote_fn) function).
+#[derive(Debug)]
+pub struct ItemType {
+    /// The item type.
+    pub type_id: fn() -> TypeId,
+    /// The kernel of `kind` at `step`, or `None` if the type cannot (`min` of a type without an
+    /// order).
+    pub aggregate: fn(AggKind, AggStep, AggInput) -> Option<Result<Kernel>>,
+}
+
+/// Every registered item type.
+// The slice lives in a link section that linkme declares; no unsafe code is written here.
+#[allow(unsafe_code)]
+#[linkme::distributed_slice]
+pub static ITEM_TYPES: [ItemType];
+
+/// A stable number for `T` within one executable (both sides of a shipped graph run the same
+/// one).
+pub(crate) fn type_key(t: TypeId) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    t.hash(&mut h);
+    h.finish()
+}
+
+fn item_types() -> &'static FxHashMap<u64, &'static ItemType> {
+    static BY_KEY: OnceLock<FxHashMap<u64, &'static ItemType>> = OnceLock::new();
+    BY_KEY.get_or_init(|| {
+        let mut m = FxHashMap::default();
+        for t in ITEM_TYPES.iter() {
+            m.entry(type_key((t.type_id)())).or_insert(t);
+        }
+        m
+    })
+}
+
+/// The registered aggregations of the item type numbered `key`.
+pub(crate) fn item_type(key: u64) -> Result<&'static ItemType> {
+    item_types()
+        .get(&key)
+        .copied()
+        .ok_or_else(|| wire(format!("no registered item type numbered {key:#x}")))
+}
+
+/// Whether `T` can compute `kind` in another process.
+pub(crate) fn can_aggregate<T: 'static>(kind: AggKind) -> bool {
+    if ITEM_TYPES.is_empty() {
+        return false;
+    }
+    item_types()
+        .get(&type_key(TypeId::of::<T>()))
+        .is_some_and(|t| {
+            (t.aggregate)(
+                kind,
+                AggStep::Empty,
+                AggInput {
+                    reader: None,
+                    deps: Vec::new(),
+                },
+            )
+            .is_some()
+        })
+}
+
+fn values<A: Clone + Send + Sync + 'static>(
+    inputs: Vec<Value>,
+    keys: &[TaskKey],
+) -> Result<Vec<A>> {
+    inputs
+        .into_iter()
+        .zip(keys)
+        .map(|(v, k)| partita_runtime::downcast_owned::<A>(v, k))
+        .collect()
+}
+
+/// Folds the chain's items of one partition with `step` from `init()`, or merges partials.
+fn tree_kernel<T, A>(
+    step: AggStep,
+    input: AggInput,
+    init: fn() -> A,
+    fold: fn(&mut A, T),
+    merge: fn(Vec<A>) -> A,
+) -> Result<Kernel>
+where
+    T: Clone + Send + Sync + 'static,
+    A: Clone + Send + Sync + 'static,
+{
+    match step {
+        AggStep::Partial => {
+            let reader = reader_of::<T>(input.reader)?;
+            let [key] = input.deps.as_slice() else {
+                return Err(wire("a partial aggregate reads one partition".into()));
+            };
+            let key = key.clone();
+            Ok(Arc::new(move |mut inputs: Vec<Value>| {
+                let mut acc = init();
+                reader(inputs.swap_remove(0), &key, &mut |t| fold(&mut acc, t))?;
+                Ok(value(acc))
+            }))
+        }
+        AggStep::Combine => {
+            let keys = input.deps;
+            Ok(Arc::new(move |inputs: Vec<Value>| {
+                Ok(value(merge(values::<A>(inputs, &keys)?)))
+            }))
+        }
+        AggStep::Empty => Ok(Arc::new(move |_| Ok(value(init())))),
+        AggStep::Finish => Err(wire("this aggregate has no finish step".into())),
+    }
+}
+
+/// `count()`'s kernels for items of type `T`: the same fold as the local tree's.
+#[doc(hidden)]
+pub fn count_of<T: Clone + Send + Sync + 'static>(
+    step: AggStep,
+    input: AggInput,
+) -> Result<Kernel> {
+    tree_kernel::<T, u64>(step, input, || 0, |n, _| *n += 1, |ns| ns.iter().sum())
+}
+
+/// `sum()`'s kernels for items of type `T`.
+#[doc(hidden)]
+pub fn sum_of<T>(step: AggStep, input: AggInput) -> Result<Kernel>
+where
+    T: std::ops::Add<Output = T> + Default + Clone + Send + Sync + 'static,
+{
+    tree_kernel::<T, T>(
+        step,
+        input,
+        T::default,
+        |acc, t| *acc = std::mem::take(acc) + t,
+        |parts| parts.into_iter().fold(T::default(), |a, b| a + b),
+    )
+}
+
+/// `min()`'s kernels for items of type `T`.
+#[doc(hidden)]
+pub fn min_of<T: Ord + Clone + Send + Sync + 'static>(
+    step: AggStep,
+    input: AggInput,
+) -> Result<Kernel> {
+    tree_kernel::<T, Option<T>>(
+        step,
+        input,
+        || None,
+        |acc, t| match acc {
+            Some(old) if t >= *old => {}
+            _ => *acc = Some(t),
+        },
+        |parts| {
+            parts
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| if b < a { b } else { a })
+        },
+    )
+}
+
+/// `max()`'s kernels for items of type `T`.
+#[doc(hidden)]
+pub fn max_of<T: Ord + Clone + Send + Sync + 'static>(
+    step: AggStep,
+    input: AggInput,
+) -> Result<Kernel> {
+    tree_kernel::<T, Option<T>>(
+        step,
+        input,
+        || None,
+        |acc, t| match acc {
+            Some(old) if t <= *old => {}
+            _ => *acc = Some(t),
+        },
+        |parts| {
+            parts
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| if b > a { b } else { a })
+        },
+    )
+}
+
+/// Picks a type's aggregations by the bounds it meets (an item type registered by
+/// [`remote_fn!`](crate::remote_fn) may lack an order or an `Add`).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Probe<T>(pub std::marker::PhantomData<T>);
+
+/// `sum()` for a type with `Add` and `Default`.
+#[doc(hidden)]
+pub trait ViaAdd {
+    /// `sum()`'s kernels.
+    fn sum_fn(&self) -> Option<AggFn>;
+}
+impl<T: std::ops::Add<Output = T> + Default + Clone + Send + Sync + 'static> ViaAdd for Probe<T> {
+    fn sum_fn(&self) -> Option<AggFn> {
+        Some(sum_of::<T>)
+    }
+}
+/// No `sum()` for other types.
+#[doc(hidden)]
+pub trait NoAdd {
+    /// None.
+    fn sum_fn(&self) -> Option<AggFn> {
+        None
+    }
+}
+impl<T> NoAdd for &Probe<T> {}
+
+/// `min()` and `max()` for an ordered type.
+#[doc(hidden)]
+pub trait ViaOrd {
+    /// `min()`'s and `max()`'s kernels.
+    fn ord_fns(&self) -> Option<(AggFn, AggFn)>;
+}
+impl<T: Ord + Clone + Send + Sync + 'static> ViaOrd for Probe<T> {
+    fn ord_fns(&self) -> Option<(AggFn, AggFn)> {
+        Some((min_of::<T>, max_of::<T>))
+    }
+}
+/// No `min()`/`max()` for other types.
+#[doc(hidden)]
+pub trait NoOrd {
+    /// None.
+    fn ord_fns(&self) -> Option<(AggFn, AggFn)> {
+        None
+    }
+}
+impl<T> NoOrd for &Probe<T> {}
+
+/// Keeps the `k` items with the largest keys (in no order).
+pub(crate) fn keep_top<T, K: Ord>(items: &mut Vec<T>, k: usize, key: &dyn Fn(&T) -> K) {
+    if items.len() > k {
+        if k == 0 {
+            items.clear();
+            return;
+        }
+        items.select_nth_unstable_by(k - 1, |a, b| key(b).cmp(&key(a)));
+        items.truncate(k);
+    }
+}
+
+/// What a `topk` step is handed: its place in the tree, `k`, and its input.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TopKInput {
+    /// The step.
+    pub step: AggStep,
+    /// How many items to keep.
+    pub k: usize,
+    /// The chain's reader (for partials) and the task's inputs.
+    pub input: AggInput,
+}
+
+/// `topk`'s kernels for items `A` keyed by `f`.
+#[doc(hidden)]
+pub type TopKFn<A, K> = fn(fn(&A) -> K, TopKInput) -> Result<Kernel>;
+
+/// `topk`'s kernel for one step: the same tree as the local `topk`'s.
+#[doc(hidden)]
+pub fn topk_of<A, K>(f: fn(&A) -> K, t: TopKInput) -> Result<Kernel>
+where
+    A: Clone + Send + Sync + 'static,
+    K: Ord + 'static,
+{
+    let k = t.k;
+    match t.step {
+        AggStep::Partial => {
+            let reader = reader_of::<A>(t.input.reader)?;
+            let [key] = t.input.deps.as_slice() else {
+                return Err(wire("a partial top-k reads one partition".into()));
+            };
+            let key = key.clone();
+            Ok(Arc::new(move |mut inputs: Vec<Value>| {
+                let mut best: Vec<A> = Vec::new();
+                reader(inputs.swap_remove(0), &key, &mut |item| {
+                    best.push(item);
+                    if best.len() >= 2 * k.max(1) {
+                        keep_top(&mut best, k, &f);
+                    }
+                })?;
+                Ok(value(best))
+            }))
+        }
+        AggStep::Combine => {
+            let keys = t.input.deps;
+            Ok(Arc::new(move |inputs: Vec<Value>| {
+                let mut all: Vec<A> = values::<Vec<A>>(inputs, &keys)?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                keep_top(&mut all, k, &f);
+                Ok(value(all))
+            }))
+        }
+        AggStep::Empty => Ok(Arc::new(|_| Ok(value(Vec::<A>::new())))),
+        AggStep::Finish => {
+            let keys = t.input.deps;
+            Ok(Arc::new(move |inputs: Vec<Value>| {
+                let mut best: Vec<A> = values::<Vec<A>>(inputs, &keys)?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                best.sort_by_key(|t| std::cmp::Reverse(f(t)));
+                best.truncate(k);
+                Ok(value(best))
+            }))
+        }
+    }
+}
+
+/// `topk` keyed by a function whose key has an order.
+#[doc(hidden)]
+pub trait ViaOrdKey<A, K> {
+    /// `topk`'s kernels.
+    fn topk_fn(&self) -> Option<TopKFn<A, K>>;
+}
+impl<A: Clone + Send + Sync + 'static, K: Ord + 'static> ViaOrdKey<A, K> for Probe<K> {
+    fn topk_fn(&self) -> Option<TopKFn<A, K>> {
+        Some(topk_of::<A, K>)
+    }
+}
+/// No `topk` by a key without an order.
+#[doc(hidden)]
+pub trait NoOrdKey<A, K> {
+    /// None.
+    fn topk_fn(&self) -> Option<TopKFn<A, K>> {
+        None
+    }
+}
+impl<A, K> NoOrdKey<A, K> for &Probe<K> {}
+
+/// Runs a `topk` step of key function `f` (named `name`) on the [`TopKInput`] in `prev`.
+#[doc(hidden)]
+pub fn topk_step<A, K>(
+    f: Option<TopKFn<A, K>>,
+    key: fn(&A) -> K,
+    name: &str,
+    prev: Option<AnyBox>,
+) -> Result<AnyBox> {
+    let f = f.ok_or_else(|| {
+        wire(format!(
+            "{name}'s key has no order, so it cannot rank a topk"
+        ))
+    })?;
+    let input = prev
+        .ok_or_else(|| wire("a topk step was given no input".into()))?
+        .downcast::<TopKInput>()
+        .map_err(|_| wire("a topk step was given something else than its input".into()))?;
+    Ok(Box::new(f(key, *input)?))
+}
+
+/// Registers the aggregations of item type `$t` at link time.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! register_item_type {
+    ($t:ty) => {
+        // A link-time entry of the slice (linkme places it in the slice's link section).
+        #[allow(unsafe_code)]
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::ITEM_TYPES)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static ITEM_TYPE: $crate::ItemType = $crate::ItemType {
+                type_id: ::std::any::TypeId::of::<$t>,
+                aggregate: |kind, step, input| {
+                    #[allow(unused_imports)]
+                    use $crate::__private::item::{
+                        NoAdd as _, NoOrd as _, ViaAdd as _, ViaOrd as _,
+                    };
+                    let probe = $crate::__private::item::Probe::<$t>(::std::marker::PhantomData);
+                    #[allow(unreachable_patterns)]
+                    let f: Option<$crate::__private::item::AggFn> = match kind {
+                        $crate::AggKind::Count => Some($crate::__private::item::count_of::<$t>),
+                        $crate::AggKind::Sum => (&probe).sum_fn(),
+                        $crate::AggKind::Min => (&probe).ord_fns().map(|(min, _)| min),
+                        $crate::AggKind::Max => (&probe).ord_fns().map(|(_, max)| max),
+                        _ => None,
+                    };
+                    f.map(|f| f(step, input))
+                },
+            };
+        };
+    };
+}
+
+crate::register_item_type!(bool);
+crate::register_item_type!(i8);
+crate::register_item_type!(i16);
+crate::register_item_type!(i32);
+crate::register_item_type!(i64);
+crate::register_item_type!(u8);
+crate::register_item_type!(u16);
+crate::register_item_type!(u32);
+crate::register_item_type!(u64);
+crate::register_item_type!(usize);
+crate::register_item_type!(f32);
+crate::register_item_type!(f64);
+crate::register_item_type!(String);
+crate::register_item_type!((String, u64));
+crate::register_item_type!((String, usize));

@@ -33,7 +33,9 @@ pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
 };
 pub use self::error::{Error, Result};
-pub use self::item_fn::{AnyBox, ItemFn, ItemUse, StrKeyReader, ITEM_FNS};
+pub use self::item_fn::{
+    AggKind, AggStep, AnyBox, ItemFn, ItemType, ItemUse, StrKeyReader, ITEM_FNS, ITEM_TYPES,
+};
 pub use self::layer::{blockwise, layer, Op};
 pub use self::stream::{
     DeadLetter, ErrorPolicy, KeyedStream, Pipeline, StageMetrics, Stream, Topology, Window,
@@ -50,7 +52,9 @@ pub mod __private {
     /// The item adapters of `remote_fn!`.
     pub mod item {
         pub use crate::item_fn::{
-            filter, finish, flat_map, map, pluck, str_keys, terminal, Terminal,
+            count_of, filter, finish, flat_map, map, max_of, min_of, pluck, str_keys, sum_of,
+            terminal, topk_of, topk_step, AggFn, AggInput, NoAdd, NoOrd, NoOrdKey, Probe, Terminal,
+            TopKFn, TopKInput, ViaAdd, ViaOrd, ViaOrdKey,
         };
     }
     pub use crate::layer::build_op;

@@ -14,7 +14,10 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::strcount::StrCounts;
-use crate::item_fn::{apply, wire, AnyBox, ItemUse, StrKeyReader, Terminal};
+use crate::item_fn::{
+    apply, item_type, wire, AggInput, AggKind, AggStep, AnyBox, ItemUse, StrKeyReader, Terminal,
+    TopKInput,
+};
 use crate::layer::{register_op, Op};
 
 /// Where a bag's items come from.
@@ -197,3 +200,75 @@ impl Op for StrCountsPartial {
 }
 
 register_op!(StrCountsPartial);
+
+/// One step of an aggregation's tree over the items of the registered item type numbered
+/// `item`: a partial (which reads its partition through `plan`), a merge, or the empty partial.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Aggregate {
+    pub(crate) kind: AggKind,
+    pub(crate) step: AggStep,
+    pub(crate) item: u64,
+    /// The chain, for partials.
+    pub(crate) plan: Option<ReadPlan>,
+}
+
+impl Op for Aggregate {
+    const NAME: &'static str = "bag.aggregate";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> Result<Kernel> {
+        let reader = match (&self.plan, self.step) {
+            (Some(plan), AggStep::Partial) => plan.reader()?,
+            (None, AggStep::Partial) => {
+                return Err(wire(format!(
+                    "{}: a partial aggregate needs its chain",
+                    cx.key
+                )))
+            }
+            _ => None,
+        };
+        let input = AggInput {
+            reader,
+            deps: cx.deps.to_vec(),
+        };
+        (item_type(self.item)?.aggregate)(self.kind, self.step, input).unwrap_or_else(|| {
+            Err(wire(format!(
+                "{}: the item type cannot compute {:?}",
+                cx.key, self.kind
+            )))
+        })
+    }
+}
+
+register_op!(Aggregate);
+
+/// One step of `topk(k, key)`'s tree, `key` a registered function.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TopK {
+    pub(crate) key: String,
+    pub(crate) k: usize,
+    pub(crate) step: AggStep,
+    /// The chain, for partials.
+    pub(crate) plan: Option<ReadPlan>,
+}
+
+impl Op for TopK {
+    const NAME: &'static str = "bag.topk";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> Result<Kernel> {
+        let reader = match (&self.plan, self.step) {
+            (Some(plan), AggStep::Partial) => plan.reader()?,
+            _ => None,
+        };
+        let input = TopKInput {
+            step: self.step,
+            k: self.k,
+            input: AggInput {
+                reader,
+                deps: cx.deps.to_vec(),
+            },
+        };
+        kernel_of(apply(&self.key, ItemUse::TopK, Some(Box::new(input)))?)
+    }
+}
+
+register_op!(TopK);

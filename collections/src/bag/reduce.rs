@@ -14,11 +14,11 @@ use std::sync::Arc;
 use partita_runtime::{downcast_owned, value, Graph, Kernel, Task, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
-use super::plan::StrCountsPartial;
+use super::plan::{Aggregate, ReadPlan, StrCountsPartial, TopK};
 use super::strcount::StrCounts;
 use super::Bag;
 use crate::delayed::Delayed;
-use crate::item_fn::item_fn_name;
+use crate::item_fn::{can_aggregate, item_fn_name, keep_top, type_key, AggKind, AggStep};
 use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
 
@@ -211,6 +211,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
 
     /// The number of items.
     pub fn count(&self) -> Delayed<u64> {
+        if let Some((graph, root)) = self.described_tree("count", AggKind::Count) {
+            return Delayed::from_graph(Arc::new(graph), root);
+        }
         let (graph, root) = self.tree("count", || 0_u64, |n, _| *n += 1, |ns| ns.iter().sum());
         Delayed::from_graph(Arc::new(graph), root)
     }
@@ -220,6 +223,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     where
         T: std::ops::Add<Output = T> + Default,
     {
+        if let Some((graph, root)) = self.described_tree("sum", AggKind::Sum) {
+            return Delayed::from_graph(Arc::new(graph), root);
+        }
         let (graph, root) = self.tree(
             "sum",
             T::default,
@@ -234,6 +240,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     where
         T: Ord,
     {
+        if let Some((graph, root)) = self.described_tree("min", AggKind::Min) {
+            return Delayed::from_graph(Arc::new(graph), root);
+        }
         self.extreme("min", |new, old| new < old)
     }
 
@@ -242,6 +251,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     where
         T: Ord,
     {
+        if let Some((graph, root)) = self.described_tree("max", AggKind::Max) {
+            return Delayed::from_graph(Arc::new(graph), root);
+        }
         self.extreme("max", |new, old| new > old)
     }
 
@@ -383,6 +395,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         K: Ord,
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
+        if let (Some(plan), Some(name)) = (self.plan(), item_fn_name::<F>()) {
+            return self.described_topk(plan.clone(), name, k);
+        }
         let key = Arc::new(key);
         let (k1, k2, k3) = (key.clone(), key.clone(), key);
         let (graph, root) = self.tree(
@@ -453,6 +468,85 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
 }
 
 impl<T: Clone + Send + Sync + 'static> Bag<T> {
+    /// The tree of [`tree`](Bag::tree) from [`Aggregate`] operators, when the chain is data and
+    /// the item type is registered for `kind`: the same partials, merges of `SPLIT_EVERY` and
+    /// root, so the same answer.
+    fn described_tree(&self, op: &str, kind: AggKind) -> Option<(Graph, TaskKey)> {
+        let plan = self.plan()?;
+        if !can_aggregate::<T>(kind) {
+            return None;
+        }
+        let item = type_key(std::any::TypeId::of::<T>());
+        let step = |step, plan: Option<ReadPlan>| Aggregate {
+            kind,
+            step,
+            item,
+            plan,
+        };
+        let mut graph = self.graph.clone();
+        let name = unique(&format!("{op}-partial"));
+        let partial = step(AggStep::Partial, Some(plan.clone()));
+        let mut level = blockwise(
+            &mut graph,
+            &name,
+            &partial,
+            self.input_keys().map(|k| vec![k]),
+        );
+        if level.is_empty() {
+            let name = unique(&format!("{op}-empty"));
+            level = blockwise(&mut graph, &name, &step(AggStep::Empty, None), [vec![]]);
+        }
+        let mut levels = 0;
+        while level.len() > 1 || levels == 0 {
+            levels += 1;
+            let name = unique(&format!("{op}-combine"));
+            level = blockwise(
+                &mut graph,
+                &name,
+                &step(AggStep::Combine, None),
+                level.chunks(SPLIT_EVERY).map(<[TaskKey]>::to_vec),
+            );
+        }
+        Some((graph, level.swap_remove(0)))
+    }
+
+    /// `topk` from [`TopK`] operators: the tree of [`topk`](Bag::topk), then its finish.
+    fn described_topk(&self, plan: ReadPlan, key: &str, k: usize) -> Bag<T> {
+        let step = |step, plan| TopK {
+            key: key.to_string(),
+            k,
+            step,
+            plan,
+        };
+        let mut graph = self.graph.clone();
+        let name = unique("topk-partial");
+        let partial = step(AggStep::Partial, Some(plan));
+        let mut level = blockwise(
+            &mut graph,
+            &name,
+            &partial,
+            self.input_keys().map(|k| vec![k]),
+        );
+        if level.is_empty() {
+            let name = unique("topk-empty");
+            level = blockwise(&mut graph, &name, &step(AggStep::Empty, None), [vec![]]);
+        }
+        let mut levels = 0;
+        while level.len() > 1 || levels == 0 {
+            levels += 1;
+            let name = unique("topk-combine");
+            level = blockwise(
+                &mut graph,
+                &name,
+                &step(AggStep::Combine, None),
+                level.chunks(SPLIT_EVERY).map(<[TaskKey]>::to_vec),
+            );
+        }
+        let name = unique("topk");
+        blockwise(&mut graph, &name, &step(AggStep::Finish, None), [level]);
+        Bag::materialized(graph, name, 1)
+    }
+
     /// `str_frequencies` from operators: the same tree as [`tree`](Bag::tree) builds, with a
     /// partial table per partition, merges of `SPLIT_EVERY`, and the items of the last.
     fn described_str_frequencies(&self, partial: &StrCountsPartial) -> Bag<(String, u64)> {
@@ -542,18 +636,6 @@ fn merge_str_counts(parts: Vec<StrCounts>) -> StrCounts {
 /// The keys and counts of a finished table, as bag items.
 fn str_counts_items(counts: StrCounts) -> Vec<(String, u64)> {
     counts.iter().collect()
-}
-
-/// Keeps the `k` items with the largest keys (in no order).
-fn keep_top<T, K: Ord>(items: &mut Vec<T>, k: usize, key: &dyn Fn(&T) -> K) {
-    if items.len() > k {
-        if k == 0 {
-            items.clear();
-            return;
-        }
-        items.select_nth_unstable_by(k - 1, |a, b| key(b).cmp(&key(a)));
-        items.truncate(k);
-    }
 }
 
 /// Merges `b` into `a`, the smaller map into the larger.

@@ -223,6 +223,7 @@ macro_rules! builtin {
         $(
             crate::register_value!($t, stringify!($t));
             crate::register_value!(Vec<$t>, concat!("Vec<", stringify!($t), ">"));
+            crate::register_value!(Option<$t>, concat!("Option<", stringify!($t), ">"));
         )*
     };
 }
