@@ -12,7 +12,7 @@
 use std::any::{Any, TypeId};
 use std::sync::{Arc, OnceLock};
 
-use partita_runtime::{value, Kernel, Result, TaskKey, Value};
+use partita_runtime::{value, Kernel, NameIndex, Result, TaskKey, Value};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -66,18 +66,14 @@ pub static ITEM_FNS: [ItemFn];
 
 struct Index {
     by_type: FxHashMap<TypeId, &'static ItemFn>,
-    by_name: FxHashMap<&'static str, Vec<&'static ItemFn>>,
+    by_name: NameIndex<ItemFn>,
 }
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut by_type = FxHashMap::default();
-        let mut by_name: FxHashMap<&'static str, Vec<&'static ItemFn>> = FxHashMap::default();
-        for f in ITEM_FNS.iter() {
-            by_type.insert((f.type_id)(), f);
-            by_name.entry(f.name).or_default().push(f);
-        }
+        let by_type = ITEM_FNS.iter().map(|f| ((f.type_id)(), f)).collect();
+        let by_name = NameIndex::new(&ITEM_FNS, |f| f.name);
         Index { by_type, by_name }
     })
 }
@@ -92,13 +88,7 @@ pub(crate) fn item_fn_name<F: 'static>() -> Option<&'static str> {
 
 /// The item function registered as `name`.
 pub(crate) fn item_fn(name: &str) -> Result<&'static ItemFn> {
-    match index().by_name.get(name).map(Vec::as_slice) {
-        Some([one]) => Ok(one),
-        Some(_) => Err(wire(format!(
-            "item function {name} is registered more than once"
-        ))),
-        None => Err(wire(format!("no item function {name} in this executable"))),
-    }
+    index().by_name.get("item function", name)
 }
 
 pub(crate) fn wire(message: String) -> partita_runtime::Error {
@@ -526,8 +516,8 @@ fn tree_kernel<T, A>(
     step: AggStep,
     input: AggInput,
     init: fn() -> A,
-    fold: fn(&mut A, T),
-    merge: fn(Vec<A>) -> A,
+    fold: impl Fn(&mut A, T) + Send + Sync + 'static,
+    merge: impl Fn(Vec<A>) -> A + Send + Sync + 'static,
 ) -> Result<Kernel>
 where
     T: Clone + Send + Sync + 'static,
@@ -581,27 +571,36 @@ where
     )
 }
 
+/// The kernels of the extreme by `better` (`min`: `<`, `max`: `>`), as the local tree's.
+fn extreme_of<T: Ord + Clone + Send + Sync + 'static>(
+    step: AggStep,
+    input: AggInput,
+    better: fn(&T, &T) -> bool,
+) -> Result<Kernel> {
+    tree_kernel::<T, Option<T>>(
+        step,
+        input,
+        || None,
+        move |acc, t| match acc {
+            Some(old) if !better(&t, old) => {}
+            _ => *acc = Some(t),
+        },
+        move |parts| {
+            parts
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| if better(&b, &a) { b } else { a })
+        },
+    )
+}
+
 /// `min()`'s kernels for items of type `T`.
 #[doc(hidden)]
 pub fn min_of<T: Ord + Clone + Send + Sync + 'static>(
     step: AggStep,
     input: AggInput,
 ) -> Result<Kernel> {
-    tree_kernel::<T, Option<T>>(
-        step,
-        input,
-        || None,
-        |acc, t| match acc {
-            Some(old) if t >= *old => {}
-            _ => *acc = Some(t),
-        },
-        |parts| {
-            parts
-                .into_iter()
-                .flatten()
-                .reduce(|a, b| if b < a { b } else { a })
-        },
-    )
+    extreme_of::<T>(step, input, |new, old| new < old)
 }
 
 /// `max()`'s kernels for items of type `T`.
@@ -610,21 +609,7 @@ pub fn max_of<T: Ord + Clone + Send + Sync + 'static>(
     step: AggStep,
     input: AggInput,
 ) -> Result<Kernel> {
-    tree_kernel::<T, Option<T>>(
-        step,
-        input,
-        || None,
-        |acc, t| match acc {
-            Some(old) if t <= *old => {}
-            _ => *acc = Some(t),
-        },
-        |parts| {
-            parts
-                .into_iter()
-                .flatten()
-                .reduce(|a, b| if b > a { b } else { a })
-        },
-    )
+    extreme_of::<T>(step, input, |new, old| new > old)
 }
 
 /// Picks a type's aggregations by the bounds it meets (an item type registered by

@@ -58,7 +58,7 @@ pub use self::remote::__private;
 pub use self::remote::{
     codec_for, codec_named, codec_of, decode_graph, decode_outcome, decode_params, decode_value,
     duplicate_operators, encode_graph, encode_outcome, encode_params, encode_value, operator,
-    serve_graph, user_fn_op, BuildId, Operation, Operator, RemoteFn, TaskContext, Usage,
+    serve_graph, user_fn_op, BuildId, NameIndex, Operation, Operator, RemoteFn, TaskContext, Usage,
     ValueCodec, FIRST_INPUT, OPERATORS, REMOTE_FNS, USER_FN, VALUE_CODECS, WIRE_VERSION,
 };
 pub use self::runtime::{Builder, Runtime};

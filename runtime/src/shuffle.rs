@@ -47,7 +47,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Task, TaskKey};
-use crate::remote::{decode_params, Operation, TaskContext, FIRST_INPUT};
+use crate::remote::{decode_params, NameIndex, Operation, TaskContext, FIRST_INPUT};
 use crate::value::{downcast, value, Kernel, Value};
 
 /// Cuts one input partition into pieces and sends each with `send(output, piece)`.
@@ -125,16 +125,10 @@ pub static SHUFFLE_KINDS: [ShuffleKind];
 /// # Errors
 /// [`Error::Wire`] if no kind, or more than one, has that name.
 pub fn shuffle_kind(name: &str) -> Result<&'static ShuffleKind> {
-    let mut found = SHUFFLE_KINDS.iter().filter(|k| k.name == name);
-    match (found.next(), found.next()) {
-        (Some(one), None) => Ok(one),
-        (Some(_), Some(_)) => Err(Error::wire(format!(
-            "shuffle kind {name:?} is registered more than once"
-        ))),
-        (None, _) => Err(Error::wire(format!(
-            "no shuffle kind {name:?} in this executable"
-        ))),
-    }
+    static BY_NAME: std::sync::OnceLock<NameIndex<ShuffleKind>> = std::sync::OnceLock::new();
+    BY_NAME
+        .get_or_init(|| NameIndex::new(&SHUFFLE_KINDS, |k| k.name))
+        .get("shuffle kind", name)
 }
 
 /// Registers a kind of shuffle under a stable name, at link time: `build` is a

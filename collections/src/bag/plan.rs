@@ -9,8 +9,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use partita_runtime::{value, Kernel, Result, TaskContext, TaskKey, Value};
-use rustc_hash::FxHashMap;
+use partita_runtime::{value, Kernel, NameIndex, Result, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use super::strcount::StrCounts;
@@ -59,21 +58,10 @@ pub struct ItemSource {
 pub static ITEM_SOURCES: [ItemSource];
 
 fn source(name: &str) -> Result<&'static ItemSource> {
-    static BY_NAME: OnceLock<FxHashMap<&'static str, Vec<&'static ItemSource>>> = OnceLock::new();
-    let map = BY_NAME.get_or_init(|| {
-        let mut m: FxHashMap<&'static str, Vec<&'static ItemSource>> = FxHashMap::default();
-        for s in ITEM_SOURCES.iter() {
-            m.entry(s.name).or_default().push(s);
-        }
-        m
-    });
-    match map.get(name).map(Vec::as_slice) {
-        Some([one]) => Ok(one),
-        Some(_) => Err(wire(format!(
-            "item source {name} is registered more than once"
-        ))),
-        None => Err(wire(format!("no item source {name} in this executable"))),
-    }
+    static BY_NAME: OnceLock<NameIndex<ItemSource>> = OnceLock::new();
+    BY_NAME
+        .get_or_init(|| NameIndex::new(&ITEM_SOURCES, |s| s.name))
+        .get("item source", name)
 }
 
 /// Registers an [`ItemSource`] at link time.

@@ -468,9 +468,40 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
 }
 
 impl<T: Clone + Send + Sync + 'static> Bag<T> {
+    /// The levels of [`tree`](Bag::tree) from operators: `partial` over each input partition
+    /// (`empty` once when there is none), merged by `combine` `SPLIT_EVERY` at a time until one
+    /// task remains, at least once. Returns the root's key.
+    fn described_levels<P: Op, E: Op, C: Op>(
+        &self,
+        graph: &mut Graph,
+        op: &str,
+        partial: &P,
+        empty: &E,
+        combine: &C,
+    ) -> TaskKey {
+        let name = unique(&format!("{op}-partial"));
+        let mut level = blockwise(graph, &name, partial, self.input_keys().map(|k| vec![k]));
+        if level.is_empty() {
+            let name = unique(&format!("{op}-empty"));
+            level = blockwise(graph, &name, empty, [vec![]]);
+        }
+        let mut levels = 0;
+        while level.len() > 1 || levels == 0 {
+            levels += 1;
+            let name = unique(&format!("{op}-combine"));
+            level = blockwise(
+                graph,
+                &name,
+                combine,
+                level.chunks(SPLIT_EVERY).map(<[TaskKey]>::to_vec),
+            );
+        }
+        level.swap_remove(0)
+    }
+
     /// The tree of [`tree`](Bag::tree) from [`Aggregate`] operators, when the chain is data and
-    /// the item type is registered for `kind`: the same partials, merges of `SPLIT_EVERY` and
-    /// root, so the same answer.
+    /// the item type is registered for `kind`: the same partials, merges and root, so the same
+    /// answer.
     fn described_tree(&self, op: &str, kind: AggKind) -> Option<(Graph, TaskKey)> {
         let plan = self.plan()?;
         if !can_aggregate::<T>(kind) {
@@ -484,30 +515,14 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             plan,
         };
         let mut graph = self.graph.clone();
-        let name = unique(&format!("{op}-partial"));
-        let partial = step(AggStep::Partial, Some(plan.clone()));
-        let mut level = blockwise(
+        let root = self.described_levels(
             &mut graph,
-            &name,
-            &partial,
-            self.input_keys().map(|k| vec![k]),
+            op,
+            &step(AggStep::Partial, Some(plan.clone())),
+            &step(AggStep::Empty, None),
+            &step(AggStep::Combine, None),
         );
-        if level.is_empty() {
-            let name = unique(&format!("{op}-empty"));
-            level = blockwise(&mut graph, &name, &step(AggStep::Empty, None), [vec![]]);
-        }
-        let mut levels = 0;
-        while level.len() > 1 || levels == 0 {
-            levels += 1;
-            let name = unique(&format!("{op}-combine"));
-            level = blockwise(
-                &mut graph,
-                &name,
-                &step(AggStep::Combine, None),
-                level.chunks(SPLIT_EVERY).map(<[TaskKey]>::to_vec),
-            );
-        }
-        Some((graph, level.swap_remove(0)))
+        Some((graph, root))
     }
 
     /// `topk` from [`TopK`] operators: the tree of [`topk`](Bag::topk), then its finish.
@@ -519,62 +534,35 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             plan,
         };
         let mut graph = self.graph.clone();
-        let name = unique("topk-partial");
-        let partial = step(AggStep::Partial, Some(plan));
-        let mut level = blockwise(
+        let root = self.described_levels(
+            &mut graph,
+            "topk",
+            &step(AggStep::Partial, Some(plan)),
+            &step(AggStep::Empty, None),
+            &step(AggStep::Combine, None),
+        );
+        let name = unique("topk");
+        blockwise(
             &mut graph,
             &name,
-            &partial,
-            self.input_keys().map(|k| vec![k]),
+            &step(AggStep::Finish, None),
+            [vec![root]],
         );
-        if level.is_empty() {
-            let name = unique("topk-empty");
-            level = blockwise(&mut graph, &name, &step(AggStep::Empty, None), [vec![]]);
-        }
-        let mut levels = 0;
-        while level.len() > 1 || levels == 0 {
-            levels += 1;
-            let name = unique("topk-combine");
-            level = blockwise(
-                &mut graph,
-                &name,
-                &step(AggStep::Combine, None),
-                level.chunks(SPLIT_EVERY).map(<[TaskKey]>::to_vec),
-            );
-        }
-        let name = unique("topk");
-        blockwise(&mut graph, &name, &step(AggStep::Finish, None), [level]);
         Bag::materialized(graph, name, 1)
     }
 
-    /// `str_frequencies` from operators: the same tree as [`tree`](Bag::tree) builds, with a
-    /// partial table per partition, merges of `SPLIT_EVERY`, and the items of the last.
+    /// `str_frequencies` from operators: the tree of partial string tables, then their items.
     fn described_str_frequencies(&self, partial: &StrCountsPartial) -> Bag<(String, u64)> {
         let mut graph = self.graph.clone();
-        let name = unique("frequencies-partial");
-        let mut level = blockwise(
+        let root = self.described_levels(
             &mut graph,
-            &name,
+            "frequencies",
             partial,
-            self.input_keys().map(|k| vec![k]),
+            &StrCountsMerge,
+            &StrCountsMerge,
         );
-        if level.is_empty() {
-            let name = unique("frequencies-empty");
-            level = blockwise(&mut graph, &name, &StrCountsMerge, [vec![]]);
-        }
-        let mut levels = 0;
-        while level.len() > 1 || levels == 0 {
-            levels += 1;
-            let name = unique("frequencies-combine");
-            level = blockwise(
-                &mut graph,
-                &name,
-                &StrCountsMerge,
-                level.chunks(SPLIT_EVERY).map(<[TaskKey]>::to_vec),
-            );
-        }
         let name = unique("frequencies");
-        blockwise(&mut graph, &name, &StrCountsItems, [level]);
+        blockwise(&mut graph, &name, &StrCountsItems, [vec![root]]);
         Bag::materialized(graph, name, 1)
     }
 }

@@ -20,6 +20,7 @@
 //!    [`Error::Remote`](crate::Error::Remote).
 
 mod build_id;
+mod name_index;
 mod operation;
 #[cfg(test)]
 mod test;
@@ -28,6 +29,7 @@ mod value_codec;
 mod wire;
 
 pub use self::build_id::BuildId;
+pub use self::name_index::NameIndex;
 pub use self::operation::{
     decode_params, duplicate_operators, encode_params, operator, Operation, Operator, TaskContext,
     FIRST_INPUT, OPERATORS,

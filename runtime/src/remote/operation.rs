@@ -9,12 +9,12 @@
 
 use std::sync::{Arc, OnceLock};
 
-use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::graph::TaskKey;
+use crate::remote::name_index::NameIndex;
 use crate::remote::value_codec::{self, ValueCodec};
 use crate::value::{Kernel, Value};
 
@@ -48,17 +48,9 @@ pub struct Operator {
 #[linkme::distributed_slice]
 pub static OPERATORS: [Operator];
 
-/// The operators by name. A name registered twice is kept with both entries, so that looking it
-/// up fails instead of picking one.
-fn operators() -> &'static FxHashMap<&'static str, Vec<&'static Operator>> {
-    static BY_NAME: OnceLock<FxHashMap<&'static str, Vec<&'static Operator>>> = OnceLock::new();
-    BY_NAME.get_or_init(|| {
-        let mut map: FxHashMap<&'static str, Vec<&'static Operator>> = FxHashMap::default();
-        for op in OPERATORS.iter() {
-            map.entry(op.name).or_default().push(op);
-        }
-        map
-    })
+fn operators() -> &'static NameIndex<Operator> {
+    static BY_NAME: OnceLock<NameIndex<Operator>> = OnceLock::new();
+    BY_NAME.get_or_init(|| NameIndex::new(&OPERATORS, |op| op.name))
 }
 
 /// The operator registered as `name`.
@@ -66,27 +58,12 @@ fn operators() -> &'static FxHashMap<&'static str, Vec<&'static Operator>> {
 /// # Errors
 /// [`Error::Wire`] if no operator, or more than one, has that name.
 pub fn operator(name: &str) -> Result<&'static Operator> {
-    match operators().get(name).map(Vec::as_slice) {
-        Some([one]) => Ok(one),
-        Some(many) => Err(Error::wire(format!(
-            "operator {name:?} is registered {} times in this executable",
-            many.len()
-        ))),
-        None => Err(Error::wire(format!(
-            "no operator {name:?} in this executable"
-        ))),
-    }
+    operators().get("operator", name)
 }
 
 /// The names registered more than once; empty in a healthy executable.
 pub fn duplicate_operators() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = operators()
-        .iter()
-        .filter(|(_, v)| v.len() > 1)
-        .map(|(k, _)| *k)
-        .collect();
-    names.sort_unstable();
-    names
+    operators().duplicates()
 }
 
 /// One task's work as data: an operator name and its parameters.

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::graph::TaskKey;
+use crate::remote::name_index::NameIndex;
 use crate::remote::operation::{decode_params, Operation, TaskContext};
 use crate::value::{downcast, value, Kernel, Value};
 
@@ -52,18 +53,14 @@ pub static REMOTE_FNS: [RemoteFn];
 
 struct Index {
     by_type: FxHashMap<TypeId, &'static RemoteFn>,
-    by_name: FxHashMap<&'static str, Vec<&'static RemoteFn>>,
+    by_name: NameIndex<RemoteFn>,
 }
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut by_type = FxHashMap::default();
-        let mut by_name: FxHashMap<&'static str, Vec<&'static RemoteFn>> = FxHashMap::default();
-        for f in REMOTE_FNS.iter() {
-            by_type.insert((f.type_id)(), f);
-            by_name.entry(f.name).or_default().push(f);
-        }
+        let by_type = REMOTE_FNS.iter().map(|f| ((f.type_id)(), f)).collect();
+        let by_name = NameIndex::new(&REMOTE_FNS, |f| f.name);
         Index { by_type, by_name }
     })
 }
@@ -83,19 +80,7 @@ pub fn user_fn_op<F: 'static>(usage: Usage) -> Option<Operation> {
 
 fn build_user_fn(cx: TaskContext<'_>, params: &[u8]) -> Result<Kernel> {
     let (name, usage): (String, Usage) = decode_params(USER_FN, params)?;
-    let f = match index().by_name.get(name.as_str()).map(Vec::as_slice) {
-        Some([one]) => *one,
-        Some(_) => {
-            return Err(Error::wire(format!(
-                "user function {name} is registered more than once"
-            )))
-        }
-        None => {
-            return Err(Error::wire(format!(
-                "no user function {name} in this executable"
-            )))
-        }
-    };
+    let f = index().by_name.get("user function", &name)?;
     (f.kernel)(usage, cx).unwrap_or_else(|| {
         Err(Error::wire(format!(
             "user function {name} cannot be called as {usage:?}"

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::remote::name_index::NameIndex;
 use crate::remote::operation::{config, decode_params};
 use crate::value::Value;
 
@@ -44,16 +45,15 @@ pub static VALUE_CODECS: [ValueCodec];
 
 struct Index {
     by_type: FxHashMap<TypeId, &'static ValueCodec>,
-    by_name: FxHashMap<&'static str, Vec<&'static ValueCodec>>,
+    by_name: NameIndex<ValueCodec>,
 }
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let mut by_type: FxHashMap<TypeId, &'static ValueCodec> = FxHashMap::default();
-        let mut by_name: FxHashMap<&'static str, Vec<&'static ValueCodec>> = FxHashMap::default();
+        let by_name = NameIndex::new(&VALUE_CODECS, |c| c.name);
         for c in VALUE_CODECS.iter() {
-            by_name.entry(c.name).or_default().push(c);
             // Two codecs for one type (a user registering a type the runtime already covers):
             // keep the one whose name sorts first, so every process of the build picks the same.
             by_type
@@ -85,15 +85,7 @@ pub fn codec_for<T: 'static>() -> Option<&'static ValueCodec> {
 /// # Errors
 /// [`Error::Wire`] if no codec, or more than one, has that name.
 pub fn codec_named(name: &str) -> Result<&'static ValueCodec> {
-    match index().by_name.get(name).map(Vec::as_slice) {
-        Some([one]) => Ok(one),
-        Some(_) => Err(Error::wire(format!(
-            "value codec {name:?} is registered more than once"
-        ))),
-        None => Err(Error::wire(format!(
-            "no value codec {name:?} in this executable"
-        ))),
-    }
+    index().by_name.get("value codec", name)
 }
 
 /// Encodes `value` as `(codec name, bytes)`.
