@@ -581,17 +581,28 @@ fn extreme_of<T: Ord + Clone + Send + Sync + 'static>(
         step,
         input,
         || None,
-        move |acc, t| match acc {
-            Some(old) if !better(&t, old) => {}
-            _ => *acc = Some(t),
-        },
-        move |parts| {
-            parts
-                .into_iter()
-                .flatten()
-                .reduce(|a, b| if better(&b, &a) { b } else { a })
-        },
+        move |acc, t| fold_extreme(acc, t, better),
+        move |parts| merge_extremes(parts, better),
     )
+}
+
+/// Keeps `t` in `acc` if it is `better` than what is there (the first of equals stays).
+pub(crate) fn fold_extreme<T>(acc: &mut Option<T>, t: T, better: impl Fn(&T, &T) -> bool) {
+    match acc {
+        Some(old) if !better(&t, old) => {}
+        _ => *acc = Some(t),
+    }
+}
+
+/// The best of the partial extremes, the earliest of equals.
+pub(crate) fn merge_extremes<T>(
+    parts: Vec<Option<T>>,
+    better: impl Fn(&T, &T) -> bool,
+) -> Option<T> {
+    parts
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| if better(&b, &a) { b } else { a })
 }
 
 /// `min()`'s kernels for items of type `T`.

@@ -18,7 +18,9 @@ use super::plan::{Aggregate, ReadPlan, StrCountsPartial, TopK};
 use super::strcount::StrCounts;
 use super::Bag;
 use crate::delayed::Delayed;
-use crate::item_fn::{can_aggregate, item_fn_name, keep_top, type_key, AggKind, AggStep};
+use crate::item_fn::{
+    can_aggregate, fold_extreme, item_fn_name, keep_top, merge_extremes, type_key, AggKind, AggStep,
+};
 use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
 
@@ -265,16 +267,8 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         let (graph, root) = self.tree(
             op,
             || None,
-            move |acc: &mut Option<T>, t| match acc {
-                Some(old) if !better(&t, old) => {}
-                _ => *acc = Some(t),
-            },
-            move |parts| {
-                parts
-                    .into_iter()
-                    .flatten()
-                    .reduce(|a, b| if better(&b, &a) { b } else { a })
-            },
+            move |acc: &mut Option<T>, t| fold_extreme(acc, t, better),
+            move |parts| merge_extremes(parts, better),
         );
         Delayed::from_graph(Arc::new(graph), root)
     }
