@@ -321,6 +321,43 @@ remote_fn! {
     fn is_even_u64(x: &u64) -> bool { x.is_multiple_of(2) }
 }
 
+remote_fn! {
+    /// A partition's running totals.
+    fn running_totals(part: Vec<u64>) -> Vec<u64> {
+        part.iter()
+            .scan(0, |acc, x| {
+                *acc += x;
+                Some(*acc)
+            })
+            .collect()
+    }
+}
+
+/// `map_partitions` of a registered function, after a chain and on its own, then aggregated.
+fn bag_map_partitions() {
+    let b = Bag::range(100, 4)
+        .filter(is_even_u64)
+        .map_partitions(running_totals);
+    let local = b.compute().unwrap();
+    let remote = child::compute_remote(&b.graph(), &b.keys()).unwrap();
+    let remote: Vec<u64> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<u64>>().unwrap().clone())
+        .collect();
+    assert_eq!(remote, local);
+    // Four partitions of 25 numbers each; the totals restart in each.
+    let reference: Vec<u64> = (0..4_u64)
+        .flat_map(|p| running_totals((p * 25..(p + 1) * 25).filter(|x| x % 2 == 0).collect()))
+        .collect();
+    assert_eq!(remote, reference);
+    let top = b.max();
+    let v = child::compute_remote(&top.graph(), std::slice::from_ref(top.key())).unwrap();
+    assert_eq!(
+        *v[0].downcast_ref::<Option<u64>>().unwrap(),
+        local.iter().copied().max()
+    );
+}
+
 /// A chain of registered item functions (filter, map, flat_map, pluck) over text lines and over
 /// a sequence, collected in the child.
 fn bag_chains() {
@@ -803,6 +840,7 @@ fn main() {
         ("bag_chains", bag_chains),
         ("word_count_pipeline", word_count_pipeline),
         ("bag_aggregates", bag_aggregates),
+        ("bag_map_partitions", bag_map_partitions),
         ("h2o_groupby_q1_to_q5", h2o_groupby_q1_to_q5),
         ("join_broadcast_and_shuffle", join_broadcast_and_shuffle),
         ("set_index_loc_and_sort", set_index_loc_and_sort),

@@ -43,6 +43,8 @@ pub enum ItemUse {
     Collect,
     /// `topk(k, f)`: one step of the top-`k` tree by the key `f(&item)`.
     TopK,
+    /// `map_partitions(f)`: `f(items)` of each whole partition; ends the chain.
+    Partitions,
 }
 
 /// A registered item function, made by [`remote_fn!`](crate::remote_fn).
@@ -204,6 +206,24 @@ fn collect<T: Clone + Send + Sync + 'static>(
     Ok(Box::new(kernel))
 }
 
+/// A kernel running `f` on each whole partition's items, read through the chain.
+#[doc(hidden)]
+pub fn partitions<A, U>(f: fn(Vec<A>) -> Vec<U>, prev: Option<AnyBox>) -> Result<AnyBox>
+where
+    A: Clone + Send + Sync + 'static,
+    U: Send + Sync + 'static,
+{
+    let t = terminal(prev)?;
+    let reader = reader_of::<A>(t.prev)?;
+    let input = t.input;
+    let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
+        let mut items: Vec<A> = Vec::new();
+        reader(inputs.swap_remove(0), &input, &mut |x| items.push(x))?;
+        Ok(value(f(items)))
+    });
+    Ok(Box::new(kernel))
+}
+
 /// What a terminal use (`Collect`) is handed: the reader so far, the use of the chain's
 /// last step (which decides the item type), and the input partition's key.
 #[doc(hidden)]
@@ -258,6 +278,7 @@ pub fn finish<T: Clone + Send + Sync + 'static>(usage: ItemUse, t: Terminal) -> 
 /// | `fn(&[&A]) -> R` | `combine` |
 /// | `fn(A) -> R` | `Bag::map` |
 /// | `fn(A) -> Vec<U>` | `Bag::map`, `Bag::flat_map` |
+/// | `fn(Vec<A>) -> Vec<U>` | the same, and `Bag::map_partitions` |
 /// | `fn(&A, &mut dyn FnMut(&str))` | `Bag::str_frequencies` |
 ///
 /// Item and result types must be `Clone + Send + Sync + 'static`. Values a function needs
@@ -340,6 +361,20 @@ macro_rules! remote_fn {
             }),
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
                 .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
+            _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : Vec<$ea:ty> ) -> Vec<$u:ty> $body:block) => {
+        $(#[$m])* $v fn $name($a: Vec<$ea>) -> Vec<$u> $body
+        $crate::register_item_type!($u);
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Map => Some($crate::__private::item::map::<Vec<$ea>, Vec<$u>>($name, prev)),
+            $crate::ItemUse::FlatMap => Some($crate::__private::item::flat_map::<Vec<$ea>, $u>($name, prev)),
+            $crate::ItemUse::Partitions => Some($crate::__private::item::partitions::<$ea, $u>($name, prev)),
+            $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev).and_then(|t| match t.after {
+                $crate::ItemUse::FlatMap => $crate::__private::item::finish::<$u>(usage, t),
+                _ => $crate::__private::item::finish::<Vec<$u>>(usage, t),
+            })),
             _ => None,
         });
     };

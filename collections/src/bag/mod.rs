@@ -25,7 +25,7 @@ use partita_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-use self::plan::{Collect, ReadPlan, SourceSpec};
+use self::plan::{Collect, MapPartitions, ReadPlan, SourceSpec};
 use crate::delayed::Delayed;
 use crate::error::Result;
 use crate::item_fn::{item_fn_name, ItemUse};
@@ -386,6 +386,15 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         F: Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
     {
         let mut graph = self.graph.clone();
+        if let (Some(plan), Some(name)) = (&self.plan, item_fn_name::<F>()) {
+            let op = MapPartitions {
+                plan: ReadPlan::clone(plan),
+                f: name.to_string(),
+            };
+            let layer = unique("map-partitions");
+            blockwise(&mut graph, &layer, &op, self.input_keys().map(|k| vec![k]));
+            return Bag::materialized(graph, layer, self.npartitions);
+        }
         let name = self.partition_layer(&mut graph, unique("map-partitions"), move |_, items| {
             Ok(f(items))
         });

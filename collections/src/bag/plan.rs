@@ -260,3 +260,29 @@ impl Op for TopK {
 }
 
 register_op!(TopK);
+
+/// `map_partitions(f)`, `f` a registered function: `f` of each whole partition's items.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct MapPartitions {
+    pub(crate) plan: ReadPlan,
+    pub(crate) f: String,
+}
+
+impl Op for MapPartitions {
+    const NAME: &'static str = "bag.map_partitions";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> Result<Kernel> {
+        let terminal = Terminal {
+            prev: self.plan.reader()?,
+            after: ItemUse::Partitions,
+            input: one_input(cx)?,
+        };
+        kernel_of(apply(
+            &self.f,
+            ItemUse::Partitions,
+            Some(Box::new(terminal)),
+        )?)
+    }
+}
+
+register_op!(MapPartitions);
