@@ -315,6 +315,29 @@ fn bag_aggregates() {
     let sum = lengths.sum();
     let v = child::compute_remote(&sum.graph(), std::slice::from_ref(sum.key())).unwrap();
     assert_eq!(*v[0].downcast_ref::<usize>().unwrap(), 3);
+
+    let mean = r.mean();
+    let v = child::compute_remote(&mean.graph(), std::slice::from_ref(mean.key())).unwrap();
+    assert_eq!(*v[0].downcast_ref::<Option<f64>>().unwrap(), Some(499.5));
+    assert_eq!(mean.compute().unwrap(), Some(499.5));
+
+    let parity = Bag::range(10, 3).map(modulo_three).frequencies();
+    let v = child::compute_remote(&parity.graph(), &parity.keys()).unwrap();
+    let mut got = v[0].downcast_ref::<Vec<(u64, u64)>>().unwrap().clone();
+    got.sort();
+    assert_eq!(got, vec![(0, 4), (1, 3), (2, 3)]);
+
+    let words = Bag::from_sequence(["b", "a", "b", "c", "b"].map(String::from).to_vec(), 2);
+    let f = words.frequencies();
+    let v = child::compute_remote(&f.graph(), &f.keys()).unwrap();
+    let mut got = v[0].downcast_ref::<Vec<(String, u64)>>().unwrap().clone();
+    got.sort();
+    let expect: Vec<(String, u64)> = vec![("a".into(), 1), ("b".into(), 3), ("c".into(), 1)];
+    assert_eq!(got, expect);
+}
+
+remote_fn! {
+    fn modulo_three(x: u64) -> u64 { x % 3 }
 }
 
 remote_fn! {

@@ -433,6 +433,10 @@ pub enum AggKind {
     Min,
     /// `max()`: the largest item, if any.
     Max,
+    /// `mean()`: the sum and the count of the items as `(f64, u64)`.
+    Mean,
+    /// `frequencies()`: each distinct item with its count.
+    Frequencies,
 }
 
 /// Where in an aggregation's tree a task sits.
@@ -658,6 +662,54 @@ pub fn max_of<T: Ord + Clone + Send + Sync + 'static>(
     extreme_of::<T>(step, input, |new, old| new > old)
 }
 
+/// `mean()`'s kernels: the `(sum, count)` the local tree folds.
+#[doc(hidden)]
+pub fn mean_of<T: crate::bag::AsF64 + Clone + Send + Sync + 'static>(
+    step: AggStep,
+    input: AggInput,
+) -> Result<Kernel> {
+    tree_kernel::<T, (f64, u64)>(
+        step,
+        input,
+        || (0.0, 0),
+        |acc, t| {
+            acc.0 += t.as_f64();
+            acc.1 += 1;
+        },
+        |parts| {
+            parts
+                .into_iter()
+                .fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        },
+    )
+}
+
+/// `frequencies()`' kernels: the local tree's count tables, then their pairs.
+#[doc(hidden)]
+pub fn frequencies_of<T>(step: AggStep, input: AggInput) -> Result<Kernel>
+where
+    T: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+{
+    use crate::bag::{merge_counts, Counts};
+    if step == AggStep::Finish {
+        let [key] = input.deps.as_slice() else {
+            return Err(wire("frequencies finish from one table".into()));
+        };
+        let key = key.clone();
+        return Ok(Arc::new(move |mut inputs: Vec<Value>| {
+            let m = partita_runtime::downcast_owned::<Counts<T>>(inputs.swap_remove(0), &key)?;
+            Ok(value(m.into_iter().collect::<Vec<(T, u64)>>()))
+        }));
+    }
+    tree_kernel::<T, Counts<T>>(
+        step,
+        input,
+        Counts::<T>::default,
+        |counts, t| *counts.entry(t).or_insert(0) += 1,
+        merge_counts,
+    )
+}
+
 /// Picks a type's aggregations by the bounds it meets (an item type registered by
 /// [`remote_fn!`](crate::remote_fn) may lack an order or an `Add`).
 #[doc(hidden)]
@@ -828,6 +880,48 @@ pub fn topk_step<A, K>(
     Ok(Box::new(f(key, *input)?))
 }
 
+/// `mean()` for a type with [`AsF64`](crate::AsF64).
+#[doc(hidden)]
+pub trait ViaF64 {
+    /// `mean()`'s kernels.
+    fn mean_fn(&self) -> Option<AggFn>;
+}
+impl<T: crate::bag::AsF64 + Clone + Send + Sync + 'static> ViaF64 for Probe<T> {
+    fn mean_fn(&self) -> Option<AggFn> {
+        Some(mean_of::<T>)
+    }
+}
+/// No `mean()` for other types.
+#[doc(hidden)]
+pub trait NoF64 {
+    /// None.
+    fn mean_fn(&self) -> Option<AggFn> {
+        None
+    }
+}
+impl<T> NoF64 for &Probe<T> {}
+
+/// `frequencies()` for a type with `Hash` and `Eq`.
+#[doc(hidden)]
+pub trait ViaHash {
+    /// `frequencies()`' kernels.
+    fn frequencies_fn(&self) -> Option<AggFn>;
+}
+impl<T: std::hash::Hash + Eq + Clone + Send + Sync + 'static> ViaHash for Probe<T> {
+    fn frequencies_fn(&self) -> Option<AggFn> {
+        Some(frequencies_of::<T>)
+    }
+}
+/// No `frequencies()` for other types.
+#[doc(hidden)]
+pub trait NoHash {
+    /// None.
+    fn frequencies_fn(&self) -> Option<AggFn> {
+        None
+    }
+}
+impl<T> NoHash for &Probe<T> {}
+
 /// Registers the aggregations of item type `$t` at link time.
 #[macro_export]
 #[doc(hidden)]
@@ -843,7 +937,8 @@ macro_rules! register_item_type {
                 aggregate: |kind, step, input| {
                     #[allow(unused_imports)]
                     use $crate::__private::item::{
-                        NoAdd as _, NoOrd as _, ViaAdd as _, ViaOrd as _,
+                        NoAdd as _, NoF64 as _, NoHash as _, NoOrd as _, ViaAdd as _, ViaF64 as _,
+                        ViaHash as _, ViaOrd as _,
                     };
                     let probe = $crate::__private::item::Probe::<$t>(::std::marker::PhantomData);
                     #[allow(unreachable_patterns)]
@@ -852,6 +947,8 @@ macro_rules! register_item_type {
                         $crate::AggKind::Sum => (&probe).sum_fn(),
                         $crate::AggKind::Min => (&probe).ord_fns().map(|(min, _)| min),
                         $crate::AggKind::Max => (&probe).ord_fns().map(|(_, max)| max),
+                        $crate::AggKind::Mean => (&probe).mean_fn(),
+                        $crate::AggKind::Frequencies => (&probe).frequencies_fn(),
                         _ => None,
                     };
                     f.map(|f| f(step, input))
@@ -862,6 +959,7 @@ macro_rules! register_item_type {
 }
 
 crate::register_item_type!(bool);
+crate::register_item_type!(char);
 crate::register_item_type!(i8);
 crate::register_item_type!(i16);
 crate::register_item_type!(i32);

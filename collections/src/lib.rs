@@ -52,9 +52,10 @@ pub mod __private {
     /// The item adapters of `remote_fn!`.
     pub mod item {
         pub use crate::item_fn::{
-            count_of, filter, finish, flat_map, map, max_of, min_of, partitions, pluck, str_keys,
-            sum_of, terminal, topk_of, topk_step, AggFn, AggInput, NoAdd, NoOrd, NoOrdKey, Probe,
-            Terminal, TopKFn, TopKInput, ViaAdd, ViaOrd, ViaOrdKey,
+            count_of, filter, finish, flat_map, frequencies_of, map, max_of, mean_of, min_of,
+            partitions, pluck, str_keys, sum_of, terminal, topk_of, topk_step, AggFn, AggInput,
+            NoAdd, NoF64, NoHash, NoOrd, NoOrdKey, Probe, Terminal, TopKFn, TopKInput, ViaAdd,
+            ViaF64, ViaHash, ViaOrd, ViaOrdKey,
         };
     }
     pub use crate::layer::build_op;

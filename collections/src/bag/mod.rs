@@ -14,6 +14,7 @@ mod shuffle;
 mod strcount;
 pub use self::plan::{ItemSource, ITEM_SOURCES};
 pub use self::reduce::AsF64;
+pub(crate) use self::reduce::{merge_counts, Counts};
 #[cfg(test)]
 mod test;
 

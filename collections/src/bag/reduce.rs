@@ -28,6 +28,24 @@ use crate::names::unique;
 /// collides heavily.
 type ItemMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+/// `frequencies()`' partial tables.
+pub(crate) type Counts<T> = ItemMap<T, u64>;
+
+/// `frequencies()`' merge of partial tables.
+pub(crate) fn merge_counts<T: Hash + Eq>(parts: Vec<Counts<T>>) -> Counts<T> {
+    parts
+        .into_iter()
+        .reduce(|a, b| merge_maps(a, b, |x, y| *x += y))
+        .unwrap_or_default()
+}
+
+crate::remote_fn! {
+    /// The whole item as its one key: `frequencies()` of strings, through `str_frequencies`.
+    fn whole_string(s: &String, count: &mut dyn FnMut(&str)) {
+        count(s)
+    }
+}
+
 /// How many partial results one combine task reads.
 const SPLIT_EVERY: usize = 8;
 
@@ -284,6 +302,11 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     where
         T: AsF64,
     {
+        if let Some((mut graph, root)) = self.described_tree("mean", AggKind::Mean) {
+            let name = unique("mean");
+            let key = blockwise(&mut graph, &name, &MeanOf, [vec![root]]).swap_remove(0);
+            return Delayed::from_graph(Arc::new(graph), key);
+        }
         let (graph, root) = self.tree(
             "mean",
             || (0.0_f64, 0_u64),
@@ -297,8 +320,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                     .fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
             },
         );
-        Delayed::<(f64, u64)>::from_graph(Arc::new(graph), root)
-            .map(|&(sum, n)| (n > 0).then(|| sum / n as f64))
+        Delayed::<(f64, u64)>::from_graph(Arc::new(graph), root).map(mean_of_sum)
     }
 
     /// Each distinct item with the number of times it occurs, in one partition (in no particular
@@ -317,21 +339,27 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     {
         // Bags of strings (word counts) get a table built for them; see `strcount.rs`.
         if let Some(strings) = (self as &dyn Any).downcast_ref::<Bag<String>>() {
-            let counted: Box<dyn Any> = Box::new(strings.str_frequencies(|s, count| count(s)));
+            let counted: Box<dyn Any> = Box::new(strings.str_frequencies(whole_string));
             if let Ok(bag) = counted.downcast::<Bag<(T, u64)>>() {
                 return *bag;
             }
         }
+        if let Some((mut graph, root)) = self.described_tree("frequencies", AggKind::Frequencies) {
+            let finish = Aggregate {
+                kind: AggKind::Frequencies,
+                step: AggStep::Finish,
+                item: type_key(std::any::TypeId::of::<T>()),
+                plan: None,
+            };
+            let name = unique("frequencies");
+            blockwise(&mut graph, &name, &finish, [vec![root]]);
+            return Bag::materialized(graph, name, 1);
+        }
         let (graph, root) = self.tree(
             "frequencies",
-            ItemMap::<T, u64>::default,
+            Counts::<T>::default,
             |counts, t| *counts.entry(t).or_insert(0) += 1,
-            |parts| {
-                parts
-                    .into_iter()
-                    .reduce(|a, b| merge_maps(a, b, |x, y| *x += y))
-                    .unwrap_or_default()
-            },
+            merge_counts,
         );
         single(graph, root, "frequencies", |m: ItemMap<T, u64>| {
             m.into_iter().collect()
@@ -560,6 +588,34 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         Bag::materialized(graph, name, 1)
     }
 }
+
+/// The mean from `mean()`'s `(sum, count)`.
+fn mean_of_sum(&(sum, n): &(f64, u64)) -> Option<f64> {
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// `mean()`'s last step: the mean from the root's `(sum, count)`.
+#[derive(Serialize, Deserialize)]
+struct MeanOf;
+
+impl Op for MeanOf {
+    const NAME: &'static str = "bag.mean";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let [input] = cx.deps else {
+            return Err(partita_runtime::Error::Wire {
+                message: format!("{} reads one (sum, count), not {}", cx.key, cx.deps.len()),
+            });
+        };
+        let input = input.clone();
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let acc = partita_runtime::downcast::<(f64, u64)>(&inputs[0], &input)?;
+            Ok(value(mean_of_sum(acc)))
+        }))
+    }
+}
+
+register_op!(MeanOf);
 
 /// Merges string-count tables (none: an empty table).
 #[derive(Serialize, Deserialize)]

@@ -225,3 +225,5 @@ crate::register_value!((), "()");
 crate::register_value!(Vec<(String, u64)>, "Vec<(String, u64)>");
 crate::register_value!(Vec<(String, usize)>, "Vec<(String, usize)>");
 crate::register_value!(Vec<Vec<String>>, "Vec<Vec<String>>");
+crate::register_value!(Vec<(u64, u64)>, "Vec<(u64, u64)>");
+crate::register_value!(Vec<(i64, u64)>, "Vec<(i64, u64)>");
