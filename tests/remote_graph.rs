@@ -642,6 +642,27 @@ fn frame_closure_is_refused() {
     assert_eq!(mapped.len().unwrap(), x.npartitions());
 }
 
+remote_fn! {
+    /// The first two rows of a partition whose `v1` is positive.
+    fn head_positive(b: RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+        let v1 = b
+            .column_by_name("v1")
+            .ok_or_else(|| arrow::error::ArrowError::SchemaError("no v1".into()))?;
+        let keep = arrow::compute::kernels::cmp::gt(v1, &Int64Array::new_scalar(0))?;
+        let kept = arrow::compute::filter_record_batch(&b, &keep)?;
+        Ok(kept.slice(0, kept.num_rows().min(2)))
+    }
+}
+
+/// A `map_partitions` of a registered function ships, and its answer is the function's.
+fn frame_map_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = h2o_csv(dir.path(), 500);
+    let mapped = x.map_partitions(x.schema().clone(), head_positive);
+    let table = same_here_and_there(&mapped);
+    assert_eq!(table.num_rows(), 2 * x.npartitions());
+}
+
 /// The whole array from its blocks, as they came back from the child.
 fn assemble<T: Element>(a: &Array<T>, parts: Vec<Value>) -> ArrayD<T> {
     let chunks = a.chunks();
@@ -869,6 +890,7 @@ fn main() {
         ("set_index_loc_and_sort", set_index_loc_and_sort),
         ("filter_with_column_select", filter_with_column_select),
         ("frame_closure_is_refused", frame_closure_is_refused),
+        ("frame_map_partitions", frame_map_partitions),
         ("hdf5_centred_rows", hdf5_centred_rows),
         ("array_operations", array_operations),
         (

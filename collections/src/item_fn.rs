@@ -279,6 +279,7 @@ pub fn finish<T: Clone + Send + Sync + 'static>(usage: ItemUse, t: Terminal) -> 
 /// | `fn(A) -> R` | `Bag::map` |
 /// | `fn(A) -> Vec<U>` | `Bag::map`, `Bag::flat_map` |
 /// | `fn(Vec<A>) -> Vec<U>` | the same, and `Bag::map_partitions` |
+/// | `fn(A) -> Result<R, E>` | `DataFrame::map_partitions` (`A`, `R`: `RecordBatch`) |
 /// | `fn(&A, &mut dyn FnMut(&str))` | `Bag::str_frequencies` |
 ///
 /// Item and result types must be `Clone + Send + Sync + 'static`. Values a function needs
@@ -362,6 +363,12 @@ macro_rules! remote_fn {
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
                 .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
             _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : $ta:ty ) -> Result<$r:ty, $e:ty> $body:block) => {
+        $(#[$m])* $v fn $name($a: $ta) -> Result<$r, $e> $body
+        $crate::__private::register_fn!(@register $name, TryOwned1, |cx| {
+            $crate::__private::try_owned1::<$ta, $r, $e>($name, cx)
         });
     };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : Vec<$ea:ty> ) -> Vec<$u:ty> $body:block) => {

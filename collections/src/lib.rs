@@ -46,7 +46,7 @@ pub use self::text::{split_whitespace, SplitWhitespace};
 /// What the registration macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use partita_runtime::__private::{linkme, type_id_of};
+    pub use partita_runtime::__private::{linkme, try_owned1, type_id_of};
     pub use partita_runtime::register_fn;
 
     /// The item adapters of `remote_fn!`.

@@ -33,8 +33,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use partita_runtime::{
-    downcast, value, Graph, Kernel, Operation, Runtime, Task, TaskContext, TaskKey, Value,
-    FIRST_INPUT,
+    downcast, user_fn_op, value, Graph, Kernel, Operation, Runtime, Task, TaskContext, TaskKey,
+    Usage, Value, FIRST_INPUT,
 };
 use serde::{Deserialize, Serialize};
 
@@ -483,12 +483,23 @@ impl DataFrame {
         E: fmt::Display,
         F: Fn(RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
     {
-        self.map_partitions_indexed(schema, move |_, b| f(b))
+        let op = user_fn_op::<F>(Usage::TryOwned1);
+        self.partitions_layer(schema, op, move |_, b| f(b))
     }
 
     /// [`map_partitions`](Self::map_partitions) where `f` also gets the partition's number.
     /// Sinks use it to name one file per partition.
     pub fn map_partitions_indexed<E, F>(&self, schema: SchemaRef, f: F) -> DataFrame
+    where
+        E: fmt::Display,
+        F: Fn(usize, RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
+    {
+        self.partitions_layer(schema, None, f)
+    }
+
+    /// The layer of [`map_partitions_indexed`](Self::map_partitions_indexed), its tasks
+    /// described by `op` when `f` is a registered function.
+    fn partitions_layer<E, F>(&self, schema: SchemaRef, op: Option<Operation>, f: F) -> DataFrame
     where
         E: fmt::Display,
         F: Fn(usize, RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
@@ -508,7 +519,7 @@ impl DataFrame {
                         .map(value)
                         .map_err(|e| partita_runtime::Error::failed(out.clone(), e.to_string()))
                 });
-                Task::new(output, vec![input], kernel)
+                Task::new(output, vec![input], kernel).with_op_opt(op.clone())
             })
             .collect();
         graph.add_layer(name.clone(), tasks);

@@ -45,7 +45,7 @@ pub use self::wire::{
 /// What the registration macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::user_fn::{call0, ref1, ref2, slice, type_id_of};
+    pub use super::user_fn::{call0, ref1, ref2, slice, try_owned1, type_id_of};
     pub use super::value_codec::{bincode_decode, bincode_encode};
     pub use linkme;
 }

@@ -32,6 +32,9 @@ pub enum Usage {
     Ref2,
     /// `f(&[&a, &b, ...])` on every input, as `combine` calls it.
     Slice,
+    /// `f(a)` on one input taken by value (a clone of it), whose error fails the task with its
+    /// text, as `DataFrame::map_partitions` calls it.
+    TryOwned1,
 }
 
 /// A registered user function. Made by [`register_fn!`](crate::register_fn).
@@ -157,6 +160,26 @@ pub fn slice<A: 'static, R: Send + Sync + 'static>(
             .map(|(v, k)| downcast::<A>(v, k))
             .collect::<Result<Vec<&A>>>()?;
         Ok(value(f(&vs)))
+    }))
+}
+
+/// [`Usage::TryOwned1`]'s kernel.
+#[doc(hidden)]
+pub fn try_owned1<A, R, E>(
+    f: fn(A) -> std::result::Result<R, E>,
+    cx: TaskContext<'_>,
+) -> Result<Kernel>
+where
+    A: Clone + Send + Sync + 'static,
+    R: Send + Sync + 'static,
+    E: std::fmt::Display + 'static,
+{
+    arity(cx, 1)?;
+    let (input, out) = (cx.deps[0].clone(), cx.key.clone());
+    Ok(Arc::new(move |inputs: Vec<Value>| {
+        let a = downcast::<A>(&inputs[0], &input)?.clone();
+        f(a).map(value)
+            .map_err(|e| Error::failed(out.clone(), e.to_string()))
     }))
 }
 
