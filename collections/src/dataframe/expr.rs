@@ -459,9 +459,7 @@ fn unknown_column(name: &str, schema: &Schema) -> Error {
 }
 
 pub(crate) fn arrow_error(e: arrow::error::ArrowError) -> Error {
-    Error::Arrow {
-        message: e.to_string(),
-    }
+    Error::from(e)
 }
 
 fn literal_type(l: &Literal) -> DataType {
