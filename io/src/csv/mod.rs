@@ -18,7 +18,9 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use partita_collections::{dtype_name, layer, register_op, ColumnSource, DataFrame, Dtype, Op};
+use partita_collections::{
+    dtype_name, layer, register_op, ColumnSource, ColumnType, DataFrame, Op,
+};
 use partita_runtime::{downcast, value, Graph, Kernel, Runtime, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +45,7 @@ pub struct CsvOptions {
     /// Rows to infer the schema from.
     pub sample_rows: usize,
     /// Column types that override inference, by name.
-    pub dtypes: Vec<(String, Dtype)>,
+    pub dtypes: Vec<(String, ColumnType)>,
     /// Drops rows whose number of fields is wrong instead of failing; each dropped row is
     /// logged with its file and line (a `tracing` warning).
     pub skip_bad_lines: bool,
@@ -74,7 +76,7 @@ impl Default for CsvOptions {
 
 impl CsvOptions {
     /// Reads column `name` as `dtype`, whatever inference says.
-    pub fn dtype(mut self, name: &str, dtype: Dtype) -> Self {
+    pub fn dtype(mut self, name: &str, dtype: ColumnType) -> Self {
         self.dtypes.push((name.to_string(), dtype));
         self
     }
@@ -526,7 +528,7 @@ fn describe(
     if let Some(f) = column {
         out.push_str(&format!(
             " (column {:?} was inferred as {} from the first {} rows; read it with \
-             CsvOptions::default().dtype({:?}, Dtype::String) or the type it really has)",
+             CsvOptions::default().dtype({:?}, ColumnType::String) or the type it really has)",
             f.name(),
             dtype_name(f.data_type()),
             options.sample_rows,
