@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray, UInt64Array};
-use partita::collections::Dtype;
+use partita::collections::ColumnType;
 use partita::io::{read_csv, to_csv, CsvOptions, Error};
 use partita::prelude::*;
 
@@ -133,11 +133,14 @@ fn a_type_change_late_in_the_file_names_file_line_and_column() {
         assert!(err.contains("late.csv:2502:"), "{err}");
         assert!(!err.contains(" line "), "one location, not two: {err}");
         assert!(err.contains("\"amount\""), "{err}");
-        assert!(err.contains("dtype(\"amount\", Dtype::String)"), "{err}");
+        assert!(
+            err.contains("dtype(\"amount\", ColumnType::String)"),
+            "{err}"
+        );
     }
     let df = read_csv(
         path.as_path(),
-        CsvOptions::default().dtype("amount", Dtype::String),
+        CsvOptions::default().dtype("amount", ColumnType::String),
     )
     .unwrap();
     let out = df.reset_index_on(&rt()).unwrap();
@@ -309,7 +312,7 @@ fn a_query_decodes_only_the_columns_it_needs() {
     }
     std::fs::write(&path, csv).unwrap();
     // `junk` is declared an integer it is not: decoding it fails.
-    let options = CsvOptions::default().dtype("junk", Dtype::Int64);
+    let options = CsvOptions::default().dtype("junk", ColumnType::Int64);
     let df = read_csv(path.as_path(), options).unwrap();
     assert!(
         df.compute_on(&rt()).is_err(),

@@ -1,5 +1,7 @@
 //! The collections' one error type.
 
+use partita_runtime::SharedError;
+
 /// What can go wrong building or computing a collection.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -29,11 +31,19 @@ pub enum Error {
         message: String,
     },
     /// An arrow kernel failed (a cast that cannot be done, say).
-    #[error("arrow: {message}")]
+    #[error("arrow: {source}")]
     Arrow {
-        /// Arrow's message.
-        message: String,
+        /// Arrow's error.
+        source: SharedError<arrow::error::ArrowError>,
     },
+}
+
+impl From<arrow::error::ArrowError> for Error {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        Error::Arrow {
+            source: SharedError::new(e),
+        }
+    }
 }
 
 impl Error {

@@ -26,8 +26,8 @@ pub use self::array::{
 pub use self::bag::{AsF64, Bag, ItemSource, Reader, ITEM_SOURCES};
 pub use self::dataframe::{
     col, count, dtype_name, first, last, lit, max, mean, min, serde_array, serde_schema, size, std,
-    sum, var, Agg, AggFunc, BinaryOp, ColumnSource, DataFrame, Dtype, Expr, GroupBy, How, Literal,
-    Merge, SHUFFLE_ABOVE,
+    sum, var, Agg, AggFunc, BinaryOp, ColumnSource, ColumnType, DataFrame, Expr, GroupBy, How,
+    Literal, Merge, SHUFFLE_ABOVE,
 };
 pub use self::delayed::{
     combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,

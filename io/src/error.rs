@@ -1,9 +1,14 @@
 //! The IO crate's one error type.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use partita_collections::DType;
+use partita_runtime::SharedError;
+
+/// The cause of a Parquet, IPC or HDF5 error: a `ParquetError`, an `ArrowError`, an
+/// `hdf5_metno::Error`, a `std::io::Error`, or a [`Message`](partita_runtime::Message) when
+/// the check was partita's own.
+pub type Cause = SharedError<dyn std::error::Error + Send + Sync>;
 
 /// What can go wrong reading or writing data.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -15,7 +20,7 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: Arc<std::io::Error>,
+        source: SharedError<std::io::Error>,
     },
     /// A glob pattern matched no file.
     #[error("no files match {pattern}")]
@@ -39,28 +44,34 @@ pub enum Error {
         path: PathBuf,
         /// The line (counted from 1 over the whole file), when known.
         line: Option<u64>,
-        /// What is wrong.
+        /// What is wrong, with arrow's message when arrow reported it.
         message: String,
+        /// Arrow's error, when arrow reported it (a value that does not parse, say).
+        source: Option<SharedError<arrow::error::ArrowError>>,
     },
     /// A Parquet file could not be read or written.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {source}", path.display())]
     Parquet {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        message: String,
+        source: Cause,
     },
     /// An Arrow IPC file could not be read.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {source}", path.display())]
     Ipc {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        message: String,
+        source: Cause,
     },
     /// An HDF5 file or dataset could not be read or written: the file or the dataset is
     /// missing, its type has no [`DType`], or the HDF5 library reported an error.
-    #[error("{}, dataset {dataset:?}: {message}", path.display())]
+    #[error(
+        "{}, dataset {dataset:?}: {message}{}",
+        path.display(),
+        source.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+    )]
     Hdf5 {
         /// The file.
         path: PathBuf,
@@ -68,6 +79,9 @@ pub enum Error {
         dataset: String,
         /// What went wrong.
         message: String,
+        /// The error behind it, when there is one: the HDF5 library's (`hdf5_metno::Error`)
+        /// or the file system's (`std::io::Error`).
+        source: Option<Cause>,
     },
     /// An HDF5 dataset holds another element type than the one asked for.
     #[error(
@@ -102,13 +116,49 @@ impl Error {
             path: path.to_path_buf(),
             dataset: dataset.to_string(),
             message: message.to_string(),
+            source: None,
+        }
+    }
+
+    /// [`Error::Hdf5`] caused by `source` (an HDF5 or IO error); `what` says what was being done.
+    pub(crate) fn hdf5_by(
+        path: &Path,
+        dataset: &str,
+        what: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Hdf5 {
+            path: path.to_path_buf(),
+            dataset: dataset.to_string(),
+            message: what.to_string(),
+            source: Some(Cause::new_dyn(source)),
         }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source: Arc::new(source),
+            source: SharedError::new(source),
+        }
+    }
+
+    /// [`Error::Csv`] with no line, caused by an arrow error.
+    pub(crate) fn csv_arrow(path: impl Into<PathBuf>, source: arrow::error::ArrowError) -> Self {
+        Error::Csv {
+            path: path.into(),
+            line: None,
+            message: source.to_string(),
+            source: Some(SharedError::new(source)),
+        }
+    }
+
+    /// [`Error::Csv`] with no line and no arrow error behind it.
+    pub(crate) fn csv(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Csv {
+            path: path.into(),
+            line: None,
+            message: message.into(),
+            source: None,
         }
     }
 }

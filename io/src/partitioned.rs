@@ -26,7 +26,7 @@ pub(crate) fn layer_name(op: &str) -> Arc<str> {
 pub(crate) fn task_io_error(path: &Path, e: std::io::Error) -> partita_runtime::Error {
     partita_runtime::Error::Io {
         path: path.display().to_string(),
-        source: Arc::new(e),
+        source: partita_runtime::SharedError::new(e),
     }
 }
 
@@ -93,12 +93,12 @@ impl Op for WritePartition {
         let path = self.dir.join(format!("part-{i:05}.{}", format.ext()));
         Ok(Arc::new(move |inputs: Vec<Value>| {
             let batch = downcast::<RecordBatch>(&inputs[0], &input)?;
-            let fail = |message: String| partita_runtime::Error::failed(key.clone(), message);
-            write_atomic(&path, |w| format.write(w, batch)).map_err(|e| fail(e.to_string()))?;
+            let fail = |e: Error| partita_runtime::Error::failed_by(key.clone(), e);
+            write_atomic(&path, |w| format.write(w, batch)).map_err(fail)?;
             let name = StringArray::from(vec![path.display().to_string()]);
             RecordBatch::try_new(path_schema(), vec![Arc::new(name)])
                 .map(value)
-                .map_err(|e| fail(e.to_string()))
+                .map_err(|e| fail(partita_collections::Error::from(e).into()))
         }))
     }
 }

@@ -164,13 +164,13 @@ impl<T, F: Format<T>> Rolling<T, F> {
         Ok(())
     }
 
-    fn abandon(&mut self) -> String {
+    fn abandon(&mut self) -> PathBuf {
         match self.open.take() {
             Some(o) => {
                 let _ = std::fs::remove_file(&o.temporary);
-                o.path.display().to_string()
+                o.path
             }
-            None => self.dir.display().to_string(),
+            None => self.dir.clone(),
         }
     }
 }
@@ -217,11 +217,11 @@ where
                 }
                 Ok::<(), std::io::Error>(())
             })();
-            result.map_err(|e| format!("{}: {e}", s.abandon()))
+            result.map_err(|e| Error::io(s.abandon(), e))
         },
         |mut s: Rolling<T, F>| match s.close() {
             Ok(()) => Ok(s.written),
-            Err(e) => Err(format!("{}: {e}", s.abandon())),
+            Err(e) => Err(Error::io(s.abandon(), e)),
         },
     ))
 }

@@ -149,12 +149,74 @@ pub enum Error {
         /// The file involved.
         path: String,
         /// The OS error.
-        source: Arc<std::io::Error>,
+        source: SharedError<std::io::Error>,
     },
 }
 
 /// `Result` with the runtime's [`Error`] as its default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error shared by the clones of the error that holds it, so that an error enum can keep a
+/// typed cause and stay `Clone`.
+///
+/// Unlike an `Arc<E>` field, a `#[source] SharedError<E>` field in a `thiserror` enum gives `E`
+/// itself as the enum's [`source`](std::error::Error::source), so a walk down the source chain
+/// can downcast to `E`: an `Arc<E>` is an error of its own type and downcasts to nothing.
+///
+/// ```
+/// use partita_runtime::SharedError;
+/// #[derive(Debug, Clone, thiserror::Error)]
+/// #[error("reading data: {source}")]
+/// struct ReadFailed {
+///     source: SharedError<std::io::Error>,
+/// }
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// let e = ReadFailed { source: SharedError::new(io) };
+/// let copy = e.clone();
+/// let cause = std::error::Error::source(&copy).unwrap();
+/// assert!(cause.downcast_ref::<std::io::Error>().is_some());
+/// ```
+#[derive(Debug)]
+pub struct SharedError<E: ?Sized>(Arc<E>);
+
+impl<E> SharedError<E> {
+    /// Shares `error`.
+    pub fn new(error: E) -> Self {
+        SharedError(Arc::new(error))
+    }
+}
+
+impl SharedError<dyn std::error::Error + Send + Sync> {
+    /// Shares `error` as a `dyn Error`, for a cause that may be one of several types.
+    pub fn new_dyn(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SharedError(Arc::new(error))
+    }
+}
+
+impl<E: ?Sized> Clone for SharedError<E> {
+    fn clone(&self) -> Self {
+        SharedError(self.0.clone())
+    }
+}
+
+impl<E: ?Sized> std::ops::Deref for SharedError<E> {
+    type Target = E;
+    fn deref(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E: ?Sized + std::fmt::Display> std::fmt::Display for SharedError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E> From<E> for SharedError<E> {
+    fn from(error: E) -> Self {
+        SharedError::new(error)
+    }
+}
 
 /// An error that is only a message: what a kernel reports when it has no error value to give.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -214,7 +276,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
-            source: Arc::new(source),
+            source: SharedError::new(source),
         }
     }
 

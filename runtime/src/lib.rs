@@ -47,7 +47,7 @@ mod value;
 
 pub use self::actor::{Fetch, PartitionActor, PartitionRef};
 pub use self::codec::{BincodeCodec, Codec};
-pub use self::error::{Error, Message, Result};
+pub use self::error::{Error, Message, Result, SharedError};
 pub use self::events::{ComputeId, Event, EventKind, Subscription};
 pub use self::future::{as_completed, gather, wait, AsCompleted, Future, TaskBuilder};
 pub use self::graph::{Graph, Layer, Task, TaskKey, TaskKind};

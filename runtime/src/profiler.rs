@@ -1,7 +1,6 @@
 //! A profiler that writes Chrome trace-event JSON, which Perfetto and `chrome://tracing` open.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
@@ -75,10 +74,8 @@ impl Profiler {
         let path = path.as_ref();
         let trace = self.chrome_trace();
         let n = trace["traceEvents"].as_array().map_or(0, Vec::len);
-        std::fs::write(path, trace.to_string()).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: Arc::new(e),
-        })?;
+        std::fs::write(path, trace.to_string())
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
         Ok(n)
     }
 }

@@ -15,7 +15,7 @@ use super::chunks::Chunks;
 use super::dispatch::{numeric_dtype, on_dtypes, real_dtype};
 use super::dtype::{DType, Element, Numeric, Real};
 use super::Array;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layer::{self, register_op, Op};
 use crate::names::unique;
 
@@ -39,7 +39,7 @@ pub(crate) trait Reducer<T>: Send + Sync + 'static {
     /// Merges two accumulators; `b` covers positions after `a`'s.
     fn combine(&self, a: &mut Self::Acc, b: &Self::Acc);
     /// The value, or why there is none (an empty `min`, say).
-    fn finish(&self, acc: &Self::Acc) -> std::result::Result<Self::Out, String>;
+    fn finish(&self, acc: &Self::Acc) -> Result<Self::Out>;
     /// This reduction as data.
     fn reduction(&self) -> Reduction;
 }
@@ -163,7 +163,7 @@ impl<T: Numeric> Reducer<T> for Sum {
     fn combine(&self, a: &mut T, b: &T) {
         *a = a.add(*b);
     }
-    fn finish(&self, acc: &T) -> std::result::Result<T, String> {
+    fn finish(&self, acc: &T) -> Result<T> {
         Ok(*acc)
     }
     fn reduction(&self) -> Reduction {
@@ -187,7 +187,7 @@ impl<T: Numeric> Reducer<T> for Prod {
     fn combine(&self, a: &mut T, b: &T) {
         *a = a.mul(*b);
     }
-    fn finish(&self, acc: &T) -> std::result::Result<T, String> {
+    fn finish(&self, acc: &T) -> Result<T> {
         Ok(*acc)
     }
     fn reduction(&self) -> Reduction {
@@ -220,10 +220,12 @@ impl<T: Real, const MAX: bool> Reducer<T> for Extreme<MAX> {
             self.push(a, x, 0);
         }
     }
-    fn finish(&self, acc: &Option<T>) -> std::result::Result<T, String> {
+    fn finish(&self, acc: &Option<T>) -> Result<T> {
         acc.ok_or_else(|| {
             let op = if MAX { "maximum" } else { "minimum" };
-            format!("zero-size array to reduction operation {op} which has no identity")
+            Error::shape(format!(
+                "zero-size array to reduction operation {op} which has no identity"
+            ))
         })
     }
     fn reduction(&self) -> Reduction {
@@ -277,10 +279,10 @@ impl<T: Real, const MAX: bool> Reducer<T> for ArgExtreme<MAX> {
             self.push(a, x, i);
         }
     }
-    fn finish(&self, acc: &Self::Acc) -> std::result::Result<u64, String> {
+    fn finish(&self, acc: &Self::Acc) -> Result<u64> {
         acc.map(|(_, i)| i as u64).ok_or_else(|| {
             let op = if MAX { "argmax" } else { "argmin" };
-            format!("attempt to get {op} of an empty sequence")
+            Error::shape(format!("attempt to get {op} of an empty sequence"))
         })
     }
     fn reduction(&self) -> Reduction {
@@ -366,7 +368,7 @@ impl<T: Real> Reducer<T> for Stat {
     fn combine(&self, a: &mut Moments, b: &Moments) {
         a.merge(b);
     }
-    fn finish(&self, acc: &Moments) -> std::result::Result<f64, String> {
+    fn finish(&self, acc: &Moments) -> Result<f64> {
         let Some(ddof) = self.ddof else {
             return Ok(if acc.n == 0.0 { f64::NAN } else { acc.mean });
         };
@@ -404,7 +406,7 @@ impl<const ALL: bool> Reducer<bool> for Logical<ALL> {
     fn combine(&self, a: &mut bool, b: &bool) {
         self.push(a, *b, 0);
     }
-    fn finish(&self, acc: &bool) -> std::result::Result<bool, String> {
+    fn finish(&self, acc: &bool) -> Result<bool> {
         Ok(*acc)
     }
     fn reduction(&self) -> Reduction {
@@ -538,8 +540,8 @@ fn finish_kernel<T: Element, R: Reducer<T>>(
                 R::Out::default()
             }
         });
-        if let Some(message) = failed {
-            return Err(partita_runtime::Error::failed(key.clone(), message));
+        if let Some(e) = failed {
+            return Err(partita_runtime::Error::failed_by(key.clone(), e));
         }
         if keepdims {
             return Ok(value(done));

@@ -65,7 +65,7 @@ impl From<String> for Literal {
 
 /// A column type, by name, for [`Expr::cast`]: the pandas names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Dtype {
+pub enum ColumnType {
     /// `bool`
     Bool,
     /// `int8`
@@ -92,22 +92,22 @@ pub enum Dtype {
     String,
 }
 
-impl Dtype {
+impl ColumnType {
     /// The arrow type.
     pub fn to_arrow(self) -> DataType {
         match self {
-            Dtype::Bool => DataType::Boolean,
-            Dtype::Int8 => DataType::Int8,
-            Dtype::Int16 => DataType::Int16,
-            Dtype::Int32 => DataType::Int32,
-            Dtype::Int64 => DataType::Int64,
-            Dtype::UInt8 => DataType::UInt8,
-            Dtype::UInt16 => DataType::UInt16,
-            Dtype::UInt32 => DataType::UInt32,
-            Dtype::UInt64 => DataType::UInt64,
-            Dtype::Float32 => DataType::Float32,
-            Dtype::Float64 => DataType::Float64,
-            Dtype::String => DataType::Utf8,
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Int8 => DataType::Int8,
+            ColumnType::Int16 => DataType::Int16,
+            ColumnType::Int32 => DataType::Int32,
+            ColumnType::Int64 => DataType::Int64,
+            ColumnType::UInt8 => DataType::UInt8,
+            ColumnType::UInt16 => DataType::UInt16,
+            ColumnType::UInt32 => DataType::UInt32,
+            ColumnType::UInt64 => DataType::UInt64,
+            ColumnType::Float32 => DataType::Float32,
+            ColumnType::Float64 => DataType::Float64,
+            ColumnType::String => DataType::Utf8,
         }
     }
 }
@@ -190,7 +190,7 @@ pub enum Expr {
     /// Whether each value is null.
     IsNull(Box<Expr>),
     /// A conversion to another type.
-    Cast(Box<Expr>, Dtype),
+    Cast(Box<Expr>, ColumnType),
     /// The same values under another name.
     Alias(Box<Expr>, String),
     /// Whether each string contains the pattern.
@@ -232,7 +232,7 @@ impl Expr {
     }
 
     /// The values converted to `dtype`.
-    pub fn cast(self, dtype: Dtype) -> Expr {
+    pub fn cast(self, dtype: ColumnType) -> Expr {
         Expr::Cast(Box::new(self), dtype)
     }
 
@@ -459,9 +459,7 @@ fn unknown_column(name: &str, schema: &Schema) -> Error {
 }
 
 pub(crate) fn arrow_error(e: arrow::error::ArrowError) -> Error {
-    Error::Arrow {
-        message: e.to_string(),
-    }
+    Error::from(e)
 }
 
 fn literal_type(l: &Literal) -> DataType {

@@ -775,17 +775,19 @@ impl Op for ByCount {
             let batch = downcast::<RecordBatch>(&inputs[0], &input)?;
             by_count(batch)
                 .map(value)
-                .map_err(|message| partita_runtime::Error::failed(out.clone(), message))
+                .map_err(|e| partita_runtime::Error::failed_by(out.clone(), e))
         }))
     }
 }
 register_op!(ByCount);
 
-fn by_count(batch: &RecordBatch) -> std::result::Result<RecordBatch, String> {
+fn by_count(batch: &RecordBatch) -> Result<RecordBatch> {
     let counts = batch
         .column_by_name("count")
         .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
-        .ok_or("value_counts: no count column")?;
+        .ok_or_else(|| Error::Schema {
+            message: "value_counts: no count column".into(),
+        })?;
     let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(counts.value(i as usize)));
     let indices = UInt32Array::from(order);
@@ -793,9 +795,8 @@ fn by_count(batch: &RecordBatch) -> std::result::Result<RecordBatch, String> {
         .columns()
         .iter()
         .map(|c| arrow::compute::take(c, &indices, None))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    RecordBatch::try_new(batch.schema(), columns).map_err(|e| e.to_string())
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 pub(super) fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::codec::{serde_array, serde_schema};
 use self::expr::arrow_error;
-pub use self::expr::{col, dtype_name, lit, BinaryOp, Dtype, Expr, Literal};
+pub use self::expr::{col, dtype_name, lit, BinaryOp, ColumnType, Expr, Literal};
 pub use self::groupby::{
     count, first, last, max, mean, min, size, std, sum, var, Agg, AggFunc, GroupBy, SHUFFLE_ABOVE,
 };
@@ -375,7 +375,7 @@ impl DataFrame {
     ///
     /// # Errors
     /// [`Error::Schema`] for an unknown column.
-    pub fn astype(&self, types: &[(&str, Dtype)]) -> Result<DataFrame> {
+    pub fn astype(&self, types: &[(&str, ColumnType)]) -> Result<DataFrame> {
         let mut df = self.clone();
         for (c, t) in types {
             df = df.with_column(c, col(c).cast(*t))?;

@@ -146,7 +146,7 @@ fn select_expressions_cast_and_string_functions() {
         .select([
             col("First name").str_len().alias("len"),
             col("Last name").contains("ill").alias("has_ill"),
-            col("Age").cast(Dtype::Float64).alias("age_f"),
+            col("Age").cast(ColumnType::Float64).alias("age_f"),
             col("Age").is_null().alias("missing"),
         ])
         .unwrap();
@@ -203,7 +203,7 @@ fn mistakes_are_reported_when_the_query_is_written() {
 fn a_failing_kernel_fails_its_task_with_the_message() {
     let df = DataFrame::from_arrow(people(), 2).unwrap();
     let q = df
-        .with_column("n", col("Last name").cast(Dtype::Int64))
+        .with_column("n", col("Last name").cast(ColumnType::Int64))
         .unwrap();
     let err = q.compute_on(&rt()).unwrap_err().to_string();
     assert!(err.contains("Cannot cast string 'Smith'"), "{err}");
@@ -223,7 +223,7 @@ fn expressions_round_trip_through_serde() {
     let e = (col("a") + lit(2))
         .gt(lit(1.5))
         .and(!col("b").contains("x"))
-        .or(col("c").cast(Dtype::Int32).is_null())
+        .or(col("c").cast(ColumnType::Int32).is_null())
         .alias("flag");
     let json = serde_json::to_string(&e).unwrap();
     let back: Expr = serde_json::from_str(&json).unwrap();
@@ -303,7 +303,7 @@ fn fillna_dropna_and_astype() {
         );
         assert!(df.dropna(&["nope"]).is_err());
 
-        let cast = df.astype(&[("score", Dtype::Float64)]).unwrap();
+        let cast = df.astype(&[("score", ColumnType::Float64)]).unwrap();
         assert_eq!(cast.dtypes()[1].1, "float64");
         assert_eq!(
             cast.reset_index_on(&rt()).unwrap().column(2).null_count(),

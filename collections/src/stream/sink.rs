@@ -8,7 +8,19 @@ use parking_lot::Mutex;
 
 use super::inlet::Msg;
 use super::pipeline::{Control, ErrorPolicy, Launch, Pipeline};
-use super::{stream_error, Stream};
+use super::Stream;
+
+/// What a sink's callback may fail with: a `String`, a `&str` or any error type converts into it.
+type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The run's error for a failure of the sink `stage`, keeping the callback's error as the source.
+fn sink_error(stage: &str, e: SinkError) -> crate::error::Error {
+    partita_runtime::Error::TaskFailed {
+        key: partita_runtime::TaskKey::new(stage, 0),
+        source: Arc::from(e),
+    }
+    .into()
+}
 
 impl<T: Send + 'static> Stream<T> {
     /// A sink that calls `f` on every record, in order.
@@ -45,7 +57,7 @@ impl<T: Send + 'static> Stream<T> {
             "collect",
             move |b: Vec<T>, acc: &mut Vec<T>| {
                 if acc.len() + b.len() > max {
-                    return Err(format!("collect: more than {max} records"));
+                    return Err(format!("collect: more than {max} records").into());
                 }
                 acc.extend(b);
                 Ok(())
@@ -89,7 +101,8 @@ impl<T: Send + 'static> Stream<T> {
     }
 
     /// A sink that hands every batch to `write`, then calls `finish` once the stream has
-    /// ended; an error from either fails the run. Custom sinks (files, databases) build on it.
+    /// ended; an error from either fails the run, with that error (a `String`, or any error
+    /// type, kept typed) as the failure's source. Custom sinks (files, databases) build on it.
     ///
     /// ```
     /// use partita_collections::Stream;
@@ -110,22 +123,22 @@ impl<T: Send + 'static> Stream<T> {
     where
         S: Send + 'static,
         R: Send + 'static,
-        E: std::fmt::Display,
+        E: Into<SinkError>,
         W: FnMut(&mut S, Vec<T>) -> std::result::Result<(), E> + Send + 'static,
         F: FnOnce(S) -> std::result::Result<R, E> + Send + 'static,
     {
         self.sink_finishing(
             name,
-            move |b, s: &mut S| write(s, b).map_err(|e| e.to_string()),
+            move |b, s: &mut S| write(s, b).map_err(Into::into),
             state,
-            move |s| finish(s).map_err(|e| e.to_string()),
+            move |s| finish(s).map_err(Into::into),
         )
     }
 
     fn sink_fallible<R: Send + 'static>(
         self,
         name: &'static str,
-        consume: impl FnMut(Vec<T>, &mut R) -> std::result::Result<(), String> + Send + 'static,
+        consume: impl FnMut(Vec<T>, &mut R) -> std::result::Result<(), SinkError> + Send + 'static,
         init: R,
     ) -> Topology<R> {
         self.sink_finishing(name, consume, init, Ok)
@@ -134,9 +147,9 @@ impl<T: Send + 'static> Stream<T> {
     fn sink_finishing<S: Send + 'static, R: Send + 'static>(
         self,
         name: &'static str,
-        mut consume: impl FnMut(Vec<T>, &mut S) -> std::result::Result<(), String> + Send + 'static,
+        mut consume: impl FnMut(Vec<T>, &mut S) -> std::result::Result<(), SinkError> + Send + 'static,
         init: S,
-        finish: impl FnOnce(S) -> std::result::Result<R, String> + Send + 'static,
+        finish: impl FnOnce(S) -> std::result::Result<R, SinkError> + Send + 'static,
     ) -> Topology<R> {
         let build = self.build;
         Topology {
@@ -155,7 +168,7 @@ impl<T: Send + 'static> Stream<T> {
                                     .records_in
                                     .fetch_add(b.len() as u64, Ordering::Relaxed);
                                 if let Err(e) = consume(b, &mut acc) {
-                                    control.fail(stream_error(name, e));
+                                    control.fail(sink_error(name, e));
                                     return;
                                 }
                             }
@@ -166,7 +179,7 @@ impl<T: Send + 'static> Stream<T> {
                     }
                     match finish(acc) {
                         Ok(r) => *out.lock() = Some(r),
-                        Err(e) => control.fail(stream_error(name, e)),
+                        Err(e) => control.fail(sink_error(name, e)),
                     }
                 });
                 result

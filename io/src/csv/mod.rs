@@ -18,7 +18,9 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use partita_collections::{dtype_name, layer, register_op, ColumnSource, DataFrame, Dtype, Op};
+use partita_collections::{
+    dtype_name, layer, register_op, ColumnSource, ColumnType, DataFrame, Op,
+};
 use partita_runtime::{downcast, value, Graph, Kernel, Runtime, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +45,7 @@ pub struct CsvOptions {
     /// Rows to infer the schema from.
     pub sample_rows: usize,
     /// Column types that override inference, by name.
-    pub dtypes: Vec<(String, Dtype)>,
+    pub dtypes: Vec<(String, ColumnType)>,
     /// Drops rows whose number of fields is wrong instead of failing; each dropped row is
     /// logged with its file and line (a `tracing` warning).
     pub skip_bad_lines: bool,
@@ -74,7 +76,7 @@ impl Default for CsvOptions {
 
 impl CsvOptions {
     /// Reads column `name` as `dtype`, whatever inference says.
-    pub fn dtype(mut self, name: &str, dtype: Dtype) -> Self {
+    pub fn dtype(mut self, name: &str, dtype: ColumnType) -> Self {
         self.dtypes.push((name.to_string(), dtype));
         self
     }
@@ -189,7 +191,7 @@ impl Op for ReadCsvBlock {
             }
             read_block(&block, starts, &schema, projection.as_deref(), &options)
                 .map(value)
-                .map_err(|message| partita_runtime::Error::failed(k.clone(), message))
+                .map_err(|e| partita_runtime::Error::failed_by(k.clone(), e))
         }))
     }
 }
@@ -259,10 +261,11 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
             let mut ix = cols
                 .iter()
                 .map(|c| {
-                    full.index_of(c).map_err(|_| Error::Csv {
-                        path: files.first().cloned().unwrap_or_default(),
-                        line: None,
-                        message: format!("no column {c:?} to read"),
+                    full.index_of(c).map_err(|_| {
+                        Error::csv(
+                            files.first().cloned().unwrap_or_default(),
+                            format!("no column {c:?} to read"),
+                        )
                     })
                 })
                 .collect::<Result<Vec<usize>>>()?;
@@ -273,11 +276,10 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
     };
     let parsed: SchemaRef = match &projection {
         None => full.clone(),
-        Some(ix) => Arc::new(full.project(ix).map_err(|e| Error::Csv {
-            path: files.first().cloned().unwrap_or_default(),
-            line: None,
-            message: e.to_string(),
-        })?),
+        Some(ix) => Arc::new(
+            full.project(ix)
+                .map_err(|e| Error::csv_arrow(files.first().cloned().unwrap_or_default(), e))?,
+        ),
     };
     let schema = with_path_column(parsed.clone(), options);
     let options = options.clone();
@@ -329,10 +331,11 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
     let first = files
         .iter()
         .find(|f| std::fs::metadata(f).map(|m| m.len() > 0).unwrap_or(false))
-        .ok_or_else(|| Error::Csv {
-            path: files.first().cloned().unwrap_or_default(),
-            line: None,
-            message: "every file is empty: there is no header or row to take a schema from".into(),
+        .ok_or_else(|| {
+            Error::csv(
+                files.first().cloned().unwrap_or_default(),
+                "every file is empty: there is no header or row to take a schema from",
+            )
         })?;
     let mut file = File::open(first).map_err(|e| Error::io(first, e))?;
     let sample: Box<dyn Read> = if options.skip_bad_lines {
@@ -362,6 +365,7 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
                 path: first.clone(),
                 line,
                 message: without_arrow_line(&message),
+                source: Some(e.into()),
             }
         })?;
     let mut fields: Vec<Field> = inferred
@@ -373,10 +377,11 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
         let field = fields
             .iter_mut()
             .find(|f| f.name() == name)
-            .ok_or_else(|| Error::Csv {
-                path: first.clone(),
-                line: None,
-                message: format!("override for {name:?}, which is not a column"),
+            .ok_or_else(|| {
+                Error::csv(
+                    first.clone(),
+                    format!("override for {name:?}, which is not a column"),
+                )
             })?;
         *field = Field::new(name, dtype.to_arrow(), true);
     }
@@ -413,15 +418,15 @@ fn read_block(
     schema: &SchemaRef,
     projection: Option<&[usize]>,
     options: &CsvOptions,
-) -> std::result::Result<RecordBatch, String> {
+) -> Result<RecordBatch> {
     let path = &*block.path;
-    let at = |what: &str, e: &dyn std::fmt::Display| format!("{}: {what}: {e}", path.display());
+    let at = |e: arrow::error::ArrowError| Error::csv_arrow(path, e);
     let (from, to) = (starts[block.index], starts[block.index + 1]);
     let mut bytes = vec![0; (to.offset - from.offset) as usize];
-    let mut file = File::open(path).map_err(|e| at("open", &e))?;
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     file.seek(SeekFrom::Start(from.offset))
         .and_then(|_| file.read_exact(&mut bytes))
-        .map_err(|e| at("read", &e))?;
+        .map_err(|e| Error::io(path, e))?;
     if options.skip_bad_lines {
         let (kept, dropped) = drop_ragged(
             &bytes,
@@ -441,39 +446,30 @@ fn read_block(
     let header = options.has_header && block.index == 0;
     let out_schema: SchemaRef = match projection {
         None => schema.clone(),
-        Some(ix) => Arc::new(schema.project(ix).map_err(|e| at("csv", &e))?),
+        Some(ix) => Arc::new(schema.project(ix).map_err(at)?),
     };
     let mut builder = arrow::csv::ReaderBuilder::new(schema.clone())
         .with_header(header)
         .with_delimiter(options.delimiter)
         .with_quote(options.quote)
         .with_batch_size(64 * 1024);
-    if let Some(r) = options.null_regex().map_err(|e| e.to_string())? {
+    if let Some(r) = options.null_regex()? {
         builder = builder.with_null_regex(r);
     }
     if let Some(ix) = projection {
         builder = builder.with_projection(ix.to_vec());
     }
-    let reader = builder.build(bytes.as_slice()).map_err(|e| at("csv", &e))?;
+    let reader = builder.build(bytes.as_slice()).map_err(at)?;
     let mut batches = Vec::new();
     for batch in reader {
         match batch {
             Ok(b) => batches.push(b),
-            Err(e) => {
-                return Err(describe(
-                    &e.to_string(),
-                    path,
-                    &bytes,
-                    from,
-                    schema,
-                    options,
-                ))
-            }
+            Err(e) => return Err(describe(e, path, &bytes, from, schema, options)),
         }
     }
     // The text is parsed: give it back before the batches are joined into one.
     drop(bytes);
-    let batch = arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| at("csv", &e))?;
+    let batch = arrow::compute::concat_batches(&out_schema, &batches).map_err(at)?;
     drop(batches);
     match &options.include_path_column {
         None => Ok(batch),
@@ -481,12 +477,11 @@ fn read_block(
             let rows = batch.num_rows();
             let keys = arrow::array::Int32Array::from(vec![0; rows]);
             let values = arrow::array::StringArray::from(vec![path.display().to_string()]);
-            let paths = arrow::array::DictionaryArray::try_new(keys, Arc::new(values))
-                .map_err(|e| at("csv", &e))?;
+            let paths =
+                arrow::array::DictionaryArray::try_new(keys, Arc::new(values)).map_err(at)?;
             let mut columns = batch.columns().to_vec();
             columns.push(Arc::new(paths));
-            RecordBatch::try_new(with_path_column(out_schema.clone(), options), columns)
-                .map_err(|e| at("csv", &e))
+            RecordBatch::try_new(with_path_column(out_schema.clone(), options), columns).map_err(at)
         }
     }
 }
@@ -501,16 +496,18 @@ fn without_arrow_line(message: &str) -> String {
     re.replace_all(message, "").into_owned()
 }
 
-/// An arrow CSV error, rewritten to name the file, the line and the column, and to suggest the
-/// override that would read the value.
+/// An arrow CSV error, with the file, the line and the column, and the override that would
+/// read the value; arrow's error stays as the source.
 fn describe(
-    message: &str,
+    e: arrow::error::ArrowError,
     path: &Path,
     bytes: &[u8],
     from: Start,
     schema: &Schema,
     options: &CsvOptions,
-) -> String {
+) -> Error {
+    let message = e.to_string();
+    let message = message.as_str();
     let number = |after: &str| -> Option<u64> {
         let i = message.find(after)? + after.len();
         message[i..]
@@ -525,20 +522,25 @@ fn describe(
     let line = record.map(|r| from.line + line_of_record(bytes, r, options.quote));
     let column = number("for column ").and_then(|c| schema.fields().get(c as usize));
     let mut out = match line {
-        Some(l) => format!("{}:{l}: {}", path.display(), without_arrow_line(message)),
-        None => format!("{}: {message}", path.display()),
+        Some(_) => without_arrow_line(message),
+        None => message.to_string(),
     };
     if let Some(f) = column {
         out.push_str(&format!(
             " (column {:?} was inferred as {} from the first {} rows; read it with \
-             CsvOptions::default().dtype({:?}, Dtype::String) or the type it really has)",
+             CsvOptions::default().dtype({:?}, ColumnType::String) or the type it really has)",
             f.name(),
             dtype_name(f.data_type()),
             options.sample_rows,
             f.name()
         ));
     }
-    out
+    Error::Csv {
+        path: path.to_path_buf(),
+        line,
+        message: out,
+        source: Some(e.into()),
+    }
 }
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.csv` with a header, each file written to

@@ -43,25 +43,23 @@ impl Opened {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::hdf5(path, name, "no such file"))
             }
-            Err(e) => return Err(Error::hdf5(path, name, e)),
+            Err(e) => return Err(Error::hdf5_by(path, name, "cannot read the file", e)),
         }
         let file = hdf5_metno::File::open(path)
-            .map_err(|e| Error::hdf5(path, name, format!("not a readable HDF5 file: {e}")))?;
-        if !file.link_exists(name) {
-            let mut names = file.member_names().unwrap_or_default();
-            names.truncate(20);
-            return Err(Error::hdf5(
-                path,
-                name,
-                format!("no such dataset in the file (its top level holds {names:?})"),
-            ));
-        }
-        let dataset = file
-            .dataset(name)
-            .map_err(|e| Error::hdf5(path, name, format!("not a dataset: {e}")))?;
+            .map_err(|e| Error::hdf5_by(path, name, "not a readable HDF5 file", e))?;
+        let dataset = match file.dataset(name) {
+            Ok(dataset) => dataset,
+            Err(e) if !file.link_exists(name) => {
+                let mut names = file.member_names().unwrap_or_default();
+                names.truncate(20);
+                let what = format!("no such dataset in the file (its top level holds {names:?})");
+                return Err(Error::hdf5_by(path, name, what, e));
+            }
+            Err(e) => return Err(Error::hdf5_by(path, name, "not a dataset", e)),
+        };
         let datatype = dataset
             .dtype()
-            .map_err(|e| Error::hdf5(path, name, format!("cannot read its type: {e}")))?;
+            .map_err(|e| Error::hdf5_by(path, name, "cannot read its type", e))?;
         let dtype = match datatype.to_descriptor() {
             Ok(desc) => dtype_of(&desc).ok_or_else(|| {
                 Error::hdf5(
@@ -196,14 +194,9 @@ fn read_kernel<T: Hdf5Element>(
         T::read(&opened.dataset, selection(&ranges))
             .map(value)
             .map_err(|e| {
-                partita_runtime::Error::failed(
-                    key.clone(),
-                    format!(
-                        "{}, dataset {:?}: reading {ranges:?}: {e}",
-                        opened.path.display(),
-                        opened.name
-                    ),
-                )
+                let what = format!("reading {ranges:?}");
+                let e = Error::hdf5_by(&opened.path, &opened.name, what, e);
+                partita_runtime::Error::failed_by(key.clone(), e)
             })
     })
 }
@@ -218,7 +211,8 @@ impl Op for ReadBlock {
         }
         let opened = match &self.opened {
             Some(opened) => opened.clone(),
-            None => open_shared(&self.path, &self.dataset).map_err(|e| failed(e.to_string()))?,
+            None => open_shared(&self.path, &self.dataset)
+                .map_err(|e| partita_runtime::Error::failed_by(cx.key.clone(), e))?,
         };
         if opened.dtype != self.dtype || opened.shape.len() != self.ranges.len() {
             return Err(failed(format!(

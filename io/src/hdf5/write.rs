@@ -114,22 +114,33 @@ impl Hdf5Write {
     }
 
     /// The HDF5 chunk shape for an array of `shape` whose first block is `first`.
+    /// `path` and `name` are the file and dataset, for the error.
     fn chunk_for(
         &self,
+        path: &Path,
+        name: &str,
         shape: &[usize],
         first: &[usize],
-    ) -> std::result::Result<Vec<usize>, String> {
+    ) -> Result<Vec<usize>> {
         let chunk = self.chunks.as_deref().unwrap_or(first);
         if chunk.len() != shape.len() {
-            return Err(format!(
-                "chunks {chunk:?} have {} axes but the array has {} ({shape:?})",
-                chunk.len(),
-                shape.len()
+            return Err(Error::hdf5(
+                path,
+                name,
+                format!(
+                    "chunks {chunk:?} have {} axes but the array has {} ({shape:?})",
+                    chunk.len(),
+                    shape.len()
+                ),
             ));
         }
         if let Some(axis) = chunk.iter().position(|&c| c == 0) {
             if self.chunks.is_some() {
-                return Err(format!("chunks {chunk:?}: chunk size 0 on axis {axis}"));
+                return Err(Error::hdf5(
+                    path,
+                    name,
+                    format!("chunks {chunk:?}: chunk size 0 on axis {axis}"),
+                ));
             }
         }
         Ok(chunk
@@ -288,7 +299,7 @@ impl Sink {
         if name.trim_matches('/').is_empty() {
             return Err(fail("a dataset needs a name".into()));
         }
-        let chunk = options.chunk_for(&shape, &first).map_err(fail)?;
+        let chunk = options.chunk_for(path, name, &shape, &first)?;
         if let Some(level) = options.gzip {
             if level > 9 {
                 return Err(fail(format!("gzip level {level} is not in 0..=9")));
@@ -301,15 +312,18 @@ impl Sink {
         }
         let tmp = temporary_name(path);
         let file = if options.append && path.exists() {
-            std::fs::copy(path, &tmp)
-                .map_err(|e| fail(format!("cannot copy the file to {}: {e}", tmp.display())))?;
+            std::fs::copy(path, &tmp).map_err(|e| {
+                let what = format!("cannot copy the file to {}", tmp.display());
+                Error::hdf5_by(path, name, what, e)
+            })?;
             hdf5_metno::File::open_rw(&tmp).map_err(|e| {
                 let _ = std::fs::remove_file(&tmp);
-                fail(format!("cannot open the file to add to: {e}"))
+                Error::hdf5_by(path, name, "cannot open the file to add to", e)
             })?
         } else {
-            hdf5_metno::File::create(&tmp)
-                .map_err(|e| fail(format!("cannot create {}: {e}", tmp.display())))?
+            hdf5_metno::File::create(&tmp).map_err(|e| {
+                Error::hdf5_by(path, name, format!("cannot create {}", tmp.display()), e)
+            })?
         };
         let mut builder = file.new_dataset::<T>();
         if !shape.is_empty() {
@@ -329,7 +343,7 @@ impl Sink {
             Err(e) => {
                 let _ = file.close();
                 let _ = std::fs::remove_file(&tmp);
-                return Err(fail(format!("cannot create the dataset: {e}")));
+                return Err(Error::hdf5_by(path, name, "cannot create the dataset", e));
             }
         };
         let n = chunks.nblocks();
@@ -352,6 +366,11 @@ impl Sink {
         })
     }
 
+    /// [`Error::Hdf5`] for this sink's file and dataset: `what` failed with `source`.
+    fn error(&self, what: String, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::hdf5_by(&self.path, &self.name, what, source)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<Open>> {
         self.open
             .lock()
@@ -365,14 +384,15 @@ impl Sink {
         index: usize,
         ranges: &[Range<usize>],
         block: &ArrayD<T>,
-    ) -> std::result::Result<(), String> {
+    ) -> Result<()> {
         if self.written[index].load(Ordering::Acquire) {
             return Ok(());
         }
         if let Some(direct) = &self.direct {
-            let done = direct
-                .write(ranges, &self.shape, block)
-                .map_err(|e| format!("writing {ranges:?} to {}: {e}", self.tmp.display()))?;
+            let done = direct.write(ranges, &self.shape, block).map_err(|e| {
+                let what = format!("writing {ranges:?} to {}", self.tmp.display());
+                self.error(what, e)
+            })?;
             if done {
                 let first_time = !self.written[index].swap(true, Ordering::AcqRel);
                 if first_time && self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -389,7 +409,7 @@ impl Sink {
             };
             open.dataset
                 .write_slice(block.view(), selection(ranges))
-                .map_err(|e| format!("writing {ranges:?}: {e}"))?;
+                .map_err(|e| self.error(format!("writing {ranges:?}"), e))?;
         }
         let first_time = !self.written[index].swap(true, Ordering::AcqRel);
         if first_time && self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -399,7 +419,7 @@ impl Sink {
     }
 
     /// Closes the complete file, syncs it if asked to, and renames it to its final name.
-    fn commit(&self) -> std::result::Result<(), String> {
+    fn commit(&self) -> Result<()> {
         let Some(Open { file, dataset }) = self.lock().take() else {
             return Ok(());
         };
@@ -407,14 +427,14 @@ impl Sink {
             drop(dataset);
             file.close()
         });
-        closed.map_err(|e| format!("closing {}: {e}", self.tmp.display()))?;
+        closed.map_err(|e| self.error(format!("closing {}", self.tmp.display()), e))?;
         if self.durable {
             std::fs::File::open(&self.tmp)
                 .and_then(|f| f.sync_all())
-                .map_err(|e| format!("syncing {}: {e}", self.tmp.display()))?;
+                .map_err(|e| self.error(format!("syncing {}", self.tmp.display()), e))?;
         }
         std::fs::rename(&self.tmp, &self.path)
-            .map_err(|e| format!("renaming {} into place: {e}", self.tmp.display()))?;
+            .map_err(|e| self.error(format!("renaming {} into place", self.tmp.display()), e))?;
         self.committed.store(true, Ordering::Release);
         Ok(())
     }
@@ -453,16 +473,8 @@ fn write_layer<T: Hdf5Element>(
                 Arc::new(move |mut inputs: Vec<Value>| {
                     let v = inputs.swap_remove(0);
                     let block = downcast::<ArrayD<T>>(&v, &input)?;
-                    sink.write(i, &ranges, block).map_err(|message| {
-                        partita_runtime::Error::failed(
-                            k.clone(),
-                            format!(
-                                "{}, dataset {:?}: {message}",
-                                sink.path.display(),
-                                sink.name
-                            ),
-                        )
-                    })?;
+                    sink.write(i, &ranges, block)
+                        .map_err(|e| partita_runtime::Error::failed_by(k.clone(), e))?;
                     Ok(if pass { v } else { value(()) })
                 }),
             )

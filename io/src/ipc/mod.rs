@@ -10,17 +10,17 @@ use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use partita_collections::{layer, register_op, DataFrame, Op};
-use partita_runtime::{value, Graph, Kernel, Runtime, TaskContext, TaskKey};
+use partita_runtime::{value, Graph, Kernel, Message, Runtime, TaskContext, TaskKey};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
 use crate::paths::Source;
 
-fn ipc_error(path: &Path, e: impl std::fmt::Display) -> Error {
+fn ipc_error(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Ipc {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: Cause::new_dyn(e),
     }
 }
 
@@ -56,7 +56,7 @@ pub fn read_ipc(source: impl Into<Source>) -> Result<DataFrame> {
         let reader = FileReader::try_new(file, None).map_err(|e| ipc_error(&path, e))?;
         let file_schema = reader.schema();
         if let Some(message) = check_same_schema(&mut schema, &file_schema) {
-            return Err(ipc_error(&path, message));
+            return Err(ipc_error(&path, Message(message)));
         }
         let batches = reader.num_batches();
         let path = Arc::new(path);
@@ -111,7 +111,7 @@ fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Resu
     reader.set_index(i).map_err(|e| ipc_error(path, e))?;
     reader
         .next()
-        .ok_or_else(|| ipc_error(path, format!("record batch {i} is missing")))?
+        .ok_or_else(|| ipc_error(path, Message(format!("record batch {i} is missing"))))?
         .map_err(|e| ipc_error(path, e))
 }
 

@@ -13,9 +13,9 @@ use partita_collections::{layer, register_op, ColumnSource, DataFrame, Expr, Op}
 use serde::{Deserialize, Serialize};
 
 use self::prune::may_match;
-use partita_runtime::{value, Graph, Kernel, Runtime, TaskContext, TaskKey};
+use partita_runtime::{value, Graph, Kernel, Message, Runtime, TaskContext, TaskKey};
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
 use crate::paths::Source;
 
@@ -29,10 +29,10 @@ pub struct ParquetOptions {
     pub columns: Option<Vec<String>>,
 }
 
-fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
+fn parquet_error(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Parquet {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: Cause::new_dyn(e),
     }
 }
 
@@ -105,7 +105,7 @@ fn plan_parquet(
                 cols.iter()
                     .map(|c| {
                         file_schema.index_of(c).map_err(|_| {
-                            parquet_error(&path, format!("no column {c:?} in the file"))
+                            parquet_error(&path, Message(format!("no column {c:?} in the file")))
                         })
                     })
                     .collect::<Result<Vec<usize>>>()
@@ -125,7 +125,7 @@ fn plan_parquet(
             ),
         };
         if let Some(message) = check_same_schema(&mut schema, &projected) {
-            return Err(parquet_error(&path, message));
+            return Err(parquet_error(&path, Message(message)));
         }
         let groups = builder.metadata().num_row_groups();
         let skip: Vec<bool> = (0..groups)
