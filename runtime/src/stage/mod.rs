@@ -25,8 +25,8 @@
 //!    pool and the actors;
 //! 2. the registry aborts every group still alive: each stage sees the abort at its next
 //!    mailbox poll or send, or its next `stopping` check, and returns;
-//! 3. the registry joins every stage thread (a thread cannot join itself, so a stage that
-//!    dropped the last clone of its own runtime exits on its own);
+//! 3. the registry joins every stage thread; a stage that dropped the last clone of its own
+//!    runtime joins the other groups but not its own, which its handle joins;
 //! 4. the pool drains and joins its workers, then the actor system stops.
 //!
 //! A [`StageGroup`]'s handle stays valid after that: its `wait` reports the shutdown.
@@ -46,6 +46,9 @@ use crate::events::{ComputeId, EventBus, EventKind};
 use crate::graph::TaskKey;
 use crate::runtime::Runtime;
 use crate::value::catch_panic;
+
+#[cfg(test)]
+mod test;
 
 /// How often a waiting stage checks for an abort.
 const POLL: Duration = Duration::from_millis(20);
@@ -226,6 +229,9 @@ pub struct StageMetrics {
 thread_local! {
     /// The first failure recorded on this stage thread, reported in its `TaskFailed` event.
     static STAGE_FAILURE: RefCell<Option<Arc<Error>>> = const { RefCell::new(None) };
+    /// The group this stage thread belongs to (its shared state's address), or 0 off stage
+    /// threads.
+    static STAGE_GROUP: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The shared state of one group of stages: stop, abort, the first failure, the error policy.
@@ -433,6 +439,7 @@ impl Launch {
         let mut threads = shared.threads.lock();
         for (i, (key, thread, body)) in bodies.into_iter().enumerate() {
             let stage = StageThread {
+                group: Arc::as_ptr(&shared) as usize,
                 key: key.clone(),
                 id,
                 control: control.clone(),
@@ -465,6 +472,8 @@ impl Launch {
 
 /// One stage thread's identity and what it reports to.
 struct StageThread {
+    /// The address of the group's shared state, its identity on this thread.
+    group: usize,
     key: TaskKey,
     id: ComputeId,
     control: Arc<StageControl>,
@@ -474,6 +483,7 @@ struct StageThread {
 
 impl StageThread {
     fn run(self, body: Body) {
+        STAGE_GROUP.with(|g| g.set(self.group));
         let started = Instant::now();
         self.events
             .task(self.id, EventKind::TaskStarted, &self.key, Duration::ZERO);
@@ -633,8 +643,13 @@ impl Drop for StageRegistry {
         for g in &live {
             g.control.abort();
         }
+        // A stage that drops the last clone of its own runtime must not join its own group:
+        // the group's handle may be joining this very thread. The handle joins it.
+        let own = STAGE_GROUP.with(std::cell::Cell::get);
         for g in &live {
-            g.join();
+            if Arc::as_ptr(g) as usize != own {
+                g.join();
+            }
         }
     }
 }
