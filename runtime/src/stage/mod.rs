@@ -287,12 +287,15 @@ impl StageControl {
         self.abort.load(Ordering::Relaxed)
     }
 
-    /// Records `error` (the first one wins) and aborts the run.
+    /// Records `error` (the first one wins) and aborts the run. Called on a stage thread, it
+    /// also marks that stage as failed in its `TaskFailed` event.
     pub fn fail(&self, error: Error) {
-        STAGE_FAILURE.with(|f| {
-            f.borrow_mut()
-                .get_or_insert_with(|| Arc::new(error.clone()));
-        });
+        if STAGE_GROUP.with(std::cell::Cell::get) != 0 {
+            STAGE_FAILURE.with(|f| {
+                f.borrow_mut()
+                    .get_or_insert_with(|| Arc::new(error.clone()));
+            });
+        }
         self.failure.lock().get_or_insert(error);
         self.abort();
     }
