@@ -43,6 +43,7 @@ mod remote;
 mod runtime;
 mod scheduler;
 mod shuffle;
+mod stage;
 mod value;
 
 pub use self::actor::{Fetch, PartitionActor, PartitionRef};
@@ -67,7 +68,11 @@ pub use self::shuffle::{
     add_shuffle, shuffle_kind, FinishFn, FoldFn, ShuffleFns, ShuffleKind, ShuffleSpec, SplitFn,
     SHUFFLE_KINDS,
 };
-pub use self::value::{downcast, downcast_owned, value, Kernel, Value};
+pub use self::stage::{
+    send, DeadLetter, ErrorPolicy, Inlet, Launch, Mailbox, Msg, QueueDepth, StageControl,
+    StageCounters, StageGroup, StageMetrics,
+};
+pub use self::value::{catch_panic, downcast, downcast_owned, value, Kernel, Value};
 
 /// The names most programs need.
 pub mod prelude {

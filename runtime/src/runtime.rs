@@ -10,6 +10,7 @@ use crate::graph::{Graph, TaskKey};
 use crate::plan::Plan;
 use crate::pool::{Pool, Registry};
 use crate::scheduler::{ComputeHandle, Execution, Scheduler};
+use crate::stage::StageRegistry;
 use crate::value::Value;
 
 thread_local! {
@@ -20,8 +21,8 @@ thread_local! {
 /// An executor for task graphs and futures.
 ///
 /// Cloning is cheap and shares the runtime. When the last clone (and the last handle of work in
-/// flight) is dropped, the runtime shuts down: it finishes queued work, stops its actors, and
-/// joins all of its threads.
+/// flight) is dropped, the runtime shuts down: it aborts and joins the stages of pipelines still
+/// running on it, finishes queued work, stops its actors, and joins all of its threads.
 ///
 /// ```
 /// use partita_runtime::Runtime;
@@ -36,6 +37,9 @@ pub struct Runtime {
 }
 
 struct Inner {
+    // Dropped first: stops and joins the stage threads of pipelines still running.
+    stages: StageRegistry,
+    name: String,
     scheduler: Scheduler,
     fuse: bool,
     // Dropped in this order: the pool drains and joins first, then the actors stop.
@@ -113,6 +117,8 @@ impl Builder {
         let actors = ActorSystem::start(&self.name)?;
         Ok(Runtime {
             inner: Arc::new(Inner {
+                stages: StageRegistry::default(),
+                name: self.name,
                 scheduler: self.scheduler,
                 fuse: self.fuse,
                 pool,
@@ -266,6 +272,15 @@ impl Runtime {
 
     pub(crate) fn events(&self) -> &Arc<EventBus> {
         &self.inner.events
+    }
+
+    pub(crate) fn stages(&self) -> &StageRegistry {
+        &self.inner.stages
+    }
+
+    /// The prefix of this runtime's thread names.
+    pub(crate) fn name(&self) -> &str {
+        &self.inner.name
     }
 
     pub(crate) fn registry(&self) -> Option<&Arc<Registry>> {

@@ -59,13 +59,27 @@ pub fn downcast_owned<T: Clone + Send + Sync + 'static>(v: Value, key: &TaskKey)
 
 /// Runs a kernel, turning a panic into [`Error::TaskPanicked`] for `key`.
 pub(crate) fn run_kernel(key: &TaskKey, kernel: &Kernel, inputs: Vec<Value>) -> Result<Value> {
-    match catch_unwind(AssertUnwindSafe(|| kernel(inputs))) {
-        Ok(result) => result,
-        Err(payload) => Err(Error::TaskPanicked {
-            key: key.clone(),
-            message: panic_message(payload.as_ref()),
-        }),
-    }
+    catch_panic(key, || kernel(inputs)).and_then(|result| result)
+}
+
+/// Runs `f`, turning a panic into [`Error::TaskPanicked`] for `key`: the capture every task
+/// kernel and every stream stage goes through.
+///
+/// # Errors
+/// [`Error::TaskPanicked`] with the panic's message when `f` panics.
+///
+/// ```
+/// use partita_runtime::{catch_panic, Error, TaskKey};
+/// let key = TaskKey::new("map", 0);
+/// assert_eq!(catch_panic(&key, || 7).ok(), Some(7));
+/// let err = catch_panic(&key, || -> i32 { panic!("seven") }).unwrap_err();
+/// assert!(matches!(err, Error::TaskPanicked { message, .. } if message == "seven"));
+/// ```
+pub fn catch_panic<R>(key: &TaskKey, f: impl FnOnce() -> R) -> Result<R> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| Error::TaskPanicked {
+        key: key.clone(),
+        message: panic_message(payload.as_ref()),
+    })
 }
 
 /// The text of a panic payload.

@@ -1,80 +1,14 @@
 //! Inlets: how a stage pulls batches from upstream, with the element-wise operators applied.
 //!
-//! A stage boundary is a bounded channel of batches (the stage's mailbox). Element-wise
+//! A stage boundary is a bounded channel of batches (the stage's mailbox, a
+//! [`partita_runtime::Mailbox`]). Element-wise
 //! operators (`map`, `filter`, `flat_map`, `inspect`, ...) do not get a thread of their own:
 //! they wrap the inlet of the stage that pulls from that mailbox, so they run in that stage,
 //! one batch at a time, as Flink chains operators.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
-
-use super::pipeline::Control;
-
-/// What flows through a mailbox.
-pub(crate) enum Msg<T> {
-    /// Records, in order.
-    Batch(Vec<T>),
-    /// No record with an event time below this will follow (event-time streams only).
-    Watermark(i64),
-    /// The upstream has finished.
-    End,
-    /// Nothing arrived for a poll interval (about 20 ms): a chance to act on time.
-    Idle,
-}
-
-/// The pulling end of a stage boundary, possibly with operators applied.
-pub(crate) trait Inlet<T>: Send {
-    /// The next message, or `None` when the run is aborted or upstream is gone.
-    fn next(&mut self) -> Option<Msg<T>>;
-}
-
-/// A mailbox's receiving end, fed by `senders` upstream stages.
-pub(crate) struct Mailbox<T> {
-    pub(crate) rx: Receiver<Msg<T>>,
-    pub(crate) control: Arc<Control>,
-    /// `End`s still expected (one per upstream sender).
-    pub(crate) ends: usize,
-}
-
-const POLL: Duration = Duration::from_millis(20);
-
-impl<T: Send> Inlet<T> for Mailbox<T> {
-    fn next(&mut self) -> Option<Msg<T>> {
-        loop {
-            if self.control.aborted() {
-                return None;
-            }
-            match self.rx.recv_timeout(POLL) {
-                Ok(Msg::End) => {
-                    self.ends -= 1;
-                    if self.ends == 0 {
-                        return Some(Msg::End);
-                    }
-                }
-                Ok(m) => return Some(m),
-                Err(RecvTimeoutError::Timeout) => return Some(Msg::Idle),
-                Err(RecvTimeoutError::Disconnected) => return None,
-            }
-        }
-    }
-}
-
-/// Sends `msg`, waiting while the mailbox is full (backpressure). Returns `false` if the run
-/// was aborted or the receiver is gone.
-pub(crate) fn send<T>(tx: &Sender<Msg<T>>, mut msg: Msg<T>, control: &Control) -> bool {
-    loop {
-        if control.aborted() {
-            return false;
-        }
-        match tx.send_timeout(msg, POLL) {
-            Ok(()) => return true,
-            Err(SendTimeoutError::Timeout(m)) => msg = m,
-            Err(SendTimeoutError::Disconnected(_)) => return false,
-        }
-    }
-}
+use partita_runtime::{Inlet, Msg};
 
 /// An inlet with a per-batch transformation applied.
 pub(crate) struct Mapped<S, T> {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use super::inlet::{send, Inlet, Mailbox, Mapped, Msg};
-use super::pipeline::{Control, StageCounters};
+use partita_runtime::{send, Inlet, Mailbox, Msg, StageControl, StageCounters};
+
+use super::inlet::Mapped;
 use super::{Actor, Stream, Window, WindowedStream};
 
 /// A stream partitioned by key. Made by [`Stream::key_by`].
@@ -106,7 +107,7 @@ where
         Stream::new(Box::new(move |launch| {
             let mut inlet = build(launch);
             let n = parallelism;
-            let (out_tx, out_rx) = crossbeam_channel::bounded(launch.capacity);
+            let (out_tx, out_rx) = crossbeam_channel::bounded(launch.capacity());
             if n == 1 {
                 // One actor: it keys the records itself, with no router in between.
                 let counters = launch.stage(&format!("{name}-0"), None);
@@ -115,19 +116,16 @@ where
                     inner: inlet,
                     apply: Box::new(move |b: Vec<T>| b.into_iter().map(|t| (key(&t), t)).collect()),
                 });
-                let control = launch.control.clone();
+                let control = launch.control().clone();
                 launch.spawn(&format!("{name}-0"), move || {
                     run_actor(keyed, handler, &counters, &out_tx, &control)
                 });
-                return Box::new(Mailbox {
-                    rx: out_rx,
-                    control: launch.control.clone(),
-                    ends: 1,
-                }) as Box<dyn Inlet<U>>;
+                return Box::new(Mailbox::new(out_rx, launch.control().clone(), 1))
+                    as Box<dyn Inlet<U>>;
             }
             let mut inboxes = Vec::with_capacity(n);
             for i in 0..n {
-                let (tx, rx) = crossbeam_channel::bounded::<Msg<(K, T)>>(launch.capacity);
+                let (tx, rx) = crossbeam_channel::bounded::<Msg<(K, T)>>(launch.capacity());
                 let depth_rx = rx.clone();
                 let counters = launch.stage(
                     &format!("{name}-{i}"),
@@ -137,18 +135,14 @@ where
                 );
                 inboxes.push(tx);
                 let handler = make(&counters);
-                let (out_tx, control) = (out_tx.clone(), launch.control.clone());
-                let mailbox = Box::new(Mailbox {
-                    rx,
-                    control: control.clone(),
-                    ends: 1,
-                });
+                let (out_tx, control) = (out_tx.clone(), launch.control().clone());
+                let mailbox = Box::new(Mailbox::new(rx, control.clone(), 1));
                 launch.spawn(&format!("{name}-{i}"), move || {
                     run_actor(mailbox, handler, &counters, &out_tx, &control)
                 });
             }
             // The router: keys records and sends each to its actor; watermarks go to all.
-            let control = launch.control.clone();
+            let control = launch.control().clone();
             launch.spawn(&format!("{name}-router"), move || {
                 let hasher = foldhash::fast::FixedState::with_seed(7);
                 loop {
@@ -189,11 +183,7 @@ where
                     }
                 }
             });
-            Box::new(Mailbox {
-                rx: out_rx,
-                control: launch.control.clone(),
-                ends: n,
-            })
+            Box::new(Mailbox::new(out_rx, launch.control().clone(), n))
         }))
     }
 }
@@ -205,7 +195,7 @@ fn run_actor<I, U>(
     mut handler: Actor<I, U>,
     counters: &StageCounters,
     out_tx: &Sender<Msg<U>>,
-    control: &Control,
+    control: &StageControl,
 ) {
     let mut emit = |b: Vec<U>| {
         if !b.is_empty() {

@@ -1,13 +1,16 @@
 //! Streaming pipelines: unbounded streams through long-lived stages, with backpressure and
 //! windows.
 //!
-//! A pipeline is a chain of stages. Each stage is a long-lived actor (a thread of its own)
-//! with a bounded mailbox of record batches, so a slow stage slows everything upstream of it
+//! A pipeline is a chain of stages. Each stage is a long-lived actor of the runtime the
+//! pipeline starts on (a thread of its own, owned by that runtime, see
+//! [`partita_runtime::Launch`]) with a bounded mailbox of record batches, so a slow stage slows everything upstream of it
 //! (backpressure) and memory stays flat however long the stream runs. Element-wise operators
 //! (`map`, `filter`, `flat_map`, `inspect`, `try_map`) chain into the stage that reads them
 //! and cost no thread. Stateful operators (`key_by(..).fold`, windows) and sinks are stages.
 //!
-//! Life cycle: a sink makes a [`Topology`]; `start` runs it and returns a [`Pipeline`].
+//! Life cycle: a sink makes a [`Topology`]; `start` runs it on [`partita_runtime::Runtime::current`]
+//! (`start_on` on a given runtime) and returns a [`Pipeline`]. Its stages report to that
+//! runtime's events, and a panic in one becomes `Error::TaskPanicked` for the stage's key.
 //! `Pipeline::stop` stops the sources and drains: every record a source accepted reaches the
 //! sink (or the error policy). `abort` stops at once. `wait` waits for a finite stream to end.
 //!
@@ -37,16 +40,18 @@ mod source;
 mod window;
 
 use std::hash::Hash;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use self::inlet::{send, Inlet, Mailbox, Mapped, Msg, Timestamped};
+use partita_runtime::{
+    catch_panic, send, Inlet, Launch, Mailbox, Msg, StageControl, StageCounters, TaskKey,
+};
+pub use partita_runtime::{DeadLetter, ErrorPolicy, StageMetrics};
+
+use self::inlet::{Mapped, Timestamped};
 pub use self::keyed::KeyedStream;
-pub(crate) use self::pipeline::StageCounters;
-use self::pipeline::{panic_text, Control, Launch};
-pub use self::pipeline::{DeadLetter, ErrorPolicy, Pipeline, StageMetrics};
+pub use self::pipeline::Pipeline;
 pub use self::sink::Topology;
 pub use self::window::{Window, WindowResult, WindowedStream};
 
@@ -91,7 +96,8 @@ impl<T: Send + 'static> Stream<T> {
             let counters = launch.stage(name, None);
             let mut ctx = OpContext {
                 stage: name,
-                control: launch.control.clone(),
+                key: TaskKey::new(name, 0),
+                control: launch.control().clone(),
                 counters,
             };
             let mut op = op;
@@ -120,9 +126,9 @@ impl<T: Send + 'static> Stream<T> {
         self.chain("map", move |b, ctx| {
             let mut out = Vec::with_capacity(b.len());
             for t in b {
-                match catch_unwind(AssertUnwindSafe(|| f(t))) {
+                match catch_panic(&ctx.key, || f(t)) {
                     Ok(u) => out.push(u),
-                    Err(p) => ctx.failed(panic_text(p.as_ref()), None),
+                    Err(e) => ctx.failed(e, None),
                 }
             }
             out
@@ -138,10 +144,10 @@ impl<T: Send + 'static> Stream<T> {
         let mut s = self.chain("filter", move |b, ctx| {
             let mut out = Vec::with_capacity(b.len());
             for t in b {
-                match catch_unwind(AssertUnwindSafe(|| keep(&t))) {
+                match catch_panic(&ctx.key, || keep(&t)) {
                     Ok(true) => out.push(t),
                     Ok(false) => {}
-                    Err(p) => ctx.failed(panic_text(p.as_ref()), Some(Box::new(t))),
+                    Err(e) => ctx.failed(e, Some(Box::new(t))),
                 }
             }
             out
@@ -160,9 +166,9 @@ impl<T: Send + 'static> Stream<T> {
         self.chain("flat_map", move |b, ctx| {
             let mut out = Vec::with_capacity(b.len());
             for t in b {
-                match catch_unwind(AssertUnwindSafe(|| out.extend(f(t)))) {
+                match catch_panic(&ctx.key, || out.extend(f(t))) {
                     Ok(()) => {}
-                    Err(p) => ctx.failed(panic_text(p.as_ref()), None),
+                    Err(e) => ctx.failed(e, None),
                 }
             }
             out
@@ -194,10 +200,13 @@ impl<T: Send + 'static> Stream<T> {
         self.chain("try_map", move |b, ctx| {
             let mut out = Vec::with_capacity(b.len());
             for t in b {
-                match catch_unwind(AssertUnwindSafe(|| f(&t))) {
+                match catch_panic(&ctx.key, || f(&t)) {
                     Ok(Ok(u)) => out.push(u),
-                    Ok(Err(e)) => ctx.failed(e.to_string(), Some(Box::new(t))),
-                    Err(p) => ctx.failed(panic_text(p.as_ref()), Some(Box::new(t))),
+                    Ok(Err(e)) => {
+                        let error = partita_runtime::Error::failed(ctx.key.clone(), e.to_string());
+                        ctx.failed(error, Some(Box::new(t)));
+                    }
+                    Err(e) => ctx.failed(e, Some(Box::new(t))),
                 }
             }
             out
@@ -275,7 +284,8 @@ impl<T: Send + 'static> Stream<T> {
                     .filter_map(|rows| match convert(rows) {
                         Ok(batch) => Some(batch),
                         Err(e) => {
-                            ctx.failed(e.to_string(), None);
+                            let error = partita_runtime::Error::failed_by(ctx.key.clone(), e);
+                            ctx.failed(error, None);
                             None
                         }
                     })
@@ -288,10 +298,10 @@ impl<T: Send + 'static> Stream<T> {
     pub fn union(self, other: Stream<T>) -> Stream<T> {
         let (a, b) = (self.build, other.build);
         Stream::new(Box::new(move |launch| {
-            let (tx, rx) = crossbeam_channel::bounded(launch.capacity);
+            let (tx, rx) = crossbeam_channel::bounded(launch.capacity());
             for (i, build) in [a, b].into_iter().enumerate() {
                 let mut inlet = build(launch);
-                let (tx, control) = (tx.clone(), launch.control.clone());
+                let (tx, control) = (tx.clone(), launch.control().clone());
                 launch.spawn(&format!("union-{i}"), move || loop {
                     match inlet.next() {
                         Some(Msg::Batch(b)) => {
@@ -307,11 +317,7 @@ impl<T: Send + 'static> Stream<T> {
                     }
                 });
             }
-            Box::new(Mailbox {
-                rx,
-                control: launch.control.clone(),
-                ends: 2,
-            })
+            Box::new(Mailbox::new(rx, launch.control().clone(), 2))
         }))
     }
 
@@ -329,32 +335,44 @@ impl<T: Send + 'static> Stream<T> {
     }
 }
 
-fn stream_error(stage: &str, message: String) -> crate::error::Error {
-    partita_runtime::Error::failed(partita_runtime::TaskKey::new(stage, 0), message).into()
-}
-
 /// What an operator needs to report a failed record.
 pub(crate) struct OpContext {
     stage: &'static str,
-    control: Arc<Control>,
+    /// The operator's key in errors and events: its name, index 0.
+    key: TaskKey,
+    control: Arc<StageControl>,
     counters: Arc<StageCounters>,
 }
 
 impl OpContext {
-    /// Applies the error policy to a failed record.
-    fn failed(&mut self, error: String, record: Option<Box<dyn std::any::Any + Send>>) {
+    /// Applies the error policy to a failed record: `error` fails the run under
+    /// [`ErrorPolicy::Fail`]; a dead letter carries its message.
+    fn failed(
+        &mut self,
+        error: partita_runtime::Error,
+        record: Option<Box<dyn std::any::Any + Send>>,
+    ) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
-        match &self.control.policy {
-            ErrorPolicy::Fail => self.control.fail(stream_error(self.stage, error)),
+        match self.control.policy() {
+            ErrorPolicy::Fail => self.control.fail(error),
             ErrorPolicy::Skip => {}
             ErrorPolicy::DeadLetter(tx) => {
                 let _ = tx.send(DeadLetter {
                     stage: self.stage.to_string(),
-                    error,
+                    error: error_text(&error),
                     record,
                 });
             }
         }
+    }
+}
+
+/// What a dead letter says: the operator's own message, without the key around it.
+fn error_text(error: &partita_runtime::Error) -> String {
+    match error {
+        partita_runtime::Error::TaskPanicked { message, .. } => message.clone(),
+        partita_runtime::Error::TaskFailed { source, .. } => source.to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -6,20 +6,20 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
-use super::inlet::Msg;
-use super::pipeline::{Control, ErrorPolicy, Launch, Pipeline};
+use partita_runtime::{ErrorPolicy, Launch, Msg, Runtime};
+
+use super::pipeline::Pipeline;
 use super::Stream;
 
 /// What a sink's callback may fail with: a `String`, a `&str` or any error type converts into it.
 type SinkError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The run's error for a failure of the sink `stage`, keeping the callback's error as the source.
-fn sink_error(stage: &str, e: SinkError) -> crate::error::Error {
+fn sink_error(stage: &str, e: SinkError) -> partita_runtime::Error {
     partita_runtime::Error::TaskFailed {
         key: partita_runtime::TaskKey::new(stage, 0),
         source: Arc::from(e),
     }
-    .into()
 }
 
 impl<T: Send + 'static> Stream<T> {
@@ -158,7 +158,7 @@ impl<T: Send + 'static> Stream<T> {
                 let out = result.clone();
                 let mut inlet = build(launch);
                 let counters = launch.stage(name, None);
-                let control = launch.control.clone();
+                let control = launch.control().clone();
                 launch.spawn(name, move || {
                     let mut acc = init;
                     loop {
@@ -230,16 +230,34 @@ impl<R: Send + 'static> Topology<R> {
         self
     }
 
-    /// Starts every stage and returns the running pipeline.
+    /// Starts every stage on [`Runtime::current`] and returns the running pipeline: the
+    /// runtime installed on this thread, or the global one.
     pub fn start(self) -> Pipeline<R> {
-        let mut launch = Launch {
-            control: Control::new(self.policy),
-            threads: Vec::new(),
-            stages: Vec::new(),
-            capacity: self.capacity,
-            batch: self.batch,
-        };
+        self.start_on(&Runtime::current())
+    }
+
+    /// Starts every stage on `runtime` and returns the running pipeline. The stages report to
+    /// the runtime's event stream, each as a task keyed by its name, and their threads belong
+    /// to the runtime: shutting it down stops and joins them.
+    ///
+    /// ```
+    /// use partita_collections::Stream;
+    /// use partita_runtime::{EventKind, Runtime};
+    /// let rt = Runtime::builder().threads(1).build()?;
+    /// let events = rt.subscribe();
+    /// let n = Stream::iter(0..100_u64).count().start_on(&rt).wait()?;
+    /// assert_eq!(n, 100);
+    /// let stages = events
+    ///     .receiver()
+    ///     .try_iter()
+    ///     .filter(|e| matches!(e.kind, EventKind::TaskFinished))
+    ///     .count();
+    /// assert_eq!(stages, 2); // the source and the sink
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn start_on(self, runtime: &Runtime) -> Pipeline<R> {
+        let mut launch = Launch::new(runtime, self.policy, self.capacity, self.batch);
         let result = (self.start)(&mut launch);
-        Pipeline::new(launch, result)
+        Pipeline::new(launch.start(), result)
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use futures_core::Stream as AsyncStream;
 
-use super::inlet::{send, Inlet, Mailbox, Msg};
-use super::pipeline::{Control, Launch};
+use partita_runtime::{send, Inlet, Launch, Mailbox, Msg, StageControl};
+
 use super::Stream;
 
 /// Starts a source stage: `produce` gets an `emit` that sends one batch (waiting while the
@@ -17,9 +17,9 @@ use super::Stream;
 fn source<T: Send + 'static>(
     launch: &mut Launch,
     name: &str,
-    produce: impl FnOnce(&mut dyn FnMut(Vec<T>) -> bool, &Control, usize) + Send + 'static,
+    produce: impl FnOnce(&mut dyn FnMut(Vec<T>) -> bool, &StageControl, usize) + Send + 'static,
 ) -> Box<dyn Inlet<T>> {
-    let (tx, rx) = crossbeam_channel::bounded(launch.capacity);
+    let (tx, rx) = crossbeam_channel::bounded(launch.capacity());
     let depth_rx = rx.clone();
     let counters = launch.stage(
         name,
@@ -27,8 +27,8 @@ fn source<T: Send + 'static>(
             (depth_rx.len(), depth_rx.capacity().unwrap_or(0))
         })),
     );
-    let control = launch.control.clone();
-    let batch = launch.batch;
+    let control = launch.control().clone();
+    let batch = launch.batch();
     launch.spawn(name, move || {
         let mut emit = |b: Vec<T>| {
             counters
@@ -39,11 +39,7 @@ fn source<T: Send + 'static>(
         produce(&mut emit, &control, batch);
         send(&tx, Msg::End, &control);
     });
-    Box::new(Mailbox {
-        rx,
-        control: launch.control.clone(),
-        ends: 1,
-    })
+    Box::new(Mailbox::new(rx, launch.control().clone(), 1))
 }
 
 impl<T: Send + 'static> Stream<T> {

@@ -20,7 +20,8 @@ use crossbeam_channel::Sender;
 /// Per-key state: foldhash, since keys are often small integers that SipHash makes slow.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
-use super::inlet::Msg;
+use partita_runtime::Msg;
+
 use super::{Actor, KeyedStream, StageCounters, Stream, TimestampFn};
 
 /// A window specification.
