@@ -37,6 +37,7 @@ pub use self::item_fn::{
     AggKind, AggStep, AnyBox, ItemFn, ItemType, ItemUse, StrKeyReader, ITEM_FNS, ITEM_TYPES,
 };
 pub use self::layer::{blockwise, layer, Op};
+pub use self::names::layer_name;
 pub use self::stream::{
     DeadLetter, ErrorPolicy, KeyedStream, Pipeline, StageMetrics, Stream, Topology, Window,
     WindowResult, WindowedStream,

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{RecordBatch, StringArray};
@@ -16,11 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 
-/// A fresh layer name for a reader: `{op}-{n}`.
-pub(crate) fn layer_name(op: &str) -> Arc<str> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    Arc::from(format!("{op}-{}", NEXT.fetch_add(1, Ordering::Relaxed)))
-}
+/// Readers and writers name their layers with the collections' one generator.
+pub(crate) use partita_collections::layer_name;
 
 /// An IO error inside a task, naming the file.
 pub(crate) fn task_io_error(path: &Path, e: std::io::Error) -> partita_runtime::Error {

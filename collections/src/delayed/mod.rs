@@ -416,7 +416,7 @@ fn graph_of<T>(roots: &[Delayed<T>]) -> Graph {
         g.merge(other);
     }
     // Each graph gets its own layer name; a task that two of them share is merged by key.
-    let layer = format!("delayed-{}", NEXT_INDEX.fetch_add(1, Ordering::Relaxed));
+    let layer = crate::names::unique("delayed");
     g.add_layer(layer, tasks);
     g
 }
