@@ -287,7 +287,7 @@ fn globs_read_every_file_and_to_csv_round_trips() {
     assert_eq!(df.npartitions(), 3);
     let out_dir = dir.path().join("out");
     let rt = rt();
-    let files = to_csv(&df, &out_dir, &rt).unwrap();
+    let files = rt.install(|| to_csv(&df, &out_dir)).unwrap();
     assert_eq!(files.len(), 3);
     let back = read_csv(
         format!("{}/part-*.csv", out_dir.display()).as_str(),

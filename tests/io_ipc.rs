@@ -34,7 +34,7 @@ fn round_trips_with_nulls_and_partitions() {
     let dir = tempfile::tempdir().unwrap();
     let rt = Runtime::builder().threads(2).build().unwrap();
     let df = DataFrame::from_arrow(batch(), 4).unwrap();
-    let files = to_ipc(&df, dir.path(), &rt).unwrap();
+    let files = rt.install(|| to_ipc(&df, dir.path())).unwrap();
     assert_eq!(files.len(), 4);
     let back = read_ipc(format!("{}/part-*.arrow", dir.path().display()).as_str()).unwrap();
     assert_eq!(back.npartitions(), 4);

@@ -118,7 +118,9 @@ fn to_parquet_round_trips() {
     let (path, rows) = fixture(dir.path());
     let df = read_parquet(path.as_path(), ParquetOptions::default()).unwrap();
     let rt = Runtime::builder().threads(2).build().unwrap();
-    let files = to_parquet(&df, dir.path().join("out"), &rt).unwrap();
+    let files = rt
+        .install(|| to_parquet(&df, dir.path().join("out")))
+        .unwrap();
     assert_eq!(files.len(), 5);
     let back = read_parquet(
         format!("{}/out/*.parquet", dir.path().display()).as_str(),

@@ -9,7 +9,9 @@ fn round_trips_through_read_text() {
     let rt = Runtime::builder().threads(2).build().unwrap();
     let lines: Vec<String> = (0..100).map(|i| format!("line {i}")).collect();
     let bag = Bag::from_sequence(lines.clone(), 4);
-    let files = to_textfiles(&bag, dir.path().join("out"), &rt).unwrap();
+    let files = rt
+        .install(|| to_textfiles(&bag, dir.path().join("out")))
+        .unwrap();
     assert_eq!(files.len(), 4);
     assert!(files[3].ends_with("part-00003.txt"));
     let pattern = format!("{}/out/part-*.txt", dir.path().display());
@@ -33,7 +35,7 @@ fn a_failed_partition_leaves_no_partial_file() {
         }
         format!("{i}")
     });
-    let err = to_textfiles(&bag, &out, &rt).unwrap_err();
+    let err = rt.install(|| to_textfiles(&bag, &out)).unwrap_err();
     assert!(
         err.to_string().contains("item 25 cannot be formatted"),
         "{err}"
@@ -56,6 +58,6 @@ fn an_unwritable_directory_fails_with_its_name() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let bag = Bag::from_sequence(vec!["a".to_string()], 1);
-    let err = to_textfiles(&bag, file.join("sub"), Runtime::global()).unwrap_err();
+    let err = to_textfiles(&bag, file.join("sub")).unwrap_err();
     assert!(err.to_string().contains("a-file"), "{err}");
 }

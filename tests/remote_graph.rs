@@ -579,7 +579,8 @@ fn join_broadcast_and_shuffle() {
     .unwrap();
     for (name, batch, parts) in [("x", x, 4), ("y", y, 2)] {
         let df = DataFrame::from_arrow(batch, parts).unwrap();
-        to_parquet(&df, dir.path().join(name), &rt).unwrap();
+        rt.install(|| to_parquet(&df, dir.path().join(name)))
+            .unwrap();
     }
     let read = |name: &str| {
         let pattern = format!("{}/{name}/*.parquet", dir.path().display());

@@ -544,12 +544,13 @@ fn describe(
 }
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.csv` with a header, each file written to
-/// a temporary name and renamed when complete. Returns the paths in partition order.
+/// a temporary name and renamed when complete, computing on the current runtime
+/// ([`Runtime::current`]). Returns the paths in partition order.
 ///
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
-pub fn to_csv(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), FileFormat::Csv, runtime)
+pub fn to_csv(frame: &DataFrame, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+    write_partitions(frame, dir.as_ref(), FileFormat::Csv, &Runtime::current())
 }
 
 /// One partition as CSV with a header.

@@ -36,7 +36,7 @@ fn ipc_error(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> 
 /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
 /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
 /// let df = partita_collections::DataFrame::from_arrow(batch, 3)?;
-/// to_ipc(&df, dir.path(), partita_runtime::Runtime::global())?;
+/// to_ipc(&df, dir.path())?;
 /// let back = read_ipc(format!("{}/*.arrow", dir.path().display()).as_str())?;
 /// assert_eq!(back.npartitions(), 3);
 /// assert_eq!(back.len()?, 3);
@@ -120,8 +120,8 @@ fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Resu
 ///
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
-pub fn to_ipc(frame: &DataFrame, dir: impl AsRef<Path>, runtime: &Runtime) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), FileFormat::Ipc, runtime)
+pub fn to_ipc(frame: &DataFrame, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+    write_partitions(frame, dir.as_ref(), FileFormat::Ipc, &Runtime::current())
 }
 
 /// One partition as an Arrow IPC file.

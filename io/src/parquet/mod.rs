@@ -48,8 +48,7 @@ fn parquet_error(path: &Path, e: impl std::error::Error + Send + Sync + 'static)
 /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
 /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
 /// let df = partita_collections::DataFrame::from_arrow(batch, 2)?;
-/// let rt = partita_runtime::Runtime::global();
-/// let files = to_parquet(&df, dir.path(), rt)?;
+/// let files = to_parquet(&df, dir.path())?;
 /// let back = read_parquet(format!("{}/*.parquet", dir.path().display()).as_str(), ParquetOptions::default())?;
 /// assert_eq!(back.npartitions(), files.len());
 /// assert_eq!(back.len()?, 3);
@@ -227,12 +226,13 @@ const ONE_BATCH_MAX_ROWS: usize = 1 << 22;
 ///
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
-pub fn to_parquet(
-    frame: &DataFrame,
-    dir: impl AsRef<Path>,
-    runtime: &Runtime,
-) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), FileFormat::Parquet, runtime)
+pub fn to_parquet(frame: &DataFrame, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+    write_partitions(
+        frame,
+        dir.as_ref(),
+        FileFormat::Parquet,
+        &Runtime::current(),
+    )
 }
 
 /// One partition as a Parquet file.

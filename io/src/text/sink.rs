@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// use partita_collections::Bag;
 /// let dir = tempfile::tempdir().unwrap();
 /// let bag = Bag::from_sequence(vec!["a".to_string(), "b".into(), "c".into()], 2);
-/// let files = partita_io::to_textfiles(&bag, dir.path(), partita_runtime::Runtime::global())?;
+/// let files = partita_io::to_textfiles(&bag, dir.path())?;
 /// assert_eq!(files.len(), 2);
 /// assert_eq!(std::fs::read_to_string(&files[1]).unwrap(), "b\nc\n");
 /// # Ok::<(), partita_io::Error>(())
@@ -26,11 +26,7 @@ use crate::error::{Error, Result};
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute with an error
 /// naming the file.
-pub fn to_textfiles<T>(
-    bag: &Bag<T>,
-    dir: impl AsRef<Path>,
-    runtime: &Runtime,
-) -> Result<Vec<PathBuf>>
+pub fn to_textfiles<T>(bag: &Bag<T>, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>>
 where
     T: AsRef<str> + Clone + Send + Sync + 'static,
 {
@@ -47,5 +43,5 @@ where
         })
         .map(|()| vec![path])
     });
-    Ok(written.compute_on(runtime)?)
+    Ok(written.compute_on(&Runtime::current())?)
 }
