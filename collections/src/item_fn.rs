@@ -675,20 +675,20 @@ pub fn mean_of<T: crate::bag::AsF64 + Clone + Send + Sync + 'static>(
     step: AggStep,
     input: AggInput,
 ) -> Result<Kernel> {
-    tree_kernel::<T, (f64, u64)>(
-        step,
-        input,
-        || (0.0, 0),
-        |acc, t| {
-            acc.0 += t.as_f64();
-            acc.1 += 1;
-        },
-        |parts| {
-            parts
-                .into_iter()
-                .fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-        },
-    )
+    tree_kernel::<T, (f64, u64)>(step, input, || (0.0, 0), add_to_mean, merge_means)
+}
+
+/// Adds `t` to a `(sum, count)`.
+pub(crate) fn add_to_mean<T: crate::bag::AsF64>(acc: &mut (f64, u64), t: T) {
+    acc.0 += t.as_f64();
+    acc.1 += 1;
+}
+
+/// The `(sum, count)` of partial `(sum, count)`s.
+pub(crate) fn merge_means(parts: Vec<(f64, u64)>) -> (f64, u64) {
+    parts
+        .into_iter()
+        .fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
 /// `frequencies()`' kernels: the local tree's count tables, then their pairs.

@@ -19,7 +19,8 @@ use super::strcount::StrCounts;
 use super::Bag;
 use crate::delayed::Delayed;
 use crate::item_fn::{
-    can_aggregate, fold_extreme, item_fn_name, keep_top, merge_extremes, type_key, AggKind, AggStep,
+    add_to_mean, can_aggregate, fold_extreme, item_fn_name, keep_top, merge_extremes, merge_means,
+    type_key, AggKind, AggStep,
 };
 use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
@@ -307,19 +308,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             let key = blockwise(&mut graph, &name, &MeanOf, [vec![root]]).swap_remove(0);
             return Delayed::from_graph(Arc::new(graph), key);
         }
-        let (graph, root) = self.tree(
-            "mean",
-            || (0.0_f64, 0_u64),
-            |acc: &mut (f64, u64), t| {
-                acc.0 += t.as_f64();
-                acc.1 += 1;
-            },
-            |parts| {
-                parts
-                    .into_iter()
-                    .fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-            },
-        );
+        let (graph, root) = self.tree("mean", || (0.0_f64, 0_u64), add_to_mean, merge_means);
         Delayed::<(f64, u64)>::from_graph(Arc::new(graph), root).map(mean_of_sum)
     }
 

@@ -24,6 +24,7 @@ use super::expr::{arrow_error, dtype_name, Expr};
 use super::group_ids::group_rows as group_rows_of;
 use super::merge_partials::merge_partials;
 use super::{inputs, DataFrame};
+use crate::dataframe::batches;
 use crate::error::{Error, Result};
 use crate::filled::filled;
 use crate::layer::{blockwise, register_op, Op};
@@ -707,11 +708,7 @@ impl Op for MergeStates {
     fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
         let (plan, keys, out) = (self.plan.clone(), cx.deps.to_vec(), cx.key.clone());
         Ok(Arc::new(move |inputs: Vec<Value>| {
-            let parts = inputs
-                .iter()
-                .zip(&keys)
-                .map(|(v, k)| downcast::<RecordBatch>(v, k).cloned())
-                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            let parts: Vec<RecordBatch> = batches(&inputs, &keys)?.into_iter().cloned().collect();
             merge(&plan, &parts).map(value).map_err(|e| fail(&out, e))
         }))
     }

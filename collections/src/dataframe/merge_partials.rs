@@ -27,6 +27,7 @@ use super::expr::arrow_error;
 use super::groupby::{fail, finish, merge, Plan};
 use super::inputs;
 use super::shuffle::{bucket, file_pieces, hash_rows, in_input_order, key_columns, split_by};
+use crate::dataframe::batches;
 use crate::error::{Error, Result};
 use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
@@ -176,11 +177,7 @@ impl Op for InOrder {
     fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
         let (plan, keys, o) = (self.plan.clone(), cx.deps.to_vec(), cx.key.clone());
         Ok(Arc::new(move |inputs: Vec<Value>| {
-            let tables = inputs
-                .iter()
-                .zip(&keys)
-                .map(|(v, k)| downcast::<RecordBatch>(v, k).cloned())
-                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            let tables: Vec<RecordBatch> = batches(&inputs, &keys)?.into_iter().cloned().collect();
             in_order(&plan, &tables).map(value).map_err(|e| fail(&o, e))
         }))
     }

@@ -545,12 +545,8 @@ impl DataFrame {
     pub fn compute_partitions_on(&self, runtime: &Runtime) -> Result<Vec<RecordBatch>> {
         let m = self.materialize();
         let keys = m.keys();
-        runtime
-            .compute(&m.graph, &keys)?
-            .iter()
-            .zip(&keys)
-            .map(|(v, k)| Ok(downcast::<RecordBatch>(v, k)?.clone()))
-            .collect()
+        let parts = runtime.compute(&m.graph, &keys)?;
+        Ok(batches(&parts, &keys)?.into_iter().cloned().collect())
     }
 
     /// Computes the partitions on `runtime` and keeps them in partition actors; the returned
@@ -794,4 +790,16 @@ impl fmt::Display for DataFrame {
         let tasks = self.graph().len();
         write!(f, "{tasks} tasks")
     }
+}
+
+/// Every input as a record batch, each downcast error naming its key.
+pub(crate) fn batches<'a>(
+    values: &'a [Value],
+    keys: &[TaskKey],
+) -> partita_runtime::Result<Vec<&'a RecordBatch>> {
+    values
+        .iter()
+        .zip(keys)
+        .map(|(v, k)| downcast::<RecordBatch>(v, k))
+        .collect()
 }

@@ -11,17 +11,18 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::array::{Array, ArrayRef};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use arrow::util::display::array_value_to_string;
-use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
+use partita_runtime::{value, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use super::expr::arrow_error;
 use super::shuffle::{row_converter, shuffle_frame, task_error, Assemble};
 use super::sort::router;
 use super::{DataFrame, IndexInfo};
+use crate::dataframe::batches;
 use crate::error::{Error, Result};
 use crate::layer::{layer, register_op, Op};
 use crate::names::unique;
@@ -49,11 +50,7 @@ impl Op for Repartition {
         };
         let (schema, k) = (self.schema.clone(), cx.key.clone());
         Ok(Arc::new(move |vals: Vec<Value>| {
-            let batches = vals
-                .iter()
-                .zip(&inputs)
-                .map(|(v, key)| downcast::<RecordBatch>(v, key))
-                .collect::<partita_runtime::Result<Vec<&RecordBatch>>>()?;
+            let batches = batches(&vals, &inputs)?;
             match batches.as_slice() {
                 [one] if source.pieces > 1 => {
                     let r = source.slice(one.num_rows());

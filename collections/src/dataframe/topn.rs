@@ -24,13 +24,14 @@ use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Float16Type, Float32Type, Float64Type, SchemaRef, UInt32Type,
 };
 use num_traits::Float;
-use partita_runtime::{downcast, value, Graph, Kernel, TaskContext, TaskKey, Value};
+use partita_runtime::{value, Graph, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use super::dedupe::canonical;
 use super::expr::arrow_error;
 use super::shuffle::task_error;
 use super::DataFrame;
+use crate::dataframe::batches;
 use crate::error::{Error, Result};
 use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;
@@ -243,11 +244,7 @@ impl Op for Cut {
     fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
         let (cut, inputs, k) = (self.clone(), cx.deps.to_vec(), cx.key.clone());
         Ok(Arc::new(move |vals: Vec<Value>| {
-            let batches = vals
-                .iter()
-                .zip(&inputs)
-                .map(|(v, key)| downcast::<RecordBatch>(v, key))
-                .collect::<partita_runtime::Result<Vec<&RecordBatch>>>()?;
+            let batches = batches(&vals, &inputs)?;
             let all = match batches.as_slice() {
                 [one] => (*one).clone(),
                 _ => concat_batches(&cut.schema, batches)
