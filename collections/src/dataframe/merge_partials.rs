@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use super::expr::arrow_error;
 use super::groupby::{fail, finish, merge, Plan};
 use super::inputs;
-use super::shuffle::{bucket, file_pieces, hash_rows, in_input_order, key_columns, split_by};
+use super::shuffle::{
+    bucket, file_pieces, hash_rows, in_input_order, key_columns, send_pieces, split_by,
+};
 use crate::dataframe::batches;
 use crate::error::{Error, Result};
 use crate::layer::{blockwise, register_op, Op};
@@ -144,12 +146,7 @@ impl ShuffleOp for MergeShuffle {
                     return send(0, value(r.partial.clone()));
                 }
                 let pieces = hash_split(&plan, &r.partial, r.outputs).map_err(|e| fail(key, e))?;
-                for (to, piece) in pieces.into_iter().enumerate() {
-                    if piece.num_rows() > 0 {
-                        send(to, value(piece))?;
-                    }
-                }
-                Ok(())
+                send_pieces(pieces, send)
             }),
             // Pieces merge once, in input order (first and last values depend on it).
             fold: Arc::new(file_pieces),

@@ -157,6 +157,19 @@ fn take_received(state: Option<Value>) -> Received {
     }
 }
 
+/// Sends piece `to` of `pieces` to output `to`, skipping the empty ones.
+pub(crate) fn send_pieces(
+    pieces: Vec<RecordBatch>,
+    send: &mut dyn FnMut(usize, Value) -> partita_runtime::Result<()>,
+) -> partita_runtime::Result<()> {
+    for (to, piece) in pieces.into_iter().enumerate() {
+        if piece.num_rows() > 0 {
+            send(to, value(piece))?;
+        }
+    }
+    Ok(())
+}
+
 /// A [`ShuffleSpec`] fold that files record-batch pieces with their input partition, to be
 /// assembled once, in input order, by [`in_input_order`].
 pub(crate) fn file_pieces(
@@ -282,12 +295,7 @@ impl ShuffleOp for FrameShuffle {
                 let batch = downcast::<RecordBatch>(&v, key)?;
                 let ids = route.ids(batch, key, outputs)?;
                 let pieces = split_by(batch, &ids, outputs).map_err(|e| task_error(key, e))?;
-                for (to, piece) in pieces.into_iter().enumerate() {
-                    if piece.num_rows() > 0 {
-                        send(to, value(piece))?;
-                    }
-                }
-                Ok(())
+                send_pieces(pieces, send)
             }),
             fold: Arc::new(file_pieces),
             finish: Arc::new(move |to, state| {
