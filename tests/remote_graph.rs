@@ -18,12 +18,15 @@ use ndarray::{array, ArrayD, IxDyn, SliceInfoElem};
 use num_complex::Complex;
 use partita::collections::split_whitespace;
 use partita::collections::Element;
+use partita::collections::WindowResult;
 use partita::collections::{mean, sum as total, Agg, AggFunc, Merge};
 use partita::io::{read_csv, read_parquet, to_parquet, CsvOptions, ParquetOptions};
 use partita::prelude::*;
+use partita::runtime::value;
 use partita::runtime::Value;
 use partita::{encode_graph, graph_all, remote_fn, Graph, Index, TaskKey};
 use partita::{to_hdf5, Hdf5Write};
+use partita::{Stream, Window};
 
 remote_fn! {
     /// `inc(i)`, the leaves of the task tree.
@@ -862,6 +865,117 @@ fn array_plain_closure_is_refused() {
     assert_eq!(y.compute().unwrap().len(), 6);
 }
 
+/// An event of the windowed stream: (key, value, event time).
+type Event = (i64, f64, i64);
+
+remote_fn! {
+    /// Event `i`: four keys, values 0..7, event times in order.
+    fn event(i: u64) -> (i64, f64, i64) { ((i % 4) as i64, (i % 7) as f64, i as i64) }
+}
+remote_fn! {
+    fn event_time(e: &(i64, f64, i64)) -> i64 { e.2 }
+}
+remote_fn! {
+    fn event_key(e: &(i64, f64, i64)) -> i64 { e.0 }
+}
+remote_fn! {
+    fn event_value(e: &(i64, f64, i64)) -> f64 { e.1 }
+}
+remote_fn! {
+    fn not_sixes(e: &(i64, f64, i64)) -> bool { e.1 != 6.0 }
+}
+remote_fn! {
+    fn doubled(e: (i64, f64, i64)) -> (i64, f64, i64) { (e.0, 2.0 * e.1, e.2) }
+}
+remote_fn! {
+    fn twice(e: (i64, f64, i64)) -> Vec<(i64, f64, i64)> { vec![e, e] }
+}
+partita::register_value!(Vec<WindowResult<i64, f64>>);
+
+fn sorted_windows(v: &Value) -> Vec<(i64, i64, f64)> {
+    let mut w: Vec<(i64, i64, f64)> = v
+        .downcast_ref::<Vec<WindowResult<i64, f64>>>()
+        .unwrap()
+        .iter()
+        .map(|w| (w.key, w.start, w.value))
+        .collect();
+    w.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    w
+}
+
+/// A windowed stream: generate, filter, map, event time, key_by on two actors, tumbling
+/// windows summed; shipped as one task that runs the pipeline, its windows equal to the
+/// local run's and to a sequential reference.
+fn windowed_stream() {
+    let n = 20_000_u64;
+    let pipeline = || {
+        Stream::generate(Some(n), None, event)
+            .filter(not_sixes)
+            .map(doubled)
+            .with_timestamps(event_time, 0)
+            .key_by(event_key)
+            .parallel(2)
+            .window(Window::tumbling(1_000))
+            .sum(event_value)
+            .collect(1_000_000)
+    };
+    let shipped = pipeline().delayed().unwrap();
+    let local = shipped.compute().unwrap();
+    let there = child::compute_remote(&shipped.graph(), &[shipped.key().clone()]).unwrap();
+    let there = sorted_windows(&there[0]);
+    assert_eq!(there, sorted_windows(&value(local)));
+    // The same pipeline started here, not as a task.
+    let started = pipeline().start().wait().unwrap();
+    assert_eq!(there, sorted_windows(&value(started)));
+    // A sequential reference.
+    let mut reference: std::collections::BTreeMap<(i64, i64), f64> = Default::default();
+    for i in 0..n {
+        let (k, v, t): Event = ((i % 4) as i64, (i % 7) as f64, i as i64);
+        if v != 6.0 {
+            *reference.entry((k, t / 1_000 * 1_000)).or_default() += 2.0 * v;
+        }
+    }
+    let reference: Vec<(i64, i64, f64)> =
+        reference.into_iter().map(|((k, s), v)| (k, s, v)).collect();
+    assert_eq!(there, reference);
+
+    // Counted windows over a union with a flat_map, into a count sink.
+    let left = Stream::generate(Some(1_000), None, event).flat_map(twice);
+    let right = Stream::generate(Some(500), None, event);
+    let windows = left
+        .union(right)
+        .with_timestamps(event_time, 0)
+        .key_by(event_key)
+        .window(Window::sliding(100, 50))
+        .count()
+        .count()
+        .delayed()
+        .unwrap();
+    let there = child::compute_remote(&windows.graph(), &[windows.key().clone()]).unwrap();
+    let there = *there[0].downcast_ref::<u64>().unwrap();
+    assert_eq!(there, windows.compute().unwrap());
+    // Times 0..1000, every key each window: windows start every 50 from -50 to 950: 21 of them.
+    assert_eq!(there, 21 * 4);
+}
+
+/// A stage with a plain closure keeps its pipeline in this process, naming the stage.
+fn stream_closure_is_refused() {
+    let err = Stream::generate(Some(10), None, event)
+        .map(|e: Event| e.1)
+        .count()
+        .delayed()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`map`"), "{err}");
+    assert!(err.contains("remote_fn!"), "{err}");
+    let err = Stream::iter(0..10_u64)
+        .count()
+        .delayed()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`iter`"), "{err}");
+}
+
 fn main() {
     if std::env::args().any(|a| a == child::SERVE_FLAG) {
         child::serve();
@@ -898,6 +1012,8 @@ fn main() {
             "array_plain_closure_is_refused",
             array_plain_closure_is_refused,
         ),
+        ("windowed_stream", windowed_stream),
+        ("stream_closure_is_refused", stream_closure_is_refused),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests {

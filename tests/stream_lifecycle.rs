@@ -119,6 +119,24 @@ fn the_fail_policy_fails_the_pipeline_with_the_error() {
 }
 
 #[test]
+fn a_failed_record_keeps_its_typed_error() {
+    let err = Stream::iter(["1", "2", "x", "4"])
+        .try_map(|s| s.parse::<i64>())
+        .count()
+        .start()
+        .wait()
+        .unwrap_err();
+    let runtime = err.as_runtime().expect("a runtime error");
+    assert!(
+        runtime
+            .root_cause()
+            .downcast_ref::<std::num::ParseIntError>()
+            .is_some(),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_skip_policy_counts_and_goes_on() {
     let pipeline = Stream::iter(0..1000_i32)
         .try_map(|x| {

@@ -45,6 +45,20 @@ pub enum ItemUse {
     TopK,
     /// `map_partitions(f)`: `f(items)` of each whole partition; ends the chain.
     Partitions,
+    /// `Stream::generate(n, rate, f)`: the source of `f(0)`, `f(1)`, ...
+    StreamSource,
+    /// `Stream::map(f)`.
+    StreamMap,
+    /// `Stream::filter(f)`.
+    StreamFilter,
+    /// `Stream::flat_map(f)`.
+    StreamFlatMap,
+    /// `Stream::with_timestamps(f, lateness)`: `f` gives each record's event time.
+    StreamTime,
+    /// `Stream::key_by(f)`.
+    StreamKey,
+    /// A window's `sum`, `mean`, `min` or `max` of `f(record)`.
+    StreamValue,
 }
 
 /// A registered item function, made by [`remote_fn!`](crate::remote_fn).
@@ -272,12 +286,12 @@ pub fn finish<T: Clone + Send + Sync + 'static>(usage: ItemUse, t: Terminal) -> 
 /// | signature | used by |
 /// |---|---|
 /// | `fn() -> R` | `delayed` |
-/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck`, `Bag::topk`'s key |
-/// | `fn(&A) -> bool` | the same, and `Bag::filter` |
+/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck`, `Bag::topk`'s key, `Stream::key_by`, `Stream::with_timestamps` (`R`: `i64`), a window's `sum`/`mean`/`min`/`max` (`R`: `f64`) |
+/// | `fn(&A) -> bool` | the same, and `Bag::filter`, `Stream::filter` |
 /// | `fn(&A, &B) -> R` | `Delayed::zip_with` |
 /// | `fn(&[&A]) -> R` | `combine` |
-/// | `fn(A) -> R` | `Bag::map` |
-/// | `fn(A) -> Vec<U>` | `Bag::map`, `Bag::flat_map` |
+/// | `fn(A) -> R` | `Bag::map`, `Stream::map`, `Stream::generate` (`A`: `u64`) |
+/// | `fn(A) -> Vec<U>` | `Bag::map`, `Bag::flat_map`, and the same of `Stream` |
 /// | `fn(Vec<A>) -> Vec<U>` | the same, and `Bag::map_partitions` |
 /// | `fn(A) -> Result<R, E>` | `DataFrame::map_partitions` (`A`, `R`: `RecordBatch`) |
 /// | `fn(&A, &mut dyn FnMut(&str))` | `Bag::str_frequencies` |
@@ -333,6 +347,7 @@ macro_rules! remote_fn {
         $crate::register_item_type!($ta);
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Filter => Some($crate::__private::item::filter::<$ta>($name, prev)),
+            $crate::ItemUse::StreamFilter => Some($crate::__private::stream::filter::<$ta>($name, prev)),
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, bool>($name, prev)),
             $crate::ItemUse::TopK => Some({
                 #[allow(unused_imports)]
@@ -353,6 +368,15 @@ macro_rules! remote_fn {
         $crate::register_item_type!($r);
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, $r>($name, prev)),
+            $crate::ItemUse::StreamTime => Some($crate::__private::stream::time::<$ta, $r>($name, prev)),
+            $crate::ItemUse::StreamValue => Some($crate::__private::stream::window_value::<$ta, $r>($name)),
+            $crate::ItemUse::StreamKey => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::stream::{NoHashKey as _, ViaHashKey as _};
+                let probe = $crate::__private::item::Probe::<$r>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::stream::KeyFn<$ta, $r>> = (&probe).key_fn();
+                $crate::__private::stream::key_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::TopK => Some({
                 #[allow(unused_imports)]
                 use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
@@ -376,6 +400,8 @@ macro_rules! remote_fn {
         $crate::register_item_type!($u);
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Map => Some($crate::__private::item::map::<Vec<$ea>, Vec<$u>>($name, prev)),
+            $crate::ItemUse::StreamMap => Some($crate::__private::stream::map::<Vec<$ea>, Vec<$u>>($name, prev)),
+            $crate::ItemUse::StreamFlatMap => Some($crate::__private::stream::flat_map::<Vec<$ea>, $u>($name, prev)),
             $crate::ItemUse::FlatMap => Some($crate::__private::item::flat_map::<Vec<$ea>, $u>($name, prev)),
             $crate::ItemUse::Partitions => Some($crate::__private::item::partitions::<$ea, $u>($name, prev)),
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev).and_then(|t| match t.after {
@@ -391,6 +417,9 @@ macro_rules! remote_fn {
         $(#[$m])* $v fn $name($a: $ta) -> Vec<$u> $body
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Map => Some($crate::__private::item::map::<$ta, Vec<$u>>($name, prev)),
+            $crate::ItemUse::StreamMap => Some($crate::__private::stream::map::<$ta, Vec<$u>>($name, prev)),
+            $crate::ItemUse::StreamFlatMap => Some($crate::__private::stream::flat_map::<$ta, $u>($name, prev)),
+            $crate::ItemUse::StreamSource => Some($crate::__private::stream::source::<$ta, Vec<$u>>($name, prev)),
             $crate::ItemUse::FlatMap => Some($crate::__private::item::flat_map::<$ta, $u>($name, prev)),
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev).and_then(|t| match t.after {
                 $crate::ItemUse::FlatMap => $crate::__private::item::finish::<$u>(usage, t),
@@ -405,6 +434,8 @@ macro_rules! remote_fn {
         $(#[$m])* $v fn $name($a: $ta) -> $r $body
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Map => Some($crate::__private::item::map::<$ta, $r>($name, prev)),
+            $crate::ItemUse::StreamMap => Some($crate::__private::stream::map::<$ta, $r>($name, prev)),
+            $crate::ItemUse::StreamSource => Some($crate::__private::stream::source::<$ta, $r>($name, prev)),
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
                 .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
             _ => None,

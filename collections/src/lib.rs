@@ -59,6 +59,13 @@ pub mod __private {
             ViaF64, ViaHash, ViaOrd, ViaOrdKey,
         };
     }
+    /// The stream adapters of `remote_fn!`.
+    pub mod stream {
+        pub use crate::stream::plan::{
+            filter, flat_map, key_step, map, source, time, window_value, ErasedKeyed, ErasedStream,
+            GenerateArgs, KeyArgs, KeyFn, NoHashKey, TimeArgs, ViaHashKey,
+        };
+    }
     pub use crate::layer::build_op;
     pub use partita_runtime;
 }

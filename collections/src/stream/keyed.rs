@@ -9,6 +9,7 @@ use crossbeam_channel::Sender;
 use partita_runtime::{send, Inlet, Mailbox, Msg, StageControl, StageCounters};
 
 use super::inlet::Mapped;
+use super::plan::{Plan, Step};
 use super::{Actor, Stream, Window, WindowedStream};
 
 /// A stream partitioned by key. Made by [`Stream::key_by`].
@@ -16,6 +17,8 @@ pub struct KeyedStream<K, T> {
     pub(super) stream: Stream<T>,
     pub(super) key: Arc<dyn Fn(&T) -> K + Send + Sync>,
     pub(super) parallelism: usize,
+    /// The stream as data up to its `key_by`, if every stage is.
+    pub(super) plan: Plan,
 }
 
 impl<K, T> std::fmt::Debug for KeyedStream<K, T> {
@@ -35,6 +38,11 @@ where
     /// so each key's records stay in order on one actor.
     pub fn parallel(mut self, n: usize) -> Self {
         self.parallelism = n.max(1);
+        if let Ok(steps) = &mut self.plan {
+            if let Some(Step::KeyBy { parallelism, .. }) = steps.last_mut() {
+                *parallelism = n.max(1);
+            }
+        }
         self
     }
 
@@ -46,7 +54,7 @@ where
         F: Fn(&mut A, T) + Send + Sync + 'static,
     {
         let step = Arc::new(step);
-        self.stateful("fold", move |_| {
+        self.stateful("fold", Err("fold"), move |_| {
             let step = step.clone();
             let init = init.clone();
             let mut state: std::collections::HashMap<K, A> = std::collections::HashMap::new();
@@ -96,95 +104,104 @@ where
     pub(super) fn stateful<U: Send + 'static>(
         self,
         name: &'static str,
+        plan: Plan,
         make: impl Fn(&Arc<StageCounters>) -> Actor<(K, T), U> + Send + 'static,
     ) -> Stream<U> {
         let KeyedStream {
             stream,
             key,
             parallelism,
+            plan: _,
         } = self;
         let build = stream.build;
-        Stream::new(Box::new(move |launch| {
-            let mut inlet = build(launch);
-            let n = parallelism;
-            let (out_tx, out_rx) = crossbeam_channel::bounded(launch.capacity());
-            if n == 1 {
-                // One actor: it keys the records itself, with no router in between.
-                let counters = launch.stage(&format!("{name}-0"), None);
-                let handler = make(&counters);
-                let keyed: Box<dyn Inlet<(K, T)>> = Box::new(Mapped {
-                    inner: inlet,
-                    apply: Box::new(move |b: Vec<T>| b.into_iter().map(|t| (key(&t), t)).collect()),
-                });
-                let control = launch.control().clone();
-                launch.spawn(&format!("{name}-0"), move || {
-                    run_actor(keyed, handler, &counters, &out_tx, &control)
-                });
-                return Box::new(Mailbox::new(out_rx, launch.control().clone(), 1))
-                    as Box<dyn Inlet<U>>;
-            }
-            let mut inboxes = Vec::with_capacity(n);
-            for i in 0..n {
-                let (tx, rx) = crossbeam_channel::bounded::<Msg<(K, T)>>(launch.capacity());
-                let depth_rx = rx.clone();
-                let counters = launch.stage(
-                    &format!("{name}-{i}"),
-                    Some(Box::new(move || {
-                        (depth_rx.len(), depth_rx.capacity().unwrap_or(0))
-                    })),
-                );
-                inboxes.push(tx);
-                let handler = make(&counters);
-                let (out_tx, control) = (out_tx.clone(), launch.control().clone());
-                let mailbox = Box::new(Mailbox::new(rx, control.clone(), 1));
-                launch.spawn(&format!("{name}-{i}"), move || {
-                    run_actor(mailbox, handler, &counters, &out_tx, &control)
-                });
-            }
-            // The router: keys records and sends each to its actor; watermarks go to all.
-            let control = launch.control().clone();
-            launch.spawn(&format!("{name}-router"), move || {
-                let hasher = foldhash::fast::FixedState::with_seed(7);
-                loop {
-                    match inlet.next() {
-                        Some(Msg::Batch(b)) => {
-                            let mut parts: Vec<Vec<(K, T)>> = (0..n).map(|_| Vec::new()).collect();
-                            for t in b {
-                                let k = key(&t);
-                                let i = if n == 1 {
-                                    0
-                                } else {
-                                    (std::hash::BuildHasher::hash_one(&hasher, &k) % n as u64)
-                                        as usize
-                                };
-                                parts[i].push((k, t));
-                            }
-                            for (i, p) in parts.into_iter().enumerate() {
-                                if !p.is_empty() && !send(&inboxes[i], Msg::Batch(p), &control) {
-                                    return;
-                                }
-                            }
-                        }
-                        Some(Msg::Watermark(w)) => {
-                            for tx in &inboxes {
-                                if !send(tx, Msg::Watermark(w), &control) {
-                                    return;
-                                }
-                            }
-                        }
-                        Some(Msg::End) => {
-                            for tx in &inboxes {
-                                send(tx, Msg::End, &control);
-                            }
-                            return;
-                        }
-                        Some(Msg::Idle) => {}
-                        None => return,
-                    }
+        Stream::new(
+            Box::new(move |launch| {
+                let mut inlet = build(launch);
+                let n = parallelism;
+                let (out_tx, out_rx) = crossbeam_channel::bounded(launch.capacity());
+                if n == 1 {
+                    // One actor: it keys the records itself, with no router in between.
+                    let counters = launch.stage(&format!("{name}-0"), None);
+                    let handler = make(&counters);
+                    let keyed: Box<dyn Inlet<(K, T)>> = Box::new(Mapped {
+                        inner: inlet,
+                        apply: Box::new(move |b: Vec<T>| {
+                            b.into_iter().map(|t| (key(&t), t)).collect()
+                        }),
+                    });
+                    let control = launch.control().clone();
+                    launch.spawn(&format!("{name}-0"), move || {
+                        run_actor(keyed, handler, &counters, &out_tx, &control)
+                    });
+                    return Box::new(Mailbox::new(out_rx, launch.control().clone(), 1))
+                        as Box<dyn Inlet<U>>;
                 }
-            });
-            Box::new(Mailbox::new(out_rx, launch.control().clone(), n))
-        }))
+                let mut inboxes = Vec::with_capacity(n);
+                for i in 0..n {
+                    let (tx, rx) = crossbeam_channel::bounded::<Msg<(K, T)>>(launch.capacity());
+                    let depth_rx = rx.clone();
+                    let counters = launch.stage(
+                        &format!("{name}-{i}"),
+                        Some(Box::new(move || {
+                            (depth_rx.len(), depth_rx.capacity().unwrap_or(0))
+                        })),
+                    );
+                    inboxes.push(tx);
+                    let handler = make(&counters);
+                    let (out_tx, control) = (out_tx.clone(), launch.control().clone());
+                    let mailbox = Box::new(Mailbox::new(rx, control.clone(), 1));
+                    launch.spawn(&format!("{name}-{i}"), move || {
+                        run_actor(mailbox, handler, &counters, &out_tx, &control)
+                    });
+                }
+                // The router: keys records and sends each to its actor; watermarks go to all.
+                let control = launch.control().clone();
+                launch.spawn(&format!("{name}-router"), move || {
+                    let hasher = foldhash::fast::FixedState::with_seed(7);
+                    loop {
+                        match inlet.next() {
+                            Some(Msg::Batch(b)) => {
+                                let mut parts: Vec<Vec<(K, T)>> =
+                                    (0..n).map(|_| Vec::new()).collect();
+                                for t in b {
+                                    let k = key(&t);
+                                    let i = if n == 1 {
+                                        0
+                                    } else {
+                                        (std::hash::BuildHasher::hash_one(&hasher, &k) % n as u64)
+                                            as usize
+                                    };
+                                    parts[i].push((k, t));
+                                }
+                                for (i, p) in parts.into_iter().enumerate() {
+                                    if !p.is_empty() && !send(&inboxes[i], Msg::Batch(p), &control)
+                                    {
+                                        return;
+                                    }
+                                }
+                            }
+                            Some(Msg::Watermark(w)) => {
+                                for tx in &inboxes {
+                                    if !send(tx, Msg::Watermark(w), &control) {
+                                        return;
+                                    }
+                                }
+                            }
+                            Some(Msg::End) => {
+                                for tx in &inboxes {
+                                    send(tx, Msg::End, &control);
+                                }
+                                return;
+                            }
+                            Some(Msg::Idle) => {}
+                            None => return,
+                        }
+                    }
+                });
+                Box::new(Mailbox::new(out_rx, launch.control().clone(), n))
+            }),
+            plan,
+        )
     }
 }
 

@@ -14,6 +14,10 @@
 //! `Pipeline::stop` stops the sources and drains: every record a source accepted reaches the
 //! sink (or the error policy). `abort` stops at once. `wait` waits for a finite stream to end.
 //!
+//! A pipeline whose every stage is data (a `generate` source, [`remote_fn!`](crate::remote_fn)
+//! functions, windows with built-in aggregations) becomes one task of a graph with
+//! [`Topology::delayed`], and can then run in another process like any graph.
+//!
 //! ```
 //! use partita_collections::{Stream, Window};
 //!
@@ -35,6 +39,7 @@
 mod inlet;
 mod keyed;
 mod pipeline;
+pub(crate) mod plan;
 mod sink;
 mod source;
 mod window;
@@ -52,6 +57,7 @@ pub use partita_runtime::{DeadLetter, ErrorPolicy, StageMetrics};
 use self::inlet::{Mapped, Timestamped};
 pub use self::keyed::KeyedStream;
 pub use self::pipeline::Pipeline;
+use self::plan::{then, Plan, Step};
 pub use self::sink::Topology;
 pub use self::window::{Window, WindowResult, WindowedStream};
 
@@ -65,6 +71,8 @@ pub struct Stream<T> {
     build: Build<T>,
     /// Event time, when assigned by `with_timestamps`.
     event_time: Option<TimestampFn<T>>,
+    /// The stream as data, if every stage so far is.
+    plan: Plan,
 }
 
 impl<T> std::fmt::Debug for Stream<T> {
@@ -72,15 +80,17 @@ impl<T> std::fmt::Debug for Stream<T> {
         f.debug_struct("Stream")
             .field("type", &std::any::type_name::<T>())
             .field("event_time", &self.event_time.is_some())
+            .field("plan", &self.plan)
             .finish()
     }
 }
 
 impl<T: Send + 'static> Stream<T> {
-    fn new(build: Build<T>) -> Self {
+    fn new(build: Build<T>, plan: Plan) -> Self {
         Stream {
             build,
             event_time: None,
+            plan,
         }
     }
 
@@ -88,33 +98,37 @@ impl<T: Send + 'static> Stream<T> {
     fn chain<U: Send + 'static>(
         self,
         name: &'static str,
+        plan: Plan,
         op: impl FnMut(Vec<T>, &mut OpContext) -> Vec<U> + Send + 'static,
     ) -> Stream<U> {
         let build = self.build;
-        Stream::new(Box::new(move |launch| {
-            let inner = build(launch);
-            let counters = launch.stage(name, None);
-            let mut ctx = OpContext {
-                stage: name,
-                key: TaskKey::new(name, 0),
-                control: launch.control().clone(),
-                counters,
-            };
-            let mut op = op;
-            Box::new(Mapped {
-                inner,
-                apply: Box::new(move |b: Vec<T>| {
-                    ctx.counters
-                        .records_in
-                        .fetch_add(b.len() as u64, Ordering::Relaxed);
-                    let out = op(b, &mut ctx);
-                    ctx.counters
-                        .records_out
-                        .fetch_add(out.len() as u64, Ordering::Relaxed);
-                    out
-                }),
-            })
-        }))
+        Stream::new(
+            Box::new(move |launch| {
+                let inner = build(launch);
+                let counters = launch.stage(name, None);
+                let mut ctx = OpContext {
+                    stage: name,
+                    key: TaskKey::new(name, 0),
+                    control: launch.control().clone(),
+                    counters,
+                };
+                let mut op = op;
+                Box::new(Mapped {
+                    inner,
+                    apply: Box::new(move |b: Vec<T>| {
+                        ctx.counters
+                            .records_in
+                            .fetch_add(b.len() as u64, Ordering::Relaxed);
+                        let out = op(b, &mut ctx);
+                        ctx.counters
+                            .records_out
+                            .fetch_add(out.len() as u64, Ordering::Relaxed);
+                        out
+                    }),
+                })
+            }),
+            plan,
+        )
     }
 
     /// `f` applied to every record.
@@ -123,7 +137,8 @@ impl<T: Send + 'static> Stream<T> {
         U: Send + 'static,
         F: Fn(T) -> U + Send + 'static,
     {
-        self.chain("map", move |b, ctx| {
+        let plan = then::<F>(&self.plan, "map", Step::Map);
+        self.chain("map", plan, move |b, ctx| {
             let mut out = Vec::with_capacity(b.len());
             for t in b {
                 match catch_panic(&ctx.key, || f(t)) {
@@ -141,7 +156,8 @@ impl<T: Send + 'static> Stream<T> {
         F: Fn(&T) -> bool + Send + 'static,
     {
         let event_time = self.event_time.clone();
-        let mut s = self.chain("filter", move |b, ctx| {
+        let plan = then::<F>(&self.plan, "filter", Step::Filter);
+        let mut s = self.chain("filter", plan, move |b, ctx| {
             let mut out = Vec::with_capacity(b.len());
             for t in b {
                 match catch_panic(&ctx.key, || keep(&t)) {
@@ -163,7 +179,8 @@ impl<T: Send + 'static> Stream<T> {
         I: IntoIterator<Item = U>,
         F: Fn(T) -> I + Send + 'static,
     {
-        self.chain("flat_map", move |b, ctx| {
+        let plan = then::<F>(&self.plan, "flat_map", Step::FlatMap);
+        self.chain("flat_map", plan, move |b, ctx| {
             let mut out = Vec::with_capacity(b.len());
             for t in b {
                 match catch_panic(&ctx.key, || out.extend(f(t))) {
@@ -181,7 +198,7 @@ impl<T: Send + 'static> Stream<T> {
         F: Fn(&T) + Send + 'static,
     {
         let event_time = self.event_time.clone();
-        let mut s = self.chain("inspect", move |b, _| {
+        let mut s = self.chain("inspect", Err("inspect"), move |b, _| {
             b.iter().for_each(&f);
             b
         });
@@ -194,16 +211,19 @@ impl<T: Send + 'static> Stream<T> {
     pub fn try_map<U, E, F>(self, f: F) -> Stream<U>
     where
         U: Send + 'static,
-        E: std::fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(&T) -> std::result::Result<U, E> + Send + 'static,
     {
-        self.chain("try_map", move |b, ctx| {
+        self.chain("try_map", Err("try_map"), move |b, ctx| {
             let mut out = Vec::with_capacity(b.len());
             for t in b {
                 match catch_panic(&ctx.key, || f(&t)) {
                     Ok(Ok(u)) => out.push(u),
                     Ok(Err(e)) => {
-                        let error = partita_runtime::Error::failed(ctx.key.clone(), e.to_string());
+                        let error = partita_runtime::Error::TaskFailed {
+                            key: ctx.key.clone(),
+                            source: Arc::from(e.into()),
+                        };
                         ctx.failed(error, Some(Box::new(t)));
                     }
                     Err(e) => ctx.failed(e, Some(Box::new(t))),
@@ -222,6 +242,10 @@ impl<T: Send + 'static> Stream<T> {
     {
         let timestamp: TimestampFn<T> = Arc::new(timestamp);
         let ts = timestamp.clone();
+        let plan = then::<F>(&self.plan, "with_timestamps", |f| Step::Timestamps {
+            f,
+            lateness,
+        });
         let build = self.build;
         Stream {
             build: Box::new(move |launch| {
@@ -235,6 +259,7 @@ impl<T: Send + 'static> Stream<T> {
                 })
             }),
             event_time: Some(timestamp),
+            plan,
         }
     }
 
@@ -250,17 +275,20 @@ impl<T: Send + 'static> Stream<T> {
         let max_wait = max_wait.into();
         let n = n.max(1);
         let build = self.build;
-        Stream::new(Box::new(move |launch| {
-            let inner = build(launch);
-            Box::new(Rebatch {
-                inner,
-                n,
-                max_wait,
-                since: None,
-                buffer: Vec::new(),
-                ended: false,
-            })
-        }))
+        Stream::new(
+            Box::new(move |launch| {
+                let inner = build(launch);
+                Box::new(Rebatch {
+                    inner,
+                    n,
+                    max_wait,
+                    since: None,
+                    buffer: Vec::new(),
+                    ended: false,
+                })
+            }),
+            Err("batch"),
+        )
     }
 
     /// Micro-batches as Arrow data: every `n` records (or what arrived within `max_wait`) go
@@ -277,8 +305,10 @@ impl<T: Send + 'static> Stream<T> {
             + Send
             + 'static,
     {
-        self.batch_within(n, max_wait)
-            .chain("record_batches", move |groups, ctx| {
+        self.batch_within(n, max_wait).chain(
+            "record_batches",
+            Err("record_batches"),
+            move |groups, ctx| {
                 groups
                     .into_iter()
                     .filter_map(|rows| match convert(rows) {
@@ -290,35 +320,46 @@ impl<T: Send + 'static> Stream<T> {
                         }
                     })
                     .collect()
-            })
+            },
+        )
     }
 
     /// The records of both streams, interleaved as they arrive. Event time does not carry over:
     /// assign it after the union.
     pub fn union(self, other: Stream<T>) -> Stream<T> {
+        let plan = match (self.plan, other.plan) {
+            (Ok(mut a), Ok(b)) => {
+                a.push(Step::Union(b));
+                Ok(a)
+            }
+            (Err(stage), _) | (_, Err(stage)) => Err(stage),
+        };
         let (a, b) = (self.build, other.build);
-        Stream::new(Box::new(move |launch| {
-            let (tx, rx) = crossbeam_channel::bounded(launch.capacity());
-            for (i, build) in [a, b].into_iter().enumerate() {
-                let mut inlet = build(launch);
-                let (tx, control) = (tx.clone(), launch.control().clone());
-                launch.spawn(&format!("union-{i}"), move || loop {
-                    match inlet.next() {
-                        Some(Msg::Batch(b)) => {
-                            if !send(&tx, Msg::Batch(b), &control) {
+        Stream::new(
+            Box::new(move |launch| {
+                let (tx, rx) = crossbeam_channel::bounded(launch.capacity());
+                for (i, build) in [a, b].into_iter().enumerate() {
+                    let mut inlet = build(launch);
+                    let (tx, control) = (tx.clone(), launch.control().clone());
+                    launch.spawn(&format!("union-{i}"), move || loop {
+                        match inlet.next() {
+                            Some(Msg::Batch(b)) => {
+                                if !send(&tx, Msg::Batch(b), &control) {
+                                    return;
+                                }
+                            }
+                            Some(Msg::Watermark(_) | Msg::Idle) => {}
+                            Some(Msg::End) | None => {
+                                send(&tx, Msg::End, &control);
                                 return;
                             }
                         }
-                        Some(Msg::Watermark(_) | Msg::Idle) => {}
-                        Some(Msg::End) | None => {
-                            send(&tx, Msg::End, &control);
-                            return;
-                        }
-                    }
-                });
-            }
-            Box::new(Mailbox::new(rx, launch.control().clone(), 2))
-        }))
+                    });
+                }
+                Box::new(Mailbox::new(rx, launch.control().clone(), 2))
+            }),
+            plan,
+        )
     }
 
     /// Partitions the stream by `key`, for per-key state and windows.
@@ -327,10 +368,12 @@ impl<T: Send + 'static> Stream<T> {
         K: Hash + Eq + Clone + Send + 'static,
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
+        let plan = then::<F>(&self.plan, "key_by", |f| Step::KeyBy { f, parallelism: 1 });
         KeyedStream {
             stream: self,
             key: Arc::new(key),
             parallelism: 1,
+            plan,
         }
     }
 }

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use partita_runtime::{ErrorPolicy, Launch, Msg, Runtime};
 
 use super::pipeline::Pipeline;
+use super::plan::{SinkPlan, Step};
 use super::Stream;
 
 /// What a sink's callback may fail with: a `String`, a `&str` or any error type converts into it.
@@ -53,7 +54,11 @@ impl<T: Send + 'static> Stream<T> {
 
     /// A sink that collects up to `max` records; more fail the run.
     pub fn collect(self, max: usize) -> Topology<Vec<T>> {
-        self.sink_fallible(
+        let plan = self
+            .plan
+            .clone()
+            .map(|steps| (steps, SinkPlan::Collect { max }));
+        let mut t = self.sink_fallible(
             "collect",
             move |b: Vec<T>, acc: &mut Vec<T>| {
                 if acc.len() + b.len() > max {
@@ -63,7 +68,9 @@ impl<T: Send + 'static> Stream<T> {
                 Ok(())
             },
             Vec::new(),
-        )
+        );
+        t.plan = plan;
+        t
     }
 
     /// A sink that folds every record into an accumulator, starting from `init`.
@@ -81,7 +88,10 @@ impl<T: Send + 'static> Stream<T> {
 
     /// A sink that counts the records.
     pub fn count(self) -> Topology<u64> {
-        self.sink("count", |b: Vec<T>, n: &mut u64| *n += b.len() as u64, 0)
+        let plan = self.plan.clone().map(|steps| (steps, SinkPlan::Count));
+        let mut t = self.sink("count", |b: Vec<T>, n: &mut u64| *n += b.len() as u64, 0);
+        t.plan = plan;
+        t
     }
 
     fn sink<R: Send + 'static>(
@@ -187,6 +197,7 @@ impl<T: Send + 'static> Stream<T> {
             policy: ErrorPolicy::Fail,
             capacity: 16,
             batch: 1024,
+            plan: Err(name),
         }
     }
 }
@@ -196,9 +207,11 @@ type StartFn<R> = Box<dyn FnOnce(&mut Launch) -> Arc<Mutex<Option<R>>> + Send>;
 /// A pipeline ready to start: a stream with its sink.
 pub struct Topology<R> {
     start: StartFn<R>,
-    policy: ErrorPolicy,
-    capacity: usize,
-    batch: usize,
+    pub(super) policy: ErrorPolicy,
+    pub(super) capacity: usize,
+    pub(super) batch: usize,
+    /// The pipeline as data, if every stage is: its steps and its sink.
+    pub(super) plan: std::result::Result<(Vec<Step>, SinkPlan), &'static str>,
 }
 
 impl<R> std::fmt::Debug for Topology<R> {

@@ -22,10 +22,13 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 
 use partita_runtime::Msg;
 
+use serde::{Deserialize, Serialize};
+
+use super::plan::{Plan, Step, WindowAgg};
 use super::{Actor, KeyedStream, StageCounters, Stream, TimestampFn};
 
 /// A window specification.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Window {
     /// Event-time windows `[k·size, (k+1)·size)`.
     Tumbling {
@@ -82,7 +85,7 @@ impl Window {
 }
 
 /// The aggregate of one key's window.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WindowResult<K, R> {
     /// The key.
     pub key: K,
@@ -138,11 +141,52 @@ where
         F: Fn(&mut A, &T) + Send + Sync + 'static,
         G: Fn(A) -> R + Send + Sync + 'static,
     {
+        self.aggregated(Err("aggregate"), init, add, finish)
+    }
+
+    /// The plan of this window aggregated by `agg` of the registered function `F` (`None`: no
+    /// function, `count`).
+    fn plan<F: 'static>(&self, agg: WindowAgg, stage: &'static str, with_fn: bool) -> Plan {
+        if self.late.is_some() {
+            return Err("late_records");
+        }
+        let mut steps = self.keyed.plan.clone()?;
+        let value = if with_fn {
+            Some(
+                crate::item_fn::item_fn_name::<F>()
+                    .ok_or(stage)?
+                    .to_string(),
+            )
+        } else {
+            None
+        };
+        steps.push(Step::Window {
+            window: self.window,
+            agg,
+            value,
+        });
+        Ok(steps)
+    }
+
+    fn aggregated<A, R, I, F, G>(
+        self,
+        plan: Plan,
+        init: I,
+        add: F,
+        finish: G,
+    ) -> Stream<WindowResult<K, R>>
+    where
+        A: Send + 'static,
+        R: Send + 'static,
+        I: Fn() -> A + Send + Sync + 'static,
+        F: Fn(&mut A, &T) + Send + Sync + 'static,
+        G: Fn(A) -> R + Send + Sync + 'static,
+    {
         let agg = Arc::new(Agg { init, add, finish });
         let window = self.window;
         let late = self.late;
         let event_time = self.keyed.stream.event_time.clone();
-        self.keyed.stateful("window", move |counters| {
+        self.keyed.stateful("window", plan, move |counters| {
             let agg = agg.clone();
             let late = late.clone();
             let counters = counters.clone();
@@ -164,12 +208,14 @@ where
     where
         F: Fn(&T) -> f64 + Send + Sync + 'static,
     {
-        self.aggregate(|| 0.0, move |a: &mut f64, t| *a += f(t), |a| a)
+        let plan = self.plan::<F>(WindowAgg::Sum, "window sum", true);
+        self.aggregated(plan, || 0.0, move |a: &mut f64, t| *a += f(t), |a| a)
     }
 
     /// The number of records per window.
     pub fn count(self) -> Stream<WindowResult<K, u64>> {
-        self.aggregate(|| 0_u64, |a: &mut u64, _| *a += 1, |a| a)
+        let plan = self.plan::<()>(WindowAgg::Count, "window count", false);
+        self.aggregated(plan, || 0_u64, |a: &mut u64, _| *a += 1, |a| a)
     }
 
     /// The mean of `f(record)` per window.
@@ -177,7 +223,9 @@ where
     where
         F: Fn(&T) -> f64 + Send + Sync + 'static,
     {
-        self.aggregate(
+        let plan = self.plan::<F>(WindowAgg::Mean, "window mean", true);
+        self.aggregated(
+            plan,
             || (0.0, 0_u64),
             move |a: &mut (f64, u64), t| {
                 a.0 += f(t);
@@ -192,7 +240,9 @@ where
     where
         F: Fn(&T) -> f64 + Send + Sync + 'static,
     {
-        self.aggregate(
+        let plan = self.plan::<F>(WindowAgg::Min, "window min", true);
+        self.aggregated(
+            plan,
             || f64::INFINITY,
             move |a: &mut f64, t| *a = a.min(f(t)),
             |a| a,
@@ -204,7 +254,9 @@ where
     where
         F: Fn(&T) -> f64 + Send + Sync + 'static,
     {
-        self.aggregate(
+        let plan = self.plan::<F>(WindowAgg::Max, "window max", true);
+        self.aggregated(
+            plan,
             || f64::NEG_INFINITY,
             move |a: &mut f64, t| *a = a.max(f(t)),
             |a| a,
