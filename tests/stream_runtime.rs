@@ -27,6 +27,17 @@ fn threads_left(prefix: &str) -> usize {
     threads_named(prefix)
 }
 
+/// Starts a topology on `rt`, as a program does with `install`.
+trait StartIn<R> {
+    fn start_in(self, rt: &Runtime) -> partita::collections::Pipeline<R>;
+}
+
+impl<R: Send + 'static> StartIn<R> for partita::collections::Topology<R> {
+    fn start_in(self, rt: &Runtime) -> partita::collections::Pipeline<R> {
+        rt.install(|| self.start())
+    }
+}
+
 fn runtime(name: &str) -> Runtime {
     Runtime::builder().threads(2).name(name).build().unwrap()
 }
@@ -40,7 +51,7 @@ fn a_stage_panic_is_the_pipelines_error_and_the_runtime_goes_on() {
                 panic!("sink broke at {x}");
             }
         })
-        .start_on(&rt)
+        .start_in(&rt)
         .wait()
         .unwrap_err();
     match err {
@@ -54,7 +65,7 @@ fn a_stage_panic_is_the_pipelines_error_and_the_runtime_goes_on() {
     let err = Stream::iter(0..100_u64)
         .map(|x| if x == 50 { panic!("map broke") } else { x })
         .count()
-        .start_on(&rt)
+        .start_in(&rt)
         .wait()
         .unwrap_err();
     assert!(
@@ -111,7 +122,7 @@ fn a_failing_stage_reports_task_failed() {
     let events = rt.subscribe();
     let err = Stream::iter(0..10_u64)
         .for_each(|_| panic!("no"))
-        .start_on(&rt)
+        .start_in(&rt)
         .wait();
     assert!(err.is_err());
     let failed: Vec<_> = events
@@ -130,7 +141,7 @@ fn a_failing_stage_reports_task_failed() {
 #[test]
 fn stopping_or_dropping_a_pipeline_joins_its_threads() {
     let rt = runtime("sjoin");
-    let pipeline = Stream::generate(None, None, |i| i).count().start_on(&rt);
+    let pipeline = Stream::generate(None, None, |i| i).count().start_in(&rt);
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(threads_named("sjoin-stage"), 2);
     assert!(pipeline.stop().unwrap() > 0);
@@ -141,7 +152,7 @@ fn stopping_or_dropping_a_pipeline_joins_its_threads() {
         .parallel(2)
         .fold(0_u64, |a, _| *a += 1)
         .count()
-        .start_on(&rt);
+        .start_in(&rt);
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(threads_named("sjoin-stage"), 5); // source, router, two actors, sink
     drop(pipeline);
@@ -154,7 +165,7 @@ fn shutting_the_runtime_down_stops_a_running_pipeline() {
     let pipeline = Stream::generate(None, Some(10_000.0), |i| i)
         .map(|i| i * 2)
         .count()
-        .start_on(&rt);
+        .start_in(&rt);
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(threads_named("sdown-stage"), 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);

@@ -9,7 +9,7 @@
 //! and cost no thread. Stateful operators (`key_by(..).fold`, windows) and sinks are stages.
 //!
 //! Life cycle: a sink makes a [`Topology`]; `start` runs it on [`partita_runtime::Runtime::current`]
-//! (`start_on` on a given runtime) and returns a [`Pipeline`]. Its stages report to that
+//! (inside `rt.install(..)` for another runtime) and returns a [`Pipeline`]. Its stages report to that
 //! runtime's events, and a panic in one becomes `Error::TaskPanicked` for the stage's key.
 //! `Pipeline::stop` stops the sources and drains: every record a source accepted reaches the
 //! sink (or the error policy). `abort` stops at once. `wait` waits for a finite stream to end.

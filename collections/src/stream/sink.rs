@@ -243,22 +243,17 @@ impl<R: Send + 'static> Topology<R> {
         self
     }
 
-    /// Starts every stage on [`Runtime::current`] and returns the running pipeline: the
-    /// runtime installed on this thread, or the global one.
-    pub fn start(self) -> Pipeline<R> {
-        self.start_on(&Runtime::current())
-    }
-
-    /// Starts every stage on `runtime` and returns the running pipeline. The stages report to
-    /// the runtime's event stream, each as a task keyed by its name, and their threads belong
-    /// to the runtime: shutting it down stops and joins them.
+    /// Starts every stage on [`Runtime::current`] (the runtime installed on this thread with
+    /// [`Runtime::install`], or the global one) and returns the running pipeline. The stages
+    /// report to the runtime's event stream, each as a task keyed by its name, and their threads
+    /// belong to the runtime: shutting it down stops and joins them.
     ///
     /// ```
     /// use partita_collections::Stream;
     /// use partita_runtime::{EventKind, Runtime};
     /// let rt = Runtime::builder().threads(1).build()?;
     /// let events = rt.subscribe();
-    /// let n = Stream::iter(0..100_u64).count().start_on(&rt).wait()?;
+    /// let n = rt.install(|| Stream::iter(0..100_u64).count().start()).wait()?;
     /// assert_eq!(n, 100);
     /// let stages = events
     ///     .receiver()
@@ -268,8 +263,9 @@ impl<R: Send + 'static> Topology<R> {
     /// assert_eq!(stages, 2); // the source and the sink
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
-    pub fn start_on(self, runtime: &Runtime) -> Pipeline<R> {
-        let mut launch = Launch::new(runtime, self.policy, self.capacity, self.batch);
+    pub fn start(self) -> Pipeline<R> {
+        let runtime = Runtime::current();
+        let mut launch = Launch::new(&runtime, self.policy, self.capacity, self.batch);
         let result = (self.start)(&mut launch);
         Pipeline::new(launch.start(), result)
     }
