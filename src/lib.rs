@@ -17,6 +17,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub use partita_cluster::{run_scheduler, run_worker, worker_main, Secret, WorkerOptions};
 pub use partita_collections::{
     axis, col, combine, compute_all, compute_all_on, compute_arrays, delayed, from_value,
     graph_all, lit, remote_fn, Array, AsF64, Axes, Bag, Chunks, DType, DataFrame, Delayed,
@@ -43,6 +44,11 @@ pub mod runtime {
 /// The collections' full API and error type.
 pub mod collections {
     pub use partita_collections::*;
+}
+
+/// The distributed scheduler, workers and client, and their error type.
+pub mod cluster {
+    pub use partita_cluster::*;
 }
 
 /// The sources' and sinks' full API and error type.

@@ -151,6 +151,13 @@ pub enum Error {
         /// The OS error.
         source: SharedError<std::io::Error>,
     },
+    /// The cluster could not be reached, refused this client, or lost what a compute needed: a
+    /// worker, a connection, the scheduler.
+    #[error("cluster: {message}")]
+    Cluster {
+        /// What went wrong, naming the address or worker involved.
+        message: String,
+    },
 }
 
 /// `Result` with the runtime's [`Error`] as its default error type.
@@ -301,6 +308,7 @@ impl Error {
             Error::Wire { .. } => "Wire",
             Error::Remote { kind, .. } => kind,
             Error::Io { .. } => "Io",
+            Error::Cluster { .. } => "Cluster",
         }
     }
 

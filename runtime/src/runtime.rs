@@ -9,6 +9,7 @@ use crate::events::{ComputeId, EventBus, Subscription};
 use crate::graph::{Graph, TaskKey};
 use crate::plan::Plan;
 use crate::pool::{Pool, Registry};
+use crate::remote::{ClusterClient, ClusterSpec};
 use crate::scheduler::{ComputeHandle, Execution, Scheduler};
 use crate::stage::StageRegistry;
 use crate::value::Value;
@@ -47,6 +48,8 @@ struct Inner {
     actors: ActorSystem,
     events: Arc<EventBus>,
     next_id: AtomicU64,
+    /// The cluster every compute goes to, if the runtime has one.
+    cluster: Option<Arc<dyn ClusterClient>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -55,6 +58,7 @@ impl std::fmt::Debug for Runtime {
             .field("scheduler", &self.inner.scheduler)
             .field("threads", &self.threads())
             .field("fuse", &self.inner.fuse)
+            .field("cluster", &self.inner.cluster.as_ref().map(|c| c.address()))
             .finish()
     }
 }
@@ -73,9 +77,28 @@ pub struct Builder {
     scheduler: Scheduler,
     fuse: bool,
     name: String,
+    cluster: Option<ClusterSpec>,
 }
 
 impl Builder {
+    /// Computes on the cluster whose scheduler listens at `addr` (`host:port`): every graph
+    /// goes there, and the local pool runs only what stays here (futures, pipelines). The
+    /// cluster's secret is read from `PARTITA_SECRET` or the file named by
+    /// `PARTITA_SECRET_FILE`.
+    pub fn connect(mut self, addr: impl Into<String>) -> Self {
+        self.cluster = Some(ClusterSpec::Connect(addr.into()));
+        self
+    }
+
+    /// Computes on a cluster of its own: a scheduler and `n` worker processes of the current
+    /// executable, on loopback, with a fresh secret. The workers stop when the runtime is
+    /// dropped. The executable's `main` must start with `partita::worker_main()`, which is
+    /// where the workers begin.
+    pub fn local_cluster(mut self, n: usize) -> Self {
+        self.cluster = Some(ClusterSpec::Local(n.max(1)));
+        self
+    }
+
     /// The number of pool threads. Defaults to the number of CPUs.
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n.max(1));
@@ -115,6 +138,10 @@ impl Builder {
             Scheduler::Sync => None,
         };
         let actors = ActorSystem::start(&self.name)?;
+        let cluster = match &self.cluster {
+            Some(spec) => Some(crate::remote::connect(spec)?),
+            None => None,
+        };
         Ok(Runtime {
             inner: Arc::new(Inner {
                 stages: StageRegistry::default(),
@@ -125,6 +152,7 @@ impl Builder {
                 actors,
                 events: Arc::new(EventBus::default()),
                 next_id: AtomicU64::new(1),
+                cluster,
             }),
         })
     }
@@ -138,7 +166,22 @@ impl Runtime {
             scheduler: Scheduler::Threads,
             fuse: true,
             name: "partita".into(),
+            cluster: None,
         }
+    }
+
+    /// A runtime on the cluster whose scheduler listens at `addr`: `builder().connect(addr)`.
+    ///
+    /// # Errors
+    /// [`Error::Cluster`](crate::Error::Cluster) if the scheduler cannot be reached or refuses
+    /// this client (a wrong secret, another build).
+    pub fn connect(addr: impl Into<String>) -> Result<Runtime> {
+        Runtime::builder().connect(addr).build()
+    }
+
+    /// The cluster this runtime computes on, if any.
+    pub fn cluster(&self) -> Option<&Arc<dyn ClusterClient>> {
+        self.inner.cluster.as_ref()
     }
 
     /// The process-wide default runtime, started on first use with the default settings. This is
@@ -227,6 +270,23 @@ impl Runtime {
 
     /// Starts computing `keys` and returns at once. Await the handle, or call `wait`.
     pub fn compute_async(&self, graph: &Graph, keys: &[TaskKey]) -> ComputeHandle {
+        if let Some(cluster) = &self.inner.cluster {
+            // Tasks stay unfused: a fused chain has no operation to ship.
+            let graph = match graph.cull(keys) {
+                Ok(g) => g,
+                Err(e) => return ComputeHandle::failed(e),
+            };
+            let done = Arc::new(crate::completion::Completion::new());
+            let slot = done.clone();
+            cluster.compute(
+                &graph,
+                keys,
+                Box::new(move |result| {
+                    slot.complete(result);
+                }),
+            );
+            return ComputeHandle::remote(done, self.clone());
+        }
         let plan = if self.inner.fuse {
             self.optimize(graph, keys)
                 .and_then(|g| Plan::build(&g, keys))

@@ -20,6 +20,7 @@
 //!    [`Error::Remote`](crate::Error::Remote).
 
 mod build_id;
+mod cluster;
 mod name_index;
 mod operation;
 #[cfg(test)]
@@ -29,6 +30,10 @@ mod value_codec;
 mod wire;
 
 pub use self::build_id::BuildId;
+pub(crate) use self::cluster::connect;
+pub use self::cluster::{
+    ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, Connector, CONNECTORS,
+};
 pub use self::name_index::NameIndex;
 pub use self::operation::{
     decode_params, duplicate_operators, encode_params, operator, Operation, Operator, TaskContext,
@@ -39,7 +44,8 @@ pub use self::value_codec::{
     codec_for, codec_named, codec_of, decode_value, encode_value, ValueCodec, VALUE_CODECS,
 };
 pub use self::wire::{
-    decode_graph, decode_outcome, encode_graph, encode_outcome, serve_graph, WIRE_VERSION,
+    decode_graph, decode_outcome, encode_graph, encode_outcome, graph_shape, serve_graph,
+    GraphShape, ShapeTask, WIRE_VERSION,
 };
 
 /// What the registration macros expand to; not part of the API.

@@ -220,6 +220,95 @@ pub fn decode_graph(bytes: &[u8]) -> Result<(Graph, Vec<TaskKey>)> {
     Ok((graph, body.outputs))
 }
 
+/// One task of a [`GraphShape`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShapeTask {
+    /// The task's key.
+    pub key: TaskKey,
+    /// Its inputs' keys.
+    pub deps: Vec<TaskKey>,
+    /// The index of its operation in [`GraphShape::ops`].
+    pub op: u32,
+}
+
+/// A shipped graph's structure, read without building any kernel: what a scheduler that runs
+/// no user code needs to place its tasks.
+#[derive(Clone, Debug)]
+pub struct GraphShape {
+    /// The executable that wrote it.
+    pub build: BuildId,
+    /// The distinct operations: each operator's name and parameters.
+    pub ops: Vec<(String, Vec<u8>)>,
+    /// Every task, layer by layer.
+    pub tasks: Vec<ShapeTask>,
+    /// The keys asked for.
+    pub outputs: Vec<TaskKey>,
+}
+
+/// The structure of a graph written by [`encode_graph`], without its kernels: no operator is
+/// looked up, so any executable can read it.
+///
+/// # Errors
+/// [`Error::Wire`] for malformed bytes, an operation index out of range, a key that appears
+/// twice, an input or an output that is no task of the graph; never a panic.
+///
+/// ```
+/// use partita_runtime::{encode_graph, graph_shape, Graph, Operation, Task, TaskKey};
+/// let key = TaskKey::new("x", 0);
+/// let op = Operation::literal(&7_u64).unwrap();
+/// let mut g = Graph::new();
+/// g.add_layer("x", vec![Task::new(key.clone(), vec![], op.build(&key, &[])?).with_op(op)]);
+/// let shape = graph_shape(&encode_graph(&g, &[key.clone()])?)?;
+/// assert_eq!(shape.tasks.len(), 1);
+/// assert_eq!(shape.outputs, vec![key]);
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+pub fn graph_shape(bytes: &[u8]) -> Result<GraphShape> {
+    let body: WireGraph = decode_params("graph", unframed(GRAPH_MAGIC, "graph", bytes)?)?;
+    let mut keys: rustc_hash::FxHashSet<&TaskKey> = Default::default();
+    for t in body.layers.iter().flat_map(|l| &l.tasks) {
+        if t.op as usize >= body.ops.len() {
+            return Err(Error::wire(format!(
+                "task {} names operation {} of {}",
+                t.key,
+                t.op,
+                body.ops.len()
+            )));
+        }
+        if !keys.insert(&t.key) {
+            return Err(Error::wire(format!("task {} appears twice", t.key)));
+        }
+    }
+    for t in body.layers.iter().flat_map(|l| &l.tasks) {
+        if let Some(d) = t.deps.iter().find(|d| !keys.contains(d)) {
+            return Err(Error::wire(format!(
+                "task {} reads {d}, which is no task of the graph",
+                t.key
+            )));
+        }
+    }
+    if let Some(k) = body.outputs.iter().find(|k| !keys.contains(k)) {
+        return Err(Error::wire(format!("output {k} is no task of the graph")));
+    }
+    drop(keys);
+    let tasks = body
+        .layers
+        .into_iter()
+        .flat_map(|l| l.tasks)
+        .map(|t| ShapeTask {
+            key: t.key,
+            deps: t.deps,
+            op: t.op,
+        })
+        .collect();
+    Ok(GraphShape {
+        build: body.build,
+        ops: body.ops,
+        tasks,
+        outputs: body.outputs,
+    })
+}
+
 /// The result of computing a shipped graph, as bytes: every value through its codec, or the
 /// failure. Never fails itself: a value that cannot be encoded becomes the failure.
 pub fn encode_outcome(keys: &[TaskKey], result: &Result<Vec<Value>>) -> Vec<u8> {

@@ -39,6 +39,11 @@ enum HandleState {
         _runtime: crate::runtime::Runtime,
     },
     Failed(Option<crate::error::Error>),
+    /// A compute on a cluster: the client completes it when the values (or the failure) come back.
+    Remote {
+        done: Arc<crate::completion::Completion<Result<Vec<Value>>>>,
+        _runtime: crate::runtime::Runtime,
+    },
 }
 
 impl std::fmt::Debug for ComputeHandle {
@@ -59,6 +64,18 @@ impl ComputeHandle {
         }
     }
 
+    pub(crate) fn remote(
+        done: Arc<crate::completion::Completion<Result<Vec<Value>>>>,
+        runtime: crate::runtime::Runtime,
+    ) -> Self {
+        ComputeHandle {
+            state: HandleState::Remote {
+                done,
+                _runtime: runtime,
+            },
+        }
+    }
+
     pub(crate) fn failed(error: crate::error::Error) -> Self {
         ComputeHandle {
             state: HandleState::Failed(Some(error)),
@@ -70,6 +87,7 @@ impl ComputeHandle {
         match &self.state {
             HandleState::Running { execution, .. } => execution.is_done(),
             HandleState::Failed(_) => true,
+            HandleState::Remote { done, .. } => done.is_done(),
         }
     }
 
@@ -84,6 +102,7 @@ impl ComputeHandle {
                 execution.outputs()
             }
             HandleState::Failed(e) => Err(e.take().unwrap_or(crate::error::Error::Shutdown)),
+            HandleState::Remote { done, _runtime } => done.wait(_runtime.registry()),
         }
     }
 }
@@ -100,6 +119,7 @@ impl std::future::Future for ComputeHandle {
             HandleState::Failed(e) => {
                 Poll::Ready(Err(e.take().unwrap_or(crate::error::Error::Shutdown)))
             }
+            HandleState::Remote { done, .. } => done.poll(cx),
         }
     }
 }

@@ -1,0 +1,391 @@
+//! The client side: what a runtime built with `connect` or `local_cluster` hands its graphs to.
+//!
+//! A compute ships its graph to the scheduler (`encode_graph`; a task that cannot leave the
+//! process fails it before anything is sent), waits for the scheduler to say where the outputs
+//! are, fetches each straight from the worker that holds it over Flight, and releases the
+//! compute. A local cluster also owns its scheduler and its worker processes, and kills the
+//! workers when it is dropped.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use partita_runtime::{
+    encode_graph, BuildId, ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, Graph, TaskKey,
+    Value,
+};
+use rustc_hash::FxHashMap;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::proto::{ComputeRequest, InfoReply, InfoRequest, ReleaseRequest, SchedulerClient};
+use crate::scheduler::serve_scheduler;
+use crate::secret::{AddSecret, Secret};
+use crate::worker::{endpoint, fetch, flight_client, Authed, MAX_MESSAGE};
+
+/// The environment variable that puts an executable in worker mode: the scheduler's address.
+pub const WORKER_OF: &str = "PARTITA_WORKER_OF";
+
+/// What the futures of a client share.
+struct Shared {
+    address: String,
+    secret: Secret,
+    scheduler: SchedulerClient<Authed>,
+    flights:
+        Mutex<FxHashMap<String, arrow_flight::flight_service_client::FlightServiceClient<Authed>>>,
+}
+
+/// A connection to a cluster's scheduler: the runtime's [`ClusterClient`].
+pub struct Client {
+    shared: Arc<Shared>,
+    io: Option<tokio::runtime::Runtime>,
+    local: Option<LocalCluster>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.shared.address)
+            .field("local", &self.local.is_some())
+            .finish()
+    }
+}
+
+/// A scheduler and worker processes of this executable, owned by a client.
+struct LocalCluster {
+    children: Vec<Child>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+        }
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Workers first, then the scheduler they talk to, then the IO threads.
+        drop(self.local.take());
+        if let Some(io) = self.io.take() {
+            io.shutdown_background();
+        }
+    }
+}
+
+fn io_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("partita-cluster-io")
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            path: "the cluster client's IO threads".into(),
+            source,
+        })
+}
+
+impl Client {
+    /// Connects to the scheduler at `address` with `secret`, and checks that it accepts this
+    /// client and runs this executable's build.
+    ///
+    /// # Errors
+    /// The scheduler cannot be reached, refuses the secret, or runs another build.
+    pub fn connect(address: &str, secret: Secret) -> Result<Client> {
+        let io = io_runtime()?;
+        let shared = io.block_on(connect_shared(address, secret))?;
+        let client = Client {
+            shared: Arc::new(shared),
+            io: Some(io),
+            local: None,
+        };
+        let info = client.info()?;
+        check_build(address, &info)?;
+        Ok(client)
+    }
+
+    /// Starts a scheduler on loopback and `n` worker processes of the current executable, and
+    /// connects to them; returns once every worker has joined.
+    ///
+    /// # Errors
+    /// A worker cannot be started or exits before it joins (its `main` must start with
+    /// `partita::worker_main()`), or does not join within a minute.
+    pub fn local(n: usize) -> Result<Client> {
+        let secret = Secret::random()?;
+        let io = io_runtime()?;
+        let listener = io
+            .block_on(tokio::net::TcpListener::bind(SocketAddr::from((
+                [127, 0, 0, 1],
+                0,
+            ))))
+            .map_err(|source| Error::Io {
+                path: "127.0.0.1".into(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Io {
+            path: "127.0.0.1".into(),
+            source,
+        })?;
+        let (stop, stopped) = oneshot::channel();
+        io.spawn(serve_scheduler(listener, secret.clone(), async {
+            let _ = stopped.await;
+        }));
+        let address = format!("http://{addr}");
+        let exe = std::env::current_exe().map_err(|source| Error::Io {
+            path: "the current executable".into(),
+            source,
+        })?;
+        let threads = (std::thread::available_parallelism().map_or(1, |n| n.get()) / n).max(1);
+        let mut local = LocalCluster {
+            children: Vec::with_capacity(n),
+            stop: Some(stop),
+        };
+        for i in 0..n {
+            let child = Command::new(&exe)
+                .env(WORKER_OF, &address)
+                .env("PARTITA_SECRET", secret_text(&secret))
+                .env_remove("PARTITA_SECRET_FILE")
+                .env("PARTITA_WORKER_NAME", format!("local-{i}"))
+                .env("PARTITA_WORKER_THREADS", threads.to_string())
+                .stdin(Stdio::null())
+                .spawn()
+                .map_err(|source| Error::Io {
+                    path: exe.display().to_string(),
+                    source,
+                })?;
+            local.children.push(child);
+        }
+        let shared = io.block_on(connect_shared(&address, secret))?;
+        let mut client = Client {
+            shared: Arc::new(shared),
+            io: Some(io),
+            local: Some(local),
+        };
+        let started = Instant::now();
+        loop {
+            let info = client.info()?;
+            if info.workers.len() >= n {
+                break;
+            }
+            if let Some(local) = &mut client.local {
+                for (i, c) in local.children.iter_mut().enumerate() {
+                    if let Ok(Some(status)) = c.try_wait() {
+                        return Err(Error::Config {
+                            message: format!(
+                                "local worker {i} exited with {status} before it joined; does \
+                                 this executable's main start with partita::worker_main()?"
+                            ),
+                        });
+                    }
+                }
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(Error::Config {
+                    message: format!(
+                        "{} of {n} local workers joined within a minute",
+                        info.workers.len()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(client)
+    }
+
+    fn io(&self) -> &tokio::runtime::Runtime {
+        self.io
+            .as_ref()
+            .expect("the IO threads live as long as the client")
+    }
+
+    fn info(&self) -> Result<InfoReply> {
+        let shared = self.shared.clone();
+        let info = self.io().block_on(async move {
+            let mut s = shared.scheduler.clone();
+            s.info(InfoRequest {})
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|e| Error::status(format!("the scheduler at {}", shared.address), e))
+        })?;
+        Ok(info)
+    }
+}
+
+/// The secret's text, for a child's environment.
+fn secret_text(secret: &Secret) -> String {
+    secret.expose().to_string()
+}
+
+fn check_build(address: &str, info: &InfoReply) -> Result<()> {
+    if info.build.is_empty() {
+        return Ok(());
+    }
+    let ours = BuildId::current()?;
+    if info.build != ours.0 {
+        let mut theirs = [0_u8; 16];
+        if info.build.len() == 16 {
+            theirs.copy_from_slice(&info.build);
+        }
+        return Err(Error::Runtime(partita_runtime::Error::BuildMismatch {
+            ours: ours.to_string(),
+            theirs: format!("{} (the cluster at {address})", BuildId(theirs)),
+        }));
+    }
+    Ok(())
+}
+
+async fn connect_shared(address: &str, secret: Secret) -> Result<Shared> {
+    let channel = endpoint(address)?
+        .connect()
+        .await
+        .map_err(|source| Error::Transport {
+            what: format!("the scheduler at {address}"),
+            source,
+        })?;
+    let scheduler = SchedulerClient::with_interceptor(channel, AddSecret(secret.clone()))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    Ok(Shared {
+        address: address.to_string(),
+        secret,
+        scheduler,
+        flights: Mutex::new(FxHashMap::default()),
+    })
+}
+
+impl Shared {
+    async fn compute(&self, bytes: Vec<u8>, outputs: Vec<TaskKey>) -> Result<Vec<Value>> {
+        let what = || format!("the scheduler at {}", self.address);
+        let mut s = self.scheduler.clone();
+        let mut events = s
+            .compute(ComputeRequest { graph: bytes })
+            .await
+            .map_err(|e| Error::status(what(), e))?
+            .into_inner();
+        let mut graph = None;
+        let locations = loop {
+            let Some(event) = events
+                .message()
+                .await
+                .map_err(|e| Error::status(what(), e))?
+            else {
+                return Err(Error::Config {
+                    message: format!("{} ended a compute without its result", what()),
+                });
+            };
+            if let Some(error) = event.error {
+                return Err(Error::Runtime(error.into_error()));
+            }
+            graph.get_or_insert(event.graph);
+            if event.done {
+                if event.outputs.len() != outputs.len() {
+                    return Err(Error::Config {
+                        message: format!(
+                            "{} located {} outputs of {}",
+                            what(),
+                            event.outputs.len(),
+                            outputs.len()
+                        ),
+                    });
+                }
+                break event.outputs;
+            }
+        };
+        let graph = graph.unwrap_or_default();
+        let mut fetches = Vec::with_capacity(locations.len());
+        for (loc, key) in locations.iter().zip(&outputs) {
+            let mut client = self.flight(&loc.flight).await?;
+            let (flight, task, key) = (loc.flight.clone(), loc.task, key.clone());
+            fetches.push(tokio::spawn(async move {
+                fetch(&mut client, &flight, graph, task, &key).await
+            }));
+        }
+        let mut values = Vec::with_capacity(fetches.len());
+        let mut failure = None;
+        for f in fetches {
+            match f.await {
+                Ok(Ok(v)) => values.push(v),
+                Ok(Err(e)) => failure = failure.or(Some(e)),
+                Err(e) => {
+                    failure = failure.or(Some(Error::Config {
+                        message: format!("a fetch failed: {e}"),
+                    }))
+                }
+            }
+        }
+        let _ = s.release(ReleaseRequest { graph }).await;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(values),
+        }
+    }
+
+    async fn flight(
+        &self,
+        addr: &str,
+    ) -> Result<arrow_flight::flight_service_client::FlightServiceClient<Authed>> {
+        if let Some(c) = self.flights.lock().get(addr) {
+            return Ok(c.clone());
+        }
+        let c = flight_client(addr, &self.secret).await?;
+        self.flights.lock().insert(addr.to_string(), c.clone());
+        Ok(c)
+    }
+}
+
+impl ClusterClient for Client {
+    fn compute(&self, graph: &Graph, outputs: &[TaskKey], done: ComputeDone) {
+        let bytes = match encode_graph(graph, outputs) {
+            Ok(b) => b,
+            Err(e) => return done(Err(e)),
+        };
+        let shared = self.shared.clone();
+        let outputs = outputs.to_vec();
+        self.io().spawn(async move {
+            let result = shared.compute(bytes, outputs).await;
+            done(result.map_err(Error::into_runtime));
+        });
+    }
+
+    fn address(&self) -> String {
+        self.shared.address.clone()
+    }
+
+    fn workers(&self) -> Vec<ClusterWorker> {
+        self.info().map_or_else(
+            |_| Vec::new(),
+            |i| {
+                i.workers
+                    .into_iter()
+                    .map(|w| ClusterWorker::new(w.name, w.flight, w.processing, w.tasks_done))
+                    .collect()
+            },
+        )
+    }
+}
+
+/// The runtime's way to a cluster: connects to `spec`'s scheduler, or starts a local cluster.
+pub(crate) fn connect(spec: &ClusterSpec) -> partita_runtime::Result<Arc<dyn ClusterClient>> {
+    let client = match spec {
+        ClusterSpec::Connect(addr) => {
+            Secret::from_env().and_then(|secret| Client::connect(addr, secret))
+        }
+        ClusterSpec::Local(n) => Client::local(*n),
+        other => Err(Error::Config {
+            message: format!("this build cannot reach a cluster of {other:?}"),
+        }),
+    };
+    client
+        .map(|c| Arc::new(c) as Arc<dyn ClusterClient>)
+        .map_err(Error::into_runtime)
+}

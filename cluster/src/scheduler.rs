@@ -1,0 +1,710 @@
+//! The scheduler: task states, placement, and the control plane's service.
+//!
+//! It runs no user code. A client's graph arrives as `encode_graph` wrote it; the scheduler
+//! reads only its structure ([`graph_shape`]), keeps each task's state (waiting, queued,
+//! processing, in memory, erred; released once nothing needs it) and hands ready tasks to
+//! workers in batches on each worker's one stream.
+//!
+//! - **Withholding.** A ready task waits in the scheduler's queue until some worker has room
+//!   (fewer than twice its threads in flight), so sources are never over-produced.
+//! - **Placement.** Among the workers with room: the one that would fetch the fewest inputs from
+//!   other workers (counted in bytes where workers report them), then the least occupied.
+//! - **Release.** A value is forgotten on its worker once every task that reads it is done and it
+//!   is no output; outputs are forgotten when the client releases its compute.
+//! - **A lost worker** fails every compute that needed something on it, naming the worker.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::Stream;
+use parking_lot::Mutex;
+use partita_runtime::{graph_shape, BuildId, Error as RuntimeError, GraphShape, TaskKey};
+use rustc_hash::{FxHashMap, FxHashSet};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::proto::{
+    Assign, Completed, ComputeEvent, ComputeRequest, Dep, Erred, GraphOps, InfoReply, InfoRequest,
+    Key, Location, OpDef, Release, ReleaseReply, ReleaseRequest, SchedulerMessage,
+    SchedulerService, WireError, WorkerInfo, WorkerMessage,
+};
+
+/// How many tasks a worker may have in flight per thread before the scheduler withholds more.
+const SATURATION: u32 = 2;
+
+type Outbox<T> = UnboundedSender<Result<T, Status>>;
+
+/// What the scheduler knows of one worker.
+struct Worker {
+    name: String,
+    flight: String,
+    threads: u32,
+    processing: u32,
+    memory: u64,
+    tasks_done: u64,
+    bytes_received: u64,
+    /// Graphs whose operations it has been sent.
+    graphs: FxHashSet<u64>,
+    tx: Outbox<SchedulerMessage>,
+}
+
+impl Worker {
+    fn has_room(&self) -> bool {
+        self.processing < self.threads.max(1) * SATURATION
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TaskState {
+    Waiting,
+    Queued,
+    Processing(u64),
+    Memory(u64),
+    Released,
+}
+
+/// One compute in flight.
+struct GraphState {
+    ops: Vec<OpDef>,
+    keys: Vec<TaskKey>,
+    /// Each task's operation, an index into `ops`.
+    op_of: Vec<u32>,
+    deps: Vec<Vec<u32>>,
+    dependents: Vec<Vec<u32>>,
+    /// Inputs not yet in memory.
+    waiting: Vec<u32>,
+    /// Readers not yet done, plus one for an output.
+    refs: Vec<u32>,
+    state: Vec<TaskState>,
+    nbytes: Vec<u64>,
+    outputs: Vec<u32>,
+    finished: u64,
+    /// Set once the client has its answer (or the compute failed): nothing more is sent.
+    ended: bool,
+    client: Outbox<ComputeEvent>,
+}
+
+#[derive(Default)]
+struct State {
+    build: Option<BuildId>,
+    workers: BTreeMap<u64, Worker>,
+    next_worker: u64,
+    graphs: FxHashMap<u64, GraphState>,
+    next_graph: u64,
+    ready: VecDeque<(u64, u32)>,
+}
+
+/// The scheduler's state, shared by its service's connections.
+#[derive(Clone, Default)]
+pub(crate) struct Scheduler {
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.state.lock();
+        f.debug_struct("Scheduler")
+            .field("workers", &s.workers.len())
+            .field("graphs", &s.graphs.len())
+            .finish()
+    }
+}
+
+/// The messages a scheduling round sends, per worker.
+#[derive(Default)]
+struct Outgoing(BTreeMap<u64, SchedulerMessage>);
+
+impl Outgoing {
+    fn to(&mut self, worker: u64) -> &mut SchedulerMessage {
+        self.0.entry(worker).or_default()
+    }
+
+    fn send(self, state: &State) {
+        for (w, msg) in self.0 {
+            if let Some(worker) = state.workers.get(&w) {
+                let _ = worker.tx.send(Ok(msg));
+            }
+        }
+    }
+}
+
+impl State {
+    /// Adds a client's graph and queues its root tasks. Returns the compute's id.
+    fn submit(
+        &mut self,
+        shape: GraphShape,
+        client: Outbox<ComputeEvent>,
+    ) -> Result<u64, RuntimeError> {
+        match self.build {
+            Some(b) if b != shape.build => {
+                return Err(RuntimeError::BuildMismatch {
+                    ours: b.to_string(),
+                    theirs: shape.build.to_string(),
+                })
+            }
+            Some(_) => {}
+            None => self.build = Some(shape.build),
+        }
+        let n = shape.tasks.len();
+        let index: FxHashMap<&TaskKey, u32> = shape
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (&t.key, i as u32))
+            .collect();
+        let deps: Vec<Vec<u32>> = shape
+            .tasks
+            .iter()
+            .map(|t| t.deps.iter().map(|d| index[d]).collect())
+            .collect();
+        let outputs: Vec<u32> = shape.outputs.iter().map(|k| index[k]).collect();
+        drop(index);
+        let mut dependents = vec![Vec::new(); n];
+        for (i, ds) in deps.iter().enumerate() {
+            for &d in ds {
+                dependents[d as usize].push(i as u32);
+            }
+        }
+        let mut refs: Vec<u32> = dependents.iter().map(|d| d.len() as u32).collect();
+        for &o in &outputs {
+            refs[o as usize] += 1;
+        }
+        check_acyclic(
+            &deps,
+            &shape.tasks.iter().map(|t| &t.key).collect::<Vec<_>>(),
+        )?;
+        let id = self.next_graph;
+        self.next_graph += 1;
+        let waiting: Vec<u32> = deps.iter().map(|d| d.len() as u32).collect();
+        for (i, w) in waiting.iter().enumerate() {
+            if *w == 0 {
+                self.ready.push_back((id, i as u32));
+            }
+        }
+        let state = waiting
+            .iter()
+            .map(|w| {
+                if *w == 0 {
+                    TaskState::Queued
+                } else {
+                    TaskState::Waiting
+                }
+            })
+            .collect();
+        let _ = client.send(Ok(ComputeEvent {
+            graph: id,
+            total: n as u64,
+            ..Default::default()
+        }));
+        self.graphs.insert(
+            id,
+            GraphState {
+                ops: shape
+                    .ops
+                    .into_iter()
+                    .map(|(name, params)| OpDef { name, params })
+                    .collect(),
+                op_of: shape.tasks.iter().map(|t| t.op).collect(),
+                keys: shape.tasks.into_iter().map(|t| t.key).collect(),
+                deps,
+                dependents,
+                waiting,
+                refs,
+                state,
+                nbytes: vec![0; n],
+                outputs,
+                finished: 0,
+                ended: false,
+                client,
+            },
+        );
+        if n == 0 {
+            self.finish(id);
+        }
+        Ok(id)
+    }
+
+    /// Hands queued tasks to workers with room, by locality then occupancy.
+    fn schedule(&mut self, out: &mut Outgoing) {
+        while let Some(&(g, t)) = self.ready.front() {
+            let Some(graph) = self.graphs.get(&g) else {
+                self.ready.pop_front();
+                continue;
+            };
+            if graph.ended || graph.state[t as usize] != TaskState::Queued {
+                self.ready.pop_front();
+                continue;
+            }
+            let mut best: Option<(u64, u64, u64)> = None; // (bytes to move, occupancy‰, worker)
+            for (&w, worker) in &self.workers {
+                if !worker.has_room() {
+                    continue;
+                }
+                let moved: u64 = graph.deps[t as usize]
+                    .iter()
+                    .filter(|&&d| graph.state[d as usize] != TaskState::Memory(w))
+                    .map(|&d| graph.nbytes[d as usize].max(1))
+                    .sum();
+                let occupancy =
+                    u64::from(worker.processing) * 1000 / u64::from(worker.threads.max(1));
+                let score = (moved, occupancy, w);
+                if best.is_none_or(|b| score < b) {
+                    best = Some(score);
+                }
+            }
+            let Some((_, _, w)) = best else {
+                return; // every worker is full: the rest waits here
+            };
+            self.ready.pop_front();
+            let graph = self.graphs.get_mut(&g).expect("looked up above");
+            graph.state[t as usize] = TaskState::Processing(w);
+            let deps = graph.deps[t as usize]
+                .iter()
+                .map(|&d| {
+                    let holder = match graph.state[d as usize] {
+                        TaskState::Memory(h) => h,
+                        _ => unreachable!("a queued task's inputs are in memory"),
+                    };
+                    Dep {
+                        task: d,
+                        key: Some(Key::from(&graph.keys[d as usize])),
+                        flight: if holder == w {
+                            String::new()
+                        } else {
+                            self.workers
+                                .get(&holder)
+                                .map_or_else(String::new, |h| h.flight.clone())
+                        },
+                    }
+                })
+                .collect();
+            let worker = self.workers.get_mut(&w).expect("chosen above");
+            worker.processing += 1;
+            let msg = out.to(w);
+            if worker.graphs.insert(g) {
+                msg.graphs.push(GraphOps {
+                    graph: g,
+                    ops: graph.ops.clone(),
+                });
+            }
+            msg.assign.push(Assign {
+                graph: g,
+                task: t,
+                key: Some(Key::from(&graph.keys[t as usize])),
+                op: graph.op_of[t as usize],
+                deps,
+            });
+        }
+    }
+
+    fn completed(&mut self, w: u64, c: &Completed, out: &mut Outgoing) {
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.processing = worker.processing.saturating_sub(1);
+            worker.tasks_done += 1;
+        }
+        let Some(graph) = self.graphs.get_mut(&c.graph) else {
+            out.to(w).release.push(Release {
+                graph: c.graph,
+                tasks: vec![c.task],
+            });
+            return;
+        };
+        let t = c.task as usize;
+        if graph.ended || t >= graph.state.len() || graph.state[t] != TaskState::Processing(w) {
+            out.to(w).release.push(Release {
+                graph: c.graph,
+                tasks: vec![c.task],
+            });
+            return;
+        }
+        graph.state[t] = TaskState::Memory(w);
+        graph.nbytes[t] = c.nbytes;
+        graph.finished += 1;
+        for i in 0..graph.dependents[t].len() {
+            let d = graph.dependents[t][i] as usize;
+            graph.waiting[d] -= 1;
+            if graph.waiting[d] == 0 {
+                graph.state[d] = TaskState::Queued;
+                self.ready.push_back((c.graph, d as u32));
+            }
+        }
+        for i in 0..graph.deps[t].len() {
+            let d = graph.deps[t][i] as usize;
+            graph.refs[d] -= 1;
+            if graph.refs[d] == 0 {
+                if let TaskState::Memory(h) = graph.state[d] {
+                    graph.state[d] = TaskState::Released;
+                    out.to(h).release.push(Release {
+                        graph: c.graph,
+                        tasks: vec![d as u32],
+                    });
+                }
+            }
+        }
+        if graph.finished == graph.keys.len() as u64 {
+            self.finish(c.graph);
+        }
+    }
+
+    /// The failure of task `t` as the first requested output that needed it reports it, as
+    /// the local schedulers do: that output's `DependencyFailed`, with `t`'s failure as its cause.
+    fn as_seen_by_output(&self, g: u64, t: u32, error: WireError) -> WireError {
+        let Some(graph) = self.graphs.get(&g) else {
+            return error;
+        };
+        if t as usize >= graph.keys.len() || graph.outputs.contains(&t) {
+            return error;
+        }
+        // Every task that (transitively) reads t.
+        let mut needs = vec![false; graph.keys.len()];
+        let mut stack = vec![t];
+        while let Some(i) = stack.pop() {
+            for &d in &graph.dependents[i as usize] {
+                if !needs[d as usize] {
+                    needs[d as usize] = true;
+                    stack.push(d);
+                }
+            }
+        }
+        match graph.outputs.iter().find(|&&o| needs[o as usize]) {
+            Some(&o) => WireError::of(&RuntimeError::DependencyFailed {
+                key: graph.keys[o as usize].clone(),
+                cause: Arc::new(error.into_error()),
+            }),
+            None => error,
+        }
+    }
+
+    /// Tells the client where its outputs are.
+    fn finish(&mut self, g: u64) {
+        let Some(graph) = self.graphs.get_mut(&g) else {
+            return;
+        };
+        graph.ended = true;
+        let outputs = graph
+            .outputs
+            .iter()
+            .map(|&o| {
+                let flight = match graph.state[o as usize] {
+                    TaskState::Memory(w) => self
+                        .workers
+                        .get(&w)
+                        .map_or_else(String::new, |w| w.flight.clone()),
+                    _ => String::new(),
+                };
+                Location {
+                    task: o,
+                    key: Some(Key::from(&graph.keys[o as usize])),
+                    flight,
+                }
+            })
+            .collect();
+        let _ = graph.client.send(Ok(ComputeEvent {
+            graph: g,
+            finished: graph.finished,
+            total: graph.keys.len() as u64,
+            outputs,
+            error: None,
+            done: true,
+        }));
+    }
+
+    /// Fails compute `g` with `error` and forgets everything it holds.
+    fn fail(&mut self, g: u64, error: WireError, out: &mut Outgoing) {
+        if let Some(graph) = self.graphs.get_mut(&g) {
+            if !graph.ended {
+                graph.ended = true;
+                let _ = graph.client.send(Ok(ComputeEvent {
+                    graph: g,
+                    finished: graph.finished,
+                    total: graph.keys.len() as u64,
+                    outputs: Vec::new(),
+                    error: Some(error),
+                    done: true,
+                }));
+            }
+        }
+        self.release_graph(g, out);
+    }
+
+    /// Forgets compute `g` on the scheduler and on every worker that saw it.
+    fn release_graph(&mut self, g: u64, out: &mut Outgoing) {
+        if self.graphs.remove(&g).is_none() {
+            return;
+        }
+        for (&w, worker) in &mut self.workers {
+            if worker.graphs.remove(&g) {
+                out.to(w).release.push(Release {
+                    graph: g,
+                    tasks: Vec::new(),
+                });
+            }
+        }
+    }
+
+    /// Removes worker `w`, failing every compute that needed something on it.
+    fn lost(&mut self, w: u64, out: &mut Outgoing) {
+        let Some(worker) = self.workers.remove(&w) else {
+            return;
+        };
+        let affected: Vec<u64> = self
+            .graphs
+            .iter()
+            .filter(|(_, g)| {
+                g.state.iter().any(
+                    |s| matches!(s, TaskState::Processing(x) | TaskState::Memory(x) if *x == w),
+                )
+            })
+            .map(|(&g, _)| g)
+            .collect();
+        for g in affected {
+            let error = RuntimeError::Cluster {
+                message: format!(
+                    "worker {} ({}) was lost while it held or ran tasks of this compute",
+                    worker.name, worker.flight
+                ),
+            };
+            self.fail(g, WireError::of(&error), out);
+        }
+    }
+}
+
+/// Refuses a graph with a cycle, naming a task on it.
+fn check_acyclic(deps: &[Vec<u32>], keys: &[&TaskKey]) -> Result<(), RuntimeError> {
+    let n = deps.len();
+    let mut indegree: Vec<u32> = vec![0; n];
+    let mut dependents: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        indegree[i] = ds.len() as u32;
+        for &d in ds {
+            dependents[d as usize].push(i as u32);
+        }
+    }
+    let mut stack: Vec<u32> = (0..n as u32)
+        .filter(|&i| indegree[i as usize] == 0)
+        .collect();
+    let mut seen = 0;
+    while let Some(i) = stack.pop() {
+        seen += 1;
+        for &d in &dependents[i as usize] {
+            indegree[d as usize] -= 1;
+            if indegree[d as usize] == 0 {
+                stack.push(d);
+            }
+        }
+    }
+    if seen == n {
+        return Ok(());
+    }
+    let on_cycle = (0..n).find(|&i| indegree[i] > 0).expect("a task left");
+    Err(RuntimeError::Cycle {
+        key: keys[on_cycle].clone(),
+    })
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl SchedulerService for Scheduler {
+    type WorkStream = BoxStream<SchedulerMessage>;
+    type ComputeStream = BoxStream<ComputeEvent>;
+
+    async fn work(
+        &self,
+        request: Request<Streaming<WorkerMessage>>,
+    ) -> Result<Response<Self::WorkStream>, Status> {
+        let peer = request.remote_addr();
+        let mut inbound = request.into_inner();
+        let first = inbound
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("a worker's stream must start with hello"))?;
+        let hello = first
+            .hello
+            .ok_or_else(|| Status::invalid_argument("a worker's stream must start with hello"))?;
+        let build: [u8; 16] = hello
+            .build
+            .as_slice()
+            .try_into()
+            .map_err(|_| Status::invalid_argument("a build id is 16 bytes"))?;
+        let build = BuildId(build);
+        let (tx, rx) = unbounded_channel();
+        let id = {
+            let mut s = self.state.lock();
+            match s.build {
+                Some(b) if b != build => {
+                    let message = format!(
+                        "worker {} ({}) runs build {build}, but the cluster runs {b}: start the \
+                         same executable everywhere",
+                        hello.name,
+                        peer.map_or_else(String::new, |p| p.to_string())
+                    );
+                    eprintln!("partita scheduler: refused {message}");
+                    return Err(Status::failed_precondition(message));
+                }
+                Some(_) => {}
+                None => s.build = Some(build),
+            }
+            let id = s.next_worker;
+            s.next_worker += 1;
+            let _ = tx.send(Ok(SchedulerMessage {
+                worker_id: id,
+                ..Default::default()
+            }));
+            s.workers.insert(
+                id,
+                Worker {
+                    name: hello.name.clone(),
+                    flight: hello.flight.clone(),
+                    threads: hello.threads.max(1),
+                    processing: 0,
+                    memory: 0,
+                    tasks_done: 0,
+                    bytes_received: 0,
+                    graphs: FxHashSet::default(),
+                    tx,
+                },
+            );
+            let mut out = Outgoing::default();
+            s.schedule(&mut out);
+            out.send(&s);
+            id
+        };
+        tracing::info!(worker = %hello.name, flight = %hello.flight, "worker joined");
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            loop {
+                let msg = match inbound.message().await {
+                    Ok(Some(m)) => m,
+                    Ok(None) | Err(_) => break,
+                };
+                let mut s = state.lock();
+                let mut out = Outgoing::default();
+                if let Some(worker) = s.workers.get_mut(&id) {
+                    worker.memory = msg.memory;
+                }
+                for c in &msg.done {
+                    s.completed(id, c, &mut out);
+                }
+                for Erred { graph, task, error } in msg.erred {
+                    if let Some(worker) = s.workers.get_mut(&id) {
+                        worker.processing = worker.processing.saturating_sub(1);
+                    }
+                    let error = error.unwrap_or_else(|| WireError {
+                        kind: "Cluster".into(),
+                        message: format!("task {task} failed without a report"),
+                        keys: Vec::new(),
+                    });
+                    let error = s.as_seen_by_output(graph, task, error);
+                    s.fail(graph, error, &mut out);
+                }
+                s.schedule(&mut out);
+                out.send(&s);
+            }
+            let mut s = state.lock();
+            let mut out = Outgoing::default();
+            s.lost(id, &mut out);
+            s.schedule(&mut out);
+            out.send(&s);
+            tracing::info!(worker = id, "worker left");
+        });
+        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
+    }
+
+    async fn compute(
+        &self,
+        request: Request<ComputeRequest>,
+    ) -> Result<Response<Self::ComputeStream>, Status> {
+        let (tx, rx) = unbounded_channel();
+        let bytes = request.into_inner().graph;
+        let failed = |e: &RuntimeError| {
+            Ok(ComputeEvent {
+                error: Some(WireError::of(e)),
+                ..Default::default()
+            })
+        };
+        match graph_shape(&bytes) {
+            Err(e) => {
+                let _ = tx.send(failed(&e));
+            }
+            Ok(shape) => {
+                let mut s = self.state.lock();
+                match s.submit(shape, tx.clone()) {
+                    Err(e) => {
+                        let _ = tx.send(failed(&e));
+                    }
+                    Ok(_) => {
+                        let mut out = Outgoing::default();
+                        s.schedule(&mut out);
+                        out.send(&s);
+                    }
+                }
+            }
+        }
+        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
+    }
+
+    async fn release(
+        &self,
+        request: Request<ReleaseRequest>,
+    ) -> Result<Response<ReleaseReply>, Status> {
+        let g = request.into_inner().graph;
+        let mut s = self.state.lock();
+        let mut out = Outgoing::default();
+        s.release_graph(g, &mut out);
+        out.send(&s);
+        Ok(Response::new(ReleaseReply {}))
+    }
+
+    async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoReply>, Status> {
+        let s = self.state.lock();
+        Ok(Response::new(InfoReply {
+            build: s.build.map(|b| b.0.to_vec()).unwrap_or_default(),
+            workers: s
+                .workers
+                .iter()
+                .map(|(&id, w)| WorkerInfo {
+                    id,
+                    name: w.name.clone(),
+                    flight: w.flight.clone(),
+                    processing: u64::from(w.processing),
+                    memory: w.memory,
+                    tasks_done: w.tasks_done,
+                    bytes_received: w.bytes_received,
+                })
+                .collect(),
+        }))
+    }
+}
+
+/// Serves the scheduler on `listener` until `shutdown` resolves. Every request must carry
+/// `secret`.
+pub(crate) async fn serve_scheduler(
+    listener: tokio::net::TcpListener,
+    secret: crate::Secret,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> crate::Result<()> {
+    let service = crate::proto::SchedulerServer::new(Scheduler::default())
+        .max_decoding_message_size(crate::worker::MAX_MESSAGE)
+        .max_encoding_message_size(crate::worker::MAX_MESSAGE);
+    let service = tonic::service::interceptor::InterceptedService::new(
+        service,
+        crate::secret::CheckSecret {
+            secret,
+            plane: "scheduler",
+        },
+    );
+    tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
+        .await
+        .map_err(|source| crate::Error::Transport {
+            what: "the scheduler".into(),
+            source,
+        })
+}

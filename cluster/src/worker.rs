@@ -1,0 +1,507 @@
+//! A worker: the user's own executable in worker mode. It holds one stream to the scheduler,
+//! runs the tasks assigned to it, keeps their values, and serves them to its peers and to
+//! clients over Arrow Flight (`do_get` by ticket).
+//!
+//! A task's kernel is rebuilt from its operation by the registered operator, exactly as a shipped
+//! graph is (see `partita_runtime::decode_graph`); its inputs come from this worker's store or
+//! from the peer that holds them. A panicking or failing task is reported as that task's error,
+//! and the worker goes on. When the scheduler's stream ends, the worker exits.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_flight::flight_service_client::FlightServiceClient;
+use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
+    HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult,
+};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use partita_runtime::{
+    catch_panic, decode_value, encode_value, operator, BuildId, TaskContext, TaskKey, Value,
+};
+use prost::Message as _;
+use rustc_hash::FxHashMap;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::error::{Error, Result};
+use crate::proto::{
+    Assign, Completed, Erred, Hello, OpDef, SchedulerClient, SchedulerMessage, Ticket, WireError,
+    WorkerMessage,
+};
+use crate::secret::{AddSecret, CheckSecret, Secret};
+
+/// The largest gRPC message either plane accepts.
+pub(crate) const MAX_MESSAGE: usize = 1 << 30;
+/// The size of the pieces a value travels in.
+const CHUNK: usize = 1 << 20;
+
+/// How a worker starts.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// The scheduler's address (`http://host:port` or `host:port`).
+    pub scheduler: String,
+    /// The cluster's secret.
+    pub secret: Secret,
+    /// Where the worker's Flight service listens: loopback and a free port by default.
+    pub listen: SocketAddr,
+    /// The address peers and clients reach that service at, if not the one it listens on.
+    pub advertise: Option<String>,
+    /// Tasks run at once. Defaults to the number of CPUs.
+    pub threads: usize,
+    /// The worker's name in logs and in the scheduler's table.
+    pub name: String,
+}
+
+impl WorkerOptions {
+    /// Options for a worker of the scheduler at `scheduler`, with the defaults: Flight on
+    /// `127.0.0.1` and a free port, one task per CPU, named after the process id.
+    pub fn new(scheduler: impl Into<String>, secret: Secret) -> WorkerOptions {
+        WorkerOptions {
+            scheduler: scheduler.into(),
+            secret,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            name: format!("worker-{}", std::process::id()),
+        }
+    }
+}
+
+pub(crate) fn endpoint(addr: &str) -> Result<Endpoint> {
+    let url = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
+    Endpoint::from_shared(url).map_err(|source| Error::Transport {
+        what: format!("address {addr}"),
+        source,
+    })
+}
+
+pub(crate) type Authed = InterceptedService<Channel, AddSecret>;
+
+/// A Flight client of the worker at `addr`, carrying the secret.
+pub(crate) async fn flight_client(
+    addr: &str,
+    secret: &Secret,
+) -> Result<FlightServiceClient<Authed>> {
+    let channel = endpoint(addr)?
+        .connect()
+        .await
+        .map_err(|source| Error::Transport {
+            what: format!("worker data plane at {addr}"),
+            source,
+        })?;
+    Ok(
+        FlightServiceClient::with_interceptor(channel, AddSecret(secret.clone()))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE),
+    )
+}
+
+/// Fetches value `(graph, task)` from the Flight service at `addr`.
+pub(crate) async fn fetch(
+    client: &mut FlightServiceClient<Authed>,
+    addr: &str,
+    graph: u64,
+    task: u32,
+    key: &TaskKey,
+) -> Result<Value> {
+    let ticket = arrow_flight::Ticket {
+        ticket: Ticket { graph, task }.encode_to_vec().into(),
+    };
+    let what = || format!("fetching {key} from {addr}");
+    let mut stream = client
+        .do_get(ticket)
+        .await
+        .map_err(|e| Error::status(what(), e))?
+        .into_inner();
+    let mut codec = String::new();
+    let mut bytes = Vec::new();
+    while let Some(piece) = stream
+        .message()
+        .await
+        .map_err(|e| Error::status(what(), e))?
+    {
+        if codec.is_empty() {
+            codec = String::from_utf8_lossy(&piece.app_metadata).into_owned();
+        }
+        bytes.extend_from_slice(&piece.data_body);
+    }
+    Ok(decode_value(&key.to_string(), &codec, &bytes)?)
+}
+
+/// What a worker holds: its values and the graphs' operations.
+#[derive(Default)]
+struct Store {
+    values: Mutex<FxHashMap<(u64, u32), Value>>,
+    ops: Mutex<FxHashMap<u64, Arc<Vec<OpDef>>>>,
+}
+
+/// The worker's Flight service: serves its values by ticket.
+struct Flight {
+    store: Arc<Store>,
+}
+
+type FlightStream<T> = BoxStream<'static, std::result::Result<T, Status>>;
+
+fn unsupported<T>(what: &str) -> std::result::Result<T, Status> {
+    Err(Status::unimplemented(format!(
+        "a partita worker's Flight service serves do_get only, not {what}"
+    )))
+}
+
+#[tonic::async_trait]
+impl FlightService for Flight {
+    type HandshakeStream = FlightStream<HandshakeResponse>;
+    type ListFlightsStream = FlightStream<FlightInfo>;
+    type DoGetStream = FlightStream<FlightData>;
+    type DoPutStream = FlightStream<PutResult>;
+    type DoExchangeStream = FlightStream<FlightData>;
+    type DoActionStream = FlightStream<arrow_flight::Result>;
+    type ListActionsStream = FlightStream<ActionType>;
+
+    async fn do_get(
+        &self,
+        request: Request<arrow_flight::Ticket>,
+    ) -> std::result::Result<Response<Self::DoGetStream>, Status> {
+        let t = Ticket::decode(request.into_inner().ticket)
+            .map_err(|e| Status::invalid_argument(format!("a malformed ticket: {e}")))?;
+        let v = self
+            .store
+            .values
+            .lock()
+            .get(&(t.graph, t.task))
+            .cloned()
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "this worker holds no task {} of compute {}",
+                    t.task, t.graph
+                ))
+            })?;
+        let what = format!("task {} of compute {}", t.task, t.graph);
+        let (codec, bytes) = tokio::task::spawn_blocking(move || encode_value(&what, &v))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let bytes = Bytes::from(bytes);
+        let mut pieces = Vec::with_capacity(bytes.len() / CHUNK + 1);
+        let mut at = 0;
+        loop {
+            let end = (at + CHUNK).min(bytes.len());
+            let mut piece = FlightData::new().with_data_body(bytes.slice(at..end));
+            if at == 0 {
+                piece = piece.with_app_metadata(Bytes::from(codec.to_string()));
+            }
+            pieces.push(Ok(piece));
+            at = end;
+            if at >= bytes.len() {
+                break;
+            }
+        }
+        Ok(Response::new(futures_util::stream::iter(pieces).boxed()))
+    }
+
+    async fn handshake(
+        &self,
+        _: Request<Streaming<HandshakeRequest>>,
+    ) -> std::result::Result<Response<Self::HandshakeStream>, Status> {
+        unsupported("handshake")
+    }
+    async fn list_flights(
+        &self,
+        _: Request<Criteria>,
+    ) -> std::result::Result<Response<Self::ListFlightsStream>, Status> {
+        unsupported("list_flights")
+    }
+    async fn get_flight_info(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<FlightInfo>, Status> {
+        unsupported("get_flight_info")
+    }
+    async fn poll_flight_info(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<PollInfo>, Status> {
+        unsupported("poll_flight_info")
+    }
+    async fn get_schema(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> std::result::Result<Response<SchemaResult>, Status> {
+        unsupported("get_schema")
+    }
+    async fn do_put(
+        &self,
+        _: Request<Streaming<FlightData>>,
+    ) -> std::result::Result<Response<Self::DoPutStream>, Status> {
+        unsupported("do_put")
+    }
+    async fn do_exchange(
+        &self,
+        _: Request<Streaming<FlightData>>,
+    ) -> std::result::Result<Response<Self::DoExchangeStream>, Status> {
+        unsupported("do_exchange")
+    }
+    async fn do_action(
+        &self,
+        _: Request<Action>,
+    ) -> std::result::Result<Response<Self::DoActionStream>, Status> {
+        unsupported("do_action")
+    }
+    async fn list_actions(
+        &self,
+        _: Request<Empty>,
+    ) -> std::result::Result<Response<Self::ListActionsStream>, Status> {
+        unsupported("list_actions")
+    }
+}
+
+/// Runs a worker until the scheduler's stream ends.
+///
+/// # Errors
+/// The scheduler cannot be reached, or refuses this worker (a wrong secret, another build).
+pub fn run_worker(options: WorkerOptions) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("partita-worker-io")
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            path: "the worker's IO threads".into(),
+            source,
+        })?;
+    let result = rt.block_on(serve(options));
+    rt.shutdown_background();
+    result
+}
+
+async fn serve(options: WorkerOptions) -> Result<()> {
+    let store = Arc::new(Store::default());
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| Error::Io {
+            path: options.listen.to_string(),
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| Error::Io {
+        path: options.listen.to_string(),
+        source,
+    })?;
+    let flight_addr = options
+        .advertise
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let flight = FlightServiceServer::new(Flight {
+        store: store.clone(),
+    })
+    .max_decoding_message_size(MAX_MESSAGE)
+    .max_encoding_message_size(MAX_MESSAGE);
+    let flight = InterceptedService::new(
+        flight,
+        CheckSecret {
+            secret: options.secret.clone(),
+            plane: "worker data plane",
+        },
+    );
+    tokio::spawn(
+        Server::builder()
+            .add_service(flight)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+
+    let channel = endpoint(&options.scheduler)?
+        .connect()
+        .await
+        .map_err(|source| Error::Transport {
+            what: format!("scheduler at {}", options.scheduler),
+            source,
+        })?;
+    let mut scheduler =
+        SchedulerClient::with_interceptor(channel, AddSecret(options.secret.clone()))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+    let (tx, rx) = unbounded_channel::<WorkerMessage>();
+    tx.send(WorkerMessage {
+        hello: Some(Hello {
+            build: BuildId::current()?.0.to_vec(),
+            flight: flight_addr,
+            threads: options.threads as u32,
+            name: options.name.clone(),
+        }),
+        ..Default::default()
+    })
+    .expect("the receiver is held below");
+    let mut inbound = scheduler
+        .work(UnboundedReceiverStream::new(rx))
+        .await
+        .map_err(|e| Error::status(format!("joining the scheduler at {}", options.scheduler), e))?
+        .into_inner();
+    let (report_tx, report_rx) = unbounded_channel::<Report>();
+    tokio::spawn(batch_reports(report_rx, tx));
+    let peers = Arc::new(Peers {
+        secret: options.secret.clone(),
+        clients: Mutex::new(FxHashMap::default()),
+    });
+    loop {
+        let msg: SchedulerMessage = match inbound.message().await {
+            Ok(Some(m)) => m,
+            // The scheduler has gone (or closed this worker's stream): so does the worker.
+            Ok(None) => return Ok(()),
+            Err(e) if e.code() == tonic::Code::Unauthenticated => {
+                return Err(Error::status("the scheduler", e))
+            }
+            Err(_) => return Ok(()),
+        };
+        for g in msg.graphs {
+            store.ops.lock().insert(g.graph, Arc::new(g.ops));
+        }
+        for r in msg.release {
+            let mut values = store.values.lock();
+            if r.tasks.is_empty() {
+                values.retain(|(g, _), _| *g != r.graph);
+                store.ops.lock().remove(&r.graph);
+            } else {
+                for t in r.tasks {
+                    values.remove(&(r.graph, t));
+                }
+            }
+        }
+        for a in msg.assign {
+            let ops = store.ops.lock().get(&a.graph).cloned();
+            let (store, peers, reports) = (store.clone(), peers.clone(), report_tx.clone());
+            tokio::spawn(async move {
+                let report = match run_task(&a, ops, &store, &peers).await {
+                    Ok(()) => Report::Done(Completed {
+                        graph: a.graph,
+                        task: a.task,
+                        nbytes: 0,
+                    }),
+                    Err(e) => Report::Erred(Erred {
+                        graph: a.graph,
+                        task: a.task,
+                        error: Some(WireError::of(&e.into_runtime())),
+                    }),
+                };
+                let _ = reports.send(report);
+            });
+        }
+    }
+}
+
+/// The Flight clients of this worker's peers, one per address.
+struct Peers {
+    secret: Secret,
+    clients: Mutex<FxHashMap<String, FlightServiceClient<Authed>>>,
+}
+
+impl Peers {
+    async fn client(&self, addr: &str) -> Result<FlightServiceClient<Authed>> {
+        if let Some(c) = self.clients.lock().get(addr) {
+            return Ok(c.clone());
+        }
+        let c = flight_client(addr, &self.secret).await?;
+        self.clients.lock().insert(addr.to_string(), c.clone());
+        Ok(c)
+    }
+}
+
+async fn run_task(
+    a: &Assign,
+    ops: Option<Arc<Vec<OpDef>>>,
+    store: &Arc<Store>,
+    peers: &Peers,
+) -> Result<()> {
+    let key = a
+        .key
+        .as_ref()
+        .map_or_else(|| TaskKey::new("?", 0), TaskKey::from);
+    let ops = ops.ok_or_else(|| Error::Config {
+        message: format!("task {key} arrived before its graph's operations"),
+    })?;
+    let op = ops.get(a.op as usize).ok_or_else(|| Error::Config {
+        message: format!("task {key} names operation {} of {}", a.op, ops.len()),
+    })?;
+    let dep_keys: Vec<TaskKey> = a
+        .deps
+        .iter()
+        .map(|d| {
+            d.key
+                .as_ref()
+                .map_or_else(|| TaskKey::new("?", 0), TaskKey::from)
+        })
+        .collect();
+    let mut inputs = Vec::with_capacity(a.deps.len());
+    for (d, dk) in a.deps.iter().zip(&dep_keys) {
+        let local = store.values.lock().get(&(a.graph, d.task)).cloned();
+        let v = match local {
+            Some(v) => v,
+            None if d.flight.is_empty() => {
+                return Err(Error::Config {
+                    message: format!("input {dk} of {key} is not on this worker"),
+                })
+            }
+            None => {
+                let mut client = peers.client(&d.flight).await?;
+                fetch(&mut client, &d.flight, a.graph, d.task, dk).await?
+            }
+        };
+        inputs.push(v);
+    }
+    let (name, params) = (op.name.clone(), op.params.clone());
+    let value = tokio::task::spawn_blocking(move || -> partita_runtime::Result<Value> {
+        let kernel = (operator(&name)?.build)(
+            TaskContext {
+                key: &key,
+                deps: &dep_keys,
+            },
+            &params,
+        )?;
+        catch_panic(&key, || kernel(inputs))?
+    })
+    .await
+    .map_err(|e| Error::Config {
+        message: format!("a task's thread failed: {e}"),
+    })??;
+    store.values.lock().insert((a.graph, a.task), value);
+    Ok(())
+}
+
+enum Report {
+    Done(Completed),
+    Erred(Erred),
+}
+
+/// Sends reports to the scheduler in batches: what finished within about a millisecond goes in
+/// one message.
+async fn batch_reports(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Report>,
+    tx: UnboundedSender<WorkerMessage>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut msg = WorkerMessage::default();
+        let mut add = |r: Report| match r {
+            Report::Done(c) => msg.done.push(c),
+            Report::Erred(e) => msg.erred.push(e),
+        };
+        add(first);
+        tokio::time::sleep(Duration::from_micros(500)).await;
+        while let Ok(r) = rx.try_recv() {
+            add(r);
+        }
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}

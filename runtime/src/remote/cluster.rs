@@ -1,0 +1,91 @@
+//! The seam to a distributed scheduler: what [`Runtime::connect`](crate::Runtime::connect) and
+//! [`Builder::local_cluster`](crate::Builder::local_cluster) select.
+//!
+//! The runtime stays free of any network code. A cluster implementation (the `partita-cluster`
+//! crate) registers a [`Connector`] at link time; a runtime built with a cluster asks it for a
+//! [`ClusterClient`] and hands it every graph it computes. Every collection, `persist` and
+//! pipeline task therefore runs on the cluster unchanged.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, TaskKey};
+use crate::value::Value;
+
+/// Where a runtime's graphs run when it has a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClusterSpec {
+    /// A running scheduler at this address (`host:port`).
+    Connect(String),
+    /// A scheduler and this many worker processes of the current executable, on loopback.
+    Local(usize),
+}
+
+/// What a runtime's compute calls back with: the requested values, in order, or the failure.
+pub type ComputeDone = Box<dyn FnOnce(Result<Vec<Value>>) + Send>;
+
+/// A connection to a distributed scheduler, made by a [`Connector`].
+pub trait ClusterClient: Send + Sync + std::fmt::Debug {
+    /// Starts computing `outputs` of `graph` on the cluster and returns at once; `done` is
+    /// called once, from another thread, with the values or the failure.
+    fn compute(&self, graph: &Graph, outputs: &[TaskKey], done: ComputeDone);
+
+    /// The scheduler's address.
+    fn address(&self) -> String;
+
+    /// The workers connected now, as the scheduler sees them.
+    fn workers(&self) -> Vec<ClusterWorker>;
+}
+
+/// One worker of a cluster, as its scheduler sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterWorker {
+    /// Its name.
+    pub name: String,
+    /// Where its data plane listens.
+    pub address: String,
+    /// Tasks it runs now.
+    pub processing: u64,
+    /// Tasks it has finished.
+    pub tasks_done: u64,
+}
+
+impl ClusterWorker {
+    /// A worker's entry.
+    pub fn new(name: String, address: String, processing: u64, tasks_done: u64) -> ClusterWorker {
+        ClusterWorker {
+            name,
+            address,
+            processing,
+            tasks_done,
+        }
+    }
+}
+
+/// A cluster implementation, registered at link time in [`CONNECTORS`].
+#[derive(Debug)]
+pub struct Connector {
+    /// The implementation's name.
+    pub name: &'static str,
+    /// Connects to (or starts) the cluster of `spec`.
+    pub connect: fn(&ClusterSpec) -> Result<Arc<dyn ClusterClient>>,
+}
+
+/// Every cluster implementation linked into this executable.
+// The slice lives in a link section that linkme declares; no unsafe code is written here.
+#[allow(unsafe_code)]
+#[linkme::distributed_slice]
+pub static CONNECTORS: [Connector];
+
+/// Connects to the cluster of `spec` through the first linked implementation.
+pub(crate) fn connect(spec: &ClusterSpec) -> Result<Arc<dyn ClusterClient>> {
+    let connector = CONNECTORS.first().ok_or_else(|| Error::Cluster {
+        message:
+            "this executable has no cluster implementation linked: depend on the `partita` \
+                  crate (or `partita-cluster`) and call `partita::worker_main()` at the top of main"
+                .into(),
+    })?;
+    (connector.connect)(spec)
+}

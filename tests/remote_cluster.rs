@@ -1,0 +1,363 @@
+//! The same programs on a local cluster: a scheduler in this process and worker processes of
+//! this test binary, on loopback. Every answer must equal the `threads` runtime's, and the
+//! cluster must refuse a wrong secret and a worker of another build.
+//!
+//! The binary has its own `main` (no libtest harness) so that it can also be the workers:
+//! `partita::worker_main()` is its first line.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Float64Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema};
+use partita::collections::{mean, sum as total, Agg, Merge, WindowResult};
+use partita::prelude::*;
+use partita::{remote_fn, Secret, Stream, Window};
+
+remote_fn! {
+    fn inc(x: &u64) -> u64 { x + 1 }
+}
+remote_fn! {
+    fn sum(xs: &[&u64]) -> u64 { xs.iter().copied().sum() }
+}
+remote_fn! {
+    fn words(line: &String, count: &mut dyn FnMut(&str)) { line.split_whitespace().for_each(count) }
+}
+remote_fn! {
+    fn fails_at_13(x: &u64) -> u64 { assert!(*x != 13, "thirteen is unlucky"); *x }
+}
+remote_fn! {
+    fn event(i: u64) -> (i64, f64, i64) { ((i % 3) as i64, (i % 5) as f64, i as i64) }
+}
+remote_fn! {
+    fn event_time(e: &(i64, f64, i64)) -> i64 { e.2 }
+}
+remote_fn! {
+    fn event_key(e: &(i64, f64, i64)) -> i64 { e.0 }
+}
+remote_fn! {
+    fn event_value(e: &(i64, f64, i64)) -> f64 { e.1 }
+}
+partita::register_value!(Vec<WindowResult<i64, f64>>);
+
+/// A cluster of 3 workers for the tests that compare answers, and the threads runtime.
+struct Runtimes {
+    cluster: Runtime,
+    threads: Runtime,
+}
+
+impl Runtimes {
+    fn both<T: PartialEq + std::fmt::Debug>(&self, f: impl Fn() -> T) -> T {
+        let here = self.threads.install(&f);
+        let there = self.cluster.install(&f);
+        assert_eq!(there, here);
+        there
+    }
+}
+
+/// The task tree: `inc(i)` leaves summed 16 at a time.
+fn task_tree(rts: &Runtimes) {
+    let n = 5_000_u64;
+    let got = rts.both(|| {
+        let mut layer: Vec<Delayed<u64>> = (0..n).map(|i| from_value(i).map(inc)).collect();
+        while layer.len() > 1 {
+            layer = layer.chunks(16).map(|xs| combine(xs, sum)).collect();
+        }
+        layer.pop().unwrap().compute().unwrap()
+    });
+    assert_eq!(got, n * (n + 1) / 2);
+}
+
+/// A word count over a bag, through its user function.
+fn word_count(rts: &Runtimes) {
+    let lines: Vec<String> = (0..2_000)
+        .map(|i| format!("w{} w{} common", i % 17, i % 5))
+        .collect();
+    let got = rts.both(|| {
+        let mut f = Bag::from_sequence(lines.clone(), 7)
+            .str_frequencies(words)
+            .compute()
+            .unwrap();
+        f.sort();
+        f
+    });
+    let common = got.iter().find(|(w, _)| w == "common").unwrap().1;
+    assert_eq!(common, 2_000);
+    assert_eq!(got.iter().map(|(_, c)| c).sum::<u64>(), 6_000);
+}
+
+fn frame(n: i64) -> RecordBatch {
+    RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Float64, false),
+        ])),
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                (0..n).map(|i| (i * 7919) % 97),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|i| i as f64 / 4.0),
+            )),
+        ],
+    )
+    .unwrap()
+}
+
+/// Groupby in one merge and through the shuffle, a join and `set_index`: the rows moved
+/// between workers must come together as they do in one process.
+fn dataframes(rts: &Runtimes) {
+    let x = DataFrame::from_arrow(frame(6_000), 6).unwrap();
+    for shuffle_above in [usize::MAX, 0] {
+        let got = rts.both(|| {
+            let g = x.groupby(&["k"]).unwrap().shuffle_above(shuffle_above);
+            let t = g.agg(vec![total("v"), mean("v")]).unwrap();
+            t.sort_values(&["k"], true, 2).unwrap().compute().unwrap()
+        });
+        assert_eq!(got.num_rows(), 97);
+    }
+    let y = DataFrame::from_arrow(frame(500), 2).unwrap();
+    let y = y.drop(&["v"]).unwrap();
+    let joined = rts.both(|| {
+        let j = x.merge(&y, Merge::on(&["k"]).broadcast(false)).unwrap();
+        j.agg([Agg::of(col("v"), partita::collections::AggFunc::Sum).alias("s")])
+            .unwrap()
+            .compute()
+            .unwrap()
+    });
+    assert_eq!(joined.num_rows(), 1);
+    let indexed = rts.both(|| x.set_index("k", 3).unwrap().compute().unwrap());
+    assert_eq!(indexed.num_rows(), 6_000);
+}
+
+/// The seed's `x - x.mean(axis=1)` on a chunked array.
+fn arrays(rts: &Runtimes) {
+    let got = rts.both(|| {
+        let x = Array::random(&[60, 40], &[20, 20], 7).unwrap();
+        let y = &x - &x.mean(axis(1).keepdims()).unwrap();
+        y.compute().unwrap()
+    });
+    for row in got.rows() {
+        assert!(row.sum().abs() < 1e-9);
+    }
+}
+
+/// A windowed stream, shipped as one task to a worker.
+fn windowed_stream(rts: &Runtimes) {
+    let mut got = rts.both(|| {
+        let windows = Stream::generate(Some(3_000), None, event)
+            .with_timestamps(event_time, 0)
+            .key_by(event_key)
+            .window(Window::tumbling(500))
+            .sum(event_value)
+            .collect(10_000)
+            .delayed()
+            .unwrap();
+        let mut w: Vec<(i64, i64, u64)> = windows
+            .compute()
+            .unwrap()
+            .iter()
+            .map(|w| (w.key, w.start, w.value as u64))
+            .collect();
+        w.sort();
+        w
+    });
+    got.sort();
+    assert_eq!(got.len(), 18); // 6 windows x 3 keys
+}
+
+/// A task that panics fails the compute with the same kind and key as in one process, and the
+/// cluster goes on.
+fn a_panic_reads_as_local(rts: &Runtimes) {
+    let build = || {
+        let xs: Vec<Delayed<u64>> = (0..20_u64)
+            .map(|i| from_value(i).map(fails_at_13))
+            .collect();
+        combine(&xs, sum)
+    };
+    let here = rts.threads.install(|| build().compute().unwrap_err());
+    let there = rts.cluster.install(|| build().compute().unwrap_err());
+    let (here, there) = (here.as_runtime().unwrap(), there.as_runtime().unwrap());
+    assert_eq!(there.kind(), "DependencyFailed", "{there}");
+    assert_eq!(there.kind(), here.kind());
+    // Each build names its tasks afresh: the chains agree in their layers.
+    let layers = |e: &partita::runtime::Error| -> Vec<String> {
+        e.key_chain().iter().map(|k| k.name().to_string()).collect()
+    };
+    assert_eq!(layers(there), layers(here));
+    assert_eq!(layers(there), ["combine", "map"]);
+    assert!(there.to_string().contains("thirteen is unlucky"), "{there}");
+    task_tree(rts);
+}
+
+/// A graph with a plain closure is refused before anything is sent, naming its layer.
+fn a_plain_closure_is_refused(rts: &Runtimes) {
+    let err = rts
+        .cluster
+        .install(|| delayed(|| 1_u64).map(|x| x + 1).compute())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("remote_fn!"), "{err}");
+}
+
+/// Kills its process when dropped, also when a test fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn wait_for_workers(rt: &Runtime, n: usize) {
+    let start = Instant::now();
+    while rt.cluster().unwrap().workers().len() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "workers did not join"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A scheduler started on its own with a known secret: a client with the wrong secret is
+/// refused, one with the right secret computes, and a worker of another executable (the
+/// `partita` binary) is refused for its build.
+fn secrets_and_builds() {
+    let addr = free_port();
+    let secret = "a-test-secret-of-some-length";
+    std::thread::spawn(move || partita::run_scheduler(addr, Secret::new(secret).unwrap()));
+    let spawn_worker = |exe: &std::path::Path, args: &[&str]| {
+        let mut c = Command::new(exe);
+        c.args(args)
+            .env("PARTITA_SECRET", secret)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped());
+        if args.is_empty() {
+            c.env(partita::cluster::WORKER_OF, addr.to_string());
+        }
+        KillOnDrop(c.spawn().unwrap())
+    };
+    // This executable's worker fixes the cluster's build.
+    let _ours = spawn_worker(&std::env::current_exe().unwrap(), &[]);
+    std::env::set_var("PARTITA_SECRET", secret);
+    let start = Instant::now();
+    let rt = loop {
+        match Runtime::connect(addr.to_string()) {
+            Ok(rt) => break rt,
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(30), "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    std::env::remove_var("PARTITA_SECRET");
+    wait_for_workers(&rt, 1);
+    let x = rt.install(|| from_value(41_u64).map(inc).compute().unwrap());
+    assert_eq!(x, 42);
+
+    let err = partita::cluster::Client::connect(
+        &addr.to_string(),
+        Secret::new("not-the-secret-at-all").unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("secret"), "{err}");
+
+    // The data plane refuses a request without the secret too.
+    let flight = rt.cluster().unwrap().workers()[0].address.clone();
+    let io = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let refused = io.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(flight)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut c = arrow_flight::flight_service_client::FlightServiceClient::new(channel);
+        c.do_get(arrow_flight::Ticket::default()).await.unwrap_err()
+    });
+    assert_eq!(refused.code(), tonic_code_unauthenticated(), "{refused}");
+
+    // A worker of another executable is refused, and says why.
+    let mut other = spawn_worker(
+        std::path::Path::new(env!("CARGO_BIN_EXE_partita")),
+        &["worker", "--scheduler", &addr.to_string()],
+    );
+    let status = other.0.wait().unwrap();
+    let mut stderr = String::new();
+    other
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("build"), "{stderr}");
+    assert_eq!(rt.cluster().unwrap().workers().len(), 1);
+}
+
+fn tonic_code_unauthenticated() -> tonic::Code {
+    tonic::Code::Unauthenticated
+}
+
+fn main() {
+    partita::worker_main();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let rts = Runtimes {
+        cluster: Runtime::builder().local_cluster(3).build().unwrap(),
+        threads: Runtime::builder().threads(2).build().unwrap(),
+    };
+    assert_eq!(rts.cluster.cluster().unwrap().workers().len(), 3);
+    let tests: &[(&str, &dyn Fn())] = &[
+        ("task_tree", &|| task_tree(&rts)),
+        ("word_count", &|| word_count(&rts)),
+        ("dataframes", &|| dataframes(&rts)),
+        ("arrays", &|| arrays(&rts)),
+        ("windowed_stream", &|| windowed_stream(&rts)),
+        ("a_panic_reads_as_local", &|| a_panic_reads_as_local(&rts)),
+        ("a_plain_closure_is_refused", &|| {
+            a_plain_closure_is_refused(&rts)
+        }),
+        ("secrets_and_builds", &secrets_and_builds),
+    ];
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in tests {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        match catch_unwind(AssertUnwindSafe(test)) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed += 1;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    drop(rts);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
