@@ -226,6 +226,48 @@ impl State {
         Ok(id)
     }
 
+    /// Adds a worker, unless it runs another build than the cluster's. Returns its id.
+    fn join(
+        &mut self,
+        name: &str,
+        flight: &str,
+        threads: u32,
+        build: BuildId,
+        tx: Outbox<SchedulerMessage>,
+    ) -> Result<u64, String> {
+        match self.build {
+            Some(b) if b != build => {
+                return Err(format!(
+                    "worker {name} runs build {build}, but the cluster runs {b}: start the same \
+                     executable everywhere"
+                ))
+            }
+            Some(_) => {}
+            None => self.build = Some(build),
+        }
+        let id = self.next_worker;
+        self.next_worker += 1;
+        let _ = tx.send(Ok(SchedulerMessage {
+            worker_id: id,
+            ..Default::default()
+        }));
+        self.workers.insert(
+            id,
+            Worker {
+                name: name.to_string(),
+                flight: flight.to_string(),
+                threads: threads.max(1),
+                processing: 0,
+                memory: 0,
+                tasks_done: 0,
+                bytes_received: 0,
+                graphs: FxHashSet::default(),
+                tx,
+            },
+        );
+        Ok(id)
+    }
+
     /// Hands queued tasks to workers with room, by locality then occupancy.
     fn schedule(&mut self, out: &mut Outgoing) {
         while let Some(&(g, t)) = self.ready.front() {
@@ -504,6 +546,10 @@ fn check_acyclic(deps: &[Vec<u32>], keys: &[&TaskKey]) -> Result<(), RuntimeErro
     })
 }
 
+#[cfg(test)]
+#[path = "scheduler_test.rs"]
+mod test;
+
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -533,40 +579,13 @@ impl SchedulerService for Scheduler {
         let (tx, rx) = unbounded_channel();
         let id = {
             let mut s = self.state.lock();
-            match s.build {
-                Some(b) if b != build => {
-                    let message = format!(
-                        "worker {} ({}) runs build {build}, but the cluster runs {b}: start the \
-                         same executable everywhere",
-                        hello.name,
-                        peer.map_or_else(String::new, |p| p.to_string())
-                    );
-                    eprintln!("partita scheduler: refused {message}");
-                    return Err(Status::failed_precondition(message));
-                }
-                Some(_) => {}
-                None => s.build = Some(build),
-            }
-            let id = s.next_worker;
-            s.next_worker += 1;
-            let _ = tx.send(Ok(SchedulerMessage {
-                worker_id: id,
-                ..Default::default()
-            }));
-            s.workers.insert(
-                id,
-                Worker {
-                    name: hello.name.clone(),
-                    flight: hello.flight.clone(),
-                    threads: hello.threads.max(1),
-                    processing: 0,
-                    memory: 0,
-                    tasks_done: 0,
-                    bytes_received: 0,
-                    graphs: FxHashSet::default(),
-                    tx,
-                },
-            );
+            let id = s
+                .join(&hello.name, &hello.flight, hello.threads, build, tx)
+                .map_err(|message| {
+                    let peer = peer.map_or_else(String::new, |p| p.to_string());
+                    eprintln!("partita scheduler: refused worker at {peer}: {message}");
+                    Status::failed_precondition(message)
+                })?;
             let mut out = Outgoing::default();
             s.schedule(&mut out);
             out.send(&s);
