@@ -148,7 +148,7 @@ fn a_lost_worker_fails_the_computes_that_needed_it() {
     let (g, mut events) = submit(&mut s, shape(&[&[], &[0]], &[1]));
     round(&mut s);
     s.lost(a, &mut Outgoing::default());
-    assert!(s.graphs.get(&g).is_none());
+    assert!(!s.graphs.contains_key(&g));
     let mut failure = None;
     while let Ok(e) = events.try_recv() {
         failure = e.unwrap().error.or(failure);
