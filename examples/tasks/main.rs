@@ -4,10 +4,14 @@
 //! cargo run --release --example tasks -- --variant tree --n 100000 --fanin 16
 //! cargo run --release --example tasks -- --variant chain --n 10000
 //! cargo run --release --example tasks -- --variant wide --n 1000000
+//! cargo run --release --example tasks -- --variant tree --n 100000 --fanin 16 --local-cluster 2
 //! ```
 //!
 //! Fusion is off, so each task runs as its own task actor through the pool. Prints, last,
 //! `RESULT name=tasks.<variant>.partita seconds=<compute s> checksum=<c> tasks=<n> tasks_per_s=<r> build_s=<s>`.
+//! With `--local-cluster N` the tree runs on a scheduler and N worker processes of this example
+//! (`RESULT name=tasks.tree.cluster ...`); its leaves are then `from_value(i).map(inc)`, two
+//! tasks each, all counted.
 
 mod graphs;
 #[path = "../common/rss.rs"]
@@ -24,6 +28,7 @@ struct Args {
     threads: Option<usize>,
     scheduler: Scheduler,
     fuse: bool,
+    local_cluster: Option<usize>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -34,6 +39,7 @@ fn parse() -> Result<Args, String> {
         threads: None,
         scheduler: Scheduler::Threads,
         fuse: false,
+        local_cluster: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,6 +59,13 @@ fn parse() -> Result<Args, String> {
                 }
             }
             "--fuse" => args.fuse = true,
+            "--local-cluster" => {
+                args.local_cluster = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--local-cluster: {e}"))?,
+                )
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -70,12 +83,19 @@ fn parse() -> Result<Args, String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    partita::worker_main();
     let args = parse().map_err(|e| {
-        format!("{e}\nusage: tasks --variant tree|chain|wide [--n N] [--fanin F] [--threads T] [--scheduler sync|threads] [--fuse]")
+        format!("{e}\nusage: tasks --variant tree|chain|wide [--n N] [--fanin F] [--threads T] [--scheduler sync|threads] [--fuse] [--local-cluster N]")
     })?;
     let mut builder = Runtime::builder().scheduler(args.scheduler).fuse(args.fuse);
     if let Some(t) = args.threads {
         builder = builder.threads(t);
+    }
+    if let Some(n) = args.local_cluster {
+        if args.variant != "tree" {
+            return Err("--local-cluster runs the tree variant".into());
+        }
+        builder = builder.local_cluster(n);
     }
     let rt = builder.build()?;
     let rss_before = rss::peak_rss_mib();
@@ -83,14 +103,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let built = Instant::now();
     let (checksum, tasks, seconds, build_s) = match args.variant.as_str() {
         "tree" | "chain" => {
-            let (root, tasks) = if args.variant == "tree" {
+            let (root, tasks) = if args.local_cluster.is_some() {
+                graphs::shippable_tree(args.n, args.fanin)
+            } else if args.variant == "tree" {
                 graphs::tree(args.n, args.fanin)
             } else {
                 graphs::chain(args.n)
             };
             let build_s = built.elapsed().as_secs_f64();
             let t = Instant::now();
-            let v = root.compute_on(&rt)?;
+            let v = rt.install(|| root.compute())?;
             (v, tasks, t.elapsed().as_secs_f64(), build_s)
         }
         "wide" => {
@@ -119,8 +141,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (peak - rss_before) * 1024.0 * 1024.0 / tasks as f64,
     );
     println!(
-        "RESULT name=tasks.{}.partita seconds={seconds:.6} checksum={checksum} tasks={tasks} tasks_per_s={:.1} build_s={build_s:.4} peak_rss_mb={peak:.1}",
+        "RESULT name=tasks.{}.{} seconds={seconds:.6} checksum={checksum} tasks={tasks} tasks_per_s={:.1} build_s={build_s:.4} peak_rss_mb={peak:.1}",
         args.variant,
+        if args.local_cluster.is_some() { "cluster" } else { "partita" },
         tasks as f64 / seconds,
     );
     Ok(())
