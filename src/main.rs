@@ -8,7 +8,9 @@ use partita::Secret;
 const USAGE: &str = "usage: partita <info | check | scheduler | worker | cluster>
   info                              print the runtime's configuration
   check                             run a small task graph and report what it computed
-  scheduler [--listen ADDR]         run a scheduler (default 127.0.0.1:8786)
+  scheduler [--listen ADDR] [--address-file F [--advertise ADDR]]
+                                    run a scheduler (default 127.0.0.1:8786); write the
+                                    address workers use into F
   worker --scheduler ADDR [--listen ADDR] [--advertise ADDR] [--threads N] [--name NAME]
                                     run a worker of built-in operations
   cluster local N [--listen ADDR]   run a scheduler and N workers on this host until stopped
@@ -85,6 +87,15 @@ fn addr(args: &[String], default: &str) -> Result<SocketAddr, String> {
 fn scheduler(args: &[String]) -> Result<(), String> {
     let listen = addr(args, "127.0.0.1:8786")?;
     let secret = Secret::from_env().map_err(|e| e.to_string())?;
+    if let Some(path) = flag(args, "--address-file") {
+        // Where workers and clients find the scheduler (a shared file under Slurm, say).
+        let address = flag(args, "--advertise").map_or_else(|| listen.to_string(), str::to_string);
+        partita::write_atomic(path, |f| {
+            use std::io::Write;
+            f.write_all(address.as_bytes())
+        })
+        .map_err(|e| e.to_string())?;
+    }
     partita::run_scheduler(listen, secret).map_err(|e| e.to_string())
 }
 
