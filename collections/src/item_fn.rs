@@ -45,6 +45,19 @@ pub enum ItemUse {
     TopK,
     /// `map_partitions(f)`: `f(items)` of each whole partition; ends the chain.
     Partitions,
+    /// The function itself as a typed function pointer (a `fold`'s combine, a `foldby`'s key),
+    /// for another function's use to call.
+    Pointer,
+    /// `foldby(key, ..)`'s key `f(&item)`, as a function pointer.
+    Key,
+    /// `fold(initial, f, combine)`: one step of the fold's tree, `f(acc, item)` folding items.
+    Fold,
+    /// `foldby(key, f, initial, combine)`: one step of the tree, `f(acc, item)` folding items.
+    FoldBy,
+    /// `reduction(f, ..)`: `f(items)` of each whole partition; ends the chain.
+    PerPartition,
+    /// `reduction(.., f)`: one step of the tree, `f(partials)` merging partial results.
+    Aggregate,
 }
 
 /// A registered item function, made by [`remote_fn!`](crate::remote_fn).
@@ -107,7 +120,9 @@ pub(crate) fn apply(name: &str, usage: ItemUse, prev: Option<AnyBox>) -> Result<
 }
 
 /// The reader of `Vec<T>` partitions, or `prev` downcast to a `Reader<T>`.
-fn reader_of<T: Clone + Send + Sync + 'static>(prev: Option<AnyBox>) -> Result<Reader<T>> {
+pub(crate) fn reader_of<T: Clone + Send + Sync + 'static>(
+    prev: Option<AnyBox>,
+) -> Result<Reader<T>> {
     match prev {
         None => Ok(crate::bag::vec_reader::<T>()),
         Some(b) => b.downcast::<Reader<T>>().map(|r| *r).map_err(|_| {
@@ -272,12 +287,16 @@ pub fn finish<T: Clone + Send + Sync + 'static>(usage: ItemUse, t: Terminal) -> 
 /// | signature | used by |
 /// |---|---|
 /// | `fn() -> R` | `delayed` |
-/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck`, `Bag::topk`'s key |
+/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck`, `Bag::topk`'s and `Bag::foldby`'s key |
 /// | `fn(&A) -> bool` | the same, and `Bag::filter` |
 /// | `fn(&A, &B) -> R` | `Delayed::zip_with` |
 /// | `fn(&[&A]) -> R` | `combine` |
+/// | `fn(A, T) -> A` | `Bag::fold`'s step, `Bag::foldby`'s binop |
+/// | `fn(A, A) -> A` | the same, and their combine |
 /// | `fn(A) -> R` | `Bag::map` |
 /// | `fn(A) -> Vec<U>` | `Bag::map`, `Bag::flat_map` |
+/// | `fn(Vec<A>) -> R` | `Bag::map`, `Bag::reduction`'s perpartition |
+/// | `fn(Vec<A>) -> A` | the same, and `Bag::reduction`'s aggregate |
 /// | `fn(Vec<A>) -> Vec<U>` | the same, and `Bag::map_partitions` |
 /// | `fn(A) -> Result<R, E>` | `DataFrame::map_partitions` (`A`, `R`: `RecordBatch`) |
 /// | `fn(&A, &mut dyn FnMut(&str))` | `Bag::str_frequencies` |
@@ -328,12 +347,27 @@ macro_rules! remote_fn {
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty , $b:ident : & $tb:ty ) -> $r:ty $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta, $b: &$tb) -> $r $body }
     };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : $ta:ty , $b:ident : $tb:ty ) -> $r:ty $body:block) => {
+        $(#[$m])* $v fn $name($a: $ta, $b: $tb) -> $r $body
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Pointer => Some(Ok(::std::boxed::Box::new($name as fn($ta, $tb) -> $r) as $crate::AnyBox)),
+            $crate::ItemUse::Fold | $crate::ItemUse::FoldBy => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoAcc as _, ViaAcc as _};
+                let probe = $crate::__private::item::Probe::<($ta, $r, $tb)>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::FoldFn<$ta, $tb, $r>> = (&probe).fold_fn();
+                $crate::__private::item::fold_step(f, $name, stringify!($name), usage, prev)
+            }),
+            _ => None,
+        });
+    };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty ) -> bool $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta) -> bool $body }
         $crate::register_item_type!($ta);
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Filter => Some($crate::__private::item::filter::<$ta>($name, prev)),
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, bool>($name, prev)),
+            $crate::ItemUse::Key => Some(Ok(::std::boxed::Box::new($name as fn(&$ta) -> bool) as $crate::AnyBox)),
             $crate::ItemUse::TopK => Some({
                 #[allow(unused_imports)]
                 use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
@@ -353,6 +387,7 @@ macro_rules! remote_fn {
         $crate::register_item_type!($r);
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, $r>($name, prev)),
+            $crate::ItemUse::Key => Some(Ok(::std::boxed::Box::new($name as fn(&$ta) -> $r) as $crate::AnyBox)),
             $crate::ItemUse::TopK => Some({
                 #[allow(unused_imports)]
                 use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
@@ -378,10 +413,35 @@ macro_rules! remote_fn {
             $crate::ItemUse::Map => Some($crate::__private::item::map::<Vec<$ea>, Vec<$u>>($name, prev)),
             $crate::ItemUse::FlatMap => Some($crate::__private::item::flat_map::<Vec<$ea>, $u>($name, prev)),
             $crate::ItemUse::Partitions => Some($crate::__private::item::partitions::<$ea, $u>($name, prev)),
+            $crate::ItemUse::PerPartition => Some($crate::__private::item::per_partition::<$ea, Vec<$u>>($name, prev)),
+            $crate::ItemUse::Aggregate => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoSame as _, ViaSame as _};
+                let probe = $crate::__private::item::Probe::<($ea, Vec<$u>)>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::AggregateFn<$ea, Vec<$u>>> = (&probe).aggregate_fn();
+                $crate::__private::item::aggregate_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev).and_then(|t| match t.after {
                 $crate::ItemUse::FlatMap => $crate::__private::item::finish::<$u>(usage, t),
                 _ => $crate::__private::item::finish::<Vec<$u>>(usage, t),
             })),
+            _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : Vec<$ea:ty> ) -> $r:ty $body:block) => {
+        $(#[$m])* $v fn $name($a: Vec<$ea>) -> $r $body
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Map => Some($crate::__private::item::map::<Vec<$ea>, $r>($name, prev)),
+            $crate::ItemUse::PerPartition => Some($crate::__private::item::per_partition::<$ea, $r>($name, prev)),
+            $crate::ItemUse::Aggregate => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoSame as _, ViaSame as _};
+                let probe = $crate::__private::item::Probe::<($ea, $r)>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::AggregateFn<$ea, $r>> = (&probe).aggregate_fn();
+                $crate::__private::item::aggregate_step(f, $name, stringify!($name), prev)
+            }),
+            $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
+                .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
             _ => None,
         });
     };

@@ -52,6 +52,10 @@ pub mod __private {
 
     /// The item adapters of `remote_fn!`.
     pub mod item {
+        pub use crate::bag::{
+            aggregate_step, fold_step, per_partition, AggregateFn, FoldFn, FoldInput, NoAcc,
+            NoSame, ViaAcc, ViaSame,
+        };
         pub use crate::item_fn::{
             count_of, filter, finish, flat_map, frequencies_of, map, max_of, mean_of, min_of,
             partitions, pluck, str_keys, sum_of, terminal, topk_of, topk_step, AggFn, AggInput,

@@ -8,10 +8,16 @@
 //! reductions, `compute`) add a layer that runs the reader; the hash shuffles behind `groupby`
 //! and `distinct` run it inside their split tasks.
 
+mod fold;
 mod plan;
 mod reduce;
 mod shuffle;
 mod strcount;
+#[doc(hidden)]
+pub use self::fold::{
+    aggregate_step, fold_step, per_partition, AggregateFn, FoldFn, FoldInput, NoAcc, NoSame,
+    ViaAcc, ViaSame,
+};
 pub use self::plan::{ItemSource, ITEM_SOURCES};
 pub use self::reduce::AsF64;
 pub(crate) use self::reduce::{merge_counts, Counts};
@@ -321,6 +327,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         graph: &mut Graph,
         name: Arc<str>,
         per_partition: impl Fn(&TaskKey, Vec<T>) -> partita_runtime::Result<U> + Send + Sync + 'static,
+        op: Option<Operation>,
     ) -> Arc<str> {
         let reader = self.reader.clone();
         let per_partition = Arc::new(per_partition);
@@ -339,7 +346,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                     reader(inputs.swap_remove(0), &key, &mut |t| items.push(t))?;
                     Ok(value(f(&out, items)?))
                 });
-                Task::new(output, vec![input], kernel)
+                Task::new(output, vec![input], kernel).with_op_opt(op.clone())
             })
             .collect();
         graph.add_layer(name.clone(), tasks);
@@ -368,7 +375,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                 );
                 self.name.clone()
             }
-            _ => self.partition_layer(&mut graph, self.name.clone(), |_, items| Ok(items)),
+            _ => self.partition_layer(&mut graph, self.name.clone(), |_, items| Ok(items), None),
         };
         Bag::materialized(graph, name, self.npartitions)
     }
@@ -396,9 +403,23 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             blockwise(&mut graph, &layer, &op, self.input_keys().map(|k| vec![k]));
             return Bag::materialized(graph, layer, self.npartitions);
         }
-        let name = self.partition_layer(&mut graph, unique("map-partitions"), move |_, items| {
-            Ok(f(items))
-        });
+        self.partitions_with(f, None)
+    }
+
+    /// `f` applied to each whole partition by a closure, its layer described by `op` when it
+    /// can leave the process.
+    fn partitions_with<U: Clone + Send + Sync + 'static>(
+        &self,
+        f: impl Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
+        op: Option<Operation>,
+    ) -> Bag<U> {
+        let mut graph = self.graph.clone();
+        let name = self.partition_layer(
+            &mut graph,
+            unique("map-partitions"),
+            move |_, items| Ok(f(items)),
+            op,
+        );
         Bag::materialized(graph, name, self.npartitions)
     }
 
@@ -428,6 +449,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                 f(key.index() as usize, items)
                     .map_err(|e| partita_runtime::Error::failed(key.clone(), e.to_string()))
             },
+            None,
         );
         Bag::materialized(graph, layer, self.npartitions)
     }
