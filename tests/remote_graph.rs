@@ -540,6 +540,53 @@ fn bag_user_aggregations_refused() {
     assert_eq!(reduced.compute().unwrap(), 16);
 }
 
+partita::register_value!(Vec<(u64, Vec<u64>)>);
+partita::register_value!(Vec<(char, Vec<String>)>);
+
+/// `groupby` by a registered key, `distinct` and `repartition` of registered item types, after
+/// chains: each shipped shuffle or layer gives the local partitions, and a sequential answer.
+fn bag_shuffles() {
+    let numbers = Bag::range(200, 6).filter(is_odd);
+    let groups = bag_both_ways(&numbers.groupby(last_digit));
+    let mut sorted = groups.clone();
+    sorted.sort();
+    let reference: Vec<(u64, Vec<u64>)> = [1, 3, 5, 7, 9]
+        .into_iter()
+        .map(|d| (d, (0..200).filter(|x| x % 10 == d).collect()))
+        .collect();
+    assert_eq!(sorted, reference);
+
+    let words: Vec<String> = ["apple", "banana", "avocado", "cherry", "blueberry"]
+        .map(String::from)
+        .to_vec();
+    let mut by_letter = bag_both_ways(&Bag::from_sequence(words, 2).groupby(first_letter));
+    by_letter.sort();
+    let expect: Vec<(char, Vec<String>)> = vec![
+        ('a', vec!["apple".into(), "avocado".into()]),
+        ('b', vec!["banana".into(), "blueberry".into()]),
+        ('c', vec!["cherry".into()]),
+    ];
+    assert_eq!(by_letter, expect);
+
+    let digits = Bag::range(1_000, 7).map(modulo_three);
+    let mut distinct = bag_both_ways(&digits.distinct());
+    distinct.sort();
+    assert_eq!(distinct, vec![0, 1, 2]);
+
+    for n in [1, 3, 7, 16] {
+        let r = Bag::range(50, 7).filter(is_even_u64).repartition(n);
+        assert_eq!(r.npartitions(), n);
+        let items = bag_both_ways(&r);
+        assert_eq!(items, (0..50).filter(|x| x % 2 == 0).collect::<Vec<u64>>());
+    }
+
+    // A key or an item type that no entry names stays local, and the shipped graph says where.
+    let pairs = Bag::range(10, 2).groupby(|x| x % 3);
+    let err = encode_graph(&pairs.graph(), &pairs.keys()).unwrap_err();
+    assert!(err.to_string().contains("layer groupby-"), "{err}");
+    assert_eq!(pairs.compute().unwrap().len(), 3);
+}
+
 /// A chain of registered item functions (filter, map, flat_map, pluck) over text lines and over
 /// a sequence, collected in the child.
 fn bag_chains() {
@@ -1046,6 +1093,7 @@ fn main() {
         ("bag_aggregates", bag_aggregates),
         ("bag_map_partitions", bag_map_partitions),
         ("bag_user_aggregations", bag_user_aggregations),
+        ("bag_shuffles", bag_shuffles),
         (
             "bag_user_aggregations_refused",
             bag_user_aggregations_refused,

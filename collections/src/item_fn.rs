@@ -58,6 +58,8 @@ pub enum ItemUse {
     PerPartition,
     /// `reduction(.., f)`: one step of the tree, `f(partials)` merging partial results.
     Aggregate,
+    /// `groupby(f)`: the hash shuffle of the items by the key `f(&item)`.
+    GroupBy,
 }
 
 /// A registered item function, made by [`remote_fn!`](crate::remote_fn).
@@ -368,6 +370,13 @@ macro_rules! remote_fn {
             $crate::ItemUse::Filter => Some($crate::__private::item::filter::<$ta>($name, prev)),
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, bool>($name, prev)),
             $crate::ItemUse::Key => Some(Ok(::std::boxed::Box::new($name as fn(&$ta) -> bool) as $crate::AnyBox)),
+            $crate::ItemUse::GroupBy => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoHashKey as _, ViaHashKey as _};
+                let probe = $crate::__private::item::Probe::<bool>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::GroupByFn<$ta, bool>> = (&probe).groupby_fn();
+                $crate::__private::item::groupby_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::TopK => Some({
                 #[allow(unused_imports)]
                 use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
@@ -388,6 +397,13 @@ macro_rules! remote_fn {
         $crate::remote_fn!(@items $name, |usage, prev| match usage {
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, $r>($name, prev)),
             $crate::ItemUse::Key => Some(Ok(::std::boxed::Box::new($name as fn(&$ta) -> $r) as $crate::AnyBox)),
+            $crate::ItemUse::GroupBy => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoHashKey as _, ViaHashKey as _};
+                let probe = $crate::__private::item::Probe::<$r>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::GroupByFn<$ta, $r>> = (&probe).groupby_fn();
+                $crate::__private::item::groupby_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::TopK => Some({
                 #[allow(unused_imports)]
                 use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
@@ -550,6 +566,43 @@ pub struct ItemType {
     /// The kernel of `kind` at `step`, or `None` if the type cannot (`min` of a type without an
     /// order).
     pub aggregate: fn(AggKind, AggStep, AggInput) -> Option<Result<Kernel>>,
+    /// `distinct()`'s shuffle functions, or `None` if the type cannot be hashed.
+    pub distinct: fn() -> Option<DistinctFn>,
+    /// `repartition(n)`'s kernel of one output partition.
+    pub repartition: fn(RepartitionInput) -> Result<Kernel>,
+}
+
+/// `distinct()`'s shuffle functions for one item type.
+#[doc(hidden)]
+pub type DistinctFn = fn(crate::bag::ShuffleInput) -> Result<partita_runtime::ShuffleFns>;
+
+/// What `repartition(n)`'s kernel of one output is built from.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RepartitionInput {
+    /// The number of input partitions.
+    pub from: usize,
+    /// The number of output partitions.
+    pub to: usize,
+    /// The output this task makes.
+    pub output: usize,
+    /// The task's inputs.
+    pub deps: Vec<TaskKey>,
+}
+
+/// `distinct()`'s functions for items of type `T`.
+fn distinct_of<T>(input: crate::bag::ShuffleInput) -> Result<partita_runtime::ShuffleFns>
+where
+    T: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+{
+    let reader = reader_of::<T>(input.reader)?;
+    Ok(crate::bag::distinct_fns(reader, input.name, input.outputs))
+}
+
+/// `repartition(n)`'s kernel for items of type `T`.
+#[doc(hidden)]
+pub fn repartition_of<T: Clone + Send + Sync + 'static>(input: RepartitionInput) -> Result<Kernel> {
+    crate::bag::repartition_kernel::<T>(input)
 }
 
 /// Every registered item type.
@@ -584,6 +637,21 @@ pub(crate) fn item_type(key: u64) -> Result<&'static ItemType> {
         .get(&key)
         .copied()
         .ok_or_else(|| wire(format!("no registered item type numbered {key:#x}")))
+}
+
+/// Whether `T` can be made distinct in another process.
+pub(crate) fn can_distinct<T: 'static>() -> bool {
+    if ITEM_TYPES.is_empty() {
+        return false;
+    }
+    item_types()
+        .get(&type_key(TypeId::of::<T>()))
+        .is_some_and(|t| (t.distinct)().is_some())
+}
+
+/// Whether `T` is a registered item type.
+pub(crate) fn is_item_type<T: 'static>() -> bool {
+    !ITEM_TYPES.is_empty() && item_types().contains_key(&type_key(TypeId::of::<T>()))
 }
 
 /// Whether `T` can compute `kind` in another process.
@@ -968,22 +1036,31 @@ pub trait NoF64 {
 }
 impl<T> NoF64 for &Probe<T> {}
 
-/// `frequencies()` for a type with `Hash` and `Eq`.
+/// `frequencies()` and `distinct()` for a type with `Hash` and `Eq`.
 #[doc(hidden)]
 pub trait ViaHash {
     /// `frequencies()`' kernels.
     fn frequencies_fn(&self) -> Option<AggFn>;
+    /// `distinct()`'s shuffle.
+    fn distinct_fn(&self) -> Option<DistinctFn>;
 }
 impl<T: std::hash::Hash + Eq + Clone + Send + Sync + 'static> ViaHash for Probe<T> {
     fn frequencies_fn(&self) -> Option<AggFn> {
         Some(frequencies_of::<T>)
     }
+    fn distinct_fn(&self) -> Option<DistinctFn> {
+        Some(distinct_of::<T>)
+    }
 }
-/// No `frequencies()` for other types.
+/// No `frequencies()` or `distinct()` for other types.
 #[doc(hidden)]
 pub trait NoHash {
     /// None.
     fn frequencies_fn(&self) -> Option<AggFn> {
+        None
+    }
+    /// None.
+    fn distinct_fn(&self) -> Option<DistinctFn> {
         None
     }
 }
@@ -1020,6 +1097,13 @@ macro_rules! register_item_type {
                     };
                     f.map(|f| f(step, input))
                 },
+                distinct: || {
+                    #[allow(unused_imports)]
+                    use $crate::__private::item::{NoHash as _, ViaHash as _};
+                    let probe = $crate::__private::item::Probe::<$t>(::std::marker::PhantomData);
+                    (&probe).distinct_fn()
+                },
+                repartition: $crate::__private::item::repartition_of::<$t>,
             };
         };
     };

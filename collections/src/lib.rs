@@ -53,8 +53,8 @@ pub mod __private {
     /// The item adapters of `remote_fn!`.
     pub mod item {
         pub use crate::bag::{
-            aggregate_step, fold_step, per_partition, AggregateFn, FoldFn, FoldInput, NoAcc,
-            NoSame, ViaAcc, ViaSame,
+            aggregate_step, fold_step, groupby_step, per_partition, AggregateFn, FoldFn, FoldInput,
+            GroupByFn, NoAcc, NoHashKey, NoSame, ShuffleInput, ViaAcc, ViaHashKey, ViaSame,
         };
         pub use crate::item_fn::{
             count_of, filter, finish, flat_map, frequencies_of, map, max_of, mean_of, min_of,
@@ -62,6 +62,7 @@ pub mod __private {
             NoAdd, NoF64, NoHash, NoOrd, NoOrdKey, Probe, Terminal, TopKFn, TopKInput, ViaAdd,
             ViaF64, ViaHash, ViaOrd, ViaOrdKey,
         };
+        pub use crate::item_fn::{repartition_of, DistinctFn, RepartitionInput};
     }
     pub use crate::layer::build_op;
     pub use partita_runtime;
