@@ -384,6 +384,212 @@ fn bag_map_partitions() {
     );
 }
 
+remote_fn! {
+    /// A fold step and its combine: addition.
+    fn add(acc: u64, x: u64) -> u64 { acc + x }
+}
+
+remote_fn! {
+    fn last_digit(x: &u64) -> u64 { x % 10 }
+}
+
+remote_fn! {
+    fn first_letter(word: &String) -> char { word.chars().next().unwrap_or(' ') }
+}
+
+remote_fn! {
+    fn add_length(acc: usize, word: String) -> usize { acc + word.len() }
+}
+
+remote_fn! {
+    fn add_usize(a: usize, b: usize) -> usize { a + b }
+}
+
+remote_fn! {
+    fn parity_pair(x: &u64) -> (u64, u64) { (x % 2, x % 3) }
+}
+
+remote_fn! {
+    /// A reduction's partial: the largest item of a partition, 0 for none.
+    fn largest(part: Vec<u64>) -> u64 { part.into_iter().max().unwrap_or(0) }
+}
+
+remote_fn! {
+    /// The three largest items of a partition, largest first.
+    fn top_three(part: Vec<u64>) -> Vec<u64> {
+        let mut part = part;
+        part.sort_unstable_by(|a, b| b.cmp(a));
+        part.truncate(3);
+        part
+    }
+}
+
+remote_fn! {
+    /// The three largest of partial top threes.
+    fn merge_top_three(parts: Vec<Vec<u64>>) -> Vec<u64> {
+        top_three(parts.into_iter().flatten().collect())
+    }
+}
+
+partita::register_value!(Vec<(char, usize)>);
+
+/// Computes `d` here and in a child, asserts both agree, and returns the value.
+fn both_ways<T: Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static>(d: &Delayed<T>) -> T {
+    let local = d.compute().unwrap();
+    let remote = child::compute_remote(&d.graph(), std::slice::from_ref(d.key())).unwrap();
+    let remote = remote[0].downcast_ref::<T>().unwrap().clone();
+    assert_eq!(remote, local);
+    remote
+}
+
+/// Computes `b` here and in a child, asserts both agree, and returns the items.
+fn bag_both_ways<T: Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static>(
+    b: &Bag<T>,
+) -> Vec<T> {
+    let local = b.compute().unwrap();
+    let remote = child::compute_remote(&b.graph(), &b.keys()).unwrap();
+    let remote: Vec<T> = remote
+        .iter()
+        .flat_map(|v| v.downcast_ref::<Vec<T>>().unwrap().clone())
+        .collect();
+    assert_eq!(remote, local);
+    remote
+}
+
+/// `fold`, `foldby` and `reduction` by registered functions, after a chain and over empty bags,
+/// each computed here and in the child and checked against a sequential answer.
+fn bag_user_aggregations() {
+    let evens = Bag::range(1_000, 7).filter(is_even_u64);
+    let reference: u64 = (0..1_000).filter(|x| x % 2 == 0).sum();
+    assert_eq!(both_ways(&evens.fold(0, add, add)), reference);
+    // More partials than one combine reads: two levels of merges.
+    let many = Bag::range(1_000, 20);
+    assert_eq!(both_ways(&many.fold(0, add, add)), 499_500);
+    // Partitions with no items keep the initial value; a bag with no partition is the empty
+    // partial.
+    assert_eq!(both_ways(&Bag::range(0, 3).fold(0, add, add)), 0);
+    let none = Bag::<u64>::from_delayed(&[]);
+    assert_eq!(both_ways(&none.fold(0, add, add)), 0);
+
+    let words: Vec<String> = [
+        "apple",
+        "avocado",
+        "banana",
+        "blueberry",
+        "cherry",
+        "apricot",
+    ]
+    .map(String::from)
+    .to_vec();
+    let letters = Bag::from_sequence(words.clone(), 4);
+    assert_eq!(
+        both_ways(&letters.fold(0, add_length, add_usize)),
+        words.iter().map(String::len).sum::<usize>()
+    );
+
+    let by_digit = bag_both_ways(&Bag::range(100, 4).foldby(last_digit, add, 0, add));
+    let reference: Vec<(u64, u64)> = (0..10).map(|d| (d, 450 + 10 * d)).collect();
+    assert_eq!(by_digit, reference);
+    let lengths = bag_both_ways(&letters.foldby(first_letter, add_length, 0, add_usize));
+    assert_eq!(lengths, vec![('a', 19), ('b', 15), ('c', 6)]);
+    let empty = bag_both_ways(
+        &Bag::range(10, 3)
+            .filter(is_even_u64)
+            .filter(is_odd)
+            .foldby(last_digit, add, 0, add),
+    );
+    assert!(empty.is_empty());
+
+    let r = Bag::range(1_000, 9).map(modulo_three);
+    assert_eq!(both_ways(&r.reduction(largest, largest)), 2);
+    let top = Bag::from_sequence(vec![5_u64, 17, 3, 99, 42, 8, 61, 0, 23], 4);
+    assert_eq!(
+        both_ways(&top.reduction(top_three, merge_top_three)),
+        vec![99, 61, 42]
+    );
+    assert_eq!(both_ways(&none.reduction(largest, largest)), 0);
+}
+
+remote_fn! {
+    fn is_odd(x: &u64) -> bool { !x.is_multiple_of(2) }
+}
+
+/// Aggregations with a plain closure, or a key type no shipped `foldby` groups by, stay local:
+/// encoding names the layer, and they still compute here.
+fn bag_user_aggregations_refused() {
+    let r = Bag::range(10, 3);
+    let folded = r.fold(0, add, |a, b| a + b);
+    let err = encode_graph(&folded.graph(), std::slice::from_ref(folded.key())).unwrap_err();
+    assert!(err.to_string().contains("layer fold-partial-"), "{err}");
+    assert_eq!(folded.compute().unwrap(), 45);
+
+    let pairs = r.foldby(parity_pair, add, 0, add);
+    let err = encode_graph(&pairs.graph(), &pairs.keys()).unwrap_err();
+    assert!(err.to_string().contains("layer foldby-partial-"), "{err}");
+    assert_eq!(pairs.compute().unwrap().len(), 6);
+
+    let parts = Bag::from_delayed(&[
+        from_value(vec![1_u64, 2]),
+        from_value(vec![5_u64]),
+        from_value(vec![9_u64, 3]),
+    ]);
+    let reduced = parts.reduction(largest, |parts: Vec<u64>| parts.into_iter().sum());
+    let err = encode_graph(&reduced.graph(), std::slice::from_ref(reduced.key())).unwrap_err();
+    assert!(
+        err.to_string().contains("layer reduction-partial-"),
+        "{err}"
+    );
+    // The three partitions' largest items: 2, 5 and 9.
+    assert_eq!(reduced.compute().unwrap(), 16);
+}
+
+partita::register_value!(Vec<(u64, Vec<u64>)>);
+partita::register_value!(Vec<(char, Vec<String>)>);
+
+/// `groupby` by a registered key, `distinct` and `repartition` of registered item types, after
+/// chains: each shipped shuffle or layer gives the local partitions, and a sequential answer.
+fn bag_shuffles() {
+    let numbers = Bag::range(200, 6).filter(is_odd);
+    let groups = bag_both_ways(&numbers.groupby(last_digit));
+    let mut sorted = groups.clone();
+    sorted.sort();
+    let reference: Vec<(u64, Vec<u64>)> = [1, 3, 5, 7, 9]
+        .into_iter()
+        .map(|d| (d, (0..200).filter(|x| x % 10 == d).collect()))
+        .collect();
+    assert_eq!(sorted, reference);
+
+    let words: Vec<String> = ["apple", "banana", "avocado", "cherry", "blueberry"]
+        .map(String::from)
+        .to_vec();
+    let mut by_letter = bag_both_ways(&Bag::from_sequence(words, 2).groupby(first_letter));
+    by_letter.sort();
+    let expect: Vec<(char, Vec<String>)> = vec![
+        ('a', vec!["apple".into(), "avocado".into()]),
+        ('b', vec!["banana".into(), "blueberry".into()]),
+        ('c', vec!["cherry".into()]),
+    ];
+    assert_eq!(by_letter, expect);
+
+    let digits = Bag::range(1_000, 7).map(modulo_three);
+    let mut distinct = bag_both_ways(&digits.distinct());
+    distinct.sort();
+    assert_eq!(distinct, vec![0, 1, 2]);
+
+    for n in [1, 3, 7, 16] {
+        let r = Bag::range(50, 7).filter(is_even_u64).repartition(n);
+        assert_eq!(r.npartitions(), n);
+        let items = bag_both_ways(&r);
+        assert_eq!(items, (0..50).filter(|x| x % 2 == 0).collect::<Vec<u64>>());
+    }
+
+    // A key or an item type that no entry names stays local, and the shipped graph says where.
+    let pairs = Bag::range(10, 2).groupby(|x| x % 3);
+    let err = encode_graph(&pairs.graph(), &pairs.keys()).unwrap_err();
+    assert!(err.to_string().contains("layer groupby-"), "{err}");
+    assert_eq!(pairs.compute().unwrap().len(), 3);
+}
+
 /// A chain of registered item functions (filter, map, flat_map, pluck) over text lines and over
 /// a sequence, collected in the child.
 fn bag_chains() {
@@ -1000,6 +1206,12 @@ fn main() {
         ("word_count_pipeline", word_count_pipeline),
         ("bag_aggregates", bag_aggregates),
         ("bag_map_partitions", bag_map_partitions),
+        ("bag_user_aggregations", bag_user_aggregations),
+        ("bag_shuffles", bag_shuffles),
+        (
+            "bag_user_aggregations_refused",
+            bag_user_aggregations_refused,
+        ),
         ("h2o_groupby_q1_to_q5", h2o_groupby_q1_to_q5),
         ("join_broadcast_and_shuffle", join_broadcast_and_shuffle),
         ("set_index_loc_and_sort", set_index_loc_and_sort),

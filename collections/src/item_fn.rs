@@ -59,6 +59,21 @@ pub enum ItemUse {
     StreamKey,
     /// A window's `sum`, `mean`, `min` or `max` of `f(record)`.
     StreamValue,
+    /// The function itself as a typed function pointer (a `fold`'s combine, a `foldby`'s key),
+    /// for another function's use to call.
+    Pointer,
+    /// `foldby(key, ..)`'s key `f(&item)`, as a function pointer.
+    Key,
+    /// `fold(initial, f, combine)`: one step of the fold's tree, `f(acc, item)` folding items.
+    Fold,
+    /// `foldby(key, f, initial, combine)`: one step of the tree, `f(acc, item)` folding items.
+    FoldBy,
+    /// `reduction(f, ..)`: `f(items)` of each whole partition; ends the chain.
+    PerPartition,
+    /// `reduction(.., f)`: one step of the tree, `f(partials)` merging partial results.
+    Aggregate,
+    /// `groupby(f)`: the hash shuffle of the items by the key `f(&item)`.
+    GroupBy,
 }
 
 /// A registered item function, made by [`remote_fn!`](crate::remote_fn).
@@ -121,7 +136,9 @@ pub(crate) fn apply(name: &str, usage: ItemUse, prev: Option<AnyBox>) -> Result<
 }
 
 /// The reader of `Vec<T>` partitions, or `prev` downcast to a `Reader<T>`.
-fn reader_of<T: Clone + Send + Sync + 'static>(prev: Option<AnyBox>) -> Result<Reader<T>> {
+pub(crate) fn reader_of<T: Clone + Send + Sync + 'static>(
+    prev: Option<AnyBox>,
+) -> Result<Reader<T>> {
     match prev {
         None => Ok(crate::bag::vec_reader::<T>()),
         Some(b) => b.downcast::<Reader<T>>().map(|r| *r).map_err(|_| {
@@ -286,12 +303,16 @@ pub fn finish<T: Clone + Send + Sync + 'static>(usage: ItemUse, t: Terminal) -> 
 /// | signature | used by |
 /// |---|---|
 /// | `fn() -> R` | `delayed` |
-/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck`, `Bag::topk`'s key, `Stream::key_by`, `Stream::with_timestamps` (`R`: `i64`), a window's `sum`/`mean`/`min`/`max` (`R`: `f64`) |
+/// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck`, `Bag::topk`'s and `Bag::foldby`'s key, `Bag::groupby`, `Stream::key_by`, `Stream::with_timestamps` (`R`: `i64`), a window's `sum`/`mean`/`min`/`max` (`R`: `f64`) |
 /// | `fn(&A) -> bool` | the same, and `Bag::filter`, `Stream::filter` |
 /// | `fn(&A, &B) -> R` | `Delayed::zip_with` |
 /// | `fn(&[&A]) -> R` | `combine` |
+/// | `fn(A, T) -> A` | `Bag::fold`'s step, `Bag::foldby`'s binop |
+/// | `fn(A, A) -> A` | the same, and their combine |
 /// | `fn(A) -> R` | `Bag::map`, `Stream::map`, `Stream::generate` (`A`: `u64`) |
 /// | `fn(A) -> Vec<U>` | `Bag::map`, `Bag::flat_map`, and the same of `Stream` |
+/// | `fn(Vec<A>) -> R` | `Bag::map`, `Bag::reduction`'s perpartition |
+/// | `fn(Vec<A>) -> A` | the same, and `Bag::reduction`'s aggregate |
 /// | `fn(Vec<A>) -> Vec<U>` | the same, and `Bag::map_partitions` |
 /// | `fn(A) -> Result<R, E>` | `DataFrame::map_partitions` (`A`, `R`: `RecordBatch`) |
 /// | `fn(&A, &mut dyn FnMut(&str))` | `Bag::str_frequencies` |
@@ -342,6 +363,20 @@ macro_rules! remote_fn {
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty , $b:ident : & $tb:ty ) -> $r:ty $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta, $b: &$tb) -> $r $body }
     };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : $ta:ty , $b:ident : $tb:ty ) -> $r:ty $body:block) => {
+        $(#[$m])* $v fn $name($a: $ta, $b: $tb) -> $r $body
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Pointer => Some(Ok(::std::boxed::Box::new($name as fn($ta, $tb) -> $r) as $crate::AnyBox)),
+            $crate::ItemUse::Fold | $crate::ItemUse::FoldBy => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoAcc as _, ViaAcc as _};
+                let probe = $crate::__private::item::Probe::<($ta, $r, $tb)>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::FoldFn<$ta, $tb, $r>> = (&probe).fold_fn();
+                $crate::__private::item::fold_step(f, $name, stringify!($name), usage, prev)
+            }),
+            _ => None,
+        });
+    };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty ) -> bool $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta) -> bool $body }
         $crate::register_item_type!($ta);
@@ -349,6 +384,14 @@ macro_rules! remote_fn {
             $crate::ItemUse::Filter => Some($crate::__private::item::filter::<$ta>($name, prev)),
             $crate::ItemUse::StreamFilter => Some($crate::__private::stream::filter::<$ta>($name, prev)),
             $crate::ItemUse::Pluck => Some($crate::__private::item::pluck::<$ta, bool>($name, prev)),
+            $crate::ItemUse::Key => Some(Ok(::std::boxed::Box::new($name as fn(&$ta) -> bool) as $crate::AnyBox)),
+            $crate::ItemUse::GroupBy => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoHashKey as _, ViaHashKey as _};
+                let probe = $crate::__private::item::Probe::<bool>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::GroupByFn<$ta, bool>> = (&probe).groupby_fn();
+                $crate::__private::item::groupby_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::TopK => Some({
                 #[allow(unused_imports)]
                 use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
@@ -377,6 +420,14 @@ macro_rules! remote_fn {
                 let f: Option<$crate::__private::stream::KeyFn<$ta, $r>> = (&probe).key_fn();
                 $crate::__private::stream::key_step(f, $name, stringify!($name), prev)
             }),
+            $crate::ItemUse::Key => Some(Ok(::std::boxed::Box::new($name as fn(&$ta) -> $r) as $crate::AnyBox)),
+            $crate::ItemUse::GroupBy => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoHashKey as _, ViaHashKey as _};
+                let probe = $crate::__private::item::Probe::<$r>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::GroupByFn<$ta, $r>> = (&probe).groupby_fn();
+                $crate::__private::item::groupby_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::TopK => Some({
                 #[allow(unused_imports)]
                 use $crate::__private::item::{NoOrdKey as _, ViaOrdKey as _};
@@ -404,10 +455,35 @@ macro_rules! remote_fn {
             $crate::ItemUse::StreamFlatMap => Some($crate::__private::stream::flat_map::<Vec<$ea>, $u>($name, prev)),
             $crate::ItemUse::FlatMap => Some($crate::__private::item::flat_map::<Vec<$ea>, $u>($name, prev)),
             $crate::ItemUse::Partitions => Some($crate::__private::item::partitions::<$ea, $u>($name, prev)),
+            $crate::ItemUse::PerPartition => Some($crate::__private::item::per_partition::<$ea, Vec<$u>>($name, prev)),
+            $crate::ItemUse::Aggregate => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoSame as _, ViaSame as _};
+                let probe = $crate::__private::item::Probe::<($ea, Vec<$u>)>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::AggregateFn<$ea, Vec<$u>>> = (&probe).aggregate_fn();
+                $crate::__private::item::aggregate_step(f, $name, stringify!($name), prev)
+            }),
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev).and_then(|t| match t.after {
                 $crate::ItemUse::FlatMap => $crate::__private::item::finish::<$u>(usage, t),
                 _ => $crate::__private::item::finish::<Vec<$u>>(usage, t),
             })),
+            _ => None,
+        });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : Vec<$ea:ty> ) -> $r:ty $body:block) => {
+        $(#[$m])* $v fn $name($a: Vec<$ea>) -> $r $body
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::Map => Some($crate::__private::item::map::<Vec<$ea>, $r>($name, prev)),
+            $crate::ItemUse::PerPartition => Some($crate::__private::item::per_partition::<$ea, $r>($name, prev)),
+            $crate::ItemUse::Aggregate => Some({
+                #[allow(unused_imports)]
+                use $crate::__private::item::{NoSame as _, ViaSame as _};
+                let probe = $crate::__private::item::Probe::<($ea, $r)>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::item::AggregateFn<$ea, $r>> = (&probe).aggregate_fn();
+                $crate::__private::item::aggregate_step(f, $name, stringify!($name), prev)
+            }),
+            $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
+                .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
             _ => None,
         });
     };
@@ -521,6 +597,43 @@ pub struct ItemType {
     /// The kernel of `kind` at `step`, or `None` if the type cannot (`min` of a type without an
     /// order).
     pub aggregate: fn(AggKind, AggStep, AggInput) -> Option<Result<Kernel>>,
+    /// `distinct()`'s shuffle functions, or `None` if the type cannot be hashed.
+    pub distinct: fn() -> Option<DistinctFn>,
+    /// `repartition(n)`'s kernel of one output partition.
+    pub repartition: fn(RepartitionInput) -> Result<Kernel>,
+}
+
+/// `distinct()`'s shuffle functions for one item type.
+#[doc(hidden)]
+pub type DistinctFn = fn(crate::bag::ShuffleInput) -> Result<partita_runtime::ShuffleFns>;
+
+/// What `repartition(n)`'s kernel of one output is built from.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RepartitionInput {
+    /// The number of input partitions.
+    pub from: usize,
+    /// The number of output partitions.
+    pub to: usize,
+    /// The output this task makes.
+    pub output: usize,
+    /// The task's inputs.
+    pub deps: Vec<TaskKey>,
+}
+
+/// `distinct()`'s functions for items of type `T`.
+fn distinct_of<T>(input: crate::bag::ShuffleInput) -> Result<partita_runtime::ShuffleFns>
+where
+    T: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+{
+    let reader = reader_of::<T>(input.reader)?;
+    Ok(crate::bag::distinct_fns(reader, input.name, input.outputs))
+}
+
+/// `repartition(n)`'s kernel for items of type `T`.
+#[doc(hidden)]
+pub fn repartition_of<T: Clone + Send + Sync + 'static>(input: RepartitionInput) -> Result<Kernel> {
+    crate::bag::repartition_kernel::<T>(input)
 }
 
 /// Every registered item type.
@@ -555,6 +668,21 @@ pub(crate) fn item_type(key: u64) -> Result<&'static ItemType> {
         .get(&key)
         .copied()
         .ok_or_else(|| wire(format!("no registered item type numbered {key:#x}")))
+}
+
+/// Whether `T` can be made distinct in another process.
+pub(crate) fn can_distinct<T: 'static>() -> bool {
+    if ITEM_TYPES.is_empty() {
+        return false;
+    }
+    item_types()
+        .get(&type_key(TypeId::of::<T>()))
+        .is_some_and(|t| (t.distinct)().is_some())
+}
+
+/// Whether `T` is a registered item type.
+pub(crate) fn is_item_type<T: 'static>() -> bool {
+    !ITEM_TYPES.is_empty() && item_types().contains_key(&type_key(TypeId::of::<T>()))
 }
 
 /// Whether `T` can compute `kind` in another process.
@@ -939,22 +1067,31 @@ pub trait NoF64 {
 }
 impl<T> NoF64 for &Probe<T> {}
 
-/// `frequencies()` for a type with `Hash` and `Eq`.
+/// `frequencies()` and `distinct()` for a type with `Hash` and `Eq`.
 #[doc(hidden)]
 pub trait ViaHash {
     /// `frequencies()`' kernels.
     fn frequencies_fn(&self) -> Option<AggFn>;
+    /// `distinct()`'s shuffle.
+    fn distinct_fn(&self) -> Option<DistinctFn>;
 }
 impl<T: std::hash::Hash + Eq + Clone + Send + Sync + 'static> ViaHash for Probe<T> {
     fn frequencies_fn(&self) -> Option<AggFn> {
         Some(frequencies_of::<T>)
     }
+    fn distinct_fn(&self) -> Option<DistinctFn> {
+        Some(distinct_of::<T>)
+    }
 }
-/// No `frequencies()` for other types.
+/// No `frequencies()` or `distinct()` for other types.
 #[doc(hidden)]
 pub trait NoHash {
     /// None.
     fn frequencies_fn(&self) -> Option<AggFn> {
+        None
+    }
+    /// None.
+    fn distinct_fn(&self) -> Option<DistinctFn> {
         None
     }
 }
@@ -991,6 +1128,13 @@ macro_rules! register_item_type {
                     };
                     f.map(|f| f(step, input))
                 },
+                distinct: || {
+                    #[allow(unused_imports)]
+                    use $crate::__private::item::{NoHash as _, ViaHash as _};
+                    let probe = $crate::__private::item::Probe::<$t>(::std::marker::PhantomData);
+                    (&probe).distinct_fn()
+                },
+                repartition: $crate::__private::item::repartition_of::<$t>,
             };
         };
     };

@@ -52,12 +52,17 @@ pub mod __private {
 
     /// The item adapters of `remote_fn!`.
     pub mod item {
+        pub use crate::bag::{
+            aggregate_step, fold_step, groupby_step, per_partition, AggregateFn, FoldFn, FoldInput,
+            GroupByFn, NoAcc, NoHashKey, NoSame, ShuffleInput, ViaAcc, ViaHashKey, ViaSame,
+        };
         pub use crate::item_fn::{
             count_of, filter, finish, flat_map, frequencies_of, map, max_of, mean_of, min_of,
             partitions, pluck, str_keys, sum_of, terminal, topk_of, topk_step, AggFn, AggInput,
             NoAdd, NoF64, NoHash, NoOrd, NoOrdKey, Probe, Terminal, TopKFn, TopKInput, ViaAdd,
             ViaF64, ViaHash, ViaOrd, ViaOrdKey,
         };
+        pub use crate::item_fn::{repartition_of, DistinctFn, RepartitionInput};
     }
     /// The stream adapters of `remote_fn!`.
     pub mod stream {

@@ -8,13 +8,22 @@
 //! reductions, `compute`) add a layer that runs the reader; the hash shuffles behind `groupby`
 //! and `distinct` run it inside their split tasks.
 
+mod fold;
 mod plan;
 mod reduce;
 mod shuffle;
 mod strcount;
+#[doc(hidden)]
+pub use self::fold::{
+    aggregate_step, fold_step, per_partition, AggregateFn, FoldFn, FoldInput, NoAcc, NoSame,
+    ViaAcc, ViaSame,
+};
 pub use self::plan::{ItemSource, ITEM_SOURCES};
 pub use self::reduce::AsF64;
 pub(crate) use self::reduce::{merge_counts, Counts};
+pub(crate) use self::shuffle::distinct_fns;
+#[doc(hidden)]
+pub use self::shuffle::{groupby_step, GroupByFn, NoHashKey, ShuffleInput, ViaHashKey};
 #[cfg(test)]
 mod test;
 
@@ -29,10 +38,10 @@ use serde::{Deserialize, Serialize};
 use self::plan::{Collect, MapPartitions, ReadPlan, SourceSpec};
 use crate::delayed::Delayed;
 use crate::error::Result;
-use crate::item_fn::{item_fn_name, ItemUse};
+use crate::item_fn::{is_item_type, item_fn_name, type_key, ItemUse, RepartitionInput};
 use crate::layer::{blockwise, layer, register_op, Op};
 use crate::names::unique;
-use crate::partition_plan::{even_ranges, sources};
+use crate::partition_plan::{even_ranges, sources, Source};
 
 /// Pushes the items of one input partition, through the fused element-wise chain, into `emit`.
 pub type Reader<T> =
@@ -321,6 +330,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         graph: &mut Graph,
         name: Arc<str>,
         per_partition: impl Fn(&TaskKey, Vec<T>) -> partita_runtime::Result<U> + Send + Sync + 'static,
+        op: Option<Operation>,
     ) -> Arc<str> {
         let reader = self.reader.clone();
         let per_partition = Arc::new(per_partition);
@@ -339,7 +349,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                     reader(inputs.swap_remove(0), &key, &mut |t| items.push(t))?;
                     Ok(value(f(&out, items)?))
                 });
-                Task::new(output, vec![input], kernel)
+                Task::new(output, vec![input], kernel).with_op_opt(op.clone())
             })
             .collect();
         graph.add_layer(name.clone(), tasks);
@@ -368,7 +378,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                 );
                 self.name.clone()
             }
-            _ => self.partition_layer(&mut graph, self.name.clone(), |_, items| Ok(items)),
+            _ => self.partition_layer(&mut graph, self.name.clone(), |_, items| Ok(items), None),
         };
         Bag::materialized(graph, name, self.npartitions)
     }
@@ -396,9 +406,23 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             blockwise(&mut graph, &layer, &op, self.input_keys().map(|k| vec![k]));
             return Bag::materialized(graph, layer, self.npartitions);
         }
-        let name = self.partition_layer(&mut graph, unique("map-partitions"), move |_, items| {
-            Ok(f(items))
-        });
+        self.partitions_with(f, None)
+    }
+
+    /// `f` applied to each whole partition by a closure, its layer described by `op` when it
+    /// can leave the process.
+    fn partitions_with<U: Clone + Send + Sync + 'static>(
+        &self,
+        f: impl Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
+        op: Option<Operation>,
+    ) -> Bag<U> {
+        let mut graph = self.graph.clone();
+        let name = self.partition_layer(
+            &mut graph,
+            unique("map-partitions"),
+            move |_, items| Ok(f(items)),
+            op,
+        );
         Bag::materialized(graph, name, self.npartitions)
     }
 
@@ -428,6 +452,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                 f(key.index() as usize, items)
                     .map_err(|e| partita_runtime::Error::failed(key.clone(), e.to_string()))
             },
+            None,
         );
         Bag::materialized(graph, layer, self.npartitions)
     }
@@ -500,7 +525,14 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         let src = self.materialize();
         let mut graph = src.graph.clone();
         let name = unique("repartition");
-        let reader = src.reader.clone();
+        let op = is_item_type::<T>().then(|| {
+            let op = Repartition {
+                item: type_key(std::any::TypeId::of::<T>()),
+                from: src.npartitions,
+                to: n,
+            };
+            Operation::new(Repartition::NAME, &op)
+        });
         let tasks = sources(src.npartitions, n)
             .into_iter()
             .enumerate()
@@ -510,18 +542,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                     .clone()
                     .map(|i| TaskKey::new(src.input.clone(), i as u64))
                     .collect();
-                let (reader, keys) = (reader.clone(), deps.clone());
-                let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
-                    let mut items = Vec::new();
-                    for (v, k) in inputs.into_iter().zip(&keys) {
-                        reader(v, k, &mut |t| items.push(t))?;
-                    }
-                    if source.pieces > 1 {
-                        items = items.drain(source.slice(items.len())).collect();
-                    }
-                    Ok(value(items))
-                });
+                let kernel = repartition_part(src.reader.clone(), deps.clone(), source);
                 Task::new(TaskKey::new(name.clone(), j as u64), deps, kernel)
+                    .with_op_opt(op.clone())
             })
             .collect();
         graph.add_layer(name.clone(), tasks);
@@ -697,6 +720,69 @@ impl Bag<u64> {
         Bag::materialized(graph, name, npartitions.max(1))
     }
 }
+
+/// One output of `repartition`: the items of the inputs `keys`, sliced to the output's piece
+/// when it is one of several cut from one input.
+fn repartition_part<T: Send + Sync + 'static>(
+    reader: Reader<T>,
+    keys: Vec<TaskKey>,
+    source: Source,
+) -> Kernel {
+    Arc::new(move |inputs: Vec<Value>| {
+        let mut items = Vec::new();
+        for (v, k) in inputs.into_iter().zip(&keys) {
+            reader(v, k, &mut |t| items.push(t))?;
+        }
+        if source.pieces > 1 {
+            items = items.drain(source.slice(items.len())).collect();
+        }
+        Ok(value(items))
+    })
+}
+
+/// `repartition`'s kernel of one output, for items of type `T` (the far side's).
+pub(crate) fn repartition_kernel<T: Clone + Send + Sync + 'static>(
+    input: RepartitionInput,
+) -> partita_runtime::Result<Kernel> {
+    let source = sources(input.from, input.to)
+        .into_iter()
+        .nth(input.output)
+        .filter(|s| s.inputs.len() == input.deps.len())
+        .ok_or_else(|| {
+            crate::item_fn::wire(format!(
+                "output {} of a repartition from {} into {} partitions does not read {} inputs",
+                input.output,
+                input.from,
+                input.to,
+                input.deps.len()
+            ))
+        })?;
+    Ok(repartition_part(vec_reader::<T>(), input.deps, source))
+}
+
+/// `repartition(to)` of a bag of `from` partitions of the registered item type numbered `item`.
+#[derive(Serialize, Deserialize)]
+struct Repartition {
+    item: u64,
+    from: usize,
+    to: usize,
+}
+
+impl Op for Repartition {
+    const NAME: &'static str = "bag.repartition";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let input = RepartitionInput {
+            from: self.from,
+            to: self.to,
+            output: cx.key.index() as usize,
+            deps: cx.deps.to_vec(),
+        };
+        (crate::item_fn::item_type(self.item)?.repartition)(input)
+    }
+}
+
+register_op!(Repartition);
 
 /// The partition of `Bag::range` holding `start..end`.
 #[derive(Serialize, Deserialize)]

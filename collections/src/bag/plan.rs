@@ -85,7 +85,7 @@ macro_rules! register_item_source {
 
 impl ReadPlan {
     /// The reader after every step (`None`: `Vec` partitions read as they are).
-    fn reader(&self) -> Result<Option<AnyBox>> {
+    pub(super) fn reader(&self) -> Result<Option<AnyBox>> {
         let mut prev = match &self.source {
             SourceSpec::Vec => None,
             SourceSpec::Named { name, params } => Some((source(name)?.reader)(params)?),
@@ -129,13 +129,13 @@ impl ReadPlan {
     }
 }
 
-fn kernel_of(b: AnyBox) -> Result<Kernel> {
+pub(super) fn kernel_of(b: AnyBox) -> Result<Kernel> {
     b.downcast::<Kernel>()
         .map(|k| *k)
         .map_err(|_| wire("a bag's last step did not give a kernel".into()))
 }
 
-fn one_input(cx: TaskContext<'_>) -> Result<TaskKey> {
+pub(super) fn one_input(cx: TaskContext<'_>) -> Result<TaskKey> {
     match cx.deps {
         [one] => Ok(one.clone()),
         other => Err(wire(format!(

@@ -11,12 +11,19 @@ use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use partita_runtime::{downcast_owned, value, Graph, Kernel, Task, TaskContext, TaskKey, Value};
+use partita_runtime::{
+    downcast_owned, value, Graph, Kernel, Operation, Task, TaskContext, TaskKey, Value,
+};
 use serde::{Deserialize, Serialize};
 
+use super::fold::{
+    aggregate_parts, fold_into, foldby_merge, foldby_pairs, foldby_step, keep_last, merge_folds,
+    some_kernel, Fold, FoldBy, PerPartition, Reduce,
+};
 use super::plan::{Aggregate, ReadPlan, StrCountsPartial, TopK};
 use super::strcount::StrCounts;
 use super::Bag;
+use super::Reader;
 use crate::delayed::Delayed;
 use crate::item_fn::{
     add_to_mean, can_aggregate, fold_extreme, item_fn_name, keep_top, merge_extremes, merge_means,
@@ -66,38 +73,103 @@ macro_rules! as_f64 {
 }
 as_f64!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
 
+/// The kernel of a tree's partial: folds the items of partition `input`, read by `reader`, into
+/// `init()` with `step`. The local tree and the far side of a shipped one both build it here.
+pub(super) fn partial_kernel<T, A, I, S>(
+    reader: Reader<T>,
+    input: TaskKey,
+    init: Arc<I>,
+    step: Arc<S>,
+) -> Kernel
+where
+    T: 'static,
+    A: Send + Sync + 'static,
+    I: Fn() -> A + Send + Sync + ?Sized + 'static,
+    S: Fn(&mut A, T) + Send + Sync + ?Sized + 'static,
+{
+    Arc::new(move |mut inputs: Vec<Value>| {
+        let mut acc = init();
+        reader(inputs.swap_remove(0), &input, &mut |t| step(&mut acc, t))?;
+        Ok(value(acc))
+    })
+}
+
+/// The kernel of a tree's empty partial (a bag with no partition): `init()`.
+pub(super) fn empty_kernel<A, I>(init: Arc<I>) -> Kernel
+where
+    A: Send + Sync + 'static,
+    I: Fn() -> A + Send + Sync + ?Sized + 'static,
+{
+    Arc::new(move |_| Ok(value(init())))
+}
+
+/// The kernel of a tree's combine: `combine` of the partials of `keys`.
+pub(super) fn combine_kernel<A, C>(keys: Vec<TaskKey>, combine: Arc<C>) -> Kernel
+where
+    A: Clone + Send + Sync + 'static,
+    C: Fn(Vec<A>) -> A + Send + Sync + ?Sized + 'static,
+{
+    Arc::new(move |inputs: Vec<Value>| {
+        let parts = inputs
+            .into_iter()
+            .zip(&keys)
+            .map(|(v, k)| downcast_owned::<A>(v, k))
+            .collect::<partita_runtime::Result<Vec<A>>>()?;
+        Ok(value(combine(parts)))
+    })
+}
+
+/// The kernel turning the tree's final value (task `root`) into a result with `finish`.
+pub(super) fn finish_kernel<A, U, F>(root: TaskKey, finish: Arc<F>) -> Kernel
+where
+    A: Clone + Send + Sync + 'static,
+    U: Send + Sync + 'static,
+    F: Fn(A) -> U + Send + Sync + ?Sized + 'static,
+{
+    Arc::new(move |mut inputs: Vec<Value>| {
+        Ok(value(finish(downcast_owned::<A>(
+            inputs.swap_remove(0),
+            &root,
+        )?)))
+    })
+}
+
+/// The operation of each step of a tree, for a tree whose tasks can leave the process.
+pub(super) type TreeOps<'a> = &'a dyn Fn(AggStep) -> Operation;
+
 impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// A tree reduction: each partition folds its items into `init()` with `step`, then groups
     /// of up to `SPLIT_EVERY` partials are merged with `combine`, level by level. The root is
-    /// always a `combine`, even over a single partial. Returns the graph and the final key.
+    /// always a `combine`, even over a single partial. With `ops`, each task also carries the
+    /// operation of its step (its kernel stays the closures given here). Returns the graph and
+    /// the final key.
     fn tree<A>(
         &self,
         op: &str,
         init: impl Fn() -> A + Send + Sync + 'static,
         step: impl Fn(&mut A, T) + Send + Sync + 'static,
         combine: impl Fn(Vec<A>) -> A + Send + Sync + 'static,
+        ops: Option<TreeOps<'_>>,
     ) -> (Graph, TaskKey)
     where
         A: Clone + Send + Sync + 'static,
     {
         let mut graph = self.graph.clone();
         let (init, step, combine) = (Arc::new(init), Arc::new(step), Arc::new(combine));
+        let op_of = |s: AggStep| ops.map(|ops| ops(s));
         let name = unique(&format!("{op}-partial"));
+        let partial = op_of(AggStep::Partial);
         let tasks: Vec<Task> = (0..self.npartitions as u64)
             .map(|i| {
                 let input = TaskKey::new(self.input.clone(), i);
-                let (reader, init, step, k) = (
+                let kernel = partial_kernel(
                     self.reader.clone(),
+                    input.clone(),
                     init.clone(),
                     step.clone(),
-                    input.clone(),
                 );
-                let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
-                    let mut acc = init();
-                    reader(inputs.swap_remove(0), &k, &mut |t| step(&mut acc, t))?;
-                    Ok(value(acc))
-                });
                 Task::new(TaskKey::new(name.clone(), i), vec![input], kernel)
+                    .with_op_opt(partial.clone())
             })
             .collect();
         let mut level: Vec<TaskKey> = tasks.iter().map(|t| t.key().clone()).collect();
@@ -105,17 +177,12 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         if level.is_empty() {
             let name = unique(&format!("{op}-empty"));
             let key = TaskKey::new(name.clone(), 0);
-            let init = init.clone();
-            graph.add_layer(
-                name,
-                vec![Task::new(
-                    key.clone(),
-                    vec![],
-                    Arc::new(move |_| Ok(value(init()))),
-                )],
-            );
+            let task = Task::new(key.clone(), vec![], empty_kernel(init.clone()))
+                .with_op_opt(op_of(AggStep::Empty));
+            graph.add_layer(name, vec![task]);
             level.push(key);
         }
+        let merge = op_of(AggStep::Combine);
         let mut levels = 0;
         while level.len() > 1 || levels == 0 {
             levels += 1;
@@ -124,16 +191,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                 .chunks(SPLIT_EVERY)
                 .enumerate()
                 .map(|(j, deps)| {
-                    let (keys, combine) = (deps.to_vec(), combine.clone());
-                    let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
-                        let parts = inputs
-                            .into_iter()
-                            .zip(&keys)
-                            .map(|(v, k)| downcast_owned::<A>(v, k))
-                            .collect::<partita_runtime::Result<Vec<A>>>()?;
-                        Ok(value(combine(parts)))
-                    });
+                    let kernel = combine_kernel(deps.to_vec(), combine.clone());
                     Task::new(TaskKey::new(name.clone(), j as u64), deps.to_vec(), kernel)
+                        .with_op_opt(merge.clone())
                 })
                 .collect();
             level = tasks.iter().map(|t| t.key().clone()).collect();
@@ -149,6 +209,7 @@ fn single<A, U>(
     root: TaskKey,
     op: &str,
     finish: impl Fn(A) -> Vec<U> + Send + Sync + 'static,
+    data: Option<Operation>,
 ) -> Bag<U>
 where
     A: Clone + Send + Sync + 'static,
@@ -156,17 +217,9 @@ where
 {
     let mut graph = graph;
     let name = unique(op);
-    let k = root.clone();
-    let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
-        Ok(value(finish(downcast_owned::<A>(
-            inputs.swap_remove(0),
-            &k,
-        )?)))
-    });
-    graph.add_layer(
-        name.clone(),
-        vec![Task::new(TaskKey::new(name.clone(), 0), vec![root], kernel)],
-    );
+    let kernel = finish_kernel(root.clone(), Arc::new(finish));
+    let task = Task::new(TaskKey::new(name.clone(), 0), vec![root], kernel).with_op_opt(data);
+    graph.add_layer(name.clone(), vec![task]);
     Bag::materialized(graph, name, 1)
 }
 
@@ -175,10 +228,24 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// partitions' results with `combine`, as a tree. `combine` must be associative, and
     /// `initial` neutral for it.
     ///
+    /// When `step` (`fn(A, T) -> A`) and `combine` (`fn(A, A) -> A`) are written inside
+    /// [`remote_fn!`](crate::remote_fn), the bag's chain is data and `A` has a registered value
+    /// codec, the fold's graph can leave the process; with a plain closure it runs here only.
+    ///
     /// ```
-    /// let b = partita_collections::Bag::from_sequence(1..=5_u64, 2);
+    /// use partita_collections::{remote_fn, Bag};
+    /// use partita_runtime::encode_graph;
+    ///
+    /// let b = Bag::from_sequence(1..=5_u64, 2);
     /// let product = b.fold(1_u64, |acc, x| acc * x, |a, b| a * b);
     /// assert_eq!(product.compute()?, 120);
+    ///
+    /// remote_fn! {
+    ///     fn times(acc: u64, x: u64) -> u64 { acc * x }
+    /// }
+    /// let shipped = b.fold(1_u64, times, times);
+    /// assert!(encode_graph(&shipped.graph(), &[shipped.key().clone()]).is_ok());
+    /// assert_eq!(shipped.compute()?, 120);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     pub fn fold<A, S, C>(&self, initial: A, step: S, combine: C) -> Delayed<A>
@@ -187,30 +254,47 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         S: Fn(A, T) -> A + Send + Sync + 'static,
         C: Fn(A, A) -> A + Send + Sync + 'static,
     {
-        let (graph, root) = self.tree(
+        let described = Fold::describe::<S, C, A>(self.plan(), &initial);
+        let ops = described.as_ref().map(|f| move |s| f.at(s));
+        let (mut graph, root) = self.tree(
             "fold",
             move || Some(initial.clone()),
-            move |acc: &mut Option<A>, t| {
-                let a = acc
-                    .take()
-                    .expect("the accumulator is put back after every item");
-                *acc = Some(step(a, t));
-            },
-            move |parts| parts.into_iter().flatten().reduce(&combine),
+            move |acc: &mut Option<A>, t| fold_into(acc, t, &step),
+            move |parts| merge_folds(parts, &combine),
+            ops.as_ref().map(|f| f as TreeOps<'_>),
         );
-        Delayed::<Option<A>>::from_graph(Arc::new(graph), root).map(|a| {
-            a.clone()
-                .expect("every partition starts from the initial value")
-        })
+        let name = unique("fold");
+        let key = TaskKey::new(name.clone(), 0);
+        let kernel = some_kernel::<A>(root.clone(), key.clone());
+        let data = described.map(|f| f.at(AggStep::Finish));
+        graph.add_layer(
+            name,
+            vec![Task::new(key.clone(), vec![root], kernel).with_op_opt(data)],
+        );
+        Delayed::from_graph(Arc::new(graph), key)
     }
 
     /// `perpartition` on each whole partition, then `aggregate` over the partials, as a tree:
     /// `aggregate` also merges its own results, so it must accept them as input.
     ///
+    /// With `perpartition` (`fn(Vec<T>) -> A`) and `aggregate` (`fn(Vec<A>) -> A`) written
+    /// inside [`remote_fn!`](crate::remote_fn) and the bag's chain data, the graph can leave the
+    /// process.
+    ///
     /// ```
-    /// let b = partita_collections::Bag::from_sequence(vec![3, 9, 4, 1], 3);
+    /// use partita_collections::{remote_fn, Bag};
+    /// use partita_runtime::encode_graph;
+    ///
+    /// let b = Bag::from_sequence(vec![3, 9, 4, 1], 3);
     /// let longest = b.reduction(|p| p.into_iter().max(), |ps| ps.into_iter().flatten().max());
     /// assert_eq!(longest.compute()?, Some(9));
+    ///
+    /// remote_fn! {
+    ///     fn largest(part: Vec<i32>) -> i32 { part.into_iter().max().unwrap_or(i32::MIN) }
+    /// }
+    /// let shipped = b.reduction(largest, largest);
+    /// assert!(encode_graph(&shipped.graph(), &[shipped.key().clone()]).is_ok());
+    /// assert_eq!(shipped.compute()?, 9);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     pub fn reduction<A, P, G>(&self, perpartition: P, aggregate: G) -> Delayed<A>
@@ -219,15 +303,39 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         P: Fn(Vec<T>) -> A + Send + Sync + 'static,
         G: Fn(Vec<A>) -> A + Send + Sync + 'static,
     {
-        let partials = self.map_partitions(move |items| vec![perpartition(items)]);
-        let (graph, root) = partials.tree(
+        let first = self.plan().zip(item_fn_name::<P>()).map(|(plan, f)| {
+            let op = PerPartition {
+                plan: plan.clone(),
+                f: f.to_string(),
+            };
+            Operation::new(PerPartition::NAME, &op)
+        });
+        let partials = self.partitions_with(move |items| vec![perpartition(items)], first);
+        let step = item_fn_name::<G>().map(|g| {
+            move |step| {
+                let op = Reduce {
+                    aggregate_fn: g.to_string(),
+                    step,
+                };
+                Operation::new(Reduce::NAME, &op)
+            }
+        });
+        let (mut graph, root) = partials.tree(
             "reduction",
             || None,
-            |acc: &mut Option<A>, a| *acc = Some(a),
-            move |parts| Some(aggregate(parts.into_iter().flatten().collect())),
+            keep_last,
+            move |parts| aggregate_parts(parts, &aggregate),
+            step.as_ref().map(|f| f as TreeOps<'_>),
         );
-        Delayed::<Option<A>>::from_graph(Arc::new(graph), root)
-            .map(|a| a.clone().expect("the root aggregate always yields a value"))
+        let name = unique("reduction");
+        let key = TaskKey::new(name.clone(), 0);
+        let kernel = some_kernel::<A>(root.clone(), key.clone());
+        let data = step.map(|f| f(AggStep::Finish));
+        graph.add_layer(
+            name,
+            vec![Task::new(key.clone(), vec![root], kernel).with_op_opt(data)],
+        );
+        Delayed::from_graph(Arc::new(graph), key)
     }
 
     /// The number of items.
@@ -235,7 +343,13 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         if let Some((graph, root)) = self.described_tree("count", AggKind::Count) {
             return Delayed::from_graph(Arc::new(graph), root);
         }
-        let (graph, root) = self.tree("count", || 0_u64, |n, _| *n += 1, |ns| ns.iter().sum());
+        let (graph, root) = self.tree(
+            "count",
+            || 0_u64,
+            |n, _| *n += 1,
+            |ns| ns.iter().sum(),
+            None,
+        );
         Delayed::from_graph(Arc::new(graph), root)
     }
 
@@ -252,6 +366,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             T::default,
             |acc: &mut T, t| *acc = std::mem::take(acc) + t,
             |parts| parts.into_iter().fold(T::default(), |a, b| a + b),
+            None,
         );
         Delayed::from_graph(Arc::new(graph), root)
     }
@@ -288,6 +403,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             || None,
             move |acc: &mut Option<T>, t| fold_extreme(acc, t, better),
             move |parts| merge_extremes(parts, better),
+            None,
         );
         Delayed::from_graph(Arc::new(graph), root)
     }
@@ -308,7 +424,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             let key = blockwise(&mut graph, &name, &MeanOf, [vec![root]]).swap_remove(0);
             return Delayed::from_graph(Arc::new(graph), key);
         }
-        let (graph, root) = self.tree("mean", || (0.0_f64, 0_u64), add_to_mean, merge_means);
+        let (graph, root) = self.tree("mean", || (0.0_f64, 0_u64), add_to_mean, merge_means, None);
         Delayed::<(f64, u64)>::from_graph(Arc::new(graph), root).map(mean_of_sum)
     }
 
@@ -349,10 +465,15 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             Counts::<T>::default,
             |counts, t| *counts.entry(t).or_insert(0) += 1,
             merge_counts,
+            None,
         );
-        single(graph, root, "frequencies", |m: ItemMap<T, u64>| {
-            m.into_iter().collect()
-        })
+        single(
+            graph,
+            root,
+            "frequencies",
+            |m: ItemMap<T, u64>| m.into_iter().collect(),
+            None,
+        )
     }
 
     /// Counts the strings that `keys` finds in each item, borrowed from the item: each distinct
@@ -388,8 +509,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             StrCounts::default,
             move |counts, item: T| keys(&item, &mut |key| counts.count(key)),
             merge_str_counts,
+            None,
         );
-        single(graph, root, "frequencies", str_counts_items)
+        single(graph, root, "frequencies", str_counts_items, None)
     }
 
     /// The `k` items with the largest `key`, largest first, in one partition. Among items with
@@ -425,22 +547,44 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                 keep_top(&mut all, k, &*k2);
                 all
             },
+            None,
         );
-        single(graph, root, "topk", move |mut best: Vec<T>| {
+        let finish = move |mut best: Vec<T>| {
             best.sort_by_key(|t| std::cmp::Reverse(k3(t)));
             best.truncate(k);
             best
-        })
+        };
+        single(graph, root, "topk", finish, None)
     }
 
     /// Folds the items of each key separately: `binop` folds an item into its key's
     /// accumulator (starting from `initial`), and `combine` merges two accumulators of the same
     /// key. One partition of `(key, accumulator)` pairs, keys in order of first appearance.
     ///
+    /// The graph can leave the process when `key` (`fn(&T) -> K`), `binop` (`fn(A, T) -> A`)
+    /// and `combine` (`fn(A, A) -> A`) are written inside [`remote_fn!`](crate::remote_fn), the
+    /// bag's chain is data, `A` has a registered value codec, and `K` is a built-in key type:
+    /// `bool`, `char`, an integer up to 64 bits, `usize` or `String`. (The far side needs `K`
+    /// and `A` together, and no one function names both, so the step's registry entry carries
+    /// the kernels of each built-in key type.)
+    ///
     /// ```
-    /// let b = partita_collections::Bag::from_sequence(1..=10_u32, 3);
+    /// use partita_collections::{remote_fn, Bag};
+    /// use partita_runtime::encode_graph;
+    ///
+    /// let b = Bag::from_sequence(1..=10_u32, 3);
     /// let by_parity = b.foldby(|x| x % 2, |acc, x| acc + x, 0, |a, b| a + b);
     /// assert_eq!(by_parity.compute()?, vec![(1, 25), (0, 30)]);
+    ///
+    /// remote_fn! {
+    ///     fn parity(x: &u32) -> u32 { x % 2 }
+    /// }
+    /// remote_fn! {
+    ///     fn plus(acc: u32, x: u32) -> u32 { acc + x }
+    /// }
+    /// let shipped = b.foldby(parity, plus, 0, plus);
+    /// assert!(encode_graph(&shipped.graph(), &shipped.keys()).is_ok());
+    /// assert_eq!(shipped.compute()?, vec![(1, 25), (0, 30)]);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     pub fn foldby<K, A, KF, B, C>(&self, key: KF, binop: B, initial: A, combine: C) -> Bag<(K, A)>
@@ -451,30 +595,17 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         B: Fn(A, T) -> A + Send + Sync + 'static,
         C: Fn(A, A) -> A + Send + Sync + 'static,
     {
-        let combine = Arc::new(combine);
+        let described = FoldBy::describe::<KF, B, C, K, A>(self.plan(), &initial);
+        let ops = described.as_ref().map(|f| move |s| f.at(s));
         let (graph, root) = self.tree(
             "foldby",
             Ordered::<K, A>::default,
-            move |groups, t| {
-                let k = key(&t);
-                match groups.get_mut(&k) {
-                    Some(acc) => {
-                        let a = std::mem::replace(acc, initial.clone());
-                        *acc = binop(a, t);
-                    }
-                    None => groups.insert_new(k, binop(initial.clone(), t)),
-                }
-            },
-            move |parts| {
-                Ordered::concat(parts, |x, y| {
-                    let old = std::mem::replace(x, y.clone());
-                    *x = combine(old, y);
-                })
-            },
+            move |groups, t| foldby_step(groups, t, &key, &binop, &initial),
+            move |parts| foldby_merge(parts, &combine),
+            ops.as_ref().map(|f| f as TreeOps<'_>),
         );
-        single(graph, root, "foldby", |groups: Ordered<K, A>| {
-            groups.into_pairs().collect()
-        })
+        let data = described.map(|f| f.at(AggStep::Finish));
+        single(graph, root, "foldby", foldby_pairs, data)
     }
 }
 
