@@ -42,6 +42,9 @@ remote_fn! {
 remote_fn! {
     fn event_value(e: &(i64, f64, i64)) -> f64 { e.1 }
 }
+remote_fn! {
+    fn slowly(x: &u64) -> u64 { std::thread::sleep(Duration::from_millis(100)); *x }
+}
 partita::register_value!(Vec<WindowResult<i64, f64>>);
 
 /// A cluster of 3 workers for the tests that compare answers, and the threads runtime.
@@ -312,6 +315,33 @@ fn secrets_and_builds() {
     assert_eq!(rt.cluster().unwrap().workers().len(), 1);
 }
 
+/// A worker killed in the middle of a compute fails it with an error that names the worker, and
+/// the cluster goes on with the workers it has left.
+fn a_killed_worker_fails_the_compute() {
+    let rt = Runtime::builder().local_cluster(2).build().unwrap();
+    let build = |n: u64| {
+        let xs: Vec<Delayed<u64>> = (0..n).map(|i| from_value(i).map(slowly)).collect();
+        combine(&xs, sum)
+    };
+    let handle = rt.install(|| build(40).compute_async());
+    std::thread::sleep(Duration::from_millis(300));
+    let victim = rt.cluster().unwrap().workers()[0].clone();
+    let killed = Command::new("kill")
+        .args(["-9", &victim.pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let err = handle.wait().unwrap_err().to_string();
+    assert!(err.contains("lost"), "{err}");
+    assert!(err.contains(&victim.name), "{err}");
+    let start = Instant::now();
+    while rt.cluster().unwrap().workers().len() != 1 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rt.install(|| build(4).compute().unwrap()), 6);
+}
+
 fn tonic_code_unauthenticated() -> tonic::Code {
     tonic::Code::Unauthenticated
 }
@@ -338,6 +368,10 @@ fn main() {
             a_plain_closure_is_refused(&rts)
         }),
         ("secrets_and_builds", &secrets_and_builds),
+        (
+            "a_killed_worker_fails_the_compute",
+            &a_killed_worker_fails_the_compute,
+        ),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests {

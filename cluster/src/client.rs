@@ -367,7 +367,9 @@ impl ClusterClient for Client {
             |i| {
                 i.workers
                     .into_iter()
-                    .map(|w| ClusterWorker::new(w.name, w.flight, w.processing, w.tasks_done))
+                    .map(|w| {
+                        ClusterWorker::new(w.name, w.flight, w.processing, w.tasks_done, w.pid)
+                    })
                     .collect()
             },
         )

@@ -101,6 +101,9 @@ pub(crate) struct Hello {
     /// Its name, for logs.
     #[prost(string, tag = "4")]
     pub(crate) name: String,
+    /// Its process id on its host.
+    #[prost(uint32, tag = "5")]
+    pub(crate) pid: u32,
 }
 
 /// A task that finished on a worker.
@@ -280,6 +283,8 @@ pub(crate) struct WorkerInfo {
     pub(crate) tasks_done: u64,
     #[prost(uint64, tag = "7")]
     pub(crate) bytes_received: u64,
+    #[prost(uint32, tag = "8")]
+    pub(crate) pid: u32,
 }
 
 /// A Flight ticket: which value to fetch.

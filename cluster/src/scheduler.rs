@@ -39,6 +39,7 @@ type Outbox<T> = UnboundedSender<Result<T, Status>>;
 /// What the scheduler knows of one worker.
 struct Worker {
     name: String,
+    pid: u32,
     flight: String,
     threads: u32,
     processing: u32,
@@ -255,6 +256,7 @@ impl State {
             id,
             Worker {
                 name: name.to_string(),
+                pid: 0,
                 flight: flight.to_string(),
                 threads: threads.max(1),
                 processing: 0,
@@ -581,6 +583,12 @@ impl SchedulerService for Scheduler {
             let mut s = self.state.lock();
             let id = s
                 .join(&hello.name, &hello.flight, hello.threads, build, tx)
+                .map(|id| {
+                    if let Some(w) = s.workers.get_mut(&id) {
+                        w.pid = hello.pid;
+                    }
+                    id
+                })
                 .map_err(|message| {
                     let peer = peer.map_or_else(String::new, |p| p.to_string());
                     eprintln!("partita scheduler: refused worker at {peer}: {message}");
@@ -692,6 +700,7 @@ impl SchedulerService for Scheduler {
                     memory: w.memory,
                     tasks_done: w.tasks_done,
                     bytes_received: w.bytes_received,
+                    pid: w.pid,
                 })
                 .collect(),
         }))

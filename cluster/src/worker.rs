@@ -339,6 +339,7 @@ async fn serve(options: WorkerOptions) -> Result<()> {
             flight: flight_addr,
             threads: options.threads as u32,
             name: options.name.clone(),
+            pid: std::process::id(),
         }),
         ..Default::default()
     })

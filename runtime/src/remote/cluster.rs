@@ -50,16 +50,25 @@ pub struct ClusterWorker {
     pub processing: u64,
     /// Tasks it has finished.
     pub tasks_done: u64,
+    /// Its process id on its host.
+    pub pid: u32,
 }
 
 impl ClusterWorker {
     /// A worker's entry.
-    pub fn new(name: String, address: String, processing: u64, tasks_done: u64) -> ClusterWorker {
+    pub fn new(
+        name: String,
+        address: String,
+        processing: u64,
+        tasks_done: u64,
+        pid: u32,
+    ) -> ClusterWorker {
         ClusterWorker {
             name,
             address,
             processing,
             tasks_done,
+            pid,
         }
     }
 }
