@@ -5,8 +5,10 @@
 //! processing, in memory, erred; released once nothing needs it) and hands ready tasks to
 //! workers in batches on each worker's one stream.
 //!
-//! - **Withholding.** A ready task waits in the scheduler's queue until some worker has room
-//!   (fewer than twice its threads in flight), so sources are never over-produced.
+//! - **Withholding.** A ready root task (a source) waits in the scheduler's queue until some
+//!   worker has room (fewer than twice its threads, plus a small slack for the round trip, in
+//!   flight), so sources are never over-produced. Tasks that read others, which free memory, go
+//!   first and more eagerly.
 //! - **Placement.** Among the workers with room: the one that would fetch the fewest inputs from
 //!   other workers (counted in bytes where workers report them), then the least occupied.
 //! - **Release.** A value is forgotten on its worker once every task that reads it is done and it
@@ -31,8 +33,14 @@ use crate::proto::{
     SchedulerService, WireError, WorkerInfo, WorkerMessage,
 };
 
-/// How many tasks a worker may have in flight per thread before the scheduler withholds more.
+/// Root tasks (sources) a worker may have in flight: this many per thread, plus [`ROOT_SLACK`]
+/// to cover the round trip to the scheduler, before the scheduler withholds more.
 const SATURATION: u32 = 2;
+/// Root tasks in flight per worker beyond its threads' share: enough to hide the round trip of
+/// tiny tasks, few enough to keep the sources' output bounded.
+const ROOT_SLACK: u32 = 64;
+/// Tasks in flight per worker in all: tasks that read others free memory, so they go eagerly.
+const WINDOW: u32 = 1024;
 
 type Outbox<T> = UnboundedSender<Result<T, Status>>;
 
@@ -52,8 +60,12 @@ struct Worker {
 }
 
 impl Worker {
-    fn has_room(&self) -> bool {
-        self.processing < self.threads.max(1) * SATURATION
+    fn has_room(&self, root: bool) -> bool {
+        if root {
+            self.processing < self.threads.max(1) * SATURATION + ROOT_SLACK
+        } else {
+            self.processing < WINDOW
+        }
     }
 }
 
@@ -94,7 +106,10 @@ struct State {
     next_worker: u64,
     graphs: FxHashMap<u64, GraphState>,
     next_graph: u64,
+    /// Ready tasks that read other tasks.
     ready: VecDeque<(u64, u32)>,
+    /// Ready tasks that read none (sources), withheld more tightly.
+    roots: VecDeque<(u64, u32)>,
 }
 
 /// The scheduler's state, shared by its service's connections.
@@ -181,7 +196,7 @@ impl State {
         let waiting: Vec<u32> = deps.iter().map(|d| d.len() as u32).collect();
         for (i, w) in waiting.iter().enumerate() {
             if *w == 0 {
-                self.ready.push_back((id, i as u32));
+                self.roots.push_back((id, i as u32));
             }
         }
         let state = waiting
@@ -225,6 +240,14 @@ impl State {
             self.finish(id);
         }
         Ok(id)
+    }
+
+    fn queue(&mut self, roots: bool) -> &mut VecDeque<(u64, u32)> {
+        if roots {
+            &mut self.roots
+        } else {
+            &mut self.ready
+        }
     }
 
     /// Adds a worker, unless it runs another build than the cluster's. Returns its id.
@@ -271,19 +294,30 @@ impl State {
     }
 
     /// Hands queued tasks to workers with room, by locality then occupancy.
+    /// Tasks that read others go first (they free memory), then roots.
     fn schedule(&mut self, out: &mut Outgoing) {
-        while let Some(&(g, t)) = self.ready.front() {
+        self.drain(false, out);
+        self.drain(true, out);
+    }
+
+    /// Places the tasks of one queue, in order, until no worker has room for the next.
+    fn drain(&mut self, roots: bool, out: &mut Outgoing) {
+        loop {
+            let queue = if roots { &self.roots } else { &self.ready };
+            let Some(&(g, t)) = queue.front() else {
+                return;
+            };
             let Some(graph) = self.graphs.get(&g) else {
-                self.ready.pop_front();
+                self.queue(roots).pop_front();
                 continue;
             };
             if graph.ended || graph.state[t as usize] != TaskState::Queued {
-                self.ready.pop_front();
+                self.queue(roots).pop_front();
                 continue;
             }
             let mut best: Option<(u64, u64, u64)> = None; // (bytes to move, occupancy‰, worker)
             for (&w, worker) in &self.workers {
-                if !worker.has_room() {
+                if !worker.has_room(roots) {
                     continue;
                 }
                 let moved: u64 = graph.deps[t as usize]
@@ -301,7 +335,7 @@ impl State {
             let Some((_, _, w)) = best else {
                 return; // every worker is full: the rest waits here
             };
-            self.ready.pop_front();
+            self.queue(roots).pop_front();
             let graph = self.graphs.get_mut(&g).expect("looked up above");
             graph.state[t as usize] = TaskState::Processing(w);
             let deps = graph.deps[t as usize]
@@ -583,11 +617,10 @@ impl SchedulerService for Scheduler {
             let mut s = self.state.lock();
             let id = s
                 .join(&hello.name, &hello.flight, hello.threads, build, tx)
-                .map(|id| {
-                    if let Some(w) = s.workers.get_mut(&id) {
+                .inspect(|id| {
+                    if let Some(w) = s.workers.get_mut(id) {
                         w.pid = hello.pid;
                     }
-                    id
                 })
                 .map_err(|message| {
                     let peer = peer.map_or_else(String::new, |p| p.to_string());

@@ -80,13 +80,31 @@ fn assigned(out: &Outgoing, w: u64) -> Vec<u32> {
 fn roots_are_withheld_until_a_worker_has_room() {
     let mut s = State::default();
     let (w, _rx) = worker(&mut s, "a", 1);
-    let deps: Vec<&[u64]> = vec![&[]; 10];
-    let (g, _events) = submit(&mut s, shape(&deps, &[9]));
-    // One thread: at most two tasks in flight.
-    assert_eq!(assigned(&round(&mut s), w), vec![0, 1]);
+    let deps: Vec<&[u64]> = vec![&[]; 100];
+    let (g, _events) = submit(&mut s, shape(&deps, &[99]));
+    // One thread: two roots, plus the slack, in flight.
+    let window = (super::SATURATION + super::ROOT_SLACK) as usize;
+    assert_eq!(
+        assigned(&round(&mut s), w),
+        (0..window as u32).collect::<Vec<_>>()
+    );
     assert!(assigned(&round(&mut s), w).is_empty());
-    assert_eq!(assigned(&done(&mut s, w, g, 0, 8), w), vec![2]);
-    assert_eq!(s.ready.len(), 7);
+    assert_eq!(assigned(&done(&mut s, w, g, 0, 8), w), vec![window as u32]);
+    assert_eq!(s.roots.len(), 100 - window - 1);
+}
+
+#[test]
+fn a_task_that_reads_others_goes_before_the_roots() {
+    let mut s = State::default();
+    let (w, _rx) = worker(&mut s, "a", 1);
+    // Task 0 is read by 1; 2.. are roots that fill the window.
+    let mut deps: Vec<&[u64]> = vec![&[], &[0]];
+    deps.extend(std::iter::repeat_n(&[][..], 200));
+    let (g, _events) = submit(&mut s, shape(&deps, &[1]));
+    round(&mut s);
+    let out = done(&mut s, w, g, 0, 8);
+    // The window is full of roots, yet task 1 goes at once, ahead of the next root.
+    assert_eq!(assigned(&out, w)[0], 1);
 }
 
 #[test]
