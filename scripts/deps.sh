@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages partita needs, when they are missing (Debian/Ubuntu).
 # The build needs the Rust toolchain, a C compiler, and the HDF5 library (found through
-# pkg-config) for partita-io's HDF5 support.
+# pkg-config) for partita-io's HDF5 support; the two-hosts test needs iproute2 (`ip netns`).
 set -euo pipefail
-PACKAGES=(libhdf5-dev pkg-config)
+PACKAGES=(libhdf5-dev pkg-config iproute2)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
