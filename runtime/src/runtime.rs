@@ -43,6 +43,8 @@ struct Inner {
     name: String,
     scheduler: Scheduler,
     fuse: bool,
+    /// Whether every task's value goes through its codec (a testing aid).
+    round_trip: bool,
     // Dropped in this order: the pool drains and joins first, then the actors stop.
     pool: Option<Pool>,
     actors: ActorSystem,
@@ -58,6 +60,7 @@ impl std::fmt::Debug for Runtime {
             .field("scheduler", &self.inner.scheduler)
             .field("threads", &self.threads())
             .field("fuse", &self.inner.fuse)
+            .field("round_trip_values", &self.inner.round_trip)
             .field("cluster", &self.inner.cluster.as_ref().map(|c| c.address()))
             .finish()
     }
@@ -76,6 +79,7 @@ pub struct Builder {
     threads: Option<usize>,
     scheduler: Scheduler,
     fuse: bool,
+    round_trip: bool,
     name: String,
     cluster: Option<ClusterSpec>,
 }
@@ -117,6 +121,35 @@ impl Builder {
         self
     }
 
+    /// A testing aid that proves a graph's values can move between workers, without starting
+    /// any process: after each task runs, its value is encoded with its registered codec
+    /// ([`register_value!`](crate::register_value), [`register_codec!`](crate::register_codec))
+    /// and decoded back, and the decoded copy is what its dependents and the caller get. A
+    /// value whose type has no codec, or whose codec fails, fails its task with
+    /// [`Error::TaskFailed`](crate::Error::TaskFailed) naming the task and, where it can, the
+    /// value's Rust type. As on a cluster, tasks are not fused and shuffles move their pieces
+    /// as values. Defaults to `false`; off, the runtime pays nothing for it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
+    ///
+    /// struct NoCodec;
+    /// let rt = Runtime::builder().round_trip_values(true).build()?;
+    /// let mut g = Graph::new();
+    /// let (a, b) = (TaskKey::new("a", 0), TaskKey::new("b", 0));
+    /// g.add_layer("a", vec![Task::new(a.clone(), vec![], Arc::new(|_| Ok(value(41_i64))))]);
+    /// g.add_layer("b", vec![Task::new(b.clone(), vec![], Arc::new(|_| Ok(value(NoCodec))))]);
+    /// assert_eq!(*rt.compute(&g, &[a])?[0].downcast_ref::<i64>().unwrap(), 41);
+    /// let err = rt.compute(&g, &[b]).unwrap_err().to_string();
+    /// assert!(err.contains("task (b, 0)") && err.contains("NoCodec"), "{err}");
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn round_trip_values(mut self, on: bool) -> Self {
+        self.round_trip = on;
+        self
+    }
+
     /// The prefix of the runtime's thread names. Defaults to `partita`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -137,6 +170,9 @@ impl Builder {
             }
             Scheduler::Sync => None,
         };
+        if self.round_trip {
+            crate::value::type_names::start();
+        }
         let actors = ActorSystem::start(&self.name)?;
         let cluster = match &self.cluster {
             Some(spec) => Some(crate::remote::connect(spec)?),
@@ -148,6 +184,7 @@ impl Builder {
                 name: self.name,
                 scheduler: self.scheduler,
                 fuse: self.fuse,
+                round_trip: self.round_trip,
                 pool,
                 actors,
                 events: Arc::new(EventBus::default()),
@@ -165,6 +202,7 @@ impl Runtime {
             threads: None,
             scheduler: Scheduler::Threads,
             fuse: true,
+            round_trip: false,
             name: "partita".into(),
             cluster: None,
         }
@@ -245,13 +283,23 @@ impl Runtime {
         self.inner.fuse
     }
 
-    /// The graph compute would run for `keys`: culled, and fused if fusion is on.
+    /// Whether every task's value goes through its codec
+    /// ([`Builder::round_trip_values`]).
+    pub fn round_trips_values(&self) -> bool {
+        self.inner.round_trip
+    }
+
+    /// The graph compute would run for `keys`: culled, and fused if fusion is on. A runtime
+    /// that round-trips values runs it as a cluster would: unfused, its shuffles moving their
+    /// pieces as values.
     ///
     /// # Errors
     /// Missing or duplicate keys.
     pub fn optimize(&self, graph: &Graph, keys: &[TaskKey]) -> Result<Graph> {
         let culled = graph.cull(keys)?;
-        if self.inner.fuse {
+        if self.inner.round_trip {
+            crate::shuffle::pieces_as_values(&culled)
+        } else if self.inner.fuse {
             culled.fuse(keys)
         } else {
             Ok(culled)
@@ -271,8 +319,12 @@ impl Runtime {
     /// Starts computing `keys` and returns at once. Await the handle, or call `wait`.
     pub fn compute_async(&self, graph: &Graph, keys: &[TaskKey]) -> ComputeHandle {
         if let Some(cluster) = &self.inner.cluster {
-            // Tasks stay unfused: a fused chain has no operation to ship.
-            let graph = match graph.cull(keys) {
+            // Tasks stay unfused: a fused chain has no operation to ship. A shuffle's pieces
+            // travel as values between workers.
+            let graph = match graph
+                .cull(keys)
+                .and_then(|g| crate::shuffle::pieces_as_values(&g))
+            {
                 Ok(g) => g,
                 Err(e) => return ComputeHandle::failed(e),
             };
@@ -287,7 +339,7 @@ impl Runtime {
             );
             return ComputeHandle::remote(done, self.clone());
         }
-        let plan = if self.inner.fuse {
+        let plan = if self.inner.fuse || self.inner.round_trip {
             self.optimize(graph, keys)
                 .and_then(|g| Plan::build(&g, keys))
         } else {
@@ -303,6 +355,7 @@ impl Runtime {
             plan,
             self.registry().cloned(),
             self.inner.events.clone(),
+            self.inner.round_trip,
         );
         match self.inner.scheduler {
             Scheduler::Threads => execution.start_threads(),

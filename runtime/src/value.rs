@@ -29,7 +29,53 @@ pub(crate) type Outcome = std::result::Result<Value, Arc<Error>>;
 /// assert_eq!(*partita_runtime::downcast::<i64>(&v, &partita_runtime::TaskKey::new("x", 0)).unwrap(), 41);
 /// ```
 pub fn value<T: Send + Sync + 'static>(v: T) -> Value {
+    if type_names::RECORDING.load(std::sync::atomic::Ordering::Relaxed) {
+        type_names::record::<T>();
+    }
     Arc::new(v)
+}
+
+/// The Rust names of the types wrapped by [`value`], recorded only once a runtime that
+/// round-trips values ([`Builder::round_trip_values`](crate::Builder::round_trip_values)) has
+/// started, so that a value without a codec can be named in its error. Until then, [`value`]
+/// pays one relaxed load.
+pub(crate) mod type_names {
+    use std::any::TypeId;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::OnceLock;
+
+    use parking_lot::RwLock;
+    use rustc_hash::FxHashMap;
+
+    use super::Value;
+
+    /// Whether [`value`](super::value) records its types' names.
+    pub(crate) static RECORDING: AtomicBool = AtomicBool::new(false);
+
+    fn names() -> &'static RwLock<FxHashMap<TypeId, &'static str>> {
+        static NAMES: OnceLock<RwLock<FxHashMap<TypeId, &'static str>>> = OnceLock::new();
+        NAMES.get_or_init(Default::default)
+    }
+
+    /// Starts recording, for the rest of the process.
+    pub(crate) fn start() {
+        RECORDING.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    #[cold]
+    pub(crate) fn record<T: 'static>() {
+        let id = TypeId::of::<T>();
+        if !names().read().contains_key(&id) {
+            names().write().insert(id, std::any::type_name::<T>());
+        }
+    }
+
+    /// The name of the type inside `v`, if [`value`](super::value) wrapped one since recording
+    /// started.
+    pub(crate) fn of(v: &Value) -> Option<&'static str> {
+        let any: &(dyn std::any::Any + Send + Sync) = &**v;
+        names().read().get(&any.type_id()).copied()
+    }
 }
 
 /// Borrows a partition as a `T`.

@@ -14,6 +14,12 @@
 //! Decoding checks every length before it allocates: a wrong tag, a truncated header or body,
 //! trailing bytes, a shape whose size overflows, or a `bool` byte other than 0 and 1 is an
 //! error, never a panic.
+//!
+//! The accumulators of reductions, which travel between a reduction's partial, combine and
+//! finish tasks, have codecs too: `min`/`max`'s `Option<T>`, `argmin`/`argmax`'s
+//! `Option<(T, position)>` for each ordered dtype, and `mean`/`var`/`std`'s moments, as their
+//! shape and elements in bincode. (`sum`, `prod`, `any` and `all` accumulate in the dtype
+//! itself.)
 
 use std::sync::Arc;
 
@@ -221,6 +227,83 @@ register_chunks!(
     C128 => "array.complex128",
 );
 
+/// The bytes of a reduction's block of accumulators (`min`'s `Option<T>`, `argmin`'s
+/// `Option<(T, position)>`, `mean`'s moments): its shape and its elements in C order, in
+/// bincode.
+fn encode_acc<A: serde::Serialize + 'static>(v: &Value) -> Result<Vec<u8>> {
+    let what = || format!("a block of {}", std::any::type_name::<A>());
+    let a = v.downcast_ref::<ArrayD<A>>().ok_or_else(|| Error::Codec {
+        what: what(),
+        message: "the value is of another type".into(),
+    })?;
+    let shape: Vec<u64> = a.shape().iter().map(|&n| n as u64).collect();
+    let elements: Vec<&A> = a.iter().collect();
+    partita_runtime::encode_params(&what(), &(shape, elements))
+}
+
+/// A block of accumulators from its bytes; a shape that does not fit its elements is refused.
+fn decode_acc<A: serde::de::DeserializeOwned + Send + Sync + 'static>(
+    bytes: &[u8],
+) -> Result<Value> {
+    let what = || format!("a block of {}", std::any::type_name::<A>());
+    let (shape, elements): (Vec<u64>, Vec<A>) = partita_runtime::decode_params(&what(), bytes)?;
+    let shape = shape
+        .into_iter()
+        .map(usize::try_from)
+        .collect::<std::result::Result<Vec<usize>, _>>()
+        .map_err(|e| Error::Codec {
+            what: what(),
+            message: e.to_string(),
+        })?;
+    let a = ArrayD::from_shape_vec(IxDyn(&shape), elements).map_err(|e| Error::Codec {
+        what: what(),
+        message: format!("shape {shape:?}: {e}"),
+    })?;
+    Ok(Arc::new(a))
+}
+
+/// The accumulators of `min`/`max` and `argmin`/`argmax` for each ordered dtype.
+macro_rules! register_accumulators {
+    ($($t:ty => $name:literal),* $(,)?) => {
+        $(
+            partita_runtime::register_codec!(
+                ArrayD<Option<$t>>,
+                concat!("array.extreme.", $name),
+                encode_acc::<Option<$t>>,
+                decode_acc::<Option<$t>>
+            );
+            partita_runtime::register_codec!(
+                ArrayD<Option<($t, usize)>>,
+                concat!("array.arg_extreme.", $name),
+                encode_acc::<Option<($t, usize)>>,
+                decode_acc::<Option<($t, usize)>>
+            );
+        )*
+    };
+}
+
+register_accumulators!(
+    i8 => "int8",
+    i16 => "int16",
+    i32 => "int32",
+    i64 => "int64",
+    i128 => "int128",
+    u8 => "uint8",
+    u16 => "uint16",
+    u32 => "uint32",
+    u64 => "uint64",
+    u128 => "uint128",
+    f32 => "float32",
+    f64 => "float64",
+);
+
+partita_runtime::register_codec!(
+    ArrayD<super::reduce::Moments>,
+    "array.moments",
+    encode_acc::<super::reduce::Moments>,
+    decode_acc::<super::reduce::Moments>
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +400,31 @@ mod tests {
         assert!(decode::<bool>(&flags).is_err());
         // A value of another type.
         assert!(encode::<u16>(&value(1_u16)).is_err());
+    }
+
+    #[test]
+    fn accumulators_round_trip_and_bad_bytes_are_refused() {
+        let a: ArrayD<Option<(i32, usize)>> = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |i| {
+            (i[1] != 1).then_some((i[0] as i32, i[1]))
+        });
+        let bytes = encode_acc::<Option<(i32, usize)>>(&value(a.clone())).unwrap();
+        let back = decode_acc::<Option<(i32, usize)>>(&bytes).unwrap();
+        assert_eq!(
+            back.downcast_ref::<ArrayD<Option<(i32, usize)>>>(),
+            Some(&a)
+        );
+        for n in 0..bytes.len() {
+            assert!(
+                decode_acc::<Option<(i32, usize)>>(&bytes[..n]).is_err(),
+                "{n}"
+            );
+        }
+        // A shape that does not fit the elements, and one whose size overflows.
+        let lying = partita_runtime::encode_params("t", &(vec![7_u64], vec![Some(1.0_f64)]));
+        assert!(decode_acc::<Option<f64>>(&lying.unwrap()).is_err());
+        let huge = partita_runtime::encode_params("t", &(vec![u64::MAX, 3], Vec::<f64>::new()));
+        assert!(decode_acc::<f64>(&huge.unwrap()).is_err());
+        assert!(codec_for::<ArrayD<super::super::reduce::Moments>>().is_some());
+        assert!(codec_for::<ArrayD<Option<u128>>>().is_some());
     }
 }

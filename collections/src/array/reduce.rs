@@ -295,7 +295,7 @@ impl<T: Real, const MAX: bool> Reducer<T> for ArgExtreme<MAX> {
 }
 
 /// Count, mean and sum of squared deviations, combined by Chan et al.'s parallel formula.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Moments {
     n: f64,
     mean: f64,

@@ -8,6 +8,7 @@
 //! reductions, `compute`) add a layer that runs the reader; the hash shuffles behind `groupby`
 //! and `distinct` run it inside their split tasks.
 
+mod codec;
 mod fold;
 mod plan;
 mod reduce;

@@ -14,6 +14,8 @@
 
 use std::hash::BuildHasher;
 
+use partita_runtime::{decode_params, encode_params, Error, Result, Value};
+
 use crate::filled::filled;
 use crate::short_key::{key_words, short_hash, INLINE};
 
@@ -197,7 +199,6 @@ impl StrCounts {
     }
 
     /// Adds `n` to the count of `key`.
-    #[cfg(test)]
     pub(crate) fn add(&mut self, key: &str, n: u64) {
         let probe = self.probe(key);
         self.add_probe(&probe, key, n);
@@ -309,6 +310,41 @@ impl StrCounts {
     }
 }
 
+/// A table's bytes: its `(key, count)` pairs in bincode, keys still in a batch counted first.
+fn encode(v: &Value) -> Result<Vec<u8>> {
+    let table = v.downcast_ref::<StrCounts>().ok_or_else(|| Error::Codec {
+        what: "a string-count table".into(),
+        message: "the value is of another type".into(),
+    })?;
+    let pairs: Vec<(String, u64)> = if table.nqueued + table.ntouched > 0 {
+        let mut flushed = table.clone();
+        flushed.flush();
+        flushed.iter().collect()
+    } else {
+        table.iter().collect()
+    };
+    encode_params("a string-count table", &pairs)
+}
+
+/// A table from its bytes; a key that occurs twice is refused.
+fn decode(bytes: &[u8]) -> Result<Value> {
+    let pairs: Vec<(String, u64)> = decode_params("a string-count table", bytes)?;
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut table = StrCounts::default();
+    for (key, n) in &pairs {
+        if !seen.insert(key.as_str()) {
+            return Err(Error::Codec {
+                what: "a string-count table".into(),
+                message: format!("the key {key:?} occurs twice"),
+            });
+        }
+        table.add(key, *n);
+    }
+    Ok(std::sync::Arc::new(table))
+}
+
+partita_runtime::register_codec!(StrCounts, "bag.StrCounts", encode, decode);
+
 #[cfg(test)]
 mod test {
     use std::collections::HashMap;
@@ -348,5 +384,30 @@ mod test {
         for (k, n) in doubled.iter() {
             assert_eq!(n, 2 * reference[&k]);
         }
+    }
+
+    #[test]
+    fn a_table_round_trips_through_its_codec_and_bad_bytes_are_refused() {
+        let mut table = StrCounts::default();
+        for i in 0..5_000_u64 {
+            table.count(&format!("key {}", i % 301));
+            if i % 7 == 0 {
+                table.count("a key much longer than the sixteen inline bytes");
+            }
+        }
+        // Keys still in a batch are written too.
+        let bytes = encode(&partita_runtime::value(table.clone())).unwrap();
+        let back = decode(&bytes).unwrap();
+        let back = back.downcast_ref::<StrCounts>().unwrap();
+        table.flush();
+        let want: HashMap<String, u64> = table.iter().collect();
+        let got: HashMap<String, u64> = back.iter().collect();
+        assert_eq!(got, want);
+        for n in 0..bytes.len().min(64) {
+            assert!(decode(&bytes[..n]).is_err(), "truncated to {n}");
+        }
+        let twice = encode_params("t", &vec![("a".to_string(), 1_u64), ("a".to_string(), 2)]);
+        assert!(decode(&twice.unwrap()).is_err());
+        assert!(encode(&partita_runtime::value(1_u8)).is_err());
     }
 }

@@ -4,7 +4,8 @@
 //! a process boundary in the Arrow IPC stream format: the schema message, then the batch. The
 //! parameters of frame operations hold schemas and arrays (a shuffle's boundaries, a frame's
 //! divisions); they go through serde as IPC streams too, with the `#[serde(with = ...)]`
-//! modules here. Decoding bytes from outside returns an error, never a panic.
+//! modules here. A single column (`ArrayRef`, a sort's sampled boundaries) travels as a
+//! one-column stream. Decoding bytes from outside returns an error, never a panic.
 
 use std::sync::Arc;
 
@@ -74,27 +75,60 @@ fn read_stream(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     Ok((schema, batches))
 }
 
+/// A batch as one IPC stream; for the codecs of values that hold one.
+pub(crate) fn batch_to_ipc(batch: &RecordBatch) -> Result<Vec<u8>> {
+    to_ipc(&batch.schema(), std::slice::from_ref(batch))
+}
+
+/// The batch of [`batch_to_ipc`]: the stream's batches as one. The encoder writes exactly
+/// one, an empty batch too, so a stream without any batch is refused.
+pub(crate) fn batch_from_ipc(bytes: &[u8]) -> Result<RecordBatch> {
+    let (schema, batches) = from_ipc(bytes)?;
+    match <[RecordBatch; 1]>::try_from(batches) {
+        Ok([one]) => Ok(one),
+        Err(none) if none.is_empty() => Err(codec_error("the stream holds no batch")),
+        Err(many) => arrow::compute::concat_batches(&schema, &many).map_err(codec_error),
+    }
+}
+
 /// A partition's bytes.
 fn encode(v: &Value) -> Result<Vec<u8>> {
     let batch = v
         .downcast_ref::<RecordBatch>()
         .ok_or_else(|| codec_error("the value is not a record batch"))?;
-    to_ipc(&batch.schema(), std::slice::from_ref(batch))
+    batch_to_ipc(batch)
 }
 
-/// A partition from its bytes: the stream's batches as one. The encoder writes exactly one,
-/// an empty partition too, so a stream without any batch is refused.
+/// A partition from its bytes.
 fn decode(bytes: &[u8]) -> Result<Value> {
-    let (schema, batches) = from_ipc(bytes)?;
-    let batch = match <[RecordBatch; 1]>::try_from(batches) {
-        Ok([one]) => one,
-        Err(none) if none.is_empty() => return Err(codec_error("the stream holds no batch")),
-        Err(many) => arrow::compute::concat_batches(&schema, &many).map_err(codec_error)?,
-    };
-    Ok(Arc::new(batch))
+    Ok(Arc::new(batch_from_ipc(bytes)?))
 }
 
 partita_runtime::register_codec!(RecordBatch, "arrow.RecordBatch", encode, decode);
+
+/// A column's bytes (a sort's sampled boundaries, a frame's divisions): a one-column stream.
+fn encode_array(v: &Value) -> Result<Vec<u8>> {
+    let a = v
+        .downcast_ref::<ArrayRef>()
+        .ok_or_else(|| codec_error("the value is not an arrow array"))?;
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "a",
+        a.data_type().clone(),
+        true,
+    )]));
+    let batch = RecordBatch::try_new(schema, vec![a.clone()]).map_err(codec_error)?;
+    batch_to_ipc(&batch)
+}
+
+fn decode_array(bytes: &[u8]) -> Result<Value> {
+    let batch = batch_from_ipc(bytes)?;
+    if batch.num_columns() != 1 {
+        return Err(codec_error("an array is a one-column stream"));
+    }
+    Ok(Arc::new(batch.column(0).clone()))
+}
+
+partita_runtime::register_codec!(ArrayRef, "arrow.Array", encode_array, decode_array);
 
 /// Serde for a [`SchemaRef`] as the schema message of an IPC stream, for
 /// `#[serde(with = "partita_collections::serde_schema")]` on the parameters of an operation.

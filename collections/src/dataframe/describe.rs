@@ -66,6 +66,7 @@ impl Op for Quartiles {
     }
 }
 register_op!(Quartiles);
+partita_runtime::register_value!(Vec<Option<f64>>, "Vec<Option<f64>>");
 
 impl DataFrame {
     /// count, mean, std (ddof 1), min, 25%, 50%, 75% and max of every numeric column, as

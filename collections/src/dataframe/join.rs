@@ -502,6 +502,8 @@ fn builds_left(m: &Merge) -> bool {
 struct BuiltSide {
     batch: RecordBatch,
     built: Built,
+    /// The join it was built for: what its codec needs to build it again from the batch.
+    merge: Merge,
 }
 
 fn build_side(batch: RecordBatch, m: &Merge) -> Result<BuiltSide> {
@@ -526,10 +528,48 @@ fn build_side(batch: RecordBatch, m: &Merge) -> Result<BuiltSide> {
         let len = order.len();
         let batch = take_record_batch(&batch, &UInt32Array::from(order)).map_err(arrow_error)?;
         built.table = Table::Ordered { min, len };
-        return Ok(BuiltSide { batch, built });
+        return Ok(BuiltSide {
+            batch,
+            built,
+            merge: m.clone(),
+        });
     }
-    Ok(BuiltSide { batch, built })
+    Ok(BuiltSide {
+        batch,
+        built,
+        merge: m.clone(),
+    })
 }
+
+/// A built side's bytes: its join and its batch, from which the table is built again (the
+/// table is a function of the two, and cheaper to build than to check when read from outside).
+fn encode_side(v: &Value) -> partita_runtime::Result<Vec<u8>> {
+    let side = v
+        .downcast_ref::<Arc<BuiltSide>>()
+        .ok_or_else(|| partita_runtime::Error::Codec {
+            what: "a built join side".into(),
+            message: "the value is of another type".into(),
+        })?;
+    let batch = super::codec::batch_to_ipc(&side.batch)?;
+    partita_runtime::encode_params("a built join side", &(&side.merge, batch))
+}
+
+fn decode_side(bytes: &[u8]) -> partita_runtime::Result<Value> {
+    let (m, batch): (Merge, Vec<u8>) = partita_runtime::decode_params("a built join side", bytes)?;
+    let batch = super::codec::batch_from_ipc(&batch)?;
+    let side = build_side(batch, &m).map_err(|e| partita_runtime::Error::Codec {
+        what: "a built join side".into(),
+        message: e.to_string(),
+    })?;
+    Ok(value(Arc::new(side)))
+}
+
+partita_runtime::register_codec!(
+    Arc<BuiltSide>,
+    "frame.join.BuiltSide",
+    encode_side,
+    decode_side
+);
 
 /// Joins a built side with a batch of the other side.
 fn join_built(

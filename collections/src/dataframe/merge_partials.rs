@@ -48,6 +48,27 @@ struct Routed {
     outputs: usize,
 }
 
+/// A routed table's bytes: the number of outputs, then the table as an IPC stream.
+fn encode_routed(v: &Value) -> partita_runtime::Result<Vec<u8>> {
+    let r = v
+        .downcast_ref::<Routed>()
+        .ok_or_else(|| partita_runtime::Error::Codec {
+            what: "a routed partial table".into(),
+            message: "the value is of another type".into(),
+        })?;
+    let table = super::codec::batch_to_ipc(&r.partial)?;
+    partita_runtime::encode_params("a routed partial table", &(r.outputs, table))
+}
+
+fn decode_routed(bytes: &[u8]) -> partita_runtime::Result<Value> {
+    let (outputs, table): (usize, Vec<u8>) =
+        partita_runtime::decode_params("a routed partial table", bytes)?;
+    let partial = super::codec::batch_from_ipc(&table)?;
+    Ok(value(Routed { partial, outputs }))
+}
+
+partita_runtime::register_codec!(Routed, "frame.groupby.Routed", encode_routed, decode_routed);
+
 /// Adds the merge of the partial tables `partials` (at least two) to `graph`; returns the graph
 /// and the layer name of the one result partition.
 pub(super) fn merge_partials(

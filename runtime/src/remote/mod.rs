@@ -40,6 +40,7 @@ pub use self::operation::{
     FIRST_INPUT, OPERATORS,
 };
 pub use self::user_fn::{user_fn_op, RemoteFn, Usage, REMOTE_FNS, USER_FN};
+pub(crate) use self::value_codec::round_trip;
 pub use self::value_codec::{
     codec_for, codec_named, codec_of, decode_value, encode_value, ValueCodec, VALUE_CODECS,
 };

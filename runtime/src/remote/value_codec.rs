@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::graph::TaskKey;
 use crate::remote::name_index::NameIndex;
 use crate::remote::operation::{config, decode_params};
 use crate::value::Value;
@@ -111,6 +112,40 @@ pub fn decode_value(what: &str, codec: &str, bytes: &[u8]) -> Result<Value> {
         what: what.to_string(),
         message: e.to_string(),
     })
+}
+
+/// `value`, encoded with its codec and decoded back, as a task's value reaches a task on
+/// another worker: what a runtime that round-trips values
+/// ([`Builder::round_trip_values`](crate::Builder::round_trip_values)) hands on.
+///
+/// # Errors
+/// [`Error::TaskFailed`] for `key` whose source is an [`Error::Codec`] naming the value's Rust
+/// type (when [`value`](crate::value) wrapped it) if the type has no codec or its codec fails.
+pub(crate) fn round_trip(key: &TaskKey, value: &Value) -> Result<Value> {
+    let type_name = || {
+        crate::value::type_names::of(value).map_or_else(
+            || "a type not wrapped by partita_runtime::value".to_string(),
+            str::to_string,
+        )
+    };
+    let failed = |message: String| {
+        Error::failed_by(
+            key.clone(),
+            Error::Codec {
+                what: format!("the value of task {key} ({})", type_name()),
+                message,
+            },
+        )
+    };
+    let codec = codec_of(value).ok_or_else(|| {
+        failed(
+            "its type has no registered codec, so it cannot move between workers; register \
+             it with partita::register_value!(Type), or register_codec! for a custom codec"
+                .to_string(),
+        )
+    })?;
+    let bytes = (codec.encode)(value).map_err(|e| failed(format!("encoding: {e}")))?;
+    (codec.decode)(&bytes).map_err(|e| failed(format!("decoding {}: {e}", codec.name)))
 }
 
 /// Writes a serde value with bincode; used by [`register_value!`](crate::register_value).

@@ -18,6 +18,9 @@
 //! source is read, and a pipeline over many partitions holds a few partitions at a time
 //! instead of reading every source first.
 //!
+//! A runtime that round-trips values (a testing aid) encodes each kernel's value with its
+//! codec and sends the decoded copy on instead, as a cluster would move it.
+//!
 //! Failure: an actor with a failed input does not run its kernel; it fails with
 //! `DependencyFailed`, naming the root cause of the first failed input in dependency order. It
 //! still sends `PartitionReady` (carrying the error) to its dependents, so nothing waits forever
@@ -36,6 +39,7 @@ use crate::events::{ComputeId, EventBus, EventKind};
 use crate::graph::TaskKind;
 use crate::plan::{Plan, NOT_OUTPUT};
 use crate::pool::{Job, Registry, Runnable};
+use crate::remote::round_trip;
 use crate::value::{run_kernel, Outcome, Value};
 
 pub(crate) struct Execution {
@@ -51,6 +55,8 @@ pub(crate) struct Execution {
     /// `None` for the sync scheduler.
     pool: Option<Arc<Registry>>,
     events: Arc<EventBus>,
+    /// Whether each task's value is encoded and decoded before its dependents see it.
+    round_trip: bool,
 }
 
 impl Execution {
@@ -59,6 +65,7 @@ impl Execution {
         plan: Plan,
         pool: Option<Arc<Registry>>,
         events: Arc<EventBus>,
+        round_trip: bool,
     ) -> Arc<Self> {
         let n = plan.len();
         let pending = (0..n as u32)
@@ -77,6 +84,7 @@ impl Execution {
             done: Completion::new(),
             pool,
             events,
+            round_trip,
             plan,
         })
     }
@@ -212,7 +220,10 @@ impl Execution {
                         .task(self.id, EventKind::TaskStarted, key, Duration::ZERO);
                 }
                 let started = timed.then(Instant::now);
-                let result = run_kernel(key, kernel, inputs);
+                let mut result = run_kernel(key, kernel, inputs);
+                if self.round_trip {
+                    result = result.and_then(|v| round_trip(key, &v));
+                }
                 if let Some(started) = started {
                     let kind = match &result {
                         Ok(_) => EventKind::TaskFinished,

@@ -39,6 +39,12 @@
 //!
 //! The far side rebuilds the spec through the kind and the same kernels around it. A spec
 //! without a description still runs locally; shipping its graph fails naming its layers.
+//!
+//! **Across processes.** The exchange lives in one process. A graph whose tasks run on several
+//! (a cluster), or that proves it could (a runtime that round-trips values), has its described
+//! shuffles rewritten so that their pieces travel as values ([`as_values`]).
+
+mod as_values;
 
 use std::sync::Arc;
 
@@ -49,6 +55,8 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, Task, TaskKey};
 use crate::remote::{decode_params, NameIndex, Operation, TaskContext, FIRST_INPUT};
 use crate::value::{downcast, value, Kernel, Value};
+
+pub(crate) use self::as_values::pieces_as_values;
 
 /// Cuts one input partition into pieces and sends each with `send(output, piece)`.
 pub type SplitFn = Arc<
