@@ -349,9 +349,10 @@ async fn serve(options: WorkerOptions) -> Result<()> {
         .await
         .map_err(|e| Error::status(format!("joining the scheduler at {}", options.scheduler), e))?
         .into_inner();
-    let (report_tx, report_rx) = unbounded_channel::<Report>();
+    let (report_tx, report_rx) = unbounded_channel::<Vec<Report>>();
     tokio::spawn(batch_reports(report_rx, tx));
-    let jobs = task_threads(options.threads, &store, &report_tx)?;
+    let threads = options.threads.max(1);
+    let jobs = task_threads(threads, &store, &report_tx)?;
     let peers = Arc::new(Peers {
         secret: options.secret.clone(),
         clients: Mutex::new(FxHashMap::default()),
@@ -380,6 +381,7 @@ async fn serve(options: WorkerOptions) -> Result<()> {
                 }
             }
         }
+        let mut ready: Vec<Job> = Vec::with_capacity(msg.assign.len());
         for a in msg.assign {
             let ops = store.ops.lock().get(&a.graph).cloned();
             let local: Option<Vec<Value>> = {
@@ -391,9 +393,7 @@ async fn serve(options: WorkerOptions) -> Result<()> {
             };
             match local {
                 // Every input is here: straight to the task threads.
-                Some(inputs) => {
-                    let _ = jobs.send(Job { a, ops, inputs });
-                }
+                Some(inputs) => ready.push(Job { a, ops, inputs }),
                 None => {
                     let (store, peers, jobs, reports) = (
                         store.clone(),
@@ -404,15 +404,21 @@ async fn serve(options: WorkerOptions) -> Result<()> {
                     tokio::spawn(async move {
                         match gather(&a, &store, &peers).await {
                             Ok(inputs) => {
-                                let _ = jobs.send(Job { a, ops, inputs });
+                                let _ = jobs.send(vec![Job { a, ops, inputs }]);
                             }
                             Err(e) => {
-                                let _ = reports.send(erred(&a, e));
+                                let _ = reports.send(vec![erred(&a, e)]);
                             }
                         }
                     });
                 }
             }
+        }
+        // One hand-off per task thread for the whole batch, not one per task.
+        let share = ready.len().div_ceil(threads).max(1);
+        while !ready.is_empty() {
+            let rest = ready.split_off(share.min(ready.len()));
+            let _ = jobs.send(std::mem::replace(&mut ready, rest));
         }
     }
 }
@@ -436,24 +442,27 @@ fn erred(a: &Assign, e: Error) -> Report {
 fn task_threads(
     n: usize,
     store: &Arc<Store>,
-    reports: &UnboundedSender<Report>,
-) -> Result<crossbeam_channel::Sender<Job>> {
-    let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+    reports: &UnboundedSender<Vec<Report>>,
+) -> Result<crossbeam_channel::Sender<Vec<Job>>> {
+    let (tx, rx) = crossbeam_channel::unbounded::<Vec<Job>>();
     for i in 0..n.max(1) {
         let (rx, store, reports) = (rx.clone(), store.clone(), reports.clone());
         std::thread::Builder::new()
             .name(format!("partita-task-{i}"))
             .spawn(move || {
-                for job in rx {
-                    let report = match run(&job, &store) {
-                        Ok(()) => Report::Done(Completed {
-                            graph: job.a.graph,
-                            task: job.a.task,
-                            nbytes: 0,
-                        }),
-                        Err(e) => erred(&job.a, e),
-                    };
-                    if reports.send(report).is_err() {
+                for batch in rx {
+                    let done: Vec<Report> = batch
+                        .iter()
+                        .map(|job| match run(job, &store) {
+                            Ok(()) => Report::Done(Completed {
+                                graph: job.a.graph,
+                                task: job.a.task,
+                                nbytes: 0,
+                            }),
+                            Err(e) => erred(&job.a, e),
+                        })
+                        .collect();
+                    if reports.send(done).is_err() {
                         return;
                     }
                 }
@@ -552,7 +561,7 @@ enum Report {
 /// Sends reports to the scheduler in batches: what finished within about 200 µs goes in
 /// one message.
 async fn batch_reports(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Report>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Report>>,
     tx: UnboundedSender<WorkerMessage>,
 ) {
     while let Some(first) = rx.recv().await {
@@ -561,10 +570,10 @@ async fn batch_reports(
             Report::Done(c) => msg.done.push(c),
             Report::Erred(e) => msg.erred.push(e),
         };
-        add(first);
+        first.into_iter().for_each(&mut add);
         tokio::time::sleep(Duration::from_micros(200)).await;
         while let Ok(r) = rx.try_recv() {
-            add(r);
+            r.into_iter().for_each(&mut add);
         }
         if tx.send(msg).is_err() {
             return;
