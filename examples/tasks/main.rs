@@ -90,14 +90,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             let build_s = built.elapsed().as_secs_f64();
             let t = Instant::now();
-            let v = root.compute_on(&rt)?;
+            let v = rt.install(|| root.compute())?;
             (v, tasks, t.elapsed().as_secs_f64(), build_s)
         }
         "wide" => {
             let xs = graphs::wide(args.n);
             let build_s = built.elapsed().as_secs_f64();
             let t = Instant::now();
-            let vs = compute_all_on(&rt, &xs)?;
+            let vs = rt.install(|| compute_all(&xs))?;
             let seconds = t.elapsed().as_secs_f64();
             (vs.iter().sum(), xs.len(), seconds, build_s)
         }

@@ -21,7 +21,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use partita_collections::{
     dtype_name, layer, register_op, ColumnSource, ColumnType, DataFrame, Op,
 };
-use partita_runtime::{downcast, value, Graph, Kernel, Runtime, TaskContext, TaskKey, Value};
+use partita_runtime::{downcast, value, Graph, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
@@ -545,12 +545,12 @@ fn describe(
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.csv` with a header, each file written to
 /// a temporary name and renamed when complete, computing on the current runtime
-/// ([`Runtime::current`]). Returns the paths in partition order.
+/// ([`Runtime::current`](partita_runtime::Runtime::current)). Returns the paths in partition order.
 ///
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_csv(frame: &DataFrame, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), FileFormat::Csv, &Runtime::current())
+    write_partitions(frame, dir.as_ref(), FileFormat::Csv)
 }
 
 /// One partition as CSV with a header.

@@ -13,7 +13,7 @@ use partita_collections::{layer, register_op, ColumnSource, DataFrame, Expr, Op}
 use serde::{Deserialize, Serialize};
 
 use self::prune::may_match;
-use partita_runtime::{value, Graph, Kernel, Message, Runtime, TaskContext, TaskKey};
+use partita_runtime::{value, Graph, Kernel, Message, TaskContext, TaskKey};
 
 use crate::error::{Cause, Error, Result};
 use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
@@ -222,17 +222,14 @@ fn read_row_group(
 const ONE_BATCH_MAX_ROWS: usize = 1 << 22;
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.parquet`, each written to a temporary
-/// name and renamed when complete. Returns the paths in partition order.
+/// name and renamed when complete, computing on the current runtime
+/// ([`Runtime::current`](partita_runtime::Runtime::current)). Returns the paths in partition
+/// order.
 ///
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_parquet(frame: &DataFrame, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-    write_partitions(
-        frame,
-        dir.as_ref(),
-        FileFormat::Parquet,
-        &Runtime::current(),
-    )
+    write_partitions(frame, dir.as_ref(), FileFormat::Parquet)
 }
 
 /// One partition as a Parquet file.

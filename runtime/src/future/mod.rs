@@ -205,7 +205,7 @@ impl<T: Send + Sync + 'static> TaskBuilder<'_, T> {
             .task(FUTURES, EventKind::TaskQueued, &key, Duration::ZERO);
         match rt.registry() {
             Some(pool) => pool.spawn(Job::Boxed(Box::new(job))),
-            None => job(),
+            None => rt.install(job),
         }
         Future {
             handle: Arc::new(Handle {
