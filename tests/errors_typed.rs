@@ -91,3 +91,52 @@ fn deleted_input_keeps_the_io_error() {
         .expect("the OS error");
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }
+
+#[test]
+fn a_dependent_failure_has_the_failed_task_as_its_source() {
+    use std::sync::Arc;
+
+    use partita::runtime::{value, Error as RuntimeError, Graph, Kernel, Runtime, Task, TaskKey};
+
+    let parse = TaskKey::new("parse", 0);
+    let failing: Kernel = {
+        let key = parse.clone();
+        Arc::new(move |_| {
+            let n = "17x"
+                .parse::<u32>()
+                .map_err(|e| RuntimeError::failed_by(key.clone(), e))?;
+            Ok(value(n))
+        })
+    };
+    let plus_one: Kernel =
+        Arc::new(|inputs| Ok(value(*inputs[0].downcast_ref::<u32>().unwrap() + 1)));
+    let sum = TaskKey::new("sum", 0);
+    let mut graph = Graph::new();
+    graph.add_layer("parse", vec![Task::new(parse.clone(), vec![], failing)]);
+    graph.add_layer("sum", vec![Task::new(sum.clone(), vec![parse], plus_one)]);
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let err = rt.compute(&graph, &[sum]).unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::DependencyFailed { .. }),
+        "{err}"
+    );
+    // `source()` is the failed task's own error, typed...
+    let cause = err.source().expect("the cause");
+    let failed = cause
+        .downcast_ref::<RuntimeError>()
+        .expect("the runtime error of the failed task");
+    assert!(
+        matches!(failed, RuntimeError::TaskFailed { .. }),
+        "{failed}"
+    );
+    // ... so a plain walk down the chain reaches the kernel's error, as `root_cause` does.
+    let parsed = find_in_chain::<std::num::ParseIntError>(&err).expect("the parse error");
+    assert_eq!(parsed.to_string(), "invalid digit found in string");
+    assert!(err
+        .root_cause()
+        .downcast_ref::<std::num::ParseIntError>()
+        .is_some());
+    // The collections' error wraps it transparently: the same walk works from there.
+    let wrapped = partita::collections::Error::from(err);
+    assert!(find_in_chain::<std::num::ParseIntError>(&wrapped).is_some());
+}
