@@ -273,7 +273,9 @@ impl<E> From<E> for SharedError<E> {
 pub struct Message(pub String);
 
 impl Error {
-    /// [`Error::TaskFailed`] for `key`, with `source` kept as it is.
+    /// [`Error::TaskFailed`] for `key`, with `source` kept as it is: any error type, typed,
+    /// or a `String` or `&str`, which keeps its text (what `?` converts into a
+    /// `Box<dyn Error + Send + Sync>`).
     ///
     /// ```
     /// use partita_runtime::{Error, TaskKey};
@@ -281,14 +283,16 @@ impl Error {
     /// let e = Error::failed_by(TaskKey::new("read", 3), io);
     /// assert_eq!(e.to_string(), "task (read, 3) failed: no such file");
     /// assert!(e.root_cause().downcast_ref::<std::io::Error>().is_some());
+    /// let e = Error::failed_by(TaskKey::new("parse", 0), format!("row {} is malformed", 17));
+    /// assert_eq!(e.root_cause().to_string(), "row 17 is malformed");
     /// ```
     pub fn failed_by(
         key: TaskKey,
-        source: impl std::error::Error + Send + Sync + 'static,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Error {
         Error::TaskFailed {
             key,
-            source: Arc::new(source),
+            source: Arc::from(source.into()),
         }
     }
 

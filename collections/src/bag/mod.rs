@@ -403,8 +403,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     }
 
     /// `f(index, items)` on each whole partition, where an error fails that partition's task
-    /// with [`TaskFailed`](partita_runtime::Error::TaskFailed) and the error's text. Sinks use
-    /// this to write one file per partition.
+    /// with [`TaskFailed`](partita_runtime::Error::TaskFailed): an error type stays its typed
+    /// source, a `String` or `&str` keeps its text. Sinks use this to write one file per
+    /// partition.
     ///
     /// ```
     /// let b = partita_collections::Bag::from_sequence(vec!["1", "2", "x"], 3);
@@ -417,7 +418,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     pub fn try_map_partitions<U, E, F>(&self, f: F) -> Bag<U>
     where
         U: Clone + Send + Sync + 'static,
-        E: std::fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(usize, Vec<T>) -> std::result::Result<Vec<U>, E> + Send + Sync + 'static,
     {
         let mut graph = self.graph.clone();
@@ -426,7 +427,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             unique("try-map-partitions"),
             move |key, items| {
                 f(key.index() as usize, items)
-                    .map_err(|e| partita_runtime::Error::failed(key.clone(), e.to_string()))
+                    .map_err(|e| partita_runtime::Error::failed_by(key.clone(), e))
             },
         );
         Bag::materialized(graph, layer, self.npartitions)

@@ -477,10 +477,11 @@ impl DataFrame {
     }
 
     /// A new frame whose partitions are `f(partition)`; `schema` is what `f` returns (Dask's
-    /// `meta`). An error from `f` fails that partition's task.
+    /// `meta`). An error from `f` fails that partition's task, as its typed source (a `String`
+    /// or `&str` keeps its text).
     pub fn map_partitions<E, F>(&self, schema: SchemaRef, f: F) -> DataFrame
     where
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
     {
         let op = user_fn_op::<F>(Usage::TryOwned1);
@@ -491,7 +492,7 @@ impl DataFrame {
     /// Sinks use it to name one file per partition.
     pub fn map_partitions_indexed<E, F>(&self, schema: SchemaRef, f: F) -> DataFrame
     where
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(usize, RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
     {
         self.partitions_layer(schema, None, f)
@@ -501,7 +502,7 @@ impl DataFrame {
     /// described by `op` when `f` is a registered function.
     fn partitions_layer<E, F>(&self, schema: SchemaRef, op: Option<Operation>, f: F) -> DataFrame
     where
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(usize, RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
     {
         let m = self.materialize();
@@ -517,7 +518,7 @@ impl DataFrame {
                     let batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
                     f(i as usize, batch)
                         .map(value)
-                        .map_err(|e| partita_runtime::Error::failed(out.clone(), e.to_string()))
+                        .map_err(|e| partita_runtime::Error::failed_by(out.clone(), e))
                 });
                 Task::new(output, vec![input], kernel).with_op_opt(op.clone())
             })

@@ -25,7 +25,7 @@ use partita_runtime::{downcast, value, Graph, Kernel, TaskContext, TaskKey, Valu
 use serde::{Deserialize, Serialize};
 
 use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::partitioned::{layer_name, task_io_error, write_partitions, FileFormat};
 use crate::paths::Source;
 
@@ -99,7 +99,7 @@ impl CsvOptions {
             .map(Some)
             .map_err(|e| Error::Pattern {
                 pattern: format!("{:?}", self.null_values),
-                message: e.to_string(),
+                source: Cause::new_dyn(e),
             })
     }
 
@@ -245,11 +245,7 @@ impl ColumnSource for CsvColumns {
         if !columns.iter().any(|c| Some(c) == path.as_ref()) {
             options.include_path_column = None;
         }
-        plan_csv(&self.files, &options, &self.full).map_err(|e| {
-            partita_collections::Error::Schema {
-                message: e.to_string(),
-            }
-        })
+        plan_csv(&self.files, &options, &self.full).map_err(partita_collections::Error::reader)
     }
 }
 
