@@ -18,19 +18,19 @@ fn tasks(c: &mut Criterion) {
     let (tree, n) = graphs::tree(100_000, 16);
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("tree_100k_fanin16", |b| {
-        b.iter(|| assert_eq!(tree.compute_on(&rt).unwrap(), 5_000_050_000))
+        b.iter(|| assert_eq!(rt.install(|| tree.compute()).unwrap(), 5_000_050_000))
     });
 
     let (chain, n) = graphs::chain(10_000);
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("chain_10k", |b| {
-        b.iter(|| assert_eq!(chain.compute_on(&rt).unwrap(), 10_000))
+        b.iter(|| assert_eq!(rt.install(|| chain.compute()).unwrap(), 10_000))
     });
 
     let wide = graphs::wide(100_000);
     group.throughput(Throughput::Elements(wide.len() as u64));
     group.bench_function("wide_100k", |b| {
-        b.iter(|| assert_eq!(compute_all_on(&rt, &wide).unwrap().len(), 100_000))
+        b.iter(|| assert_eq!(rt.install(|| compute_all(&wide)).unwrap().len(), 100_000))
     });
 
     group.bench_function("build_tree_100k", |b| b.iter(|| graphs::tree(100_000, 16)));

@@ -43,8 +43,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mode = arg(&args, "--mode").ok_or("usage: array --mode h5|mem ...")?;
     let rt = Runtime::builder().build()?;
     match mode.as_str() {
-        "h5" => h5(&rt, &args),
-        "mem" => mem(&rt, &args),
+        "h5" => rt.install(|| h5(&rt, &args)),
+        "mem" => rt.install(|| mem(&args)),
         other => Err(format!("unknown mode {other:?}: use h5 or mem").into()),
     }
 }
@@ -66,7 +66,7 @@ fn h5(rt: &Runtime, args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let y = &x - &x.mean(axis(1).keepdims())?;
     let opts = partita::io::Hdf5Write::new().chunks(&[1000, 1000]);
     let stored = partita::io::store_hdf5(&y, &out, "/y", &opts)?;
-    let s = stored.std(Axes::All, 0)?.compute_on(rt)?;
+    let s = stored.std(Axes::All, 0)?.compute()?;
     let s = s.into_iter().next().ok_or("std of an empty array")?;
     let secs = t.elapsed().as_secs_f64();
     eprintln!("peak RSS {:.0} MiB", rss::peak_rss_mib());
@@ -77,17 +77,14 @@ fn h5(rt: &Runtime, args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn mem(rt: &Runtime, args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+fn mem(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = arg(args, "--n").map_or(Ok(20000), |v| v.parse())?;
     let m: usize = arg(args, "--m").map_or(Ok(4000), |v| v.parse())?;
 
     // (x + x.T).mean(axis=0).sum(), generation included (as Dask's graph includes it).
     let t = Instant::now();
     let x = Array::random(&[n, n], &[1000, 1000], 42)?;
-    let v = (&x + &x.t())
-        .mean(axis(0))?
-        .sum(Axes::All)?
-        .compute_on(rt)?;
+    let v = (&x + &x.t()).mean(axis(0))?.sum(Axes::All)?.compute()?;
     let secs = t.elapsed().as_secs_f64();
     let v = v.into_iter().next().unwrap_or(f64::NAN);
     println!(
@@ -97,12 +94,12 @@ fn mem(rt: &Runtime, args: &[String]) -> Result<(), Box<dyn std::error::Error>> 
 
     // The matrix products on a persisted `a`, so they are timed apart from its generation.
     let t = Instant::now();
-    let a = Array::random(&[m, m], &[1000, 1000], 42)?.persist_on(rt)?;
+    let a = Array::random(&[m, m], &[1000, 1000], 42)?.persist()?;
     let gen_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     let cols = a.slice(&[Index::all(), Index::from(0..1000.min(m))])?;
-    let v = a.matmul(&cols)?.sum(Axes::All)?.compute_on(rt)?;
+    let v = a.matmul(&cols)?.sum(Axes::All)?.compute()?;
     let secs = t.elapsed().as_secs_f64();
     let v = v.into_iter().next().unwrap_or(f64::NAN);
     println!(
@@ -111,7 +108,7 @@ fn mem(rt: &Runtime, args: &[String]) -> Result<(), Box<dyn std::error::Error>> 
     );
 
     let t = Instant::now();
-    let v = a.matmul(&a.t())?.sum(Axes::All)?.compute_on(rt)?;
+    let v = a.matmul(&a.t())?.sum(Axes::All)?.compute()?;
     let secs = t.elapsed().as_secs_f64();
     let v = v.into_iter().next().unwrap_or(f64::NAN);
     println!(

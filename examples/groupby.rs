@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // buffers in flight, which set the peak, are half those of 64 MiB blocks.
         read_csv(path.as_str(), CsvOptions::default().blocksize(32 << 20))?
     };
-    let x = df.persist_on(&rt)?;
+    let x = rt.install(|| df.persist())?;
     let load_s = t.elapsed().as_secs_f64();
     eprintln!("{x}");
 
@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         // q3 and q5 have 100,000 groups: their partial aggregates are merged through a
         // shuffle, chosen at run time (`GroupBy::shuffle_above`).
-        let ans = x.groupby(&by)?.agg(aggs)?.reset_index_on(&rt)?;
+        let ans = rt.install(|| x.groupby(&by)?.agg(aggs)?.reset_index())?;
         let s = t.elapsed().as_secs_f64();
         queries_s += s;
         let mut chk = 0.0;

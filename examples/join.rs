@@ -52,17 +52,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let x = if skew {
         DataFrame::from_batches((0..16).map(|p| skewed_part(p, SKEW_ROWS / 16)).collect())?
     } else {
-        read_parquet(
+        let x = read_parquet(
             format!("{dir}/x/*.parquet").as_str(),
             ParquetOptions::default(),
-        )?
-        .persist_on(&rt)?
+        )?;
+        rt.install(|| x.persist())?
     };
     let y = read_parquet(
         format!("{dir}/y/*.parquet").as_str(),
         ParquetOptions::default(),
-    )?
-    .persist_on(&rt)?;
+    )?;
+    let y = rt.install(|| y.persist())?;
     let load_s = t.elapsed().as_secs_f64();
     eprintln!(
         "x: {} partitions, y: {} partitions",
@@ -79,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let joined = x.merge(&y, how)?;
     let product = partita::collections::Agg::of(col("v1") * col("v2"), AggFunc::Sum).alias("s");
     let out = joined.agg([product, size().alias("rows")])?;
-    let batch = out.compute_on(&rt)?;
+    let batch = rt.install(|| out.compute())?;
     let join_s = t.elapsed().as_secs_f64();
     let s = batch
         .column_by_name("s")
@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("no row count")?;
     eprintln!("peak RSS {:.0} MiB", rss::peak_rss_mib());
     if skew {
-        let want = skewed_reference(&y.compute_on(&rt)?)?;
+        let want = skewed_reference(&rt.install(|| y.compute())?)?;
         if rows != SKEW_ROWS as i64 || (s - want).abs() > 1e-9 * want.abs() {
             let got = format!("sum {s} over {rows} rows");
             return Err(

@@ -100,10 +100,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("The most common violation codes", "Violation Code"),
         ("The precincts with the most tickets", "Violation Precinct"),
     ] {
-        let counts = tickets.value_counts(column)?.head_on(&rt, 5)?;
+        let counts = rt.install(|| tickets.value_counts(column)?.head(5))?;
         println!("{question}:\n{}\n", pretty_format_batches(&[counts])?);
     }
-    let total = tickets.len_on(&rt)?;
+    let total = rt.install(|| tickets.len())?;
     println!(
         "{total} tickets in {} files, answered in {:.2} s",
         tickets.npartitions(),

@@ -61,11 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(d) = by_name.divisions() {
         println!("{}", pretty_format_columns("divisions", &[d])?);
     }
-    for (i, part) in by_name
-        .compute_partitions_on(Runtime::global())?
-        .into_iter()
-        .enumerate()
-    {
+    for (i, part) in by_name.compute_partitions()?.into_iter().enumerate() {
         println!("partition {i}:\n{}", pretty_format_batches(&[part])?);
     }
     println!("Smiths: {} rows\n", by_name.loc("Smith")?.num_rows());

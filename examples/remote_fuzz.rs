@@ -40,7 +40,7 @@ fn seeds(rt: &Runtime) -> Result<Vec<Seed>, Box<dyn std::error::Error>> {
     let leaves: Vec<Delayed<u64>> = (0..64).map(|i| from_value(i).map(inc)).collect();
     let parts: Vec<Delayed<u64>> = leaves.chunks(8).map(|xs| combine(xs, sum)).collect();
     let root = combine(&parts, sum);
-    let persisted = from_value(vec!["a".to_string(), "bc".into()]).persist_on(rt)?;
+    let persisted = rt.install(|| from_value(vec!["a".to_string(), "bc".into()]).persist())?;
     let text = from_value("words:".to_string()).zip_with(&persisted, join_words);
     let g = graph_all(std::slice::from_ref(&root));
     let graph = encode_graph(&g, std::slice::from_ref(root.key()))?;

@@ -51,13 +51,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let x = read_parquet(
         format!("{dir}/parts/*.parquet").as_str(),
         ParquetOptions::default(),
-    )?
-    .persist_on(&rt)?;
+    )?;
+    let x = rt.install(|| x.persist())?;
     let load_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let s = x.set_index_on(&rt, "key", 16)?.persist_on(&rt)?;
-    let parts = s.compute_partitions_on(&rt)?;
+    let parts = rt.install(|| x.set_index("key", 16)?.persist()?.compute_partitions())?;
     let rows: usize = parts.iter().map(RecordBatch::num_rows).sum();
     let first = parts.iter().find(|p| p.num_rows() > 0).ok_or("no rows")?;
     let last = parts

@@ -47,11 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines = read_text(format!("{dir}/part-*.txt").as_str(), blocksize)?;
     // Each word is counted as a slice of its line; only a word new to a partition is copied.
     // `split_whitespace` gives the words `str::split_whitespace` gives, 64 bytes at a time.
-    let frequencies = lines
-        .str_frequencies(|line, count| split_whitespace(line).for_each(count))
-        .persist_on(&rt)?;
-    let mut top = frequencies.topk(20, |(_, n)| *n).compute_on(&rt)?;
-    let total = frequencies.map(|(_, n)| n).sum().compute_on(&rt)?;
+    let frequencies = lines.str_frequencies(|line, count| split_whitespace(line).for_each(count));
+    let frequencies = rt.install(|| frequencies.persist())?;
+    let mut top = rt.install(|| frequencies.topk(20, |(_, n)| *n).compute())?;
+    let total = rt.install(|| frequencies.map(|(_, n)| n).sum().compute())?;
     let seconds = started.elapsed().as_secs_f64();
 
     top.sort_by(|(wa, ca), (wb, cb)| cb.cmp(ca).then_with(|| wa.cmp(wb)));

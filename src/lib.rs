@@ -19,13 +19,13 @@ struct ReadmeDoctests;
 
 pub use partita_cluster::{run_scheduler, run_worker, worker_main, Secret, WorkerOptions};
 pub use partita_collections::{
-    axis, col, combine, compute_all, compute_all_on, compute_arrays, delayed, from_value,
-    graph_all, lit, remote_fn, Array, AsF64, Axes, Bag, Chunks, DType, DataFrame, Delayed,
-    DelayedHandle, DynArray, Expr, Index, Stream, Window, C128, C64,
+    axis, col, combine, compute_all, compute_arrays, delayed, from_value, graph_all, lit,
+    remote_fn, Array, AsF64, Axes, Bag, Chunks, DType, DataFrame, Delayed, DelayedHandle, DynArray,
+    Expr, Index, Stream, Window, C128, C64,
 };
 pub use partita_io::{
     read_csv, read_hdf5, read_hdf5_as, read_ipc, read_parquet, read_text, read_text_with,
-    store_hdf5, to_csv, to_hdf5, to_hdf5_dyn, to_hdf5_on, to_ipc, to_parquet, to_rolling_csv,
+    store_hdf5, to_csv, to_hdf5, to_hdf5_dyn, to_ipc, to_parquet, to_rolling_csv,
     to_rolling_parquet, to_rolling_textfiles, to_textfiles, write_atomic, Compression, CsvOptions,
     Error, Hdf5Element, Hdf5Write, ParquetOptions, Result, Roll, Source, TextOptions,
 };

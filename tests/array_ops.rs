@@ -470,11 +470,7 @@ fn chunk_specs_and_structure() {
     // Computing several arrays shares their common inputs.
     let r = Array::random(&[30, 20], &[7, 6], 1).unwrap();
     let centred = &r - &r.mean(axis(0).keepdims()).unwrap();
-    let out = compute_arrays(
-        [&centred, &centred.sum(axis(0)).unwrap()],
-        partita::Runtime::global(),
-    )
-    .unwrap();
+    let out = compute_arrays([&centred, &centred.sum(axis(0)).unwrap()]).unwrap();
     assert!(out[1].iter().all(|v| v.abs() < 1e-12));
     assert_eq!(out[0].shape(), &[30, 20]);
 }
@@ -575,5 +571,11 @@ fn element_wise_chains_fuse_into_one_task_per_block() {
     let want: Vec<f64> = (0..100)
         .map(|i| ((i as f64) * 2.0 + 1.0).sqrt() - 1.0)
         .collect();
-    assert_eq!(y.compute_on(&rt).unwrap().into_raw_vec_and_offset().0, want);
+    assert_eq!(
+        rt.install(|| y.compute())
+            .unwrap()
+            .into_raw_vec_and_offset()
+            .0,
+        want
+    );
 }

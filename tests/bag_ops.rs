@@ -25,7 +25,7 @@ proptest! {
     fn element_wise_chains((xs, n) in items()) {
         let bag = Bag::from_sequence(xs.clone(), n);
         prop_assert_eq!(bag.npartitions(), n);
-        prop_assert_eq!(bag.compute_on(rt()).unwrap(), xs.clone());
+        prop_assert_eq!(bag.compute().unwrap(), xs.clone());
         let chained = bag
             .map(|x| x * 3)
             .filter(|x| x % 2 == 0)
@@ -38,27 +38,27 @@ proptest! {
             .flat_map(|x| vec![x, -x])
             .map(|x| x as i64 + 1)
             .collect();
-        prop_assert_eq!(chained.compute_on(rt()).unwrap(), expected);
+        prop_assert_eq!(chained.compute().unwrap(), expected);
         let nested = Bag::from_sequence(xs.iter().map(|&x| vec![x; (x.unsigned_abs() % 3) as usize]).collect::<Vec<_>>(), n);
         let flat: Vec<i32> = xs.iter().flat_map(|&x| vec![x; (x.unsigned_abs() % 3) as usize]).collect();
-        prop_assert_eq!(nested.flatten().compute_on(rt()).unwrap(), flat);
+        prop_assert_eq!(nested.flatten().compute().unwrap(), flat);
     }
 
     #[test]
     fn scalar_reductions((xs, n) in items()) {
         let bag = Bag::from_sequence(xs.clone(), n);
-        prop_assert_eq!(bag.count().compute_on(rt()).unwrap(), xs.len() as u64);
+        prop_assert_eq!(bag.count().compute().unwrap(), xs.len() as u64);
         let wide = bag.map(i64::from);
-        prop_assert_eq!(wide.sum().compute_on(rt()).unwrap(), xs.iter().map(|&x| x as i64).sum::<i64>());
-        prop_assert_eq!(bag.min().compute_on(rt()).unwrap(), xs.iter().copied().min());
-        prop_assert_eq!(bag.max().compute_on(rt()).unwrap(), xs.iter().copied().max());
+        prop_assert_eq!(wide.sum().compute().unwrap(), xs.iter().map(|&x| x as i64).sum::<i64>());
+        prop_assert_eq!(bag.min().compute().unwrap(), xs.iter().copied().min());
+        prop_assert_eq!(bag.max().compute().unwrap(), xs.iter().copied().max());
         let mean = (!xs.is_empty()).then(|| xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len() as f64);
-        prop_assert_eq!(bag.mean().compute_on(rt()).unwrap(), mean);
+        prop_assert_eq!(bag.mean().compute().unwrap(), mean);
         let folded = bag.fold(0_i64, |acc, x| acc + (x as i64) * (x as i64), |a, b| a + b);
-        prop_assert_eq!(folded.compute_on(rt()).unwrap(), xs.iter().map(|&x| (x as i64) * (x as i64)).sum::<i64>());
+        prop_assert_eq!(folded.compute().unwrap(), xs.iter().map(|&x| (x as i64) * (x as i64)).sum::<i64>());
         let longest = bag.reduction(|p| p.len(), |ls| ls.into_iter().max().unwrap_or(0));
         let sizes = partition_sizes(xs.len(), n);
-        prop_assert_eq!(longest.compute_on(rt()).unwrap(), sizes.into_iter().max().unwrap_or(0));
+        prop_assert_eq!(longest.compute().unwrap(), sizes.into_iter().max().unwrap_or(0));
     }
 
     #[test]
@@ -67,19 +67,19 @@ proptest! {
 
         let mut freq: BTreeMap<i32, u64> = BTreeMap::new();
         for &x in &xs { *freq.entry(x).or_insert(0) += 1; }
-        let mut got = bag.frequencies().compute_on(rt()).unwrap();
+        let mut got = bag.frequencies().compute().unwrap();
         got.sort();
         prop_assert_eq!(got, freq.into_iter().collect::<Vec<_>>());
 
         let mut sorted = xs.clone();
         sorted.sort_by(|a, b| b.cmp(a));
         sorted.truncate(k);
-        prop_assert_eq!(bag.topk(k, |x| *x).compute_on(rt()).unwrap(), sorted);
+        prop_assert_eq!(bag.topk(k, |x| *x).compute().unwrap(), sorted);
 
         let key = |x: &i32| x.rem_euclid(5);
         let groups = sequential_groups(&xs, key);
         let folded: Vec<(i32, i64)> = groups.iter().map(|(g, v)| (*g, v.iter().map(|&x| x as i64).sum())).collect();
-        let got = bag.foldby(key, |acc: i64, x| acc + x as i64, 0, |a, b| a + b).compute_on(rt()).unwrap();
+        let got = bag.foldby(key, |acc: i64, x| acc + x as i64, 0, |a, b| a + b).compute().unwrap();
         prop_assert_eq!(got, folded);
     }
 
@@ -88,8 +88,8 @@ proptest! {
         let bag = Bag::from_sequence(xs.clone(), n);
         let re = bag.repartition(m);
         prop_assert_eq!(re.npartitions(), m);
-        prop_assert_eq!(re.compute_on(rt()).unwrap(), xs.clone());
-        prop_assert_eq!(re.map(|x| x + 1).repartition(n).compute_on(rt()).unwrap(), xs.iter().map(|x| x + 1).collect::<Vec<_>>());
+        prop_assert_eq!(re.compute().unwrap(), xs.clone());
+        prop_assert_eq!(re.map(|x| x + 1).repartition(n).compute().unwrap(), xs.iter().map(|x| x + 1).collect::<Vec<_>>());
 
         let sums = bag.map_partitions(|p| vec![p.iter().map(|&x| x as i64).sum::<i64>()]);
         let mut expected = Vec::new();
@@ -98,17 +98,17 @@ proptest! {
             expected.push(xs[start..start + size].iter().map(|&x| x as i64).sum::<i64>());
             start += size;
         }
-        prop_assert_eq!(sums.compute_on(rt()).unwrap(), expected);
+        prop_assert_eq!(sums.compute().unwrap(), expected);
 
         let doubled = bag.map(|x| x * 2);
         let zipped = bag.zip(&doubled).unwrap();
-        prop_assert_eq!(zipped.compute_on(rt()).unwrap(), xs.iter().map(|&x| (x, x * 2)).collect::<Vec<_>>());
+        prop_assert_eq!(zipped.compute().unwrap(), xs.iter().map(|&x| (x, x * 2)).collect::<Vec<_>>());
 
-        prop_assert_eq!(bag.take_on(rt(), take).unwrap(), xs.iter().copied().take(take).collect::<Vec<_>>());
+        prop_assert_eq!(bag.take(take).unwrap(), xs.iter().copied().take(take).collect::<Vec<_>>());
 
         let parts = bag.to_delayed();
         prop_assert_eq!(parts.len(), n);
-        prop_assert_eq!(Bag::from_delayed(&parts).compute_on(rt()).unwrap(), xs.clone());
+        prop_assert_eq!(Bag::from_delayed(&parts).compute().unwrap(), xs.clone());
     }
 }
 
@@ -130,7 +130,7 @@ fn sequential_groups<T: Clone, K: PartialEq>(xs: &[T], key: impl Fn(&T) -> K) ->
 fn partitions_of<T: Clone + Send + Sync + 'static>(bag: &Bag<T>) -> Vec<Vec<T>> {
     bag.to_delayed()
         .iter()
-        .map(|d| d.compute_on(rt()).unwrap())
+        .map(|d| d.compute().unwrap())
         .collect()
 }
 
@@ -150,7 +150,7 @@ proptest! {
         let grouped = bag.groupby(key);
         prop_assert_eq!(grouped.npartitions(), n);
 
-        let mut got = grouped.compute_on(rt()).unwrap();
+        let mut got = grouped.compute().unwrap();
         got.sort();
         let mut want = sequential_groups(&seen, key);
         want.sort();
@@ -177,7 +177,7 @@ proptest! {
         let distinct = bag.distinct();
         prop_assert_eq!(distinct.npartitions(), n);
 
-        let mut got = distinct.compute_on(rt()).unwrap();
+        let mut got = distinct.compute().unwrap();
         got.sort_unstable();
         let mut firsts = HashSet::new();
         let mut want: Vec<i32> = seen.iter().copied().filter(|x| firsts.insert(*x)).collect();
@@ -203,21 +203,21 @@ fn distinct_and_groupby_of_strings_and_of_no_partition() {
         .map(str::to_string)
         .collect();
     let bag = Bag::from_sequence(words, 3);
-    let mut d = bag.distinct().compute_on(rt()).unwrap();
+    let mut d = bag.distinct().compute().unwrap();
     d.sort();
     assert_eq!(d, ["and", "bat", "cat", "hat", "the"]);
-    let mut g = bag.groupby(|w| w.len()).compute_on(rt()).unwrap();
+    let mut g = bag.groupby(|w| w.len()).compute().unwrap();
     g.sort();
     assert_eq!(g.len(), 1);
     assert_eq!(g[0].1.len(), 8);
 
     let none: Vec<Delayed<Vec<i64>>> = Vec::new();
     let empty = Bag::from_delayed(&none);
-    assert!(empty.distinct().compute_on(rt()).unwrap().is_empty());
-    assert!(empty.groupby(|x| *x).compute_on(rt()).unwrap().is_empty());
+    assert!(empty.distinct().compute().unwrap().is_empty());
+    assert!(empty.groupby(|x| *x).compute().unwrap().is_empty());
     let hollow = Bag::from_sequence(Vec::<i64>::new(), 4);
     assert_eq!(hollow.groupby(|x| *x).npartitions(), 4);
-    assert!(hollow.distinct().compute_on(rt()).unwrap().is_empty());
+    assert!(hollow.distinct().compute().unwrap().is_empty());
 }
 
 /// The sizes `from_sequence` gives: contiguous, differing by at most one.
@@ -245,13 +245,13 @@ fn take_computes_only_the_partitions_it_needs() {
         s.fetch_add(1, Ordering::SeqCst);
         x
     });
-    assert_eq!(bag.take_on(rt(), 3).unwrap(), vec![0, 1, 2]);
+    assert_eq!(bag.take(3).unwrap(), vec![0, 1, 2]);
     assert_eq!(
         seen.load(Ordering::SeqCst),
         10,
         "only the first partition ran"
     );
-    assert_eq!(bag.take_on(rt(), 15).unwrap(), (0..15).collect::<Vec<_>>());
+    assert_eq!(bag.take(15).unwrap(), (0..15).collect::<Vec<_>>());
     assert_eq!(seen.load(Ordering::SeqCst), 30);
 }
 
@@ -263,17 +263,11 @@ fn persist_keeps_partitions_and_later_operations_reuse_them() {
         r.fetch_add(1, Ordering::SeqCst);
         x * 2
     });
-    let kept = bag.persist_on(rt()).unwrap();
+    let kept = bag.persist().unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 1000);
-    assert_eq!(kept.sum().compute_on(rt()).unwrap(), 999_000);
-    assert_eq!(kept.count().compute_on(rt()).unwrap(), 1000);
-    assert_eq!(
-        kept.filter(|x| x % 4 == 0)
-            .count()
-            .compute_on(rt())
-            .unwrap(),
-        500
-    );
+    assert_eq!(kept.sum().compute().unwrap(), 999_000);
+    assert_eq!(kept.count().compute().unwrap(), 1000);
+    assert_eq!(kept.filter(|x| x % 4 == 0).count().compute().unwrap(), 500);
     assert_eq!(
         runs.load(Ordering::SeqCst),
         1000,
@@ -286,7 +280,7 @@ fn zip_rejects_mismatched_bags() {
     let a = Bag::from_sequence(0..10, 2);
     assert!(a.zip(&Bag::from_sequence(0..10, 3)).is_err());
     let short = a.filter(|x| *x != 3);
-    let err = a.zip(&short).unwrap().compute_on(rt()).unwrap_err();
+    let err = a.zip(&short).unwrap().compute().unwrap_err();
     assert!(
         err.to_string()
             .contains("zip: partition 0 has 5 items on the left and 4 on the right"),
@@ -302,27 +296,24 @@ fn a_panicking_map_fails_the_compute_and_names_the_message() {
         }
         x
     });
-    let err = bag.sum().compute_on(rt()).unwrap_err();
+    let err = bag.sum().compute().unwrap_err();
     assert!(
         err.to_string().contains("panicked: cannot handle 42"),
         "{err}"
     );
-    assert_eq!(Bag::range(10, 2).sum().compute_on(rt()).unwrap(), 45);
+    assert_eq!(Bag::range(10, 2).sum().compute().unwrap(), 45);
 }
 
 #[test]
 fn empty_bags_reduce_to_neutral_values() {
     let empty = Bag::from_sequence(Vec::<i64>::new(), 3);
-    assert_eq!(empty.count().compute_on(rt()).unwrap(), 0);
-    assert_eq!(empty.sum().compute_on(rt()).unwrap(), 0);
-    assert_eq!(empty.max().compute_on(rt()).unwrap(), None);
-    assert_eq!(empty.mean().compute_on(rt()).unwrap(), None);
-    assert!(empty.frequencies().compute_on(rt()).unwrap().is_empty());
+    assert_eq!(empty.count().compute().unwrap(), 0);
+    assert_eq!(empty.sum().compute().unwrap(), 0);
+    assert_eq!(empty.max().compute().unwrap(), None);
+    assert_eq!(empty.mean().compute().unwrap(), None);
+    assert!(empty.frequencies().compute().unwrap().is_empty());
     let none: Vec<Delayed<Vec<i64>>> = Vec::new();
-    assert_eq!(
-        Bag::from_delayed(&none).count().compute_on(rt()).unwrap(),
-        0
-    );
+    assert_eq!(Bag::from_delayed(&none).count().compute().unwrap(), 0);
 }
 
 proptest! {
@@ -337,7 +328,7 @@ proptest! {
         for w in &words {
             *reference.entry(w.clone()).or_insert(0) += 1;
         }
-        let mut got = Bag::from_sequence(words, n).frequencies().compute_on(rt()).unwrap();
+        let mut got = Bag::from_sequence(words, n).frequencies().compute().unwrap();
         got.sort();
         prop_assert_eq!(got, reference.into_iter().collect::<Vec<_>>());
     }
@@ -353,7 +344,7 @@ proptest! {
         }
         let mut got = Bag::from_sequence(lines, n)
             .str_frequencies(|line, count| line.split_whitespace().for_each(count))
-            .compute_on(rt())
+            .compute()
             .unwrap();
         got.sort();
         prop_assert_eq!(got, reference.into_iter().collect::<Vec<_>>());

@@ -360,7 +360,7 @@ fn dataframe_shuffles_and_sorts() {
         let mut parts = df()
             .shuffle(&["s"], 3)
             .unwrap()
-            .compute_partitions_on(&Runtime::current())
+            .compute_partitions()
             .unwrap();
         parts.sort_by_key(|b| b.num_rows());
         parts

@@ -9,11 +9,6 @@ use partita::collections::{count, first, last, max, mean, min, size, std, sum, v
 use partita::prelude::*;
 use proptest::prelude::*;
 
-fn rt() -> &'static Runtime {
-    static RT: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| Runtime::builder().threads(2).build().unwrap())
-}
-
 type Row = (String, i64, Option<i64>, f64);
 
 fn table(rows: &[Row]) -> RecordBatch {
@@ -160,7 +155,7 @@ proptest! {
                 sum("v"), mean("v"), count("v"), size(), min("v"), max("v"), sum("f"), max("f"),
             ])
             .unwrap()
-            .reset_index_on(rt())
+            .reset_index()
             .unwrap();
         let expected = reference(&rows);
         let keys: Vec<(String, i64)> = out
@@ -183,7 +178,7 @@ proptest! {
     #[test]
     fn value_counts_match_a_plain_count(rows in rows(), n in 1_usize..8) {
         let df = DataFrame::from_arrow(table(&rows), n).unwrap();
-        let out = df.value_counts("k").unwrap().reset_index_on(rt()).unwrap();
+        let out = df.value_counts("k").unwrap().reset_index().unwrap();
         let got: Vec<(String, i64)> = out
             .column_by_name("k").unwrap().as_any().downcast_ref::<StringArray>().unwrap()
             .iter()
@@ -218,7 +213,7 @@ proptest! {
             .shuffle_above(shuffle_above)
             .agg([var("v"), std("f"), first("v"), last("k2"), first("k")])
             .unwrap()
-            .reset_index_on(rt())
+            .reset_index()
             .unwrap();
         let mut groups: Vec<(String, Vec<&Row>)> = Vec::new();
         for r in &rows {
@@ -262,7 +257,7 @@ proptest! {
                 var("v"), std("f"), first("v"), last("k2"), first("k"),
             ])
             .unwrap()
-            .reset_index_on(rt())
+            .reset_index()
             .unwrap();
         let kept: Vec<Row> = rows
             .iter()
@@ -301,7 +296,7 @@ fn sum_by_k(df: &DataFrame, above: usize) -> Result<RecordBatch, partita::collec
     df.groupby(&["k"])?
         .shuffle_above(above)
         .agg([sum("v")])?
-        .reset_index_on(rt())
+        .reset_index()
 }
 
 /// More partitions than receivers merge: every group once, with its sum, in order of first
@@ -397,7 +392,7 @@ fn groupby_after_a_filter_runs_on_the_filtered_rows() {
         .unwrap()
         .agg([sum("v")])
         .unwrap()
-        .reset_index_on(rt())
+        .reset_index()
         .unwrap();
     let total: i64 = i64s(&out, "v_sum").into_iter().flatten().sum();
     assert_eq!(total, (50..100).sum::<i64>());
@@ -410,7 +405,7 @@ proptest! {
     fn nunique_and_aggregates_of_expressions(rows in rows(), n in 1_usize..7) {
         use partita::collections::{col, Agg, AggFunc};
         let df = DataFrame::from_arrow(table(&rows), n).unwrap();
-        let out = df.nunique(&["k"], "v").unwrap().reset_index_on(rt()).unwrap();
+        let out = df.nunique(&["k"], "v").unwrap().reset_index().unwrap();
         let mut expected: Vec<(String, i64)> = Vec::new();
         for r in &rows {
             if r.2.is_none() {
@@ -433,7 +428,7 @@ proptest! {
             .groupby(&["k"]).unwrap()
             .agg([Agg::of(col("f") * col("k2"), AggFunc::Sum).alias("fk")])
             .unwrap()
-            .reset_index_on(rt())
+            .reset_index()
             .unwrap();
         let got = f64s(&weighted, "fk");
         let mut keys: Vec<String> = Vec::new();
@@ -465,7 +460,7 @@ proptest! {
             .agg([sum("v"), mean("v"), size(), max("f")])
             .unwrap();
         prop_assert_eq!(out.npartitions(), m);
-        let parts = out.compute_partitions_on(rt()).unwrap();
+        let parts = out.compute_partitions().unwrap();
         type Got = ((String, i64), Option<i64>, Option<f64>, Option<i64>, Option<f64>);
         let mut got: Vec<Got> = Vec::new();
         let mut seen = std::collections::HashSet::new();

@@ -128,7 +128,7 @@ proptest! {
         if let Some(b) = broadcast {
             m = m.broadcast(b);
         }
-        let got = l.merge(&r, m).unwrap().compute_partitions_on(Runtime::global()).unwrap();
+        let got = l.merge(&r, m).unwrap().compute_partitions().unwrap();
         let mut rows: Vec<Row> = got.iter().flat_map(rows_of).collect();
         rows.sort();
         prop_assert_eq!(rows, reference(&left, &right, how));
@@ -160,7 +160,7 @@ proptest! {
         let l = frame(["k", "a"], &left, &lcuts);
         let r = frame(["k", "b"], &right, &[]);
         let m = Merge::on(&["k"]).how(how).broadcast(broadcast).npartitions(3);
-        let got = l.merge(&r, m).unwrap().compute_partitions_on(Runtime::global()).unwrap();
+        let got = l.merge(&r, m).unwrap().compute_partitions().unwrap();
         let mut rows: Vec<Row> = got.iter().flat_map(rows_of).collect();
         rows.sort();
         prop_assert_eq!(rows, reference(&left, &right, how));
@@ -188,7 +188,7 @@ proptest! {
         nparts in 1..6_usize,
     ) {
         let f = frame(["k", "a"], &rows, &cuts).shuffle(&["k"], nparts).unwrap();
-        let parts = f.compute_partitions_on(Runtime::global()).unwrap();
+        let parts = f.compute_partitions().unwrap();
         prop_assert_eq!(parts.len(), nparts);
         let mut all: Vec<Row> = parts.iter().flat_map(rows_of).collect();
         all.sort();
@@ -326,7 +326,7 @@ proptest! {
         }
         let joined = l.merge(&r, Merge::on(&["k"]).how(how).broadcast(false)).unwrap();
         prop_assert_eq!(joined.npartitions(), l.npartitions());
-        let got = joined.compute_partitions_on(Runtime::global()).unwrap();
+        let got = joined.compute_partitions().unwrap();
         let mut rows: Vec<Row> = got.iter().flat_map(rows_of).collect();
         rows.sort();
         prop_assert_eq!(rows, reference(&left, &right, how));

@@ -81,7 +81,7 @@ fn rows_of(b: &RecordBatch) -> Vec<Row> {
 }
 
 fn partitions(df: &DataFrame) -> Vec<Vec<Row>> {
-    df.compute_partitions_on(Runtime::global())
+    df.compute_partitions()
         .unwrap()
         .iter()
         .map(rows_of)

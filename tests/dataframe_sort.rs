@@ -76,7 +76,7 @@ proptest! {
         let df = frame(&rows, &cuts).set_index("k", n).unwrap();
         prop_assert_eq!(df.index_name(), Some("k"));
         prop_assert_eq!(df.columns(), vec!["a".to_string()]);
-        let parts = df.compute_partitions_on(Runtime::global()).unwrap();
+        let parts = df.compute_partitions().unwrap();
         let got: Rows = parts.iter().flat_map(|p| pairs(p, 0, 1)).collect();
         prop_assert_eq!(&got, &reference(&rows, false));
         // compute() puts the index first.
@@ -123,7 +123,7 @@ proptest! {
         prop_assert_eq!(cut.index_name(), Some("k"));
         let got_d = cut.divisions().unwrap();
         prop_assert_eq!(got_d.as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec(), d.clone());
-        let parts = cut.compute_partitions_on(Runtime::global()).unwrap();
+        let parts = cut.compute_partitions().unwrap();
         let got: Rows = parts.iter().flat_map(|p| pairs(p, 0, 1)).collect();
         prop_assert_eq!(got, reference(&rows, false));
         for (i, p) in parts.iter().enumerate() {
@@ -151,7 +151,7 @@ proptest! {
         a_asc: bool,
     ) {
         let df = frame(&rows, &cuts).sort_values_by(&[("k", k_asc), ("a", a_asc)], n).unwrap();
-        let parts = df.compute_partitions_on(Runtime::global()).unwrap();
+        let parts = df.compute_partitions().unwrap();
         let got: Rows = parts.iter().flat_map(|p| pairs(p, 0, 1)).collect();
         let mut want = rows.clone();
         let dir = |o: std::cmp::Ordering, asc: bool| if asc { o } else { o.reverse() };
@@ -170,7 +170,7 @@ proptest! {
     #[test]
     fn sort_values_matches_a_stable_sort(rows in rows(), cuts in prop::collection::vec(0..70_usize, 0..5), n in 1..6_usize, ascending: bool) {
         let df = frame(&rows, &cuts).sort_values(&["k"], ascending, n).unwrap();
-        let parts = df.compute_partitions_on(Runtime::global()).unwrap();
+        let parts = df.compute_partitions().unwrap();
         let got: Rows = parts.iter().flat_map(|p| pairs(p, 0, 1)).collect();
         prop_assert_eq!(got, reference(&rows, !ascending));
     }
@@ -224,7 +224,7 @@ fn the_seeds_smiths_meet_in_one_partition() {
         partita::read_csv(path, partita::CsvOptions::default().blocksize(block as u64)).unwrap();
     assert_eq!(df.npartitions(), 2);
     let by_name = df.set_index("Last name", 2).unwrap();
-    let parts = by_name.compute_partitions_on(Runtime::global()).unwrap();
+    let parts = by_name.compute_partitions().unwrap();
     let names = |p: &RecordBatch| -> Vec<String> {
         let c = p.column_by_name("Last name").unwrap();
         let s = c.as_any().downcast_ref::<StringArray>().unwrap();
@@ -273,7 +273,7 @@ fn repartition_divisions_errors_name_what_is_wrong() {
     let wide: arrow::array::ArrayRef = Arc::new(arrow::array::Int32Array::from(vec![-5, 4, 20]));
     let cut = df.repartition_divisions(wide).unwrap();
     let sizes: Vec<usize> = cut
-        .compute_partitions_on(Runtime::global())
+        .compute_partitions()
         .unwrap()
         .iter()
         .map(|p| p.num_rows())

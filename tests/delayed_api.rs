@@ -29,7 +29,7 @@ fn combinators_compute_what_plain_code_computes() -> Result<()> {
         let c = a.zip_with(&b, |a, b| a * b.iter().sum::<i64>());
         let d = c.map(|v| v - 1);
         let pair = d.zip(&a);
-        assert_eq!(pair.compute_on(&rt)?, (35, 6));
+        assert_eq!(rt.install(|| pair.compute())?, (35, 6));
     }
     Ok(())
 }
@@ -52,10 +52,10 @@ fn shared_inputs_run_once_per_compute() -> Result<()> {
         });
         let branches: Vec<Delayed<u64>> = (1..=10).map(|k| base.map(move |b| b * k)).collect();
         let total = combine(&branches, |vs| vs.iter().copied().sum::<u64>());
-        assert_eq!(total.compute_on(&rt)?, 3 * 55);
+        assert_eq!(rt.install(|| total.compute())?, 3 * 55);
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(
-            compute_all_on(&rt, &branches)?,
+            rt.install(|| compute_all(&branches))?,
             (1..=10).map(|k| 3 * k).collect::<Vec<_>>()
         );
         assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -72,13 +72,13 @@ fn persist_computes_once_and_later_computes_read_the_partition_actor() -> Result
             r.fetch_add(1, Ordering::SeqCst);
             vec![1_u32, 2, 3]
         });
-        let kept = expensive.persist_on(&rt)?;
+        let kept = rt.install(|| expensive.persist())?;
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         let len = kept.map(Vec::len);
         let sum = kept.map(|v| v.iter().sum::<u32>());
-        assert_eq!(len.compute_on(&rt)?, 3);
-        assert_eq!(sum.compute_on(&rt)?, 6);
-        assert_eq!(kept.compute_on(&rt)?, vec![1, 2, 3]);
+        assert_eq!(rt.install(|| len.compute())?, 3);
+        assert_eq!(rt.install(|| sum.compute())?, 6);
+        assert_eq!(rt.install(|| kept.compute())?, vec![1, 2, 3]);
         assert_eq!(
             runs.load(Ordering::SeqCst),
             1,
@@ -95,7 +95,7 @@ fn a_panic_names_its_task_and_dependents_name_the_root_cause() {
         let ok = delayed(|| 1_i32);
         let bad = delayed(|| -> i32 { panic!("cannot parse row 17") }).named("parse");
         let sum = ok.zip_with(&bad, |a, b| a + b).named("sum");
-        let err = runtime_error(sum.compute_on(&rt).unwrap_err());
+        let err = runtime_error(rt.install(|| sum.compute()).unwrap_err());
         match &err {
             Error::DependencyFailed { key, cause } => {
                 assert_eq!(key.name(), "sum");
@@ -110,7 +110,7 @@ fn a_panic_names_its_task_and_dependents_name_the_root_cause() {
             other => panic!("unexpected error {other}"),
         }
         // The runtime is still healthy.
-        assert_eq!(ok.map(|v| v + 1).compute_on(&rt).unwrap(), 2);
+        assert_eq!(rt.install(|| ok.map(|v| v + 1).compute()).unwrap(), 2);
     }
 }
 
@@ -121,7 +121,7 @@ fn a_long_chain_computes_and_drops_without_overflowing_the_stack() -> Result<()>
     for _ in 0..100_000 {
         x = x.map(|v| v + 1);
     }
-    assert_eq!(x.compute_on(&rt)?, 100_000);
+    assert_eq!(rt.install(|| x.compute())?, 100_000);
     assert_eq!(
         rt.optimize(&x.graph(), &[x.key().clone()]).unwrap().len(),
         1

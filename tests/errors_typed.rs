@@ -91,3 +91,118 @@ fn deleted_input_keeps_the_io_error() {
         .expect("the OS error");
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }
+
+#[test]
+fn a_dependent_failure_has_the_failed_task_as_its_source() {
+    use std::sync::Arc;
+
+    use partita::runtime::{value, Error as RuntimeError, Graph, Kernel, Runtime, Task, TaskKey};
+
+    let parse = TaskKey::new("parse", 0);
+    let failing: Kernel = {
+        let key = parse.clone();
+        Arc::new(move |_| {
+            let n = "17x"
+                .parse::<u32>()
+                .map_err(|e| RuntimeError::failed_by(key.clone(), e))?;
+            Ok(value(n))
+        })
+    };
+    let plus_one: Kernel =
+        Arc::new(|inputs| Ok(value(*inputs[0].downcast_ref::<u32>().unwrap() + 1)));
+    let sum = TaskKey::new("sum", 0);
+    let mut graph = Graph::new();
+    graph.add_layer("parse", vec![Task::new(parse.clone(), vec![], failing)]);
+    graph.add_layer("sum", vec![Task::new(sum.clone(), vec![parse], plus_one)]);
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let err = rt.compute(&graph, &[sum]).unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::DependencyFailed { .. }),
+        "{err}"
+    );
+    // `source()` is the failed task's own error, typed...
+    let cause = err.source().expect("the cause");
+    let failed = cause
+        .downcast_ref::<RuntimeError>()
+        .expect("the runtime error of the failed task");
+    assert!(
+        matches!(failed, RuntimeError::TaskFailed { .. }),
+        "{failed}"
+    );
+    // ... so a plain walk down the chain reaches the kernel's error, as `root_cause` does.
+    let parsed = find_in_chain::<std::num::ParseIntError>(&err).expect("the parse error");
+    assert_eq!(parsed.to_string(), "invalid digit found in string");
+    assert!(err
+        .root_cause()
+        .downcast_ref::<std::num::ParseIntError>()
+        .is_some());
+    // The collections' error wraps it transparently: the same walk works from there.
+    let wrapped = partita::collections::Error::from(err);
+    assert!(find_in_chain::<std::num::ParseIntError>(&wrapped).is_some());
+}
+
+/// A user's own error type.
+#[derive(Debug)]
+struct Unreadable(usize);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "partition {} is unreadable", self.0)
+    }
+}
+
+impl StdError for Unreadable {}
+
+#[test]
+fn a_closures_error_type_stays_the_tasks_source() {
+    use partita::prelude::*;
+
+    // A frame's map_partitions_indexed...
+    let batch = arrow::array::RecordBatch::try_from_iter([(
+        "x",
+        std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3, 4]))
+            as arrow::array::ArrayRef,
+    )])
+    .unwrap();
+    let df = DataFrame::from_arrow(batch, 2).unwrap();
+    let broken = df.map_partitions_indexed(df.schema().clone(), |i, b| {
+        if i == 1 {
+            Err(Unreadable(i))
+        } else {
+            Ok(b)
+        }
+    });
+    let err = broken.compute().unwrap_err();
+    assert!(
+        err.to_string().ends_with("partition 1 is unreadable"),
+        "{err}"
+    );
+    let found = find_in_chain::<Unreadable>(&err).expect("the closure's own error");
+    assert_eq!(found.0, 1);
+
+    // ... a bag's try_map_partitions, where a `String` error keeps its text...
+    let bag = Bag::from_sequence(vec!["1", "x"], 2);
+    let parsed = bag.try_map_partitions(|_, part: Vec<&str>| {
+        part.iter()
+            .map(|s| s.parse::<i32>())
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let err = parsed.compute().unwrap_err();
+    assert!(
+        find_in_chain::<std::num::ParseIntError>(&err).is_some(),
+        "{err}"
+    );
+    let texts = bag.try_map_partitions(|i, _: Vec<&str>| -> Result<Vec<u8>, String> {
+        Err(format!("partition {i}"))
+    });
+    let err = texts.compute().unwrap_err();
+    assert!(err.to_string().ends_with("failed: partition 0"), "{err}");
+
+    // ... and a writer built on it: the OS error of a file that cannot be written.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("part-00000.txt")).unwrap(); // in the way
+    let lines = Bag::from_sequence(vec!["a".to_string()], 1);
+    let err = partita::io::to_textfiles(&lines, dir.path()).unwrap_err();
+    assert!(err.to_string().contains("part-00000.txt"), "{err}");
+    assert!(find_in_chain::<std::io::Error>(&err).is_some(), "{err:?}");
+}

@@ -65,7 +65,7 @@ fn quoted_newlines_survive_every_blocksize() {
     let rt = rt();
     for bs in 1..=csv.len() as u64 + 1 {
         let df = read_csv(path.as_path(), CsvOptions::default().blocksize(bs)).unwrap();
-        let out = df.reset_index_on(&rt).unwrap();
+        let out = rt.install(|| df.reset_index()).unwrap();
         let ids: Vec<Option<i64>> = rows.iter().map(|r| Some(r.0)).collect();
         let texts: Vec<Option<String>> = rows.iter().map(|r| Some(r.1.clone())).collect();
         assert_eq!(ints(&out, "id"), ids, "blocksize {bs}");
@@ -94,7 +94,7 @@ fn the_seed_people_table_keeps_its_restarting_index() {
             ("Age".into(), "int64".into()),
         ]
     );
-    let out = df.compute_on(&rt()).unwrap();
+    let out = df.compute().unwrap();
     let labels: Vec<u64> = out
         .column(0)
         .as_any()
@@ -128,7 +128,7 @@ fn a_type_change_late_in_the_file_names_file_line_and_column() {
     for bs in [None, Some(4096)] {
         let df = read_csv(path.as_path(), CsvOptions::default().blocksize(bs)).unwrap();
         assert_eq!(df.dtypes()[1].1, "int64");
-        let err = df.compute_on(&rt()).unwrap_err().to_string();
+        let err = df.compute().unwrap_err().to_string();
         // Row 2500 is on line 2502 (after the header).
         assert!(err.contains("late.csv:2502:"), "{err}");
         assert!(!err.contains(" line "), "one location, not two: {err}");
@@ -143,7 +143,7 @@ fn a_type_change_late_in_the_file_names_file_line_and_column() {
         CsvOptions::default().dtype("amount", ColumnType::String),
     )
     .unwrap();
-    let out = df.reset_index_on(&rt()).unwrap();
+    let out = df.reset_index().unwrap();
     assert_eq!(strings(&out, "amount")[2500].as_deref(), Some("n/a"));
 }
 
@@ -165,7 +165,7 @@ fn a_ragged_row_is_an_error_with_its_line() {
     };
     let err = read_csv(path.as_path(), options)
         .unwrap()
-        .compute_on(&rt())
+        .compute()
         .unwrap_err()
         .to_string();
     assert!(err.contains("ragged.csv:4:"), "{err}");
@@ -193,7 +193,7 @@ fn bad_lines_can_be_skipped() {
         };
         let out = read_csv(path.as_path(), options)
             .unwrap()
-            .reset_index_on(&rt())
+            .reset_index()
             .unwrap();
         let expected: Vec<Option<i64>> = (0..2000)
             .filter(|i| i % 500 != 7)
@@ -216,13 +216,13 @@ fn empty_and_header_only_files() {
     std::fs::write(&header, "x,y\n").unwrap();
     let df = read_csv(header.as_path(), CsvOptions::default()).unwrap();
     assert_eq!(df.columns(), ["x", "y"]);
-    assert_eq!(df.len_on(&rt()).unwrap(), 0);
+    assert_eq!(df.len().unwrap(), 0);
 
     // An empty file among others contributes an empty partition.
     let data = dir.path().join("data.csv");
     std::fs::write(&data, "x,y\n1,2\n").unwrap();
     let df = read_csv(vec![empty, data], CsvOptions::default()).unwrap();
-    assert_eq!(df.len_on(&rt()).unwrap(), 1);
+    assert_eq!(df.len().unwrap(), 1);
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn null_values_delimiters_and_no_header() {
     };
     let df = read_csv(path.as_path(), options).unwrap();
     assert_eq!(df.columns(), ["column_1", "column_2", "column_3"]);
-    let out = df.reset_index_on(&rt()).unwrap();
+    let out = df.reset_index().unwrap();
     assert_eq!(ints(&out, "column_2"), vec![None, Some(5), None]);
 }
 
@@ -258,7 +258,7 @@ fn a_path_column_records_each_rows_file() {
     };
     let df = read_csv(format!("{}/f*.csv", dir.path().display()).as_str(), options).unwrap();
     assert_eq!(df.dtypes()[1], ("path".to_string(), "category".to_string()));
-    let out = df.reset_index_on(&rt()).unwrap();
+    let out = df.reset_index().unwrap();
     let paths = arrow::compute::cast(
         out.column_by_name("path").unwrap(),
         &arrow::datatypes::DataType::Utf8,
@@ -293,9 +293,8 @@ fn globs_read_every_file_and_to_csv_round_trips() {
         format!("{}/part-*.csv", out_dir.display()).as_str(),
         CsvOptions::default(),
     )
-    .unwrap()
-    .reset_index_on(&rt)
     .unwrap();
+    let back = rt.install(|| back.reset_index()).unwrap();
     let expected: Vec<Option<i64>> = (0..3)
         .flat_map(|i| (0..5).map(move |j| Some(i * 100 + j)))
         .collect();
@@ -314,17 +313,14 @@ fn a_query_decodes_only_the_columns_it_needs() {
     // `junk` is declared an integer it is not: decoding it fails.
     let options = CsvOptions::default().dtype("junk", ColumnType::Int64);
     let df = read_csv(path.as_path(), options).unwrap();
-    assert!(
-        df.compute_on(&rt()).is_err(),
-        "reading every column decodes junk"
-    );
+    assert!(df.compute().is_err(), "reading every column decodes junk");
     // These queries never touch junk, so it is never decoded.
     let total = df
         .groupby(&["k"])
         .unwrap()
         .agg([partita::collections::sum("v")])
         .unwrap()
-        .reset_index_on(&rt())
+        .reset_index()
         .unwrap();
     assert_eq!(
         ints(&total, "v_sum").into_iter().flatten().sum::<i64>(),
@@ -335,9 +331,9 @@ fn a_query_decodes_only_the_columns_it_needs() {
         .unwrap()
         .select([partita::collections::col("v")])
         .unwrap()
-        .reset_index_on(&rt())
+        .reset_index()
         .unwrap();
     assert_eq!(ints(&selected, "v"), (0..10).map(Some).collect::<Vec<_>>());
-    let dropped = df.drop(&["junk"]).unwrap().len_on(&rt()).unwrap();
+    let dropped = df.drop(&["junk"]).unwrap().len().unwrap();
     assert_eq!(dropped, 100);
 }

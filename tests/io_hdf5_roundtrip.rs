@@ -465,11 +465,11 @@ fn many_blocks_stored_on_many_threads_land_in_place() {
     });
     let stored = store_hdf5(&y, &path, "x", &Hdf5Write::new().chunks(&[32, 64])).unwrap();
     assert_eq!(stored.nblocks(), 300);
-    assert_eq!(stored.compute_on(&rt).unwrap(), want);
+    assert_eq!(rt.install(|| stored.compute()).unwrap(), want);
     assert_eq!(
-        read_hdf5_as::<f64>(&path, "x", Some(&[64, 64]))
+        rt.install(|| read_hdf5_as::<f64>(&path, "x", Some(&[64, 64]))
             .unwrap()
-            .compute_on(&rt)
+            .compute())
             .unwrap(),
         want
     );
@@ -478,11 +478,10 @@ fn many_blocks_stored_on_many_threads_land_in_place() {
         .build()
         .unwrap();
     let again = dir.path().join("sync.h5");
-    partita::io::to_hdf5_on(&y, &again, "x", &Hdf5Write::new(), &sync).unwrap();
+    sync.install(|| partita::io::to_hdf5(&y, &again, "x", &Hdf5Write::new()))
+        .unwrap();
     assert_eq!(
-        read_hdf5_as::<f64>(&again, "x", None)
-            .unwrap()
-            .compute_on(&rt)
+        rt.install(|| read_hdf5_as::<f64>(&again, "x", None).unwrap().compute())
             .unwrap(),
         want
     );

@@ -39,7 +39,7 @@ fn round_trips_with_nulls_and_partitions() {
     let back = read_ipc(format!("{}/part-*.arrow", dir.path().display()).as_str()).unwrap();
     assert_eq!(back.npartitions(), 4);
     assert_eq!(back.dtypes(), df.dtypes());
-    let out = back.reset_index_on(&rt).unwrap();
+    let out = rt.install(|| back.reset_index()).unwrap();
     let original = batch();
     for c in ["id", "name", "x"] {
         assert_eq!(

@@ -127,8 +127,8 @@ fn to_parquet_round_trips() {
         ParquetOptions::default(),
     )
     .unwrap();
-    let ids: Vec<i64> = back
-        .reset_index_on(&rt)
+    let ids: Vec<i64> = rt
+        .install(|| back.reset_index())
         .unwrap()
         .column_by_name("id")
         .unwrap()
@@ -158,7 +158,7 @@ fn filters_prune_row_groups_without_losing_rows() {
     let rt = Runtime::builder().threads(2).build().unwrap();
     for threshold in [0_i64, 13, 40, 79, 80, 94, 95] {
         let q = df.filter(col("id").gt_eq(lit(threshold))).unwrap();
-        let parts = q.compute_partitions_on(&rt).unwrap();
+        let parts = rt.install(|| q.compute_partitions()).unwrap();
         assert_eq!(parts.len(), 5, "pruned row groups stay as empty partitions");
         let ids: Vec<i64> = parts
             .iter()
@@ -183,9 +183,8 @@ fn filters_prune_row_groups_without_losing_rows() {
     // A float filter over a column with nulls.
     let q = df
         .filter(col("x").lt(lit(3.0)).or(col("key").eq(lit("k3"))))
-        .unwrap()
-        .reset_index_on(&rt)
         .unwrap();
+    let q = rt.install(|| q.reset_index()).unwrap();
     let expected: Vec<i64> = rows
         .iter()
         .filter(|r| r.2.is_some_and(|x| x < 3.0) || r.1.as_deref() == Some("k3"))

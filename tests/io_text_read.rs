@@ -39,7 +39,7 @@ fn every_blocksize_from_one_byte_to_the_file_size() {
         let path = write(dir.path(), &format!("case{i}.txt"), text.as_bytes());
         for bs in 1..=(text.len() as u64).max(1) + 1 {
             let bag = read_text(path.as_path(), Some(bs)).unwrap();
-            let got = bag.compute_on(&rt).unwrap();
+            let got = rt.install(|| bag.compute()).unwrap();
             assert_eq!(got, expected(text), "case {i} {text:?} blocksize {bs}");
         }
     }

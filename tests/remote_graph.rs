@@ -713,7 +713,7 @@ fn h2o_csv(dir: &Path, rows: usize) -> DataFrame {
 /// equal. Returns the local table.
 fn same_here_and_there(df: &DataFrame) -> RecordBatch {
     let rt = Runtime::builder().threads(2).build().unwrap();
-    let local = df.compute_partitions_on(&rt).unwrap();
+    let local = rt.install(|| df.compute_partitions()).unwrap();
     let remote: Vec<RecordBatch> = child::compute_remote(&df.graph(), &df.keys())
         .unwrap()
         .iter()

@@ -99,7 +99,7 @@ fn panics_under_concurrent_load_fail_only_their_own_computes() {
                     })
                     .collect();
                 let total = combine(&xs, |v| v.iter().copied().sum::<u64>());
-                let r = total.compute_on(&rt);
+                let r = rt.install(|| total.compute());
                 if t % 2 == 1 {
                     let e = r.unwrap_err();
                     let root = e.as_runtime().unwrap().root().to_string();
@@ -180,7 +180,7 @@ fn usable_from_tokio_tasks_and_blocking_sections() {
             let rt = rt.clone();
             handles.push(tokio::spawn(async move {
                 let f = rt.submit(move || t * 10);
-                let d = delayed(move || t).map(|v| v + 1).compute_async_on(&rt);
+                let d = rt.install(|| delayed(move || t).map(|v| v + 1).compute_async());
                 f.await.unwrap() + d.await.unwrap()
             }));
         }
@@ -191,7 +191,8 @@ fn usable_from_tokio_tasks_and_blocking_sections() {
         assert_eq!(total, (0..8).map(|t| t * 10 + t + 1).sum::<u64>());
         let r2 = rt.clone();
         let blocking = tokio::task::spawn_blocking(move || {
-            delayed(|| 5_u32).map(|v| v * 2).compute_on(&r2).unwrap()
+            r2.install(|| delayed(|| 5_u32).map(|v| v * 2).compute())
+                .unwrap()
         });
         assert_eq!(blocking.await.unwrap(), 10);
     });
@@ -202,11 +203,10 @@ fn usable_from_inside_an_actix_system() {
     let system = actix::System::new();
     let out = system.block_on(async {
         let rt = Runtime::builder().threads(2).build().unwrap();
-        let persisted = delayed(|| vec![3_u8; 4]).persist_on(&rt).unwrap();
+        let persisted = rt.install(|| delayed(|| vec![3_u8; 4]).persist()).unwrap();
         let f = rt.submit(|| 40_u32);
-        let n = persisted
-            .map(|v| v.len() as u32)
-            .compute_async_on(&rt)
+        let n = rt
+            .install(|| persisted.map(|v| v.len() as u32).compute_async())
             .await;
         f.await.unwrap() + n.unwrap()
     });
@@ -218,7 +218,7 @@ fn an_error_reaches_every_requested_key_and_nothing_hangs() {
     let rt = Runtime::builder().threads(2).build().unwrap();
     let root = delayed(|| -> u32 { panic!("root failed") });
     let leaves: Vec<Delayed<u32>> = (0..50).map(|i| root.map(move |v| v + i)).collect();
-    let err = compute_all_on(&rt, &leaves).unwrap_err();
+    let err = rt.install(|| compute_all(&leaves)).unwrap_err();
     assert!(matches!(
         err.as_runtime(),
         Some(Error::DependencyFailed { .. })
@@ -230,7 +230,7 @@ async fn inside_tokio_main_style_runtime() {
     let rt = Runtime::builder().threads(2).build().unwrap();
     let xs: Vec<Delayed<u64>> = (0..1000).map(|i| delayed(move || i)).collect();
     let total = combine(&xs, |v| v.iter().copied().sum::<u64>());
-    assert_eq!(total.compute_async_on(&rt).await.unwrap(), 499_500);
+    assert_eq!(rt.install(|| total.compute_async()).await.unwrap(), 499_500);
     let fs = rt.map(|x: u64| x + 1, 0..10);
     let mut sum = 0;
     for f in fs {

@@ -11,7 +11,7 @@ fn a_compute_emits_start_every_task_and_finish() {
     let sub = rt.subscribe();
     let xs: Vec<Delayed<u32>> = (0..10).map(|i| delayed(move || i)).collect();
     let total = combine(&xs, |v| v.iter().copied().sum::<u32>());
-    assert_eq!(total.compute_on(&rt).unwrap(), 45);
+    assert_eq!(rt.install(|| total.compute()).unwrap(), 45);
     let events: Vec<_> = sub.receiver().try_iter().collect();
     assert!(matches!(
         events[0].kind,
@@ -37,7 +37,7 @@ fn failures_are_events_too() {
     let sub = rt.subscribe();
     let bad = delayed(|| -> u8 { panic!("nope") });
     let after = bad.map(|v| v + 1);
-    assert!(after.compute_on(&rt).is_err());
+    assert!(rt.install(|| after.compute()).is_err());
     let failed: Vec<String> = sub
         .receiver()
         .try_iter()
@@ -63,8 +63,7 @@ fn the_profiler_writes_a_chrome_trace_with_one_event_per_task() {
             })
         })
         .collect();
-    combine(&xs, |v| v.iter().copied().sum::<u64>())
-        .compute_on(&rt)
+    rt.install(|| combine(&xs, |v| v.iter().copied().sum::<u64>()).compute())
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trace.json");
@@ -82,5 +81,5 @@ fn the_progress_bar_is_silent_off_a_terminal_and_does_not_disturb_results() {
     let _bar = ProgressBar::with_min_duration(&rt, Duration::ZERO);
     let xs: Vec<Delayed<u64>> = (0..5000).map(|i| delayed(move || i)).collect();
     let total = combine(&xs, |v| v.iter().copied().sum::<u64>());
-    assert_eq!(total.compute_on(&rt).unwrap(), 5000 * 4999 / 2);
+    assert_eq!(rt.install(|| total.compute()).unwrap(), 5000 * 4999 / 2);
 }

@@ -24,9 +24,10 @@ fn dropping_runtimes_leaks_no_threads() {
         let rt = Runtime::builder().threads(3).build().unwrap();
         let xs: Vec<Delayed<u64>> = (0..1000).map(|i| delayed(move || i)).collect();
         let total = combine(&xs, |v| v.iter().copied().sum::<u64>());
-        let kept = total.persist_on(&rt).unwrap();
+        let kept = rt.install(|| total.persist()).unwrap();
         assert_eq!(
-            kept.map(move |v| v + round).compute_on(&rt).unwrap(),
+            rt.install(|| kept.map(move |v| v + round).compute())
+                .unwrap(),
             499_500 + round
         );
         let fs = rt.map(|x: u64| x + 1, 0..100);

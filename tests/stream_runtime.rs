@@ -76,7 +76,7 @@ fn a_stage_panic_is_the_pipelines_error_and_the_runtime_goes_on() {
 
     let xs: Vec<Delayed<u64>> = (0..100).map(|i| delayed(move || i)).collect();
     let total = combine(&xs, |v| v.iter().copied().sum::<u64>());
-    assert_eq!(total.compute_on(&rt).unwrap(), 4950);
+    assert_eq!(rt.install(|| total.compute()).unwrap(), 4950);
 }
 
 #[test]

@@ -36,6 +36,13 @@ pub enum Error {
         /// Arrow's error.
         source: SharedError<arrow::error::ArrowError>,
     },
+    /// A reader failed to re-plan itself for a query's columns and filters (a
+    /// [`ColumnSource`](crate::ColumnSource)): its own error, kept as the source.
+    #[error("{source}")]
+    Reader {
+        /// The reader's error (`partita_io::Error` for the built-in readers).
+        source: SharedError<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl From<arrow::error::ArrowError> for Error {
@@ -47,6 +54,13 @@ impl From<arrow::error::ArrowError> for Error {
 }
 
 impl Error {
+    /// [`Error::Reader`] holding `source`.
+    pub fn reader(source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::Reader {
+            source: SharedError::new_dyn(source),
+        }
+    }
+
     pub(crate) fn shape(message: impl Into<String>) -> Error {
         Error::Shape {
             message: message.into(),

@@ -30,7 +30,7 @@ pub use self::dataframe::{
     Literal, Merge, SHUFFLE_ABOVE,
 };
 pub use self::delayed::{
-    combine, compute_all, compute_all_on, delayed, from_value, graph_all, Delayed, DelayedHandle,
+    combine, compute_all, delayed, from_value, graph_all, Delayed, DelayedHandle,
 };
 pub use self::error::{Error, Result};
 pub use self::item_fn::{
@@ -78,7 +78,7 @@ pub mod __private {
 /// The names most programs need.
 pub mod prelude {
     pub use crate::{
-        axis, col, combine, compute_all, compute_all_on, delayed, from_value, lit, Array, Axes,
-        Bag, DataFrame, Delayed,
+        axis, col, combine, compute_all, delayed, from_value, lit, Array, Axes, Bag, DataFrame,
+        Delayed,
     };
 }

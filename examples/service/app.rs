@@ -187,10 +187,9 @@ async fn wordcount(
     let bad = |e: partita::Error| (StatusCode::BAD_REQUEST, e.to_string());
     let lines = partita::read_text(format!("{}/*.txt", job.dir).as_str(), None).map_err(bad)?;
     let words = lines.flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>());
-    let top = words
-        .frequencies()
-        .topk(10, |(_, n)| *n)
-        .compute_async_on(&state.runtime)
+    let top = state
+        .runtime
+        .install(|| words.frequencies().topk(10, |(_, n)| *n).compute_async())
         .await
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(serde_json::json!({

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use partita_collections::DType;
 use partita_runtime::SharedError;
 
-/// The cause of a Parquet, IPC or HDF5 error: a `ParquetError`, an `ArrowError`, an
-/// `hdf5_metno::Error`, a `std::io::Error`, or a [`Message`](partita_runtime::Message) when
-/// the check was partita's own.
+/// The cause of a Parquet, IPC, HDF5 or pattern error: a `ParquetError`, an `ArrowError`, an
+/// `hdf5_metno::Error`, a `std::io::Error`, a `glob::PatternError` or `regex::Error`, or a
+/// [`Message`](partita_runtime::Message) when the check was partita's own.
 pub type Cause = SharedError<dyn std::error::Error + Send + Sync>;
 
 /// What can go wrong reading or writing data.
@@ -28,13 +28,14 @@ pub enum Error {
         /// The pattern.
         pattern: String,
     },
-    /// A glob pattern is malformed.
-    #[error("bad file pattern {pattern}: {message}")]
+    /// A glob pattern, or the regular expression made of a CSV read's null values, is
+    /// malformed.
+    #[error("bad pattern {pattern}: {source}")]
     Pattern {
         /// The pattern.
         pattern: String,
-        /// What is wrong with it.
-        message: String,
+        /// What is wrong with it: `glob::PatternError` or `regex::Error`.
+        source: Cause,
     },
     /// A CSV file could not be read. Shown as `file:line: message`, or `file: message` when
     /// no line is known.

@@ -21,7 +21,7 @@ pub use self::atomic::write_atomic;
 pub use self::csv::{read_csv, to_csv, CsvOptions};
 pub use self::error::{Cause, Error, Result};
 pub use self::hdf5::{
-    read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, to_hdf5_dyn, to_hdf5_on, Hdf5Element, Hdf5Write,
+    read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, to_hdf5_dyn, Hdf5Element, Hdf5Write,
 };
 pub use self::ipc::{read_ipc, to_ipc};
 pub use self::parquet::{read_parquet, to_parquet, ParquetOptions};

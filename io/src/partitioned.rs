@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use partita_collections::{blockwise, register_op, DataFrame, Op};
-use partita_runtime::{downcast, value, Kernel, Runtime, TaskContext, TaskKey, Value};
+use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -105,12 +105,11 @@ fn path_schema() -> SchemaRef {
 }
 
 /// Writes each partition of `frame` in `format` to `dir/part-NNNNN.{ext}`, atomically, in
-/// parallel on `runtime`, and returns the paths in partition order.
+/// parallel on the current runtime, and returns the paths in partition order.
 pub(crate) fn write_partitions(
     frame: &DataFrame,
     dir: &Path,
     format: FileFormat,
-    runtime: &Runtime,
 ) -> Result<Vec<PathBuf>> {
     let dir = dir.to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -124,7 +123,7 @@ pub(crate) fn write_partitions(
         frame.keys().into_iter().map(|k| vec![k]),
     );
     let written = DataFrame::from_partitions(graph, name, keys.len(), path_schema());
-    let parts = written.compute_partitions_on(runtime)?;
+    let parts = written.compute_partitions()?;
     Ok(parts
         .iter()
         .filter_map(|b| {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 
 /// Where a reader's input comes from.
 #[derive(Clone, Debug)]
@@ -63,7 +63,7 @@ impl Source {
                 let mut found = Vec::new();
                 let matches = glob::glob(pattern).map_err(|e| Error::Pattern {
                     pattern: pattern.clone(),
-                    message: e.to_string(),
+                    source: Cause::new_dyn(e),
                 })?;
                 for m in matches {
                     let path = m.map_err(|e| {
@@ -92,4 +92,20 @@ impl Source {
 
 fn has_glob_chars(s: &str) -> bool {
     s.contains(['*', '?', '['])
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_malformed_pattern_keeps_the_glob_error() {
+        let err = Source::Glob("data/[".into()).files().unwrap_err();
+        assert!(matches!(err, Error::Pattern { .. }), "{err}");
+        let cause = std::error::Error::source(&err).expect("the glob error");
+        assert!(
+            cause.downcast_ref::<glob::PatternError>().is_some(),
+            "{cause:?}"
+        );
+    }
 }

@@ -9,12 +9,11 @@ use crate::graph::TaskKey;
 /// Errors are cheap to clone: a failed task's error is handed to every dependent, and a dependent
 /// reports the *root* failure as its `cause`, so the message that reaches the user always names the
 /// task that actually went wrong.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// A task's kernel panicked. The panic was caught at the task boundary and the runtime is
     /// still healthy.
-    #[error("task {key} panicked: {message}")]
     TaskPanicked {
         /// The task whose kernel panicked.
         key: TaskKey,
@@ -24,7 +23,6 @@ pub enum Error {
     /// A task's kernel returned an error. `source` is that error, typed (an Arrow, Parquet,
     /// HDF5 or IO error, a user's own error type), or a [`Message`] when the kernel had only a
     /// text to give; [`root_cause`](Error::root_cause) walks down to the innermost one.
-    #[error("task {key} failed: {source}")]
     TaskFailed {
         /// The task that failed.
         key: TaskKey,
@@ -32,8 +30,8 @@ pub enum Error {
         source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// A task did not run because one of its inputs failed. `cause` is the root failure, never
-    /// another `DependencyFailed`.
-    #[error("task {key} did not run because a dependency failed: {cause}")]
+    /// another `DependencyFailed`, and it is the error's [`source`](std::error::Error::source),
+    /// so a walk down the source chain goes through it to what the failed kernel reported.
     DependencyFailed {
         /// The task that could not run.
         key: TaskKey,
@@ -41,13 +39,11 @@ pub enum Error {
         cause: Arc<Error>,
     },
     /// The task was cancelled before it produced a value.
-    #[error("task {key} was cancelled")]
     Cancelled {
         /// The cancelled task.
         key: TaskKey,
     },
     /// A value did not have the type its consumer expected.
-    #[error("task {key} produced a value that is not a {expected}")]
     TypeMismatch {
         /// The task whose value was read.
         key: TaskKey,
@@ -55,7 +51,6 @@ pub enum Error {
         expected: &'static str,
     },
     /// A task names a dependency that is not in the graph.
-    #[error("task {needed_by} depends on {key}, which is not in the graph")]
     MissingDependency {
         /// The key that could not be found.
         key: TaskKey,
@@ -63,31 +58,26 @@ pub enum Error {
         needed_by: TaskKey,
     },
     /// A key was requested that is not in the graph.
-    #[error("no task {key} in the graph")]
     MissingKey {
         /// The requested key.
         key: TaskKey,
     },
     /// The same key appears twice in one graph.
-    #[error("task {key} appears twice in the graph")]
     DuplicateKey {
         /// The repeated key.
         key: TaskKey,
     },
     /// The graph is not a DAG.
-    #[error("the graph has a cycle through task {key}")]
     Cycle {
         /// A task on the cycle.
         key: TaskKey,
     },
     /// A persisted partition's owning actor is gone.
-    #[error("partition {key} was released and can no longer be read")]
     PartitionReleased {
         /// The partition's key.
         key: TaskKey,
     },
     /// Encoding or decoding a value failed.
-    #[error("codec error for {what}: {message}")]
     Codec {
         /// What was being encoded or decoded.
         what: String,
@@ -95,7 +85,6 @@ pub enum Error {
         message: String,
     },
     /// The runtime could not start a thread.
-    #[error("failed to start runtime thread {thread}: {source}")]
     Spawn {
         /// The thread's name.
         thread: String,
@@ -103,11 +92,9 @@ pub enum Error {
         source: Arc<std::io::Error>,
     },
     /// The runtime was shut down while work was pending.
-    #[error("the runtime has shut down")]
     Shutdown,
     /// A task cannot leave the process: its work is a plain closure, or a literal whose type has
     /// no codec. Raised before anything is sent.
-    #[error("layer {layer}, task {key}, cannot leave this process: {reason}. Fix: {fix}")]
     NotTransportable {
         /// The layer that holds the task.
         layer: String,
@@ -119,7 +106,6 @@ pub enum Error {
         fix: String,
     },
     /// A graph was written by another executable, whose operators and functions may differ.
-    #[error("the graph was built by executable {theirs}, but this process runs {ours}; run the same build on both sides")]
     BuildMismatch {
         /// This process's build id.
         ours: String,
@@ -128,13 +114,11 @@ pub enum Error {
     },
     /// Bytes from another process are malformed, of another format version, or name an operator
     /// or codec this executable lacks.
-    #[error("wire format: {message}")]
     Wire {
         /// What is wrong.
         message: String,
     },
     /// A failure in another process, as it was reported there.
-    #[error("{message}")]
     Remote {
         /// The kind of the original error (`TaskPanicked`, `TaskFailed`, ...).
         kind: String,
@@ -144,7 +128,6 @@ pub enum Error {
         keys: Vec<TaskKey>,
     },
     /// An IO error, with the path it concerns.
-    #[error("{path}: {source}")]
     Io {
         /// The file involved.
         path: String,
@@ -153,11 +136,77 @@ pub enum Error {
     },
     /// The cluster could not be reached, refused this client, or lost what a compute needed: a
     /// worker, a connection, the scheduler.
-    #[error("cluster: {message}")]
     Cluster {
         /// What went wrong, naming the address or worker involved.
         message: String,
     },
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::TaskPanicked { key, message } => write!(f, "task {key} panicked: {message}"),
+            Error::TaskFailed { key, source } => write!(f, "task {key} failed: {source}"),
+            Error::DependencyFailed { key, cause } => write!(
+                f,
+                "task {key} did not run because a dependency failed: {cause}"
+            ),
+            Error::Cancelled { key } => write!(f, "task {key} was cancelled"),
+            Error::TypeMismatch { key, expected } => {
+                write!(f, "task {key} produced a value that is not a {expected}")
+            }
+            Error::MissingDependency { key, needed_by } => {
+                write!(
+                    f,
+                    "task {needed_by} depends on {key}, which is not in the graph"
+                )
+            }
+            Error::MissingKey { key } => write!(f, "no task {key} in the graph"),
+            Error::DuplicateKey { key } => write!(f, "task {key} appears twice in the graph"),
+            Error::Cycle { key } => write!(f, "the graph has a cycle through task {key}"),
+            Error::PartitionReleased { key } => {
+                write!(f, "partition {key} was released and can no longer be read")
+            }
+            Error::Codec { what, message } => write!(f, "codec error for {what}: {message}"),
+            Error::Spawn { thread, source } => {
+                write!(f, "failed to start runtime thread {thread}: {source}")
+            }
+            Error::Shutdown => write!(f, "the runtime has shut down"),
+            Error::NotTransportable {
+                layer,
+                key,
+                reason,
+                fix,
+            } => write!(
+                f,
+                "layer {layer}, task {key}, cannot leave this process: {reason}. Fix: {fix}"
+            ),
+            Error::BuildMismatch { ours, theirs } => write!(
+                f,
+                "the graph was built by executable {theirs}, but this process runs {ours}; \
+                 run the same build on both sides"
+            ),
+            Error::Wire { message } => write!(f, "wire format: {message}"),
+            Error::Remote { message, .. } => write!(f, "{message}"),
+            Error::Io { path, source } => write!(f, "{path}: {source}"),
+            Error::Cluster { message } => write!(f, "cluster: {message}"),
+        }
+    }
+}
+
+/// Written out rather than derived: a derived `source` of an `Arc<dyn Error>` field is the
+/// `Arc`, which downcasts to nothing; this one is the error inside, so a walk down the chain
+/// (`anyhow`'s, or a plain loop over `source`) can downcast to the kernel's own error type.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::TaskFailed { source, .. } => Some(&**source),
+            Error::DependencyFailed { cause, .. } => Some(&**cause),
+            Error::Spawn { source, .. } => Some(&**source),
+            Error::Io { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with the runtime's [`Error`] as its default error type.
@@ -231,7 +280,9 @@ impl<E> From<E> for SharedError<E> {
 pub struct Message(pub String);
 
 impl Error {
-    /// [`Error::TaskFailed`] for `key`, with `source` kept as it is.
+    /// [`Error::TaskFailed`] for `key`, with `source` kept as it is: any error type, typed,
+    /// or a `String` or `&str`, which keeps its text (what `?` converts into a
+    /// `Box<dyn Error + Send + Sync>`).
     ///
     /// ```
     /// use partita_runtime::{Error, TaskKey};
@@ -239,14 +290,16 @@ impl Error {
     /// let e = Error::failed_by(TaskKey::new("read", 3), io);
     /// assert_eq!(e.to_string(), "task (read, 3) failed: no such file");
     /// assert!(e.root_cause().downcast_ref::<std::io::Error>().is_some());
+    /// let e = Error::failed_by(TaskKey::new("parse", 0), format!("row {} is malformed", 17));
+    /// assert_eq!(e.root_cause().to_string(), "row 17 is malformed");
     /// ```
     pub fn failed_by(
         key: TaskKey,
-        source: impl std::error::Error + Send + Sync + 'static,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Error {
         Error::TaskFailed {
             key,
-            source: Arc::new(source),
+            source: Arc::from(source.into()),
         }
     }
 
@@ -255,8 +308,8 @@ impl Error {
         Error::failed_by(key, Message(message.into()))
     }
 
-    /// The innermost error under this one: through `DependencyFailed` to the failed task, then
-    /// down the [`source`](std::error::Error::source) chain of what its kernel reported.
+    /// The innermost error under this one, down the [`source`](std::error::Error::source)
+    /// chain: through `DependencyFailed` to the failed task, then down what its kernel reported.
     ///
     /// ```
     /// use partita_runtime::{Error, TaskKey};
@@ -264,10 +317,7 @@ impl Error {
     /// assert_eq!(e.root_cause().to_string(), "row 17 is malformed");
     /// ```
     pub fn root_cause(&self) -> &(dyn std::error::Error + 'static) {
-        let mut cur: &(dyn std::error::Error + 'static) = match self.root() {
-            Error::TaskFailed { source, .. } => &**source,
-            other => other,
-        };
+        let mut cur: &(dyn std::error::Error + 'static) = self;
         while let Some(next) = cur.source() {
             cur = next;
         }

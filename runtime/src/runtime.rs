@@ -1,7 +1,7 @@
 //! The runtime: a pool, an actor system, an event bus, and a scheduler choice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use crate::actor::{ActorSystem, PartitionRef};
 use crate::error::Result;
@@ -15,8 +15,36 @@ use crate::stage::StageRegistry;
 use crate::value::Value;
 
 thread_local! {
-    /// The runtimes installed on this thread, innermost last.
-    static INSTALLED: std::cell::RefCell<Vec<Runtime>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The runtimes installed on this thread, innermost last. They are held weakly, so that the
+    /// threads a runtime owns (its pool workers and stages run inside its install for their
+    /// whole life) do not keep it alive; one that has shut down is skipped.
+    static INSTALLED: std::cell::RefCell<Vec<Weak<Inner>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A weak handle on a runtime, for the threads it owns: they run inside its
+/// [`install`](Runtime::install) scope without keeping it alive.
+#[derive(Clone)]
+pub(crate) struct RuntimeRef(Weak<Inner>);
+
+impl RuntimeRef {
+    /// A handle on no runtime, for a pool started on its own in tests.
+    #[cfg(test)]
+    pub(crate) fn detached() -> RuntimeRef {
+        RuntimeRef(Weak::new())
+    }
+
+    /// Runs `f` with this runtime as [`Runtime::current`] on this thread, while it is alive.
+    pub(crate) fn install<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Uninstall;
+        impl Drop for Uninstall {
+            fn drop(&mut self) {
+                INSTALLED.with(|stack| stack.borrow_mut().pop());
+            }
+        }
+        INSTALLED.with(|stack| stack.borrow_mut().push(self.0.clone()));
+        let _uninstall = Uninstall;
+        f()
+    }
 }
 
 /// An executor for task graphs and futures.
@@ -161,15 +189,6 @@ impl Builder {
     /// # Errors
     /// [`Error::Spawn`](crate::Error::Spawn) if a thread cannot be started.
     pub fn build(self) -> Result<Runtime> {
-        let pool = match self.scheduler {
-            Scheduler::Threads => {
-                let n = self
-                    .threads
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-                Some(Pool::start(n, &self.name)?)
-            }
-            Scheduler::Sync => None,
-        };
         if self.round_trip {
             crate::value::type_names::start();
         }
@@ -178,8 +197,20 @@ impl Builder {
             Some(spec) => Some(crate::remote::connect(spec)?),
             None => None,
         };
-        Ok(Runtime {
-            inner: Arc::new(Inner {
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        // The pool's workers run inside the runtime's install scope, so they need its address
+        // before it exists: the runtime is built around a weak handle on itself.
+        let mut failed = None;
+        let inner = Arc::new_cyclic(|me| {
+            let pool = match self.scheduler {
+                Scheduler::Threads => Pool::start(threads, &self.name, RuntimeRef(me.clone()))
+                    .map_err(|e| failed = Some(e))
+                    .ok(),
+                Scheduler::Sync => None,
+            };
+            Inner {
                 stages: StageRegistry::default(),
                 name: self.name,
                 scheduler: self.scheduler,
@@ -190,8 +221,12 @@ impl Builder {
                 events: Arc::new(EventBus::default()),
                 next_id: AtomicU64::new(1),
                 cluster,
-            }),
-        })
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(Runtime { inner }),
+        }
     }
 }
 
@@ -237,7 +272,8 @@ impl Runtime {
     }
 
     /// The runtime that `compute()` uses on this thread: the innermost one
-    /// [`install`](Self::install)ed, or the process-wide [`global`](Self::global) one.
+    /// [`install`](Self::install)ed, or the process-wide [`global`](Self::global) one. A task
+    /// or a stream stage runs inside its runtime's install, so in one this is that runtime.
     ///
     /// ```
     /// use partita_runtime::{Runtime, Scheduler};
@@ -249,23 +285,23 @@ impl Runtime {
     /// ```
     pub fn current() -> Runtime {
         INSTALLED
-            .with(|stack| stack.borrow().last().cloned())
-            .unwrap_or_else(|| Runtime::global().clone())
+            .with(|stack| stack.borrow().iter().rev().find_map(Weak::upgrade))
+            .map_or_else(|| Runtime::global().clone(), |inner| Runtime { inner })
     }
 
     /// Runs `f` with this runtime as [`current`](Self::current) on this thread, as rayon's
     /// `ThreadPool::install` does: every `compute()`, `persist()` and writer called inside uses
     /// it. Installs nest; the previous runtime is current again when `f` returns or panics.
+    ///
+    /// The runtime is chosen when a compute starts: a handle from
+    /// `rt.install(|| x.compute_async())` runs on `rt` wherever it is awaited.
     pub fn install<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Uninstall;
-        impl Drop for Uninstall {
-            fn drop(&mut self) {
-                INSTALLED.with(|stack| stack.borrow_mut().pop());
-            }
-        }
-        INSTALLED.with(|stack| stack.borrow_mut().push(self.clone()));
-        let _uninstall = Uninstall;
-        f()
+        self.downgrade().install(f)
+    }
+
+    /// A weak handle on this runtime, for the threads it owns.
+    pub(crate) fn downgrade(&self) -> RuntimeRef {
+        RuntimeRef(Arc::downgrade(&self.inner))
     }
 
     /// The scheduler this runtime uses.
@@ -359,7 +395,9 @@ impl Runtime {
         );
         match self.inner.scheduler {
             Scheduler::Threads => execution.start_threads(),
-            Scheduler::Sync => execution.run_sync(),
+            // The calling thread runs the tasks, inside this runtime's install as a pool
+            // worker would be.
+            Scheduler::Sync => self.install(|| execution.run_sync()),
         }
         ComputeHandle::running(execution, self.clone())
     }

@@ -303,16 +303,8 @@ impl<T: Element> Array<T> {
     /// # Errors
     /// The first failed block's error.
     pub fn compute(&self) -> Result<ArrayD<T>> {
-        self.compute_on(&Runtime::current())
-    }
-
-    /// Computes the whole array on `runtime`.
-    ///
-    /// # Errors
-    /// The first failed block's error.
-    pub fn compute_on(&self, runtime: &Runtime) -> Result<ArrayD<T>> {
         let keys = self.keys();
-        let parts = runtime.compute(&self.graph, &keys)?;
+        let parts = Runtime::current().compute(&self.graph, &keys)?;
         self.assemble(parts, &keys)
     }
 
@@ -360,15 +352,7 @@ impl<T: Element> Array<T> {
     /// # Errors
     /// The first failed block's error.
     pub fn persist(&self) -> Result<Array<T>> {
-        self.persist_on(&Runtime::current())
-    }
-
-    /// [`persist`](Self::persist) on `runtime`.
-    ///
-    /// # Errors
-    /// As [`persist`](Self::persist).
-    pub fn persist_on(&self, runtime: &Runtime) -> Result<Array<T>> {
-        let refs = runtime.persist(&self.graph, &self.keys())?;
+        let refs = Runtime::current().persist(&self.graph, &self.keys())?;
         let mut graph = Graph::new();
         graph.add_layer(
             self.name.clone(),
@@ -387,14 +371,15 @@ impl<T: Element> Array<T> {
     }
 }
 
-/// Computes several arrays in one pass over the shared graph, so common inputs (an HDF5 read, say)
-/// are computed once. Returns the arrays in order.
+/// Computes several arrays in one pass over the shared graph, on the current runtime
+/// ([`Runtime::current`]), so common inputs (an HDF5 read, say) are computed once. Returns the
+/// arrays in order.
 ///
 /// ```
 /// use partita_collections::{compute_arrays, Array, Axes};
 /// let x = Array::<f64>::arange(8, 3)?;
 /// let y = x.map(|v| v * 2.0);
-/// let [a, b] = compute_arrays([&y, &y.sum(Axes::All)?], partita_runtime::Runtime::global())?
+/// let [a, b] = compute_arrays([&y, &y.sum(Axes::All)?])?
 ///     .try_into()
 ///     .unwrap();
 /// assert_eq!(b.into_iter().next(), Some(56.0));
@@ -406,7 +391,6 @@ impl<T: Element> Array<T> {
 /// The first failed block's error.
 pub fn compute_arrays<'a, T: Element>(
     arrays: impl IntoIterator<Item = &'a Array<T>>,
-    runtime: &Runtime,
 ) -> Result<Vec<ArrayD<T>>> {
     let arrays: Vec<&Array<T>> = arrays.into_iter().collect();
     let mut graph = Graph::new();
@@ -415,7 +399,7 @@ pub fn compute_arrays<'a, T: Element>(
         graph.merge(&a.graph);
         keys.extend(a.keys());
     }
-    let mut parts = runtime.compute(&graph, &keys)?.into_iter();
+    let mut parts = Runtime::current().compute(&graph, &keys)?.into_iter();
     let mut at = 0;
     arrays
         .iter()

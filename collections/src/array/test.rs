@@ -8,7 +8,7 @@ use super::{axis, Array, Axes, Index};
 /// `a`'s graph through its bytes and back, computed: the blocks must equal the local ones.
 fn same_after_shipping(a: &Array<f64>) {
     let rt = Runtime::builder().threads(2).build().unwrap();
-    let local = a.compute_on(&rt).unwrap();
+    let local = rt.install(|| a.compute()).unwrap();
     let bytes = encode_graph(a.graph(), &a.keys()).unwrap();
     let (graph, keys) = decode_graph(&bytes).unwrap();
     let parts = rt.compute(&graph, &keys).unwrap();

@@ -428,8 +428,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     }
 
     /// `f(index, items)` on each whole partition, where an error fails that partition's task
-    /// with [`TaskFailed`](partita_runtime::Error::TaskFailed) and the error's text. Sinks use
-    /// this to write one file per partition.
+    /// with [`TaskFailed`](partita_runtime::Error::TaskFailed): an error type stays its typed
+    /// source, a `String` or `&str` keeps its text. Sinks use this to write one file per
+    /// partition.
     ///
     /// ```
     /// let b = partita_collections::Bag::from_sequence(vec!["1", "2", "x"], 3);
@@ -442,7 +443,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     pub fn try_map_partitions<U, E, F>(&self, f: F) -> Bag<U>
     where
         U: Clone + Send + Sync + 'static,
-        E: std::fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(usize, Vec<T>) -> std::result::Result<Vec<U>, E> + Send + Sync + 'static,
     {
         let mut graph = self.graph.clone();
@@ -451,7 +452,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             unique("try-map-partitions"),
             move |key, items| {
                 f(key.index() as usize, items)
-                    .map_err(|e| partita_runtime::Error::failed(key.clone(), e.to_string()))
+                    .map_err(|e| partita_runtime::Error::failed_by(key.clone(), e))
             },
             None,
         );
@@ -585,17 +586,9 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// # Errors
     /// The first failed partition's error.
     pub fn compute(&self) -> Result<Vec<T>> {
-        self.compute_on(&Runtime::current())
-    }
-
-    /// Every item, in partition order, computed on `runtime`.
-    ///
-    /// # Errors
-    /// The first failed partition's error.
-    pub fn compute_on(&self, runtime: &Runtime) -> Result<Vec<T>> {
         let m = self.materialize();
         let keys = m.keys();
-        let parts = runtime.compute(&m.graph, &keys)?;
+        let parts = Runtime::current().compute(&m.graph, &keys)?;
         let mut out = Vec::new();
         for (v, k) in parts.into_iter().zip(&keys) {
             (m.reader)(v, k, &mut |t| out.push(t))?;
@@ -603,12 +596,13 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         Ok(out)
     }
 
-    /// Starts computing on `runtime` and returns a future of every item. The runtime's threads
-    /// do the work, so awaiting it never blocks an async executor's threads.
+    /// Starts computing on the current runtime ([`Runtime::current`], chosen now, not when the
+    /// future is polled) and returns a future of every item. The runtime's threads do the work,
+    /// so awaiting it never blocks an async executor's threads.
     ///
     /// ```
     /// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
-    /// let items = partita_collections::Bag::range(4, 2).compute_async_on(&rt);
+    /// let items = rt.install(|| partita_collections::Bag::range(4, 2).compute_async());
     /// let got = tokio_free_block_on(items);
     /// # fn tokio_free_block_on<F: std::future::Future>(f: F) -> F::Output {
     /// #     struct W(std::thread::Thread);
@@ -621,13 +615,12 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// assert_eq!(got?, vec![0, 1, 2, 3]);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
-    pub fn compute_async_on(
+    pub fn compute_async(
         &self,
-        runtime: &Runtime,
     ) -> impl std::future::Future<Output = Result<Vec<T>>> + Send + 'static {
         let m = self.materialize();
         let keys = m.keys();
-        let handle = runtime.compute_async(&m.graph, &keys);
+        let handle = Runtime::current().compute_async(&m.graph, &keys);
         let reader = m.reader.clone();
         async move {
             let parts = handle.await?;
@@ -639,20 +632,13 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         }
     }
 
-    /// The first `n` items, computing only the partitions needed to find them (on the default
-    /// runtime).
+    /// The first `n` items, computing only the partitions needed to find them (on the current
+    /// runtime, [`Runtime::current`]).
     ///
     /// # Errors
     /// The error of a partition it had to compute.
     pub fn take(&self, n: usize) -> Result<Vec<T>> {
-        self.take_on(&Runtime::current(), n)
-    }
-
-    /// [`take`](Self::take) on `runtime`.
-    ///
-    /// # Errors
-    /// As [`take`](Self::take).
-    pub fn take_on(&self, runtime: &Runtime, n: usize) -> Result<Vec<T>> {
+        let runtime = Runtime::current();
         let m = self.materialize();
         let mut out = Vec::with_capacity(n);
         for key in m.keys() {
@@ -672,22 +658,14 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         Ok(out)
     }
 
-    /// Computes the partitions on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)) and keeps them in partition actors.
-    /// The returned bag reads them; later operations do not recompute them.
+    /// Computes the partitions on the current runtime ([`Runtime::current`]) and keeps them in
+    /// partition actors. The returned bag reads them; later operations do not recompute them.
     ///
     /// # Errors
     /// The first failed partition's error.
     pub fn persist(&self) -> Result<Bag<T>> {
-        self.persist_on(&Runtime::current())
-    }
-
-    /// [`persist`](Self::persist) on `runtime`.
-    ///
-    /// # Errors
-    /// As [`persist`](Self::persist).
-    pub fn persist_on(&self, runtime: &Runtime) -> Result<Bag<T>> {
         let m = self.materialize();
-        let refs = runtime.persist(&m.graph, &m.keys())?;
+        let refs = Runtime::current().persist(&m.graph, &m.keys())?;
         let mut graph = Graph::new();
         graph.add_layer(
             m.input.clone(),

@@ -143,7 +143,7 @@ impl DataFrame {
     ///     Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5])),
     /// ]).unwrap();
     /// let df = DataFrame::from_arrow(batch, 2)?;
-    /// let parts = df.drop_duplicates(Some(&["k"]))?.compute_partitions_on(&partita_runtime::Runtime::current())?;
+    /// let parts = df.drop_duplicates(Some(&["k"]))?.compute_partitions()?;
     /// let mut kept: Vec<i64> = parts.iter().flat_map(|p| {
     ///     p.column(1).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()
     /// }).collect();

@@ -95,14 +95,7 @@ impl DataFrame {
     /// [`Error::Schema`] when the frame has no numeric column; the first failed partition's
     /// error.
     pub fn describe(&self) -> Result<RecordBatch> {
-        self.describe_on(&partita_runtime::Runtime::current())
-    }
-
-    /// [`describe`](Self::describe) on `runtime`.
-    ///
-    /// # Errors
-    /// As [`describe`](Self::describe).
-    pub fn describe_on(&self, runtime: &partita_runtime::Runtime) -> Result<RecordBatch> {
+        let runtime = partita_runtime::Runtime::current();
         let numeric: Vec<String> = self
             .schema
             .fields()
@@ -124,7 +117,7 @@ impl DataFrame {
                 max(c).alias(&format!("{c}:max")),
             ]
         });
-        let summary = self.agg(aggs)?.compute_partitions_on(runtime)?;
+        let summary = self.agg(aggs)?.compute_partitions()?;
         let summary = arrow::compute::concat_batches(
             summary.first().map_or(&self.schema, |b| b.schema_ref()),
             &summary,

@@ -477,10 +477,11 @@ impl DataFrame {
     }
 
     /// A new frame whose partitions are `f(partition)`; `schema` is what `f` returns (Dask's
-    /// `meta`). An error from `f` fails that partition's task.
+    /// `meta`). An error from `f` fails that partition's task, as its typed source (a `String`
+    /// or `&str` keeps its text).
     pub fn map_partitions<E, F>(&self, schema: SchemaRef, f: F) -> DataFrame
     where
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
     {
         let op = user_fn_op::<F>(Usage::TryOwned1);
@@ -491,7 +492,7 @@ impl DataFrame {
     /// Sinks use it to name one file per partition.
     pub fn map_partitions_indexed<E, F>(&self, schema: SchemaRef, f: F) -> DataFrame
     where
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(usize, RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
     {
         self.partitions_layer(schema, None, f)
@@ -501,7 +502,7 @@ impl DataFrame {
     /// described by `op` when `f` is a registered function.
     fn partitions_layer<E, F>(&self, schema: SchemaRef, op: Option<Operation>, f: F) -> DataFrame
     where
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: Fn(usize, RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
     {
         let m = self.materialize();
@@ -517,7 +518,7 @@ impl DataFrame {
                     let batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
                     f(i as usize, batch)
                         .map(value)
-                        .map_err(|e| partita_runtime::Error::failed(out.clone(), e.to_string()))
+                        .map_err(|e| partita_runtime::Error::failed_by(out.clone(), e))
                 });
                 Task::new(output, vec![input], kernel).with_op_opt(op.clone())
             })
@@ -538,23 +539,35 @@ impl DataFrame {
         DataFrame::from_partitions(graph, name, m.npartitions, schema)
     }
 
-    /// Every partition, computed on `runtime`, without the index.
+    /// Every partition, computed on the current runtime ([`Runtime::current`]), without the
+    /// index.
+    ///
+    /// ```
+    /// use partita_collections::DataFrame;
+    /// use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    /// let t = RecordBatch::try_from_iter([("x", std::sync::Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef)])?;
+    /// let parts = DataFrame::from_arrow(t, 2)?.compute_partitions()?;
+    /// assert_eq!(parts.iter().map(|p| p.num_rows()).collect::<Vec<_>>(), vec![1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// The first failed partition's error.
-    pub fn compute_partitions_on(&self, runtime: &Runtime) -> Result<Vec<RecordBatch>> {
+    pub fn compute_partitions(&self) -> Result<Vec<RecordBatch>> {
         let m = self.materialize();
         let keys = m.keys();
-        let parts = runtime.compute(&m.graph, &keys)?;
+        let parts = Runtime::current().compute(&m.graph, &keys)?;
         Ok(batches(&parts, &keys)?.into_iter().cloned().collect())
     }
 
-    /// Computes the partitions on `runtime` and keeps them in partition actors; the returned
-    /// frame reads them, so later queries do not recompute (or re-read) them.
+    /// Computes the partitions on the current runtime ([`Runtime::current`]) and keeps them in
+    /// partition actors; the returned frame reads them, so later queries do not recompute (or
+    /// re-read) them.
     ///
     /// # Errors
     /// The first failed partition's error.
-    pub fn persist_on(&self, runtime: &Runtime) -> Result<DataFrame> {
+    pub fn persist(&self) -> Result<DataFrame> {
+        let runtime = Runtime::current();
         let m = self.materialize();
         let keys = m.keys();
         let refs = runtime.persist(&m.graph, &keys)?;
@@ -574,37 +587,24 @@ impl DataFrame {
         )
     }
 
-    /// The whole table on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)), with its index as the first column.
+    /// The whole table on the current runtime ([`Runtime::current`]), with its index as the
+    /// first column (`index`, or `level_0` if the frame has a column named `index`, as pandas
+    /// names it).
     ///
     /// # Errors
     /// The first failed partition's error.
     pub fn compute(&self) -> Result<RecordBatch> {
-        self.compute_on(&Runtime::current())
-    }
-
-    /// The whole table on `runtime`, with its index as the first column (`index`, or
-    /// `level_0` if the frame has a column named `index`, as pandas names it).
-    ///
-    /// # Errors
-    /// The first failed partition's error.
-    pub fn compute_on(&self, runtime: &Runtime) -> Result<RecordBatch> {
-        let parts = self.compute_partitions_on(runtime)?;
+        let parts = self.compute_partitions()?;
         self.labelled(&parts)
     }
 
-    /// The first `n` rows, computing only the partitions it needs, with their labels.
+    /// The first `n` rows, computing only the partitions it needs, with their labels (on the
+    /// current runtime, [`Runtime::current`]).
     ///
     /// # Errors
     /// The error of a partition it had to compute.
     pub fn head(&self, n: usize) -> Result<RecordBatch> {
-        self.head_on(&Runtime::current(), n)
-    }
-
-    /// [`head`](Self::head) on `runtime`.
-    ///
-    /// # Errors
-    /// As [`head`](Self::head).
-    pub fn head_on(&self, runtime: &Runtime, n: usize) -> Result<RecordBatch> {
+        let runtime = Runtime::current();
         let m = self.materialize();
         let mut parts = Vec::new();
         let mut rows = 0;
@@ -624,24 +624,16 @@ impl DataFrame {
         self.labelled(&parts)
     }
 
-    /// The number of rows (computed on `runtime`).
-    ///
-    /// # Errors
-    /// The first failed partition's error.
-    pub fn len_on(&self, runtime: &Runtime) -> Result<usize> {
-        Ok(self
-            .compute_partitions_on(runtime)?
-            .iter()
-            .map(RecordBatch::num_rows)
-            .sum())
-    }
-
-    /// The number of rows, on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)).
+    /// The number of rows, on the current runtime ([`Runtime::current`]).
     ///
     /// # Errors
     /// The first failed partition's error.
     pub fn len(&self) -> Result<usize> {
-        self.len_on(&Runtime::current())
+        Ok(self
+            .compute_partitions()?
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum())
     }
 
     /// Whether the table has no row (computes it).
@@ -652,21 +644,13 @@ impl DataFrame {
         Ok(self.len()? == 0)
     }
 
-    /// The whole table with the index numbered 0..n across all partitions, on the default
-    /// runtime.
+    /// The whole table with the index numbered 0..n across all partitions, on the current
+    /// runtime ([`Runtime::current`]).
     ///
     /// # Errors
     /// The first failed partition's error.
     pub fn reset_index(&self) -> Result<RecordBatch> {
-        self.reset_index_on(&Runtime::current())
-    }
-
-    /// The whole table with the index numbered 0..n across all partitions.
-    ///
-    /// # Errors
-    /// The first failed partition's error.
-    pub fn reset_index_on(&self, runtime: &Runtime) -> Result<RecordBatch> {
-        let parts = self.compute_partitions_on(runtime)?;
+        let parts = self.compute_partitions()?;
         let all = concat(&self.schema, &parts)?;
         prepend_index(&all, (0..all.num_rows() as u64).collect())
     }

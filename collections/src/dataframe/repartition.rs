@@ -92,13 +92,12 @@ impl DataFrame {
     /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
     /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..12))]).unwrap();
     /// let df = DataFrame::from_arrow(batch, 3)?;
-    /// let rt = partita_runtime::Runtime::global();
     /// let more = df.repartition(6)?;
     /// assert_eq!(more.npartitions(), 6);
-    /// let sizes: Vec<usize> = more.compute_partitions_on(rt)?.iter().map(|p| p.num_rows()).collect();
+    /// let sizes: Vec<usize> = more.compute_partitions()?.iter().map(|p| p.num_rows()).collect();
     /// assert_eq!(sizes, vec![2; 6]);
     /// let fewer = more.repartition(2)?;
-    /// let parts = fewer.compute_partitions_on(rt)?;
+    /// let parts = fewer.compute_partitions()?;
     /// assert_eq!(parts.iter().map(|p| p.num_rows()).collect::<Vec<_>>(), vec![6, 6]);
     /// let xs = parts[1].column(0).as_any().downcast_ref::<Int64Array>().unwrap();
     /// assert_eq!(xs.values().to_vec(), (6..12).collect::<Vec<i64>>());
@@ -148,7 +147,7 @@ impl DataFrame {
     /// let df = DataFrame::from_arrow(batch, 3)?.set_index("k", 2)?;
     /// let cut = df.repartition_divisions(Arc::new(Int64Array::from(vec![0, 5, 10, 19])) as ArrayRef)?;
     /// assert_eq!(cut.npartitions(), 3);
-    /// let parts = cut.compute_partitions_on(&partita_runtime::Runtime::current())?;
+    /// let parts = cut.compute_partitions()?;
     /// let ks = |p: &RecordBatch| p.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec();
     /// assert_eq!(ks(&parts[0]), (0..5).collect::<Vec<i64>>());
     /// assert_eq!(ks(&parts[2]), (10..20).collect::<Vec<i64>>());   // the last range is closed

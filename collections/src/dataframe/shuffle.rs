@@ -368,7 +368,7 @@ impl DataFrame {
     /// let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));
     /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 1, 3, 2, 1]))]).unwrap();
     /// let df = DataFrame::from_arrow(batch, 3)?.shuffle(&["k"], 2)?;
-    /// let parts = df.compute_partitions_on(&partita_runtime::Runtime::current())?;
+    /// let parts = df.compute_partitions()?;
     /// // Every key lives in exactly one partition.
     /// let holds = |p: &RecordBatch, k: i64| p.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().contains(&k);
     /// for k in [1, 2, 3] {

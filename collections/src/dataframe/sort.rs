@@ -321,20 +321,8 @@ impl DataFrame {
     /// # Errors
     /// [`Error::Schema`] for an unknown column; the error of a partition it had to sample.
     pub fn set_index(&self, column: &str, npartitions: usize) -> Result<DataFrame> {
-        self.set_index_on(&Runtime::current(), column, npartitions)
-    }
-
-    /// [`set_index`](Self::set_index), sampling on `runtime`.
-    ///
-    /// # Errors
-    /// As [`set_index`](Self::set_index).
-    pub fn set_index_on(
-        &self,
-        runtime: &Runtime,
-        column: &str,
-        npartitions: usize,
-    ) -> Result<DataFrame> {
-        let divisions = self.divisions_for(runtime, column, npartitions.max(1), false)?;
+        let divisions =
+            self.divisions_for(&Runtime::current(), column, npartitions.max(1), false)?;
         let sorted = self.range_sort(&divisions, vec![column.to_string()], vec![false]);
         let divisions = (!divisions.is_empty()).then_some(divisions);
         Ok(sorted.with_index(Some(Arc::new(IndexInfo {
@@ -433,14 +421,6 @@ impl DataFrame {
     /// [`Error::Schema`] when the frame has no index or `key` does not fit its type; the error
     /// of a partition it read.
     pub fn loc(&self, key: impl Into<Literal>) -> Result<RecordBatch> {
-        self.loc_on(&Runtime::current(), key)
-    }
-
-    /// [`loc`](Self::loc) on `runtime`.
-    ///
-    /// # Errors
-    /// As [`loc`](Self::loc).
-    pub fn loc_on(&self, runtime: &Runtime, key: impl Into<Literal>) -> Result<RecordBatch> {
         let index = self.index.clone().ok_or_else(|| Error::Schema {
             message: "loc needs an index: call set_index first".into(),
         })?;
@@ -476,7 +456,11 @@ impl DataFrame {
         graph.merge(&m.graph);
         let picked: Vec<TaskKey> = wanted.iter().map(|&i| keys[i].clone()).collect();
         let mut out = Vec::new();
-        for (v, k) in runtime.compute(&graph, &picked)?.iter().zip(&picked) {
+        for (v, k) in Runtime::current()
+            .compute(&graph, &picked)?
+            .iter()
+            .zip(&picked)
+        {
             let b = downcast::<RecordBatch>(v, k)?;
             let col = b.column_by_name(&index.column).expect("the index column");
             let eq = arrow::compute::kernels::cmp::eq(col, &arrow::array::Scalar::new(key.clone()))

@@ -48,11 +48,11 @@ fn labels(b: &RecordBatch) -> Vec<u64> {
 #[test]
 fn the_index_restarts_in_each_partition_as_in_the_seed() {
     let df = DataFrame::from_arrow(people(), 2).unwrap();
-    let out = df.compute_on(&rt()).unwrap();
+    let out = df.compute().unwrap();
     assert_eq!(labels(&out), vec![0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
-    let global = df.reset_index_on(&rt()).unwrap();
+    let global = df.reset_index().unwrap();
     assert_eq!(labels(&global), (0..10).collect::<Vec<_>>());
-    let head = df.head_on(&rt(), 7).unwrap();
+    let head = df.head(7).unwrap();
     assert_eq!(labels(&head), vec![0, 1, 2, 3, 4, 0, 1]);
 }
 
@@ -105,7 +105,7 @@ fn row_wise_operations_match_a_sequential_evaluation() {
             .unwrap();
         // Everything fuses into one task per partition on top of the source.
         assert_eq!(rt().optimize(&q.graph(), &q.keys()).unwrap().len(), n);
-        let out = q.reset_index_on(&rt()).unwrap();
+        let out = q.reset_index().unwrap();
         // The reference, by hand: ages > 30 whose last name does not start with W (Smith 42,
         // Jones 35, Brown 41, Davis 33, Moore 37).
         let ages = [42_i64, 35, 41, 33, 37];
@@ -154,7 +154,7 @@ fn select_expressions_cast_and_string_functions() {
         q.dtypes().into_iter().map(|(_, t)| t).collect::<Vec<_>>(),
         ["int32", "bool", "float64", "bool"]
     );
-    let out = q.reset_index_on(&rt()).unwrap();
+    let out = q.reset_index().unwrap();
     let len = out
         .column_by_name("len")
         .unwrap()
@@ -205,17 +205,17 @@ fn a_failing_kernel_fails_its_task_with_the_message() {
     let q = df
         .with_column("n", col("Last name").cast(ColumnType::Int64))
         .unwrap();
-    let err = q.compute_on(&rt()).unwrap_err().to_string();
+    let err = q.compute().unwrap_err().to_string();
     assert!(err.contains("Cannot cast string 'Smith'"), "{err}");
 }
 
 #[test]
 fn map_partitions_and_len() {
     let df = DataFrame::from_arrow(people(), 4).unwrap();
-    assert_eq!(df.len_on(&rt()).unwrap(), 10);
+    assert_eq!(df.len().unwrap(), 10);
     let schema = df.schema().clone();
     let firsts = df.map_partitions(schema, |b: RecordBatch| Ok::<_, String>(b.slice(0, 1)));
-    assert_eq!(firsts.len_on(&rt()).unwrap(), 4);
+    assert_eq!(firsts.len().unwrap(), 4);
 }
 
 #[test]
@@ -270,7 +270,7 @@ fn with_nulls() -> RecordBatch {
 fn fillna_dropna_and_astype() {
     for n in 1..=3 {
         let df = DataFrame::from_arrow(with_nulls(), n).unwrap();
-        let filled = df.fillna(0).unwrap().reset_index_on(&rt()).unwrap();
+        let filled = df.fillna(0).unwrap().reset_index().unwrap();
         let score = filled
             .column_by_name("score")
             .unwrap()
@@ -288,27 +288,18 @@ fn fillna_dropna_and_astype() {
         assert_eq!(ratio.values(), &[0.0, 0.5, 1.5, 0.0, 2.5]);
         // A number does not fill a string column.
         assert_eq!(filled.column_by_name("name").unwrap().null_count(), 2);
-        let named = df.fillna("?").unwrap().reset_index_on(&rt()).unwrap();
+        let named = df.fillna("?").unwrap().reset_index().unwrap();
         assert_eq!(named.column_by_name("name").unwrap().null_count(), 0);
         assert_eq!(named.column_by_name("score").unwrap().null_count(), 2);
 
-        assert_eq!(df.dropna(&[]).unwrap().len_on(&rt()).unwrap(), 0);
-        assert_eq!(df.dropna(&["score"]).unwrap().len_on(&rt()).unwrap(), 3);
-        assert_eq!(
-            df.dropna(&["name", "score"])
-                .unwrap()
-                .len_on(&rt())
-                .unwrap(),
-            2
-        );
+        assert_eq!(df.dropna(&[]).unwrap().len().unwrap(), 0);
+        assert_eq!(df.dropna(&["score"]).unwrap().len().unwrap(), 3);
+        assert_eq!(df.dropna(&["name", "score"]).unwrap().len().unwrap(), 2);
         assert!(df.dropna(&["nope"]).is_err());
 
         let cast = df.astype(&[("score", ColumnType::Float64)]).unwrap();
         assert_eq!(cast.dtypes()[1].1, "float64");
-        assert_eq!(
-            cast.reset_index_on(&rt()).unwrap().column(2).null_count(),
-            2
-        );
+        assert_eq!(cast.reset_index().unwrap().column(2).null_count(), 2);
     }
 }
 
@@ -318,7 +309,7 @@ fn concat_and_whole_frame_aggregates() {
     let b = DataFrame::from_arrow(people(), 3).unwrap();
     let both = DataFrame::concat(&[a.clone(), b.filter(col("Age").gt(lit(40))).unwrap()]).unwrap();
     assert_eq!(both.npartitions(), 5);
-    assert_eq!(both.len_on(&rt()).unwrap(), 13);
+    assert_eq!(both.len().unwrap(), 13);
     let totals = both
         .agg([
             super::sum("Age"),
@@ -327,7 +318,7 @@ fn concat_and_whole_frame_aggregates() {
             super::size(),
         ])
         .unwrap()
-        .reset_index_on(&rt())
+        .reset_index()
         .unwrap();
     assert_eq!(totals.num_rows(), 1);
     let sum = totals
@@ -440,8 +431,8 @@ mod codec {
     #[test]
     fn an_indexed_partition_round_trips() {
         let df = DataFrame::from_arrow(people(), 3).unwrap();
-        let indexed = df.set_index_on(&rt(), "Last name", 2).unwrap();
-        for part in indexed.compute_partitions_on(&rt()).unwrap() {
+        let indexed = df.set_index("Last name", 2).unwrap();
+        for part in indexed.compute_partitions().unwrap() {
             assert_eq!(round_trip(&part), part);
         }
     }
@@ -479,7 +470,7 @@ mod shipped {
     /// The partitions of `df` computed locally and through the wire; they must agree.
     fn check(df: &DataFrame) {
         let rt = rt();
-        let local = df.compute_partitions_on(&rt).unwrap();
+        let local = rt.install(|| df.compute_partitions()).unwrap();
         let (graph, keys) = (df.graph(), df.keys());
         let reply = serve_graph(&rt, &encode_graph(&graph, &keys).unwrap());
         let remote: Vec<RecordBatch> = decode_outcome(&reply)
@@ -538,7 +529,7 @@ mod shipped {
             &df.merge(&right, on().broadcast(false).how(How::Outer))
                 .unwrap(),
         );
-        check(&df.set_index_on(&rt(), "Age", 3).unwrap());
+        check(&df.set_index("Age", 3).unwrap());
         check(&df.sort_values(&["Last name", "Age"], false, 2).unwrap());
         check(&df.shuffle(&["Last name"], 4).unwrap());
         check(&df.drop_duplicates(Some(&["Last name"])).unwrap());

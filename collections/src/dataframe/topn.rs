@@ -127,7 +127,7 @@ impl DataFrame {
     /// let df = DataFrame::from_arrow(batch, 3)?;
     /// let top = df.nlargest(3, "score")?;
     /// assert_eq!(top.npartitions(), 1);
-    /// let out = &top.compute_partitions_on(&partita_runtime::Runtime::current())?[0];
+    /// let out = &top.compute_partitions()?[0];
     /// let ids = out.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
     /// // 9.0, then the first 3.0 and the second; the null and the NaN never rank.
     /// assert_eq!(ids.values().to_vec(), vec![2, 0, 4]);
@@ -160,7 +160,7 @@ impl DataFrame {
     ///     Arc::new(Int64Array::from(vec![31, 17, 45, 17])),
     /// ]).unwrap();
     /// let youngest = DataFrame::from_arrow(batch, 2)?.nsmallest(2, "age")?;
-    /// let out = &youngest.compute_partitions_on(&partita_runtime::Runtime::current())?[0];
+    /// let out = &youngest.compute_partitions()?[0];
     /// let names = out.column(0).as_any().downcast_ref::<StringArray>().unwrap();
     /// assert_eq!(names.iter().flatten().collect::<Vec<_>>(), vec!["Bob", "Dee"]);
     /// # Ok::<(), partita_collections::Error>(())

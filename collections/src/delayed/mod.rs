@@ -304,23 +304,23 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// Computes the value on the current runtime ([`Runtime::current`]: the one installed with
     /// [`Runtime::install`], else the process-wide default).
     ///
+    /// ```
+    /// use partita_collections::delayed;
+    /// use partita_runtime::{Runtime, Scheduler};
+    ///
+    /// let x = delayed(|| 20).map(|v| v + 1);
+    /// let debug = Runtime::builder().scheduler(Scheduler::Sync).build()?;
+    /// assert_eq!(debug.install(|| x.compute())?, 21); // on `debug`: one thread, in order
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// The failure of the task, or of a task it depends on.
     pub fn compute(&self) -> Result<T>
     where
         T: Clone,
     {
-        self.compute_on(&Runtime::current())
-    }
-
-    /// Computes the value on `runtime`.
-    ///
-    /// # Errors
-    /// As [`compute`](Self::compute).
-    pub fn compute_on(&self, runtime: &Runtime) -> Result<T>
-    where
-        T: Clone,
-    {
+        let runtime = Runtime::current();
         let mut values = runtime.compute(&self.graph(), std::slice::from_ref(self.key()))?;
         let v = values.pop().ok_or(partita_runtime::Error::MissingKey {
             key: self.key().clone(),
@@ -328,14 +328,12 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         Ok(downcast_owned(v, self.key())?)
     }
 
-    /// Starts computing on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)); await the handle for the value. The runtime's
-    /// threads do the work, so awaiting never blocks an async executor.
+    /// Starts computing on the current runtime ([`Runtime::current`]); await the handle for the
+    /// value. The runtime's threads do the work, so awaiting never blocks an async executor.
+    /// The runtime is the one current when this is called: `rt.install(|| x.compute_async())`
+    /// runs on `rt` however late the handle is awaited.
     pub fn compute_async(&self) -> DelayedHandle<T> {
-        self.compute_async_on(&Runtime::current())
-    }
-
-    /// Starts computing on `runtime`; await the handle for the value.
-    pub fn compute_async_on(&self, runtime: &Runtime) -> DelayedHandle<T> {
+        let runtime = Runtime::current();
         DelayedHandle {
             key: self.key().clone(),
             inner: runtime.compute_async(&self.graph(), std::slice::from_ref(self.key())),
@@ -343,20 +341,14 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         }
     }
 
-    /// Computes the value on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)) and keeps it in a partition actor. The result
-    /// is a delayed value that reads the kept partition, so later computes reuse it.
+    /// Computes the value on the current runtime ([`Runtime::current`]) and keeps it in a
+    /// partition actor. The result is a delayed value that reads the kept partition, so later
+    /// computes reuse it.
     ///
     /// # Errors
     /// As [`compute`](Self::compute).
     pub fn persist(&self) -> Result<Delayed<T>> {
-        self.persist_on(&Runtime::current())
-    }
-
-    /// [`persist`](Self::persist) on `runtime`.
-    ///
-    /// # Errors
-    /// As [`compute`](Self::compute).
-    pub fn persist_on(&self, runtime: &Runtime) -> Result<Delayed<T>> {
+        let runtime = Runtime::current();
         let mut refs = runtime.persist(&self.graph(), std::slice::from_ref(self.key()))?;
         let partition = refs.pop().ok_or(partita_runtime::Error::MissingKey {
             key: self.key().clone(),
@@ -449,19 +441,8 @@ pub fn compute_all<T>(items: &[Delayed<T>]) -> Result<Vec<T>>
 where
     T: Clone + Send + Sync + 'static,
 {
-    compute_all_on(&Runtime::current(), items)
-}
-
-/// [`compute_all`] on `runtime`.
-///
-/// # Errors
-/// As [`compute_all`].
-pub fn compute_all_on<T>(runtime: &Runtime, items: &[Delayed<T>]) -> Result<Vec<T>>
-where
-    T: Clone + Send + Sync + 'static,
-{
     let keys: Vec<TaskKey> = items.iter().map(|d| d.key().clone()).collect();
-    let values = runtime.compute(&graph_of(items), &keys)?;
+    let values = Runtime::current().compute(&graph_of(items), &keys)?;
     values
         .into_iter()
         .zip(&keys)

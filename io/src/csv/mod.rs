@@ -21,11 +21,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use partita_collections::{
     dtype_name, layer, register_op, ColumnSource, ColumnType, DataFrame, Op,
 };
-use partita_runtime::{downcast, value, Graph, Kernel, Runtime, TaskContext, TaskKey, Value};
+use partita_runtime::{downcast, value, Graph, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::partitioned::{layer_name, task_io_error, write_partitions, FileFormat};
 use crate::paths::Source;
 
@@ -99,7 +99,7 @@ impl CsvOptions {
             .map(Some)
             .map_err(|e| Error::Pattern {
                 pattern: format!("{:?}", self.null_values),
-                message: e.to_string(),
+                source: Cause::new_dyn(e),
             })
     }
 
@@ -245,11 +245,7 @@ impl ColumnSource for CsvColumns {
         if !columns.iter().any(|c| Some(c) == path.as_ref()) {
             options.include_path_column = None;
         }
-        plan_csv(&self.files, &options, &self.full).map_err(|e| {
-            partita_collections::Error::Schema {
-                message: e.to_string(),
-            }
-        })
+        plan_csv(&self.files, &options, &self.full).map_err(partita_collections::Error::reader)
     }
 }
 
@@ -545,12 +541,12 @@ fn describe(
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.csv` with a header, each file written to
 /// a temporary name and renamed when complete, computing on the current runtime
-/// ([`Runtime::current`]). Returns the paths in partition order.
+/// ([`Runtime::current`](partita_runtime::Runtime::current)). Returns the paths in partition order.
 ///
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_csv(frame: &DataFrame, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), FileFormat::Csv, &Runtime::current())
+    write_partitions(frame, dir.as_ref(), FileFormat::Csv)
 }
 
 /// One partition as CSV with a header.

@@ -17,7 +17,7 @@ use partita_collections::Chunks;
 
 pub use self::element::Hdf5Element;
 pub use self::read::{read_hdf5, read_hdf5_as};
-pub use self::write::{store_hdf5, to_hdf5, to_hdf5_dyn, to_hdf5_on, Hdf5Write};
+pub use self::write::{store_hdf5, to_hdf5, to_hdf5_dyn, Hdf5Write};
 
 /// The element ranges of every block of `chunks`, in C order (the blocks' task order).
 fn block_ranges(chunks: &Chunks) -> Vec<Vec<Range<usize>>> {

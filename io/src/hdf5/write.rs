@@ -531,8 +531,9 @@ pub fn store_hdf5<T: Hdf5Element>(
     Ok(Array::from_graph(graph, name, array.chunks().clone()))
 }
 
-/// Computes `array` on the current runtime ([`Runtime::current`](partita_runtime::Runtime::current)) and writes it to the dataset `dataset` of a new HDF5
-/// file at `path`, as [`store_hdf5`] lays it out; `path` appears only once complete.
+/// Computes `array` on the current runtime ([`Runtime::current`]) and writes it to the dataset
+/// `dataset` of a new HDF5 file at `path`, as [`store_hdf5`] lays it out; `path` appears only
+/// once complete.
 ///
 /// ```
 /// use partita_collections::Array;
@@ -545,6 +546,14 @@ pub fn store_hdf5<T: Hdf5Element>(
 /// let back = read_hdf5(&path, "x", None)?.into_typed::<f64>()?;
 /// assert_eq!(back.chunks(), x.chunks());
 /// assert_eq!(back.compute()?, x.compute()?);
+///
+/// // On a runtime of its own: the blocks are computed and written on `rt`.
+/// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
+/// let flags = Array::<i64>::arange(10, 4)?.map(|v| v % 2 == 0);
+/// let flags_path = dir.path().join("flags.h5");
+/// rt.install(|| to_hdf5(&flags, &flags_path, "even", &Hdf5Write::new()))?;
+/// let back = read_hdf5(&flags_path, "even", None)?.into_typed::<bool>()?.compute()?;
+/// assert_eq!(back.iter().filter(|&&b| b).count(), 5);
 /// # Ok::<(), partita_io::Error>(())
 /// ```
 ///
@@ -557,39 +566,11 @@ pub fn to_hdf5<T: Hdf5Element>(
     dataset: &str,
     options: &Hdf5Write,
 ) -> Result<()> {
-    to_hdf5_on(array, path, dataset, options, &Runtime::current())
-}
-
-/// [`to_hdf5`] on `runtime`.
-///
-/// ```
-/// use partita_collections::Array;
-/// use partita_io::{read_hdf5_as, to_hdf5_on, Hdf5Write};
-///
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("flags.h5");
-/// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
-/// let flags = Array::<i64>::arange(10, 4)?.map(|v| v % 2 == 0);
-/// to_hdf5_on(&flags, &path, "even", &Hdf5Write::new(), &rt)?;
-/// let back = read_hdf5_as::<bool>(&path, "even", None)?.compute()?;
-/// assert_eq!(back.iter().filter(|&&b| b).count(), 5);
-/// # Ok::<(), partita_io::Error>(())
-/// ```
-///
-/// # Errors
-/// As [`to_hdf5`].
-pub fn to_hdf5_on<T: Hdf5Element>(
-    array: &Array<T>,
-    path: impl AsRef<Path>,
-    dataset: &str,
-    options: &Hdf5Write,
-    runtime: &Runtime,
-) -> Result<()> {
     let (graph, name) = write_layer(array, path.as_ref(), dataset, options, false)?;
     let keys: Vec<TaskKey> = (0..array.nblocks() as u64)
         .map(|i| TaskKey::new(name.clone(), i))
         .collect();
-    runtime.compute(&graph, &keys)?;
+    Runtime::current().compute(&graph, &keys)?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use partita_collections::{layer, register_op, DataFrame, Op};
-use partita_runtime::{value, Graph, Kernel, Message, Runtime, TaskContext, TaskKey};
+use partita_runtime::{value, Graph, Kernel, Message, TaskContext, TaskKey};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Cause, Error, Result};
@@ -116,12 +116,14 @@ fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Resu
 }
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.arrow` (Arrow IPC file format), each
-/// written to a temporary name and renamed when complete. Returns the paths in partition order.
+/// written to a temporary name and renamed when complete, computing on the current runtime
+/// ([`Runtime::current`](partita_runtime::Runtime::current)). Returns the paths in partition
+/// order.
 ///
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_ipc(frame: &DataFrame, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-    write_partitions(frame, dir.as_ref(), FileFormat::Ipc, &Runtime::current())
+    write_partitions(frame, dir.as_ref(), FileFormat::Ipc)
 }
 
 /// One partition as an Arrow IPC file.

@@ -13,7 +13,7 @@ use partita_collections::{layer, register_op, ColumnSource, DataFrame, Expr, Op}
 use serde::{Deserialize, Serialize};
 
 use self::prune::may_match;
-use partita_runtime::{value, Graph, Kernel, Message, Runtime, TaskContext, TaskKey};
+use partita_runtime::{value, Graph, Kernel, Message, TaskContext, TaskKey};
 
 use crate::error::{Cause, Error, Result};
 use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
@@ -74,11 +74,7 @@ impl ColumnSource for ParquetColumns {
     fn read(&self, columns: &[String], filters: &[Expr]) -> partita_collections::Result<DataFrame> {
         let mut options = self.options.clone();
         options.columns = Some(columns.to_vec());
-        plan_parquet(&self.files, &options, filters).map_err(|e| {
-            partita_collections::Error::Schema {
-                message: e.to_string(),
-            }
-        })
+        plan_parquet(&self.files, &options, filters).map_err(partita_collections::Error::reader)
     }
 }
 
@@ -222,17 +218,14 @@ fn read_row_group(
 const ONE_BATCH_MAX_ROWS: usize = 1 << 22;
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.parquet`, each written to a temporary
-/// name and renamed when complete. Returns the paths in partition order.
+/// name and renamed when complete, computing on the current runtime
+/// ([`Runtime::current`](partita_runtime::Runtime::current)). Returns the paths in partition
+/// order.
 ///
 /// # Errors
 /// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute, naming the file.
 pub fn to_parquet(frame: &DataFrame, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-    write_partitions(
-        frame,
-        dir.as_ref(),
-        FileFormat::Parquet,
-        &Runtime::current(),
-    )
+    write_partitions(frame, dir.as_ref(), FileFormat::Parquet)
 }
 
 /// One partition as a Parquet file.
@@ -244,4 +237,38 @@ pub(crate) fn write_parquet(
         ArrowWriter::try_new(w, batch.schema(), None).map_err(std::io::Error::other)?;
     writer.write(batch).map_err(std::io::Error::other)?;
     writer.close().map(|_| ()).map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_failed_re_plan_keeps_the_readers_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = RecordBatch::try_from_iter([(
+            "x",
+            Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let frame = DataFrame::from_arrow(batch, 1).unwrap();
+        let files = to_parquet(&frame, dir.path()).unwrap();
+        let source = ParquetColumns {
+            files: files.clone(),
+            options: ParquetOptions::default(),
+        };
+        std::fs::remove_file(&files[0]).unwrap();
+        let err = source.read(&["x".to_string()], &[]).unwrap_err();
+        assert!(
+            matches!(err, partita_collections::Error::Reader { .. }),
+            "{err}"
+        );
+        let cause = std::error::Error::source(&err).expect("the reader's error");
+        let io = cause.downcast_ref::<Error>().expect("partita_io's error");
+        assert!(
+            matches!(io, Error::Io { .. } | Error::Parquet { .. }),
+            "{io}"
+        );
+        assert!(err.to_string().contains("part-00000.parquet"), "{err}");
+    }
 }

@@ -4,14 +4,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use partita_collections::Bag;
-use partita_runtime::Runtime;
 
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 
 /// Writes each partition of `bag` to `dir/part-NNNNN.txt`, one item per line, and returns the
-/// paths in partition order. The partitions are written in parallel on `runtime`; each file is
-/// written to a temporary name and renamed when complete, so a failure leaves no half file.
+/// paths in partition order. The partitions are written in parallel on the current runtime
+/// ([`Runtime::current`](partita_runtime::Runtime::current)); each file is written to a
+/// temporary name and renamed when complete, so a failure leaves no half file.
 ///
 /// ```
 /// use partita_collections::Bag;
@@ -43,5 +43,5 @@ where
         })
         .map(|()| vec![path])
     });
-    Ok(written.compute_on(&Runtime::current())?)
+    Ok(written.compute()?)
 }

@@ -205,7 +205,7 @@ impl<T: Send + Sync + 'static> TaskBuilder<'_, T> {
             .task(FUTURES, EventKind::TaskQueued, &key, Duration::ZERO);
         match rt.registry() {
             Some(pool) => pool.spawn(Job::Boxed(Box::new(job))),
-            None => job(),
+            None => rt.install(job),
         }
         Future {
             handle: Arc::new(Handle {
@@ -288,8 +288,7 @@ impl Runtime {
     }
 
     /// Like [`submit`](Self::submit) for a function that can fail. Its error becomes the
-    /// typed source of [`Error::TaskFailed`] (a `String` or `&str` error becomes a
-    /// [`Message`](crate::Message)).
+    /// typed source of [`Error::TaskFailed`] (a `String` or `&str` error keeps its text).
     ///
     /// ```
     /// let rt = partita_runtime::Runtime::builder().threads(1).build()?;
@@ -325,10 +324,7 @@ impl Runtime {
         F: FnMut() -> std::result::Result<T, E> + Send + 'static,
     {
         self.builder_for(Box::new(move |key| {
-            f().map(value).map_err(|e| Error::TaskFailed {
-                key: key.clone(),
-                source: std::sync::Arc::from(e.into()),
-            })
+            f().map(value).map_err(|e| Error::failed_by(key.clone(), e))
         }))
     }
 

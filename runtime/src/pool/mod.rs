@@ -20,6 +20,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
+use crate::runtime::RuntimeRef;
 
 /// Work that runs on the pool with an index: a task of an execution, say. One `Arc` can stand
 /// for many jobs, so spawning a task allocates nothing.
@@ -95,8 +96,9 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// Starts `n` worker threads named `{name}-{i}`.
-    pub(crate) fn start(n: usize, name: &str) -> Result<Pool> {
+    /// Starts `n` worker threads named `{name}-{i}`, each inside `runtime`'s install scope for
+    /// its whole life, so a task that computes uses the runtime that runs it.
+    pub(crate) fn start(n: usize, name: &str, runtime: RuntimeRef) -> Result<Pool> {
         let n = n.max(1);
         let locals: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_lifo()).collect();
         let registry = Arc::new(Registry {
@@ -116,10 +118,11 @@ impl Pool {
         };
         for (index, local) in locals.into_iter().enumerate() {
             let registry = registry.clone();
+            let runtime = runtime.clone();
             let thread = format!("{name}-{index}");
             let handle = std::thread::Builder::new()
                 .name(thread.clone())
-                .spawn(move || worker_main(registry, local, index))
+                .spawn(move || runtime.install(|| worker_main(registry, local, index)))
                 .map_err(|e| Error::Spawn {
                     thread,
                     source: Arc::new(e),

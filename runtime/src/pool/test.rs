@@ -6,7 +6,7 @@ use crate::completion::Completion;
 
 #[test]
 fn runs_every_job_spawned_from_many_threads() {
-    let pool = Pool::start(3, "test").unwrap();
+    let pool = Pool::start(3, "test", RuntimeRef::detached()).unwrap();
     let count = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(Completion::<()>::new());
     const PER_THREAD: usize = 5_000;
@@ -36,7 +36,7 @@ fn runs_every_job_spawned_from_many_threads() {
 #[test]
 fn jobs_spawned_by_jobs_run_and_are_stolen() {
     // One job fans out 10,000 children onto its own deque; both workers must end up running some.
-    let pool = Pool::start(2, "test").unwrap();
+    let pool = Pool::start(2, "test", RuntimeRef::detached()).unwrap();
     let registry = pool.registry().clone();
     let ran_on = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
     let done = Arc::new(Completion::<()>::new());
@@ -63,7 +63,7 @@ fn jobs_spawned_by_jobs_run_and_are_stolen() {
 
 #[test]
 fn a_waiting_job_helps_instead_of_deadlocking_a_one_thread_pool() {
-    let pool = Pool::start(1, "test").unwrap();
+    let pool = Pool::start(1, "test", RuntimeRef::detached()).unwrap();
     let registry = pool.registry().clone();
     let outer = Arc::new(Completion::<u32>::new());
     let (r, o) = (registry.clone(), outer.clone());
@@ -82,7 +82,7 @@ fn a_waiting_job_helps_instead_of_deadlocking_a_one_thread_pool() {
 
 #[test]
 fn a_panicking_job_does_not_kill_its_worker() {
-    let pool = Pool::start(1, "test").unwrap();
+    let pool = Pool::start(1, "test", RuntimeRef::detached()).unwrap();
     let registry = pool.registry().clone();
     registry.spawn(Job::Boxed(Box::new(|| panic!("job blew up"))));
     let done = Arc::new(Completion::<u8>::new());
@@ -97,7 +97,7 @@ fn a_panicking_job_does_not_kill_its_worker() {
 fn dropping_the_pool_runs_queued_work_and_joins() {
     let count = Arc::new(AtomicUsize::new(0));
     {
-        let pool = Pool::start(2, "test").unwrap();
+        let pool = Pool::start(2, "test", RuntimeRef::detached()).unwrap();
         for _ in 0..1000 {
             let c = count.clone();
             pool.registry().spawn(Job::Boxed(Box::new(move || {

@@ -172,14 +172,14 @@ pub fn try_owned1<A, R, E>(
 where
     A: Clone + Send + Sync + 'static,
     R: Send + Sync + 'static,
-    E: std::fmt::Display + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
     arity(cx, 1)?;
     let (input, out) = (cx.deps[0].clone(), cx.key.clone());
     Ok(Arc::new(move |inputs: Vec<Value>| {
         let a = downcast::<A>(&inputs[0], &input)?.clone();
         f(a).map(value)
-            .map_err(|e| Error::failed(out.clone(), e.to_string()))
+            .map_err(|e| Error::failed_by(out.clone(), e))
     }))
 }
 

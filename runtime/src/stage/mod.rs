@@ -10,6 +10,9 @@
 //! **Threads.** A stage blocks for as long as its stream runs (on its mailbox, on a socket, on
 //! a file that grows), so it gets a dedicated thread, named `{runtime}-stage-{stage}`. Running
 //! it on a pool worker would take that worker from every compute for the life of the stream.
+//! The thread runs its body inside the runtime's [`install`](crate::Runtime::install) scope, so
+//! a stage that computes (a micro-batch handed to a Bag, say) uses the pipeline's runtime; the
+//! scope holds the runtime weakly, so a running stage does not keep it from shutting down.
 //! The threads belong to the runtime: its stage registry keeps every running [`StageGroup`],
 //! and the group keeps the join handles. Each stage reports to the runtime's event stream as a
 //! task of one compute (the group): `ComputeStarted` with the number of stages, then
@@ -439,6 +442,7 @@ impl Launch {
         if count == 0 {
             events.compute(id, EventKind::ComputeFinished);
         }
+        let runtime_ref = runtime.downgrade();
         let mut threads = shared.threads.lock();
         for (i, (key, thread, body)) in bodies.into_iter().enumerate() {
             let stage = StageThread {
@@ -450,9 +454,10 @@ impl Launch {
                 live: live.clone(),
             };
             events.task(id, EventKind::TaskQueued, &key, Duration::ZERO);
+            let runtime_ref = runtime_ref.clone();
             match std::thread::Builder::new()
                 .name(thread.clone())
-                .spawn(move || stage.run(body))
+                .spawn(move || runtime_ref.install(|| stage.run(body)))
             {
                 Ok(handle) => threads.push(handle),
                 Err(e) => {

@@ -98,3 +98,46 @@ fn a_stage_holding_the_last_runtime_clone_does_not_deadlock() {
     drop(rt);
     group.wait().unwrap();
 }
+
+#[test]
+fn a_stage_runs_inside_its_runtimes_install() {
+    let rt = Runtime::builder()
+        .scheduler(crate::Scheduler::Sync)
+        .name("owner")
+        .build()
+        .unwrap();
+    let mut launch = Launch::new(&rt, ErrorPolicy::Fail, 2, 10);
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    launch.spawn("asks", move || {
+        let current = Runtime::current();
+        let _ = tx.send((current.name().to_string(), current.scheduler()));
+    });
+    launch.start().wait().unwrap();
+    assert_eq!(
+        rx.recv().unwrap(),
+        ("owner".to_string(), crate::Scheduler::Sync)
+    );
+}
+
+#[test]
+fn a_stage_does_not_keep_its_runtime_alive() {
+    let rt = Runtime::builder()
+        .threads(1)
+        .name("short-lived")
+        .build()
+        .unwrap();
+    let mut launch = Launch::new(&rt, ErrorPolicy::Fail, 2, 10);
+    let control = launch.control().clone();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    launch.spawn("outlives", move || {
+        while !control.aborted() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The runtime is shutting down: it is no longer current here.
+        let _ = tx.send(Runtime::current().name().to_string());
+    });
+    let group = launch.start();
+    drop(rt); // aborts and joins the stage, which holds the runtime only weakly
+    assert!(group.is_finished());
+    assert_eq!(rx.recv().unwrap(), "partita");
+}
