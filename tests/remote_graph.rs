@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use ndarray::{array, ArrayD, IxDyn, SliceInfoElem};
+use ndarray::{array, ArrayD, ArrayViewD, IxDyn, SliceInfoElem};
 use num_complex::Complex;
 use partita::collections::split_whitespace;
 use partita::collections::Element;
@@ -1071,6 +1071,152 @@ fn array_plain_closure_is_refused() {
     assert_eq!(y.compute().unwrap().len(), 6);
 }
 
+remote_fn! {
+    /// Each element squared, a block at a time.
+    fn square(b: ArrayViewD<'_, f64>) -> ArrayD<f64> { b.mapv(|v| v * v) }
+}
+remote_fn! {
+    fn half(x: f64) -> f64 { x / 2.0 }
+}
+remote_fn! {
+    /// Another dtype out: rounded down to an integer.
+    fn floor_i32(x: f64) -> i32 { x.floor() as i32 }
+}
+remote_fn! {
+    /// Each row's running sum, a 2-d block at a time (each block on its own).
+    fn row_cumsum(b: ArrayViewD<'_, i32>) -> ArrayD<i64> {
+        let mut out = b.mapv(i64::from);
+        if let Some(last) = out.ndim().checked_sub(1) {
+            out.accumulate_axis_inplace(ndarray::Axis(last), |prev, cur| *cur += *prev);
+        }
+        out
+    }
+}
+remote_fn! {
+    /// Its argument spelt as a path, so not recognised as a block function: local only.
+    fn cube(b: ndarray::ArrayViewD<'_, f64>) -> ndarray::ArrayD<f64> { b.mapv(|v| v * v * v) }
+}
+
+/// `map_blocks` and `map` of registered functions ship; each answer is the local one and the
+/// hand-computed one.
+fn array_user_fns() {
+    let x = Array::<f64>::arange(10, 3).unwrap();
+    let y = x.map_blocks(square).map(half);
+    let local = y.compute().unwrap();
+    let by_hand: Vec<f64> = (0..10).map(|i| (i * i) as f64 / 2.0).collect();
+    assert_eq!(local.clone().into_raw_vec_and_offset().0, by_hand);
+    let remote = child::compute_remote(y.graph(), &y.keys()).unwrap();
+    assert_eq!(assemble(&y, remote), local);
+
+    // Other dtypes out, and 2-d blocks that each see only their own columns.
+    let m = Array::from_array(
+        array![
+            [0.5, 1.5, 2.5, 3.5],
+            [4.5, 5.5, 6.5, 7.5],
+            [-0.5, -1.5, 8.0, 9.9]
+        ],
+        &[2, 2],
+    )
+    .unwrap();
+    let sums = m.map(floor_i32).map_blocks(row_cumsum);
+    let local = sums.compute().unwrap();
+    let by_hand = array![[0_i64, 1, 2, 5], [4, 9, 6, 13], [-1, -3, 8, 17]].into_dyn();
+    assert_eq!(local, by_hand);
+    let remote = child::compute_remote(sums.graph(), &sums.keys()).unwrap();
+    assert_eq!(assemble(&sums, remote), by_hand);
+
+    // Mixed with built-in layers, in one shipment.
+    let mut ship = Shipment::default();
+    ship.add(&(&x.map(half) + 1.0).map_blocks(square))
+        .add(&x.map(half).sum(Axes::All).unwrap())
+        .add(&m.map(floor_i32).astype::<f64>().unwrap().map(half));
+    ship.ship();
+}
+
+/// An array function that is a plain closure, or a block function registered under a shape
+/// `map_blocks` does not know, stays local: shipping names its layer.
+fn array_user_fns_refused() {
+    let x = Array::<f64>::arange(6, 4).unwrap();
+    let y = x.map_blocks(cube);
+    let err = encode_graph(y.graph(), &y.keys()).unwrap_err().to_string();
+    assert!(err.contains("layer map-blocks-"), "{err}");
+    assert_eq!(
+        y.compute().unwrap().into_raw_vec_and_offset().0,
+        vec![0.0, 1.0, 8.0, 27.0, 64.0, 125.0]
+    );
+    let z = x.map(half).map(|v| v + 1.0);
+    let err = encode_graph(z.graph(), &z.keys()).unwrap_err().to_string();
+    assert!(err.contains("layer map-"), "{err}");
+    let registered = x.map(half);
+    assert!(encode_graph(registered.graph(), &registered.keys()).is_ok());
+}
+
+remote_fn! {
+    fn parse_answer() -> Result<u64, std::num::ParseIntError> { "42".parse() }
+}
+remote_fn! {
+    fn parse_nothing() -> Result<u64, std::num::ParseIntError> { "x".parse() }
+}
+remote_fn! {
+    fn checked() -> Result<u64, String> { Err("no answer".to_string()) }
+}
+partita::register_value!(Result<u64, String>);
+remote_fn! {
+    /// A `Result` behind an alias: registered as `fn() -> R` only, so `try_submit` keeps it local.
+    fn aliased() -> std::io::Result<u64> { Ok(3) }
+}
+
+/// Submitted registered functions ship as one-task graphs; the child's answer is the local
+/// future's, and its failure reads as the local one.
+fn submitted_futures() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let f = rt.submit(seven);
+    let keys = [f.key().clone()];
+    let remote = child::compute_remote(&f.graph(), &keys).unwrap();
+    assert_eq!(*remote[0].downcast_ref::<u64>().unwrap(), 7);
+    assert_eq!(f.result().unwrap(), 7);
+    // The graph computed here reads the future's result.
+    let here = rt.compute(&f.graph(), &keys).unwrap();
+    assert_eq!(*here[0].downcast_ref::<u64>().unwrap(), 7);
+
+    let g = rt.try_submit(parse_answer);
+    let remote = child::compute_remote(&g.graph(), &[g.key().clone()]).unwrap();
+    assert_eq!(*remote[0].downcast_ref::<u64>().unwrap(), 42);
+    assert_eq!(g.result().unwrap(), 42);
+
+    let bad = rt.try_task(parse_nothing).name("parse").submit();
+    let local = bad.result().unwrap_err().to_string();
+    let remote = child::compute_remote(&bad.graph(), &[bad.key().clone()])
+        .unwrap_err()
+        .to_string();
+    assert!(local.contains("invalid digit"), "{local}");
+    assert_eq!(remote, local);
+
+    // `submit` of a function returning a `Result` ships it as a value; `try_submit` unpacks it.
+    let as_value = rt.submit(checked);
+    let remote = child::compute_remote(&as_value.graph(), &[as_value.key().clone()]).unwrap();
+    let remote = remote[0].downcast_ref::<Result<u64, String>>().unwrap();
+    assert_eq!(remote, &Err("no answer".to_string()));
+    assert_eq!(as_value.result().unwrap(), Err("no answer".to_string()));
+    let unpacked = rt.try_submit(checked);
+    let remote = child::compute_remote(&unpacked.graph(), &[unpacked.key().clone()])
+        .unwrap_err()
+        .to_string();
+    assert!(remote.contains("no answer"), "{remote}");
+    assert_eq!(remote, unpacked.result().unwrap_err().to_string());
+
+    // A closure, or a function without `try_submit`'s shape, stays local.
+    let closure = rt.submit(|| 7_u64);
+    let err = encode_graph(&closure.graph(), &[closure.key().clone()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("layer submit,"), "{err}");
+    assert_eq!(closure.result().unwrap(), 7);
+    let alias = rt.try_submit(aliased);
+    assert!(encode_graph(&alias.graph(), &[alias.key().clone()]).is_err());
+    assert_eq!(alias.result().unwrap(), 3);
+}
+
 /// An event of the windowed stream: (key, value, event time).
 type Event = (i64, f64, i64);
 
@@ -1224,6 +1370,9 @@ fn main() {
             "array_plain_closure_is_refused",
             array_plain_closure_is_refused,
         ),
+        ("array_user_fns", array_user_fns),
+        ("array_user_fns_refused", array_user_fns_refused),
+        ("submitted_futures", submitted_futures),
         ("windowed_stream", windowed_stream),
         ("stream_closure_is_refused", stream_closure_is_refused),
     ];

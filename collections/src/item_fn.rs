@@ -74,6 +74,10 @@ pub enum ItemUse {
     Aggregate,
     /// `groupby(f)`: the hash shuffle of the items by the key `f(&item)`.
     GroupBy,
+    /// `Array::map(f)`: `f` of every element of a block.
+    ArrayMap,
+    /// `Array::map_blocks(f)`: `f` of a view of each block.
+    ArrayBlocks,
 }
 
 /// A registered item function, made by [`remote_fn!`](crate::remote_fn).
@@ -302,14 +306,16 @@ pub fn finish<T: Clone + Send + Sync + 'static>(usage: ItemUse, t: Terminal) -> 
 ///
 /// | signature | used by |
 /// |---|---|
-/// | `fn() -> R` | `delayed` |
+/// | `fn() -> R` | `delayed`, `Runtime::submit`, `Runtime::task` |
+/// | `fn() -> Result<R, E>` | the same, and `Runtime::try_submit`, `Runtime::try_task` |
 /// | `fn(&A) -> R` | `Delayed::map`, `Bag::pluck`, `Bag::topk`'s and `Bag::foldby`'s key, `Bag::groupby`, `Stream::key_by`, `Stream::with_timestamps` (`R`: `i64`), a window's `sum`/`mean`/`min`/`max` (`R`: `f64`) |
 /// | `fn(&A) -> bool` | the same, and `Bag::filter`, `Stream::filter` |
 /// | `fn(&A, &B) -> R` | `Delayed::zip_with` |
 /// | `fn(&[&A]) -> R` | `combine` |
 /// | `fn(A, T) -> A` | `Bag::fold`'s step, `Bag::foldby`'s binop |
 /// | `fn(A, A) -> A` | the same, and their combine |
-/// | `fn(A) -> R` | `Bag::map`, `Stream::map`, `Stream::generate` (`A`: `u64`) |
+/// | `fn(A) -> R` | `Bag::map`, `Stream::map`, `Stream::generate` (`A`: `u64`), `Array::map` (`A`, `R`: array [`Element`](crate::Element)s) |
+/// | `fn(ArrayViewD<'_, A>) -> ArrayD<U>` | `Array::map_blocks` (written so, with `ndarray`'s names in scope) |
 /// | `fn(A) -> Vec<U>` | `Bag::map`, `Bag::flat_map`, and the same of `Stream` |
 /// | `fn(Vec<A>) -> R` | `Bag::map`, `Bag::reduction`'s perpartition |
 /// | `fn(Vec<A>) -> A` | the same, and `Bag::reduction`'s aggregate |
@@ -359,6 +365,13 @@ macro_rules! remote_fn {
     };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : &[& $ta:ty] ) -> $r:ty $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &[&$ta]) -> $r $body }
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : ArrayViewD<'_, $ta:ty> ) -> ArrayD<$u:ty> $body:block) => {
+        $(#[$m])* $v fn $name($a: ArrayViewD<'_, $ta>) -> ArrayD<$u> $body
+        $crate::remote_fn!(@items $name, |usage, prev| match usage {
+            $crate::ItemUse::ArrayBlocks => Some($crate::__private::array::blocks_step::<$ta, $u>($name, stringify!($name), prev)),
+            _ => None,
+        });
     };
     ($(#[$m:meta])* $v:vis fn $name:ident ( $a:ident : & $ta:ty , $b:ident : & $tb:ty ) -> $r:ty $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name($a: &$ta, $b: &$tb) -> $r $body }
@@ -512,10 +525,20 @@ macro_rules! remote_fn {
             $crate::ItemUse::Map => Some($crate::__private::item::map::<$ta, $r>($name, prev)),
             $crate::ItemUse::StreamMap => Some($crate::__private::stream::map::<$ta, $r>($name, prev)),
             $crate::ItemUse::StreamSource => Some($crate::__private::stream::source::<$ta, $r>($name, prev)),
+            $crate::ItemUse::ArrayMap => {
+                #[allow(unused_imports)]
+                use $crate::__private::array::{NoElements as _, ViaElements as _};
+                let probe = $crate::__private::item::Probe::<($ta, $r)>(::std::marker::PhantomData);
+                let f: Option<$crate::__private::array::MapFn<$ta, $r>> = (&probe).array_map_fn();
+                f.map(|f| f($name, stringify!($name), prev))
+            }
             $crate::ItemUse::Collect => Some($crate::__private::item::terminal(prev)
                 .and_then(|t| $crate::__private::item::finish::<$r>(usage, t))),
             _ => None,
         });
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident () -> Result<$r:ty, $e:ty> $body:block) => {
+        $crate::__private::register_fn! { $(#[$m])* $v fn $name() -> Result<$r, $e> $body }
     };
     ($(#[$m:meta])* $v:vis fn $name:ident () -> $r:ty $body:block) => {
         $crate::__private::register_fn! { $(#[$m])* $v fn $name() -> $r $body }

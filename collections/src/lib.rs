@@ -64,6 +64,12 @@ pub mod __private {
         };
         pub use crate::item_fn::{repartition_of, DistinctFn, RepartitionInput};
     }
+    /// The array adapters of `remote_fn!`.
+    pub mod array {
+        pub use crate::array::{
+            blocks_step, map_step, ArrayFnInput, MapFn, NoElements, ViaElements,
+        };
+    }
     /// The stream adapters of `remote_fn!`.
     pub mod stream {
         pub use crate::stream::plan::{

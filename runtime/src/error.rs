@@ -303,6 +303,18 @@ impl Error {
         }
     }
 
+    /// [`Error::TaskFailed`] for `key` with the error a user function returned as its source,
+    /// as `Runtime::try_submit` reports it.
+    pub(crate) fn failed_from(
+        key: &TaskKey,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::TaskFailed {
+            key: key.clone(),
+            source: Arc::from(e.into()),
+        }
+    }
+
     /// [`Error::TaskFailed`] for `key` with a message ([`Message`]) as its source.
     pub fn failed(key: TaskKey, message: impl Into<String>) -> Error {
         Error::failed_by(key, Message(message.into()))

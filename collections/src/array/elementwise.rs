@@ -12,8 +12,10 @@ use super::block::{block_of, kernel1, try_own};
 use super::chunks::Chunks;
 use super::dispatch::{any_dtype, arity, float_dtype, numeric_dtype, real_dtype};
 use super::dtype::{cast, DType, Element, Float, Numeric, Real, Scalar};
+use super::user_fn::array_fn_op;
 use super::Array;
 use crate::error::{Error, Result};
+use crate::item_fn::ItemUse;
 use crate::layer::{self, register_op, Op};
 use crate::names::unique;
 
@@ -254,7 +256,7 @@ pub(crate) fn broadcast_view<'a, T>(
 
 /// The work of one `map` task on a block of `T`: `f` on every element, in place when `U` is `T`
 /// and this task holds the only reference to the block.
-fn map_block<T: Element, U: Element, F: Fn(T) -> U + Send + Sync + 'static>(
+pub(crate) fn map_block<T: Element, U: Element, F: Fn(T) -> U + Send + Sync + 'static>(
     f: F,
 ) -> impl Fn(&TaskKey, Value) -> partita_runtime::Result<ArrayD<U>> + Send + Sync + 'static {
     let same = T::DTYPE == U::DTYPE;
@@ -494,19 +496,36 @@ register_op!(WhereOp);
 impl<T: Element> Array<T> {
     /// Applies `f` to every element.
     ///
-    /// `f` is a plain closure, so the new layer runs only in this process: shipping its graph
-    /// to another one fails, naming the layer (`map-<n>`). The built-in functions (`sqrt`,
-    /// `+ 2.0`, `astype`, ...) have no such limit.
+    /// When `f` is a function written with [`remote_fn!`](crate::remote_fn) (`fn(T) -> U`), the
+    /// new layer can leave the process. A plain closure runs only in this process: shipping its
+    /// graph to another one fails, naming the layer (`map-<n>`). The built-in functions
+    /// (`sqrt`, `+ 2.0`, `astype`, ...) have no such limit.
     ///
     /// ```
-    /// let x = partita_collections::Array::<i64>::arange(4, 2)?;
+    /// use partita_collections::{remote_fn, Array};
+    /// use partita_runtime::encode_graph;
+    ///
+    /// remote_fn! {
+    ///     fn half(x: f64) -> f64 { x / 2.0 }
+    /// }
+    ///
+    /// let x = Array::<i64>::arange(4, 2)?;
     /// let y = x.map(|v| v as f64 / 2.0);
     /// assert_eq!(y.compute()?.into_raw_vec_and_offset().0, vec![0.0, 0.5, 1.0, 1.5]);
+    /// assert!(encode_graph(y.graph(), &y.keys()).is_err());
+    ///
+    /// let z = x.astype::<f64>()?.map(half);
+    /// assert!(encode_graph(z.graph(), &z.keys()).is_ok());
+    /// assert_eq!(z.compute()?, y.compute()?);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
-    pub fn map<U: Element>(&self, f: impl Fn(T) -> U + Send + Sync + 'static) -> Array<U> {
+    pub fn map<U: Element, F>(&self, f: F) -> Array<U>
+    where
+        F: Fn(T) -> U + Send + Sync + 'static,
+    {
+        let op = array_fn_op::<T, U, F>(ItemUse::ArrayMap);
         let chunks = self.chunks.clone();
-        self.blockwise1(chunks, "map", map_block::<T, U, _>(f))
+        self.blockwise1(chunks, "map", map_block::<T, U, _>(f), op)
     }
 
     /// The built-in function `func` of every element, as a layer that can leave the process.

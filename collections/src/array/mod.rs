@@ -10,9 +10,10 @@
 //!
 //! Every layer a built-in operation adds is a registered operator (`array.map`, `array.zip`,
 //! `array.reduce_partial`, ...) whose parameters carry the dtype, so a graph of them can be
-//! computed by another process; blocks cross it through the chunk codec of their dtype. A layer
-//! running a plain closure ([`Array::map`], [`Array::zip_with`], [`Array::map_blocks`]) stays
-//! in this process.
+//! computed by another process; blocks cross it through the chunk codec of their dtype.
+//! [`Array::map`] and [`Array::map_blocks`] of a function written with
+//! [`remote_fn!`](crate::remote_fn) carry its name (`array.user_fn`) and leave the process too;
+//! a layer running a plain closure (those two, [`Array::zip_with`]) stays in this process.
 
 mod axes;
 mod block;
@@ -29,6 +30,7 @@ mod reduce;
 mod shape;
 #[cfg(test)]
 mod test;
+mod user_fn;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -43,6 +45,8 @@ pub use self::dtype::{DType, Element, Float, Numeric, Real, Scalar, C128, C64};
 pub use self::dynamic::DynArray;
 pub use self::elementwise::Operand;
 pub use self::index::Index;
+#[doc(hidden)]
+pub use self::user_fn::{blocks_step, map_step, ArrayFnInput, MapFn, NoElements, ViaElements};
 
 use self::block::{block_of, kernel1};
 use crate::error::{Error, Result};
@@ -236,13 +240,28 @@ impl<T: Element> Array<T> {
 
     /// Applies `f` to every block; `f` must return a block of the same shape.
     ///
-    /// `f` is a plain closure, so the new layer runs only in this process: shipping its graph
-    /// to another one fails, naming the layer (`map-blocks-<n>`).
+    /// When `f` is a function written with [`remote_fn!`](crate::remote_fn)
+    /// (`fn(ArrayViewD<'_, T>) -> ArrayD<U>`), the new layer can leave the process. A plain
+    /// closure runs only in this process: shipping its graph to another one fails, naming the
+    /// layer (`map-blocks-<n>`).
     ///
     /// ```
-    /// let x = partita_collections::Array::<i64>::arange(6, 4)?;
-    /// let y = x.map_blocks(|b| b.mapv(|v| v * v));
+    /// use ndarray::{ArrayD, ArrayViewD};
+    /// use partita_collections::{remote_fn, Array};
+    /// use partita_runtime::encode_graph;
+    ///
+    /// remote_fn! {
+    ///     fn square(b: ArrayViewD<'_, i64>) -> ArrayD<i64> { b.mapv(|v| v * v) }
+    /// }
+    ///
+    /// let x = Array::<i64>::arange(6, 4)?;
+    /// let y = x.map_blocks(square);
+    /// assert!(encode_graph(y.graph(), &y.keys()).is_ok());
     /// assert_eq!(y.compute()?.into_raw_vec_and_offset().0, vec![0, 1, 4, 9, 16, 25]);
+    ///
+    /// let z = x.map_blocks(|b| b.mapv(|v| v * v));
+    /// assert!(encode_graph(z.graph(), &z.keys()).is_err());
+    /// assert_eq!(z.compute()?, y.compute()?);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     pub fn map_blocks<U, F>(&self, f: F) -> Array<U>
@@ -250,11 +269,9 @@ impl<T: Element> Array<T> {
         U: Element,
         F: Fn(ndarray::ArrayViewD<'_, T>) -> ArrayD<U> + Send + Sync + 'static,
     {
+        let op = user_fn::array_fn_op::<T, U, F>(crate::item_fn::ItemUse::ArrayBlocks);
         let chunks = self.chunks.clone();
-        self.blockwise1(chunks, "map-blocks", move |key, v| {
-            let out = f(block_of::<T>(&v, key)?.view());
-            Ok(out)
-        })
+        self.blockwise1(chunks, "map-blocks", user_fn::blocks_fn(f), op)
     }
 
     /// A layer with one task per output block of `chunks`, each running `op` on the
@@ -277,8 +294,15 @@ impl<T: Element> Array<T> {
     }
 
     /// A layer with one task per output block of `chunks`, each reading the same-numbered block
-    /// of `self` with the plain closure `f` (a user's, which cannot leave the process).
-    pub(crate) fn blockwise1<U, F>(&self, chunks: Chunks, op: &str, f: F) -> Array<U>
+    /// of `self` with the closure `f` (a user's), and described by `op` when that closure is a
+    /// registered function (else the layer cannot leave the process).
+    pub(crate) fn blockwise1<U, F>(
+        &self,
+        chunks: Chunks,
+        op: &str,
+        f: F,
+        data: Option<Operation>,
+    ) -> Array<U>
     where
         U: Element,
         F: Fn(&TaskKey, Value) -> partita_runtime::Result<ArrayD<U>> + Send + Sync + 'static,
@@ -290,7 +314,7 @@ impl<T: Element> Array<T> {
             .into_iter()
             .map(|k| {
                 let out = TaskKey::new(name.clone(), k.index());
-                Task::new(out, vec![k.clone()], kernel1(k, f.clone()))
+                Task::new(out, vec![k.clone()], kernel1(k, f.clone())).with_op_opt(data.clone())
             })
             .collect();
         let mut graph = self.graph.clone();

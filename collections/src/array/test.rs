@@ -31,6 +31,7 @@ fn every_array_operator_is_registered_once() {
         "array.rechunk",
         "array.reshape",
         "array.matmul",
+        "array.user_fn",
     ] {
         assert!(operator(name).is_ok(), "{name}");
     }
@@ -69,4 +70,50 @@ fn a_decoded_operator_refuses_a_dtype_it_has_no_kernel_for() {
         .unwrap()
         .to_string();
     assert!(err.contains("array.map has no kernel for int32"), "{err}");
+}
+
+crate::remote_fn! {
+    fn triple(x: f64) -> f64 { 3.0 * x }
+}
+
+crate::remote_fn! {
+    fn plus_one(b: ndarray::ArrayViewD<'_, i64>) -> ndarray::ArrayD<i64> { b.mapv(|v| v + 1) }
+}
+
+#[test]
+fn registered_array_functions_ship_and_closures_do_not() {
+    let x = Array::<f64>::arange(7, 3).unwrap();
+    same_after_shipping(&x.map(triple));
+    same_after_shipping(&x.map(triple).map(triple).sum(Axes::All).unwrap());
+    assert!(encode_graph(x.map(|v| v).graph(), &x.keys()).is_err());
+    // Spelt as a path, `plus_one` is not a block function `map_blocks` knows: it runs here only.
+    let i = Array::<i64>::arange(4, 2).unwrap();
+    let j = i.map_blocks(plus_one);
+    assert!(encode_graph(j.graph(), &j.keys()).is_err());
+    assert_eq!(
+        j.compute().unwrap().into_raw_vec_and_offset().0,
+        vec![1, 2, 3, 4]
+    );
+}
+
+#[test]
+fn a_decoded_user_fn_refuses_other_dtypes() {
+    // `triple` maps float64 to float64; a task built (from outside) for int32 fails to decode,
+    // naming the function and both pairs of dtypes.
+    use crate::layer::Op;
+    let name = format!("{}::triple", module_path!());
+    let json = format!(r#"{{"f":"{name}","usage":"ArrayMap","dtype":"I32","out":"F64"}}"#);
+    let op: super::user_fn::ArrayFnOp = serde_json::from_str(&json).unwrap();
+    let key = partita_runtime::TaskKey::new("x", 0);
+    let cx = partita_runtime::TaskContext {
+        key: &key,
+        deps: std::slice::from_ref(&key),
+    };
+    let err = op.kernel(cx).err().unwrap().to_string();
+    assert!(err.contains("triple maps float64 to float64"), "{err}");
+    assert!(err.contains("built for int32 to float64"), "{err}");
+    let json = format!(r#"{{"f":"{name}","usage":"ArrayBlocks","dtype":"F64","out":"F64"}}"#);
+    let op: super::user_fn::ArrayFnOp = serde_json::from_str(&json).unwrap();
+    let err = op.kernel(cx).err().unwrap().to_string();
+    assert!(err.contains("cannot be used as ArrayBlocks"), "{err}");
 }

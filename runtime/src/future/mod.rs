@@ -20,9 +20,11 @@ use crate::completion::Completion;
 use crate::error::{Error, Result};
 use crate::events::{ComputeId, EventBus, EventKind};
 use crate::graph::TaskKey;
+use crate::graph::{Graph, Task};
 use crate::pool::Job;
+use crate::remote::{callable_op, Operation, Usage};
 use crate::runtime::Runtime;
-use crate::value::{downcast_owned, panic_message, value, Outcome};
+use crate::value::{downcast_owned, panic_message, value, Kernel, Outcome};
 
 /// Futures' events carry this compute id.
 const FUTURES: ComputeId = ComputeId(0);
@@ -30,6 +32,22 @@ const FUTURES: ComputeId = ComputeId(0);
 pub(crate) struct FutureCore {
     key: TaskKey,
     result: Completion<Outcome>,
+    /// The submitted function as data, when it is a registered one; asked only by
+    /// [`Future::graph`], so submitting costs nothing for it.
+    describe: Describe,
+}
+
+/// Describes a submitted function as an [`Operation`], or `None` for a plain closure.
+type Describe = fn() -> Option<Operation>;
+
+/// `F` called as `f()`, when it is a registered function.
+fn call0_op<F: 'static>() -> Option<Operation> {
+    callable_op::<F>(Usage::Call0)
+}
+
+/// `F` called as `f()` whose error fails the task, when it is a registered function.
+fn try_call0_op<F: 'static>() -> Option<Operation> {
+    callable_op::<F>(Usage::TryCall0)
 }
 
 impl FutureCore {
@@ -107,6 +125,48 @@ impl<T> Future<T> {
         let _ = self.handle.core.result.wait(self.handle.runtime.registry());
     }
 
+    /// The submitted task as a one-task graph: its output is the future's key, and its kernel
+    /// waits for this future's result (the graph holds the future, so it is not cancelled
+    /// meanwhile). When the submitted function was written with `remote_fn!`, the task also
+    /// carries its operation, so [`encode_graph`](crate::encode_graph) accepts the graph and
+    /// another process of this executable runs the function itself; for a plain closure,
+    /// `encode_graph` fails with [`Error::NotTransportable`] naming the layer (the key's name).
+    ///
+    /// ```
+    /// use partita_runtime::{decode_graph, encode_graph, register_fn, Runtime};
+    ///
+    /// register_fn! {
+    ///     fn answer() -> u64 { 42 }
+    /// }
+    ///
+    /// let rt = Runtime::builder().threads(2).build()?;
+    /// let f = rt.submit(answer);
+    /// let keys = [f.key().clone()];
+    /// let bytes = encode_graph(&f.graph(), &keys)?;
+    /// let (shipped, outputs) = decode_graph(&bytes)?;
+    /// let far = Runtime::builder().threads(1).build()?;
+    /// assert_eq!(*far.compute(&shipped, &outputs)?[0].downcast_ref::<u64>().unwrap(), 42);
+    /// assert_eq!(*rt.compute(&f.graph(), &keys)?[0].downcast_ref::<u64>().unwrap(), 42);
+    ///
+    /// let g = rt.submit(|| 42_u64);
+    /// assert!(encode_graph(&g.graph(), &[g.key().clone()]).is_err());
+    /// assert_eq!(g.result()?, 42);
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn graph(&self) -> Graph {
+        let key = self.handle.core.key.clone();
+        let handle = self.handle.clone();
+        let kernel: Kernel = Arc::new(move |_| {
+            let outcome = handle.core.result.wait(handle.runtime.registry());
+            outcome.map_err(|e| (*e).clone())
+        });
+        let task =
+            Task::new(key.clone(), vec![], kernel).with_op_opt((self.handle.core.describe)());
+        let mut graph = Graph::new();
+        graph.add_layer(key.name(), vec![task]);
+        graph
+    }
+
     pub(crate) fn core(&self) -> &Arc<FutureCore> {
         &self.handle.core
     }
@@ -165,6 +225,7 @@ type Body = Box<dyn FnMut(&TaskKey) -> Result<crate::value::Value> + Send>;
 pub struct TaskBuilder<'rt, T> {
     runtime: &'rt Runtime,
     body: Body,
+    describe: Describe,
     name: Option<String>,
     retries: u32,
     _type: PhantomData<fn() -> T>,
@@ -199,6 +260,7 @@ impl<T: Send + Sync + 'static> TaskBuilder<'_, T> {
         let core = Arc::new(FutureCore {
             key: key.clone(),
             result: Completion::new(),
+            describe: self.describe,
         });
         let job = run_future(core.clone(), self.body, self.retries, rt.events().clone());
         rt.events()
@@ -313,7 +375,7 @@ impl Runtime {
         T: Send + Sync + 'static,
         F: FnMut() -> T + Send + 'static,
     {
-        self.builder_for(Box::new(move |_| Ok(value(f()))))
+        self.builder_for(Box::new(move |_| Ok(value(f()))), call0_op::<F>)
     }
 
     /// A [`TaskBuilder`] for a function that can fail.
@@ -323,15 +385,17 @@ impl Runtime {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
         F: FnMut() -> std::result::Result<T, E> + Send + 'static,
     {
-        self.builder_for(Box::new(move |key| {
-            f().map(value).map_err(|e| Error::failed_by(key.clone(), e))
-        }))
+        self.builder_for(
+            Box::new(move |key| f().map(value).map_err(|e| Error::failed_from(key, e))),
+            try_call0_op::<F>,
+        )
     }
 
-    fn builder_for<T>(&self, body: Body) -> TaskBuilder<'_, T> {
+    fn builder_for<T>(&self, body: Body, describe: Describe) -> TaskBuilder<'_, T> {
         TaskBuilder {
             runtime: self,
             body,
+            describe,
             name: None,
             retries: 0,
             _type: PhantomData,

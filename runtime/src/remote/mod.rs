@@ -39,6 +39,7 @@ pub use self::operation::{
     decode_params, duplicate_operators, encode_params, operator, Operation, Operator, TaskContext,
     FIRST_INPUT, OPERATORS,
 };
+pub(crate) use self::user_fn::callable_op;
 pub use self::user_fn::{user_fn_op, RemoteFn, Usage, REMOTE_FNS, USER_FN};
 pub(crate) use self::value_codec::round_trip;
 pub use self::value_codec::{
@@ -52,7 +53,10 @@ pub use self::wire::{
 /// What the registration macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::user_fn::{call0, ref1, ref2, slice, try_owned1, type_id_of};
+    pub use super::user_fn::{
+        call0, ref1, ref2, slice, try_call0, try_owned1, type_id_of, NoError, Probe, TryCall0Fn,
+        ViaError,
+    };
     pub use super::value_codec::{bincode_decode, bincode_encode};
     pub use linkme;
 }

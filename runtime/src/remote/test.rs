@@ -21,6 +21,12 @@ crate::register_fn! {
 crate::register_fn! {
     fn explode(x: &u64) -> u64 { panic!("exploded on {x}") }
 }
+crate::register_fn! {
+    fn parsed() -> Result<u64, std::num::ParseIntError> { "x".parse() }
+}
+crate::register_fn! {
+    fn not_an_error() -> Result<u64, ()> { Err(()) }
+}
 
 fn of<F: 'static>(_: &F, usage: Usage) -> Operation {
     user_fn_op::<F>(usage).expect("registered")
@@ -348,4 +354,42 @@ fn mutated_bytes_never_panic() {
         let _ = decode_graph(&bytes);
         let _ = decode_outcome(&bytes);
     }
+}
+
+#[test]
+fn a_function_returning_a_result_is_called_both_ways() {
+    let key = TaskKey::new("t", 0);
+    let cx = TaskContext {
+        key: &key,
+        deps: &[],
+    };
+    // As `submit` calls it, the `Result` is the value.
+    let f = REMOTE_FNS
+        .iter()
+        .find(|f| f.name.ends_with("::parsed"))
+        .unwrap();
+    let v = (f.kernel)(Usage::Call0, cx).unwrap().unwrap()(vec![]).unwrap();
+    assert!(v
+        .downcast_ref::<Result<u64, std::num::ParseIntError>>()
+        .unwrap()
+        .is_err());
+    // As `try_submit` calls it, the error fails the task and stays its typed source.
+    let err = (f.kernel)(Usage::TryCall0, cx).unwrap().unwrap()(vec![]).unwrap_err();
+    assert!(matches!(err, Error::TaskFailed { .. }), "{err}");
+    assert!(err
+        .root_cause()
+        .downcast_ref::<std::num::ParseIntError>()
+        .is_some());
+    assert!(callable_op::<fn() -> u64>(Usage::TryCall0).is_none());
+    // An error type that is not an error has no `TryCall0` shape; `Call0` still works.
+    fn type_of<F: 'static>(_: &F) -> Option<Operation> {
+        callable_op::<F>(Usage::TryCall0)
+    }
+    assert!(type_of(&parsed).is_some());
+    assert!(type_of(&not_an_error).is_none());
+    let g = REMOTE_FNS
+        .iter()
+        .find(|f| f.name.ends_with("::not_an_error"))
+        .unwrap();
+    assert!((g.kernel)(Usage::Call0, cx).unwrap().is_ok());
 }

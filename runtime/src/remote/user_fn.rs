@@ -35,6 +35,9 @@ pub enum Usage {
     /// `f(a)` on one input taken by value (a clone of it), whose error fails the task with its
     /// text, as `DataFrame::map_partitions` calls it.
     TryOwned1,
+    /// `f()` with no inputs, whose error fails the task with it as the source, as
+    /// `Runtime::try_submit` calls it.
+    TryCall0,
 }
 
 /// A registered user function. Made by [`register_fn!`](crate::register_fn).
@@ -81,6 +84,24 @@ pub fn user_fn_op<F: 'static>(usage: Usage) -> Option<Operation> {
     Some(Operation::new(USER_FN, &(f.name, usage)))
 }
 
+/// [`user_fn_op`] when `F` also has the kernel shape of `usage` (a function registered as
+/// `fn() -> R` with `R` an alias of a `Result` cannot be called as [`Usage::TryCall0`]).
+pub(crate) fn callable_op<F: 'static>(usage: Usage) -> Option<Operation> {
+    let op = user_fn_op::<F>(usage)?;
+    let f = index().by_type.get(&TypeId::of::<F>())?;
+    // No task has this key: the kernel is built only to see whether the shape exists.
+    let key = TaskKey::new("partita.probe", 0);
+    (f.kernel)(
+        usage,
+        TaskContext {
+            key: &key,
+            deps: &[],
+        },
+    )?
+    .ok()?;
+    Some(op)
+}
+
 fn build_user_fn(cx: TaskContext<'_>, params: &[u8]) -> Result<Kernel> {
     let (name, usage): (String, Usage) = decode_params(USER_FN, params)?;
     let f = index().by_name.get("user function", &name)?;
@@ -117,6 +138,56 @@ pub fn call0<R: Send + Sync + 'static>(f: fn() -> R, cx: TaskContext<'_>) -> Res
     arity(cx, 0)?;
     Ok(Arc::new(move |_| Ok(value(f()))))
 }
+
+/// [`Usage::TryCall0`]'s kernel for a function returning `Result<R, E>`.
+#[doc(hidden)]
+pub type TryCall0Fn<R, E> =
+    fn(fn() -> std::result::Result<R, E>, TaskContext<'_>) -> Result<Kernel>;
+
+/// [`Usage::TryCall0`]'s kernel: the error fails the task as `Runtime::try_submit`'s does.
+#[doc(hidden)]
+pub fn try_call0<R, E>(f: fn() -> std::result::Result<R, E>, cx: TaskContext<'_>) -> Result<Kernel>
+where
+    R: Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    arity(cx, 0)?;
+    let key = cx.key.clone();
+    Ok(Arc::new(move |_| {
+        f().map(value).map_err(|e| Error::failed_from(&key, e))
+    }))
+}
+
+/// Picks a function's kernel shapes by the bounds its types meet, for
+/// [`register_fn!`](crate::register_fn) (a `Result`'s error type may not be an error).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Probe<T>(pub std::marker::PhantomData<T>);
+
+/// [`Usage::TryCall0`] for a `Result<R, E>` whose `E` converts into a boxed error.
+#[doc(hidden)]
+pub trait ViaError<R, E> {
+    /// The kernel.
+    fn try_call0_fn(&self) -> Option<TryCall0Fn<R, E>>;
+}
+impl<R, E> ViaError<R, E> for Probe<(R, E)>
+where
+    R: Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    fn try_call0_fn(&self) -> Option<TryCall0Fn<R, E>> {
+        Some(try_call0::<R, E>)
+    }
+}
+/// No [`Usage::TryCall0`] for other error types.
+#[doc(hidden)]
+pub trait NoError<R, E> {
+    /// None.
+    fn try_call0_fn(&self) -> Option<TryCall0Fn<R, E>> {
+        None
+    }
+}
+impl<R, E> NoError<R, E> for &Probe<(R, E)> {}
 
 /// [`Usage::Ref1`]'s kernel.
 #[doc(hidden)]
@@ -187,7 +258,8 @@ where
 /// calls it can leave the process. Programs use `partita::remote_fn!`, which builds on this one
 /// and also registers the item shapes that bags use.
 ///
-/// The shape of its signature says how collections may call it: `fn() -> R` for `delayed`,
+/// The shape of its signature says how collections may call it: `fn() -> R` for `delayed` and
+/// `Runtime::submit` (`fn() -> Result<R, E>` also for `Runtime::try_submit`),
 /// `fn(&A) -> R` for `Delayed::map`, `fn(&A, &B) -> R` for `zip_with`, and `fn(&[&A]) -> R` for
 /// `combine`. Values a function needs beyond its inputs travel as inputs: `from_value(x)`.
 ///
@@ -223,6 +295,30 @@ macro_rules! register_fn {
         #[allow(clippy::ptr_arg)]
         $(#[$m])* $v fn $name($a: &$ta) -> $r $body
         $crate::register_fn!(@register $name, Ref1, |cx| $crate::__private::ref1::<$ta, $r>($name, cx));
+    };
+    ($(#[$m:meta])* $v:vis fn $name:ident () -> Result<$r:ty, $e:ty> $body:block) => {
+        $(#[$m])* $v fn $name() -> Result<$r, $e> $body
+        // A link-time entry of the slice (linkme places it in the slice's link section).
+        #[allow(unsafe_code)]
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::REMOTE_FNS)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static REMOTE_FN: $crate::RemoteFn = $crate::RemoteFn {
+                name: concat!(module_path!(), "::", stringify!($name)),
+                type_id: || $crate::__private::type_id_of(&$name),
+                kernel: |usage, cx| match usage {
+                    $crate::Usage::Call0 => Some($crate::__private::call0::<Result<$r, $e>>($name, cx)),
+                    $crate::Usage::TryCall0 => {
+                        #[allow(unused_imports)]
+                        use $crate::__private::{NoError as _, ViaError as _};
+                        let probe = $crate::__private::Probe::<($r, $e)>(::std::marker::PhantomData);
+                        let f: Option<$crate::__private::TryCall0Fn<$r, $e>> = (&probe).try_call0_fn();
+                        f.map(|f| f($name, cx))
+                    }
+                    _ => None,
+                },
+            };
+        };
     };
     ($(#[$m:meta])* $v:vis fn $name:ident () -> $r:ty $body:block) => {
         // The signature is the collection's item type taken by reference (`&String`, `&Vec<T>`).
