@@ -41,6 +41,8 @@ use crate::secret::{AddSecret, CheckSecret, Secret};
 
 /// The largest gRPC message either plane accepts.
 pub(crate) const MAX_MESSAGE: usize = 1 << 30;
+/// How long a starting worker keeps trying to reach its scheduler.
+const CONNECT_FOR: Duration = Duration::from_secs(60);
 /// The size of the pieces a value travels in.
 const CHUNK: usize = 1 << 20;
 
@@ -321,13 +323,25 @@ async fn serve(options: WorkerOptions) -> Result<()> {
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
 
-    let channel = endpoint(&options.scheduler)?
-        .connect()
-        .await
-        .map_err(|source| Error::Transport {
-            what: format!("scheduler at {}", options.scheduler),
-            source,
-        })?;
+    // A worker may start before its scheduler (systemd, Kubernetes and Slurm start them in any
+    // order): it tries again for a minute before it gives up.
+    let endpoint = endpoint(&options.scheduler)?;
+    let started = std::time::Instant::now();
+    let channel = loop {
+        match endpoint.connect().await {
+            Ok(c) => break c,
+            Err(source) if started.elapsed() > CONNECT_FOR => {
+                return Err(Error::Transport {
+                    what: format!(
+                        "scheduler at {} (tried for {CONNECT_FOR:?})",
+                        options.scheduler
+                    ),
+                    source,
+                })
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
     let mut scheduler =
         SchedulerClient::with_interceptor(channel, AddSecret(options.secret.clone()))
             .max_decoding_message_size(MAX_MESSAGE)
