@@ -193,6 +193,268 @@ fn bag_frequencies() {
     assert_eq!(counts.iter().map(|(_, c)| c).sum::<u64>(), 2_000);
 }
 
+remote_fn! {
+    fn add(acc: u64, x: u64) -> u64 { acc + x }
+}
+remote_fn! {
+    fn last_digit(x: &u64) -> u64 { x % 10 }
+}
+remote_fn! {
+    fn first_letter(word: &String) -> char { word.chars().next().unwrap_or(' ') }
+}
+remote_fn! {
+    fn add_length(acc: usize, word: String) -> usize { acc + word.len() }
+}
+remote_fn! {
+    fn add_usize(a: usize, b: usize) -> usize { a + b }
+}
+remote_fn! {
+    fn largest(part: Vec<u64>) -> u64 { part.into_iter().max().unwrap_or(0) }
+}
+remote_fn! {
+    fn top_three(part: Vec<u64>) -> Vec<u64> {
+        let mut part = part;
+        part.sort_unstable_by(|a, b| b.cmp(a));
+        part.truncate(3);
+        part
+    }
+}
+remote_fn! {
+    fn merge_top_three(parts: Vec<Vec<u64>>) -> Vec<u64> {
+        top_three(parts.into_iter().flatten().collect())
+    }
+}
+remote_fn! {
+    fn modulo_three(x: u64) -> u64 { x % 3 }
+}
+
+/// An accumulator of one's own: only the type itself has a codec (no `Option`, no `Vec` of it).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Tally {
+    n: u64,
+    total: u64,
+}
+partita::register_value!(Tally);
+partita::register_value!(Vec<(u64, Tally)>);
+partita::register_value!(Vec<(char, usize)>);
+partita::register_value!(Vec<(u64, Vec<u64>)>);
+partita::register_value!(Vec<(char, Vec<String>)>);
+
+remote_fn! {
+    fn tally(acc: Tally, x: u64) -> Tally { Tally { n: acc.n + 1, total: acc.total + x } }
+}
+remote_fn! {
+    fn merge_tallies(a: Tally, b: Tally) -> Tally { Tally { n: a.n + b.n, total: a.total + b.total } }
+}
+
+fn fruit() -> Vec<String> {
+    [
+        "apple",
+        "avocado",
+        "banana",
+        "blueberry",
+        "cherry",
+        "apricot",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn bag_user_aggregations() {
+    // fold: shipped (registered functions), and by closures, over one and two levels of merges.
+    assert_eq!(
+        both(|| numbers().fold(0, add, add).compute().unwrap()),
+        499_500
+    );
+    let many = || Bag::from_sequence(0..1_000_u64, 20);
+    assert_eq!(
+        both(|| many().fold(0, add, add).compute().unwrap()),
+        499_500
+    );
+    let closures = both(|| {
+        numbers()
+            .fold(1_u64, |acc, x| acc.max(x + 1), |a, b| a.max(b))
+            .compute()
+            .unwrap()
+    });
+    assert_eq!(closures, 1_000);
+    let t = both(|| {
+        numbers()
+            .fold(Tally::default(), tally, merge_tallies)
+            .compute()
+            .unwrap()
+    });
+    assert_eq!(
+        t,
+        Tally {
+            n: 1_000,
+            total: 499_500
+        }
+    );
+    let none = || Bag::<u64>::from_delayed(&[]);
+    assert_eq!(both(|| none().fold(7, add, add).compute().unwrap()), 7);
+    let words = fruit();
+    let letters = || Bag::from_sequence(fruit(), 4);
+    assert_eq!(
+        both(|| letters().fold(0, add_length, add_usize).compute().unwrap()),
+        words.iter().map(String::len).sum::<usize>()
+    );
+
+    // foldby: a built-in key and accumulator, a char key, an accumulator of one's own, no items.
+    let by_digit = both(|| {
+        Bag::from_sequence(0..100_u64, 4)
+            .foldby(last_digit, add, 0, add)
+            .compute()
+            .unwrap()
+    });
+    assert_eq!(
+        by_digit,
+        (0..10).map(|d| (d, 450 + 10 * d)).collect::<Vec<_>>()
+    );
+    let lengths = both(|| {
+        letters()
+            .foldby(first_letter, add_length, 0, add_usize)
+            .compute()
+            .unwrap()
+    });
+    assert_eq!(lengths, vec![('a', 19), ('b', 15), ('c', 6)]);
+    let tallies = both(|| {
+        numbers()
+            .foldby(last_digit, tally, Tally::default(), merge_tallies)
+            .compute()
+            .unwrap()
+    });
+    let want: Vec<(u64, Tally)> = (0..10)
+        .map(|d| {
+            let total = (0..1_000).filter(|x| x % 10 == d).sum();
+            (d, Tally { n: 100, total })
+        })
+        .collect();
+    assert_eq!(tallies, want);
+    let by_closure = both(|| {
+        numbers()
+            .foldby(|x| x % 3, |acc, x| acc + x, 0, |a, b| a + b)
+            .compute()
+            .unwrap()
+    });
+    let want: Vec<(u64, u64)> = (0..3)
+        .map(|r| (r, (0..1_000).filter(|x| x % 3 == r).sum()))
+        .collect();
+    assert_eq!(by_closure, want);
+    let empty = both(|| {
+        numbers()
+            .filter(|x| *x > 5_000)
+            .foldby(last_digit, add, 0, add)
+            .compute()
+            .unwrap()
+    });
+    assert!(empty.is_empty());
+
+    // reduction: partials of a built-in type, of a `Vec` (no `Vec<Vec<u64>>` codec), of none.
+    let r = || Bag::from_sequence(0..1_000_u64, 9).map(modulo_three);
+    assert_eq!(
+        both(|| r().reduction(largest, largest).compute().unwrap()),
+        2
+    );
+    let top = || Bag::from_sequence(vec![5_u64, 17, 3, 99, 42, 8, 61, 0, 23], 4);
+    let best = both(|| {
+        top()
+            .reduction(top_three, merge_top_three)
+            .compute()
+            .unwrap()
+    });
+    assert_eq!(best, vec![99, 61, 42]);
+    let best = both(|| {
+        top()
+            .reduction(
+                |p| p.into_iter().max().unwrap_or(0),
+                |ps| ps.into_iter().max().unwrap_or(0),
+            )
+            .compute()
+            .unwrap()
+    });
+    assert_eq!(best, 99);
+    assert_eq!(
+        both(|| none().reduction(largest, largest).compute().unwrap()),
+        0
+    );
+}
+
+#[test]
+fn bag_shuffles() {
+    let groups = both(|| {
+        let mut g = Bag::from_sequence(0..200_u64, 6)
+            .filter(is_odd)
+            .groupby(last_digit)
+            .compute()
+            .unwrap();
+        g.sort();
+        g
+    });
+    let want: Vec<(u64, Vec<u64>)> = [1, 3, 5, 7, 9]
+        .into_iter()
+        .map(|d| (d, (0..200).filter(|x| x % 10 == d).collect()))
+        .collect();
+    assert_eq!(groups, want);
+    // (A groupby by a closure has no description: its exchange stays in the process.)
+    let by_letter = both(|| {
+        let mut g = Bag::from_sequence(fruit(), 3)
+            .groupby(first_letter)
+            .compute()
+            .unwrap();
+        g.sort();
+        g
+    });
+    let s = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<String>>();
+    assert_eq!(
+        by_letter,
+        vec![
+            ('a', s(&["apple", "avocado", "apricot"])),
+            ('b', s(&["banana", "blueberry"])),
+            ('c', s(&["cherry"])),
+        ]
+    );
+
+    let digits = both(|| {
+        let mut d = Bag::from_sequence(0..1_000_u64, 7)
+            .map(modulo_three)
+            .distinct()
+            .compute()
+            .unwrap();
+        d.sort();
+        d
+    });
+    assert_eq!(digits, vec![0, 1, 2]);
+    let labels = both(|| {
+        let mut d = numbers().map(label).distinct().compute().unwrap();
+        d.sort();
+        d
+    });
+    assert_eq!(labels, (0..7).map(|i| format!("w{i}")).collect::<Vec<_>>());
+    // Keys in order of first appearance within each output, whatever the order pieces arrive.
+    let firsts = both(|| {
+        Bag::from_sequence(vec![3_u64, 1, 3, 2, 1, 2], 3)
+            .distinct()
+            .compute()
+            .unwrap()
+    });
+    let mut sorted = firsts.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![1, 2, 3]);
+
+    for n in [1, 3, 7, 16] {
+        let items = both(|| {
+            Bag::from_sequence(0..50_u64, 7)
+                .filter(is_odd)
+                .repartition(n)
+                .compute()
+                .unwrap()
+        });
+        assert_eq!(items, (0..50).filter(|x| x % 2 == 1).collect::<Vec<u64>>());
+    }
+}
+
 fn frame(n: i64) -> RecordBatch {
     RecordBatch::try_new(
         Arc::new(Schema::new(vec![

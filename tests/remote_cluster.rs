@@ -46,6 +46,63 @@ remote_fn! {
     fn slowly(x: &u64) -> u64 { std::thread::sleep(Duration::from_millis(100)); *x }
 }
 partita::register_value!(Vec<WindowResult<i64, f64>>);
+remote_fn! {
+    fn add(acc: u64, x: u64) -> u64 { acc + x }
+}
+remote_fn! {
+    fn last_digit(x: &u64) -> u64 { x % 10 }
+}
+remote_fn! {
+    fn top_two(part: Vec<u64>) -> Vec<u64> {
+        let mut part = part;
+        part.sort_unstable_by(|a, b| b.cmp(a));
+        part.truncate(2);
+        part
+    }
+}
+remote_fn! {
+    fn merge_top_two(parts: Vec<Vec<u64>>) -> Vec<u64> {
+        top_two(parts.into_iter().flatten().collect())
+    }
+}
+partita::register_value!(Vec<(u64, Vec<u64>)>);
+
+/// A bag's fold, foldby, reduction, groupby and distinct, whose partial tables, accumulators
+/// and shuffle pieces move between the workers.
+fn bag_user_operations(rts: &Runtimes) {
+    let n = 2_000_u64;
+    let numbers = || Bag::from_sequence(0..n, 12);
+    assert_eq!(
+        rts.both(|| numbers().fold(0, add, add).compute().unwrap()),
+        n * (n - 1) / 2
+    );
+    let by_digit = rts.both(|| numbers().foldby(last_digit, add, 0, add).compute().unwrap());
+    let want: Vec<(u64, u64)> = (0..10)
+        .map(|d| (d, (0..n).filter(|x| x % 10 == d).sum()))
+        .collect();
+    assert_eq!(by_digit, want);
+    let top = rts.both(|| {
+        numbers()
+            .reduction(top_two, merge_top_two)
+            .compute()
+            .unwrap()
+    });
+    assert_eq!(top, vec![n - 1, n - 2]);
+    let mut groups = rts.both(|| numbers().groupby(last_digit).compute().unwrap());
+    groups.sort();
+    assert_eq!(groups.len(), 10);
+    assert_eq!(
+        groups[7].1,
+        (0..n).filter(|x| x % 10 == 7).collect::<Vec<u64>>()
+    );
+    let mut digits = rts.both(|| {
+        let mut d = numbers().pluck(last_digit).distinct().compute().unwrap();
+        d.sort();
+        d
+    });
+    digits.sort();
+    assert_eq!(digits, (0..10).collect::<Vec<u64>>());
+}
 
 /// A cluster of 3 workers for the tests that compare answers, and the threads runtime.
 struct Runtimes {
@@ -360,6 +417,7 @@ fn main() {
     let tests: &[(&str, &dyn Fn())] = &[
         ("task_tree", &|| task_tree(&rts)),
         ("word_count", &|| word_count(&rts)),
+        ("bag_user_operations", &|| bag_user_operations(&rts)),
         ("dataframes", &|| dataframes(&rts)),
         ("arrays", &|| arrays(&rts)),
         ("windowed_stream", &|| windowed_stream(&rts)),

@@ -8,7 +8,10 @@
 //! ([`register_value!`](partita_runtime::register_value)). `str_frequencies`' table has its own
 //! codec, next to it in `strcount.rs`. A bag of a type of one's own needs
 //! `register_value!(Vec<T>)` (and the partials of the aggregations it uses) to leave the
-//! process.
+//! process. The user functions' aggregations and shuffles (`fold`, `reduction`, `foldby`,
+//! `groupby`, `distinct`) write their generic intermediate values through codecs the user
+//! registers anyway (the accumulator `A`, the result `Vec<(K, A)>` or `Vec<(K, Vec<T>)>`); see
+//! `portable.rs`.
 
 use super::Counts;
 

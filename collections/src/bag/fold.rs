@@ -26,6 +26,7 @@ use partita_runtime::{
 use serde::{Deserialize, Serialize};
 
 use super::plan::{kernel_of, one_input, ReadPlan};
+use super::portable::{maybe_reader, put, store, take, Entries, Maybe};
 use super::reduce::{combine_kernel, empty_kernel, finish_kernel, partial_kernel, Ordered};
 use crate::item_fn::{
     apply, item_fn_name, reader_of, terminal, wire, AggInput, AggStep, AnyBox, ItemUse,
@@ -102,12 +103,12 @@ pub(super) fn foldby_pairs<K: Hash + Eq + Clone, A>(groups: Ordered<K, A>) -> Ve
 /// The kernel of the last step of a `fold` or a `reduction`: the accumulator of task `root`,
 /// which the tree always fills.
 pub(super) fn some_kernel<A: Clone + Send + Sync + 'static>(root: TaskKey, out: TaskKey) -> Kernel {
-    Arc::new(move |mut inputs: Vec<Value>| {
-        match downcast_owned::<Option<A>>(inputs.swap_remove(0), &root)? {
+    Arc::new(
+        move |mut inputs: Vec<Value>| match take::<Maybe<A>>(inputs.swap_remove(0), &root)? {
             Some(a) => Ok(value(a)),
             None => Err(Error::failed(out.clone(), "the aggregate has no value")),
-        }
-    })
+        },
+    )
 }
 
 /// A value carried in an operation's parameters, encoded by its registered codec.
@@ -281,17 +282,22 @@ where
                 key,
                 Arc::new(move || Some(initial.clone())),
                 Arc::new(move |acc: &mut Option<A>, t| fold_into(acc, t, &step)),
+                store::<Maybe<A>>(),
             ))
         }
         AggStep::Empty => {
             let initial = input.initial::<A>()?;
-            Ok(empty_kernel(Arc::new(move || Some(initial.clone()))))
+            Ok(empty_kernel(
+                Arc::new(move || Some(initial.clone())),
+                store::<Maybe<A>>(),
+            ))
         }
         AggStep::Combine => {
             let merge = input.merge::<A>()?;
             Ok(combine_kernel(
                 input.input.deps,
                 Arc::new(move |parts| merge_folds(parts, &merge)),
+                store::<Maybe<A>>(),
             ))
         }
         AggStep::Finish => Ok(some_kernel::<A>(input.root()?, input.out)),
@@ -368,26 +374,36 @@ where
                 Arc::new(move |groups: &mut Ordered<K, A>, t| {
                     foldby_step(groups, t, &key, &binop, &initial)
                 }),
+                store::<Entries<K, A>>(),
             ))
         }
-        AggStep::Empty => Ok(empty_kernel(Arc::new(Ordered::<K, A>::default))),
+        AggStep::Empty => Ok(empty_kernel(
+            Arc::new(Ordered::<K, A>::default),
+            store::<Entries<K, A>>(),
+        )),
         AggStep::Combine => {
             let merge = input.merge::<A>()?;
             Ok(combine_kernel(
                 input.input.deps,
                 Arc::new(move |parts| foldby_merge::<K, A>(parts, &merge)),
+                store::<Entries<K, A>>(),
             ))
         }
-        AggStep::Finish => Ok(finish_kernel(input.root()?, Arc::new(foldby_pairs::<K, A>))),
+        AggStep::Finish => Ok(finish_kernel(
+            input.root()?,
+            Arc::new(foldby_pairs::<K, A>),
+            store::<Entries<K, A>>(),
+        )),
     }
 }
 
-/// `reduction`'s partial of one partition: `vec![f(items)]`, the items read through the chain.
+/// `reduction`'s first layer on one partition: `Some(f(items))`, the items read through the
+/// chain, as the tree's partials read it.
 #[doc(hidden)]
 pub fn per_partition<T, A>(f: fn(Vec<T>) -> A, prev: Option<AnyBox>) -> Result<AnyBox>
 where
     T: Clone + Send + Sync + 'static,
-    A: Send + Sync + 'static,
+    A: Clone + Send + Sync + 'static,
 {
     let t = terminal(prev)?;
     let reader = reader_of::<T>(t.prev)?;
@@ -395,7 +411,7 @@ where
     let kernel: Kernel = Arc::new(move |mut inputs: Vec<Value>| {
         let mut items: Vec<T> = Vec::new();
         reader(inputs.swap_remove(0), &input, &mut |x| items.push(x))?;
-        Ok(value(vec![f(items)]))
+        Ok(put::<Maybe<A>>(Some(f(items))))
     });
     Ok(Box::new(kernel))
 }
@@ -453,18 +469,20 @@ fn aggregate_kernel<A: Clone + Send + Sync + 'static>(
     match input.step {
         AggStep::Partial => {
             let key = input.partial_key()?;
-            let reader = reader_of::<A>(input.input.reader)?;
+            // The partitions of `perpartition` results, as `per_partition` writes them.
             Ok(partial_kernel(
-                reader,
+                maybe_reader::<A>(),
                 key,
                 Arc::new(|| None),
                 Arc::new(keep_last::<A>),
+                store::<Maybe<A>>(),
             ))
         }
-        AggStep::Empty => Ok(empty_kernel(Arc::new(|| None::<A>))),
+        AggStep::Empty => Ok(empty_kernel(Arc::new(|| None::<A>), store::<Maybe<A>>())),
         AggStep::Combine => Ok(combine_kernel(
             input.input.deps,
             Arc::new(move |parts| aggregate_parts(parts, &aggregate)),
+            store::<Maybe<A>>(),
         )),
         AggStep::Finish => Ok(some_kernel::<A>(input.root()?, input.out)),
     }

@@ -11,6 +11,7 @@
 mod codec;
 mod fold;
 mod plan;
+mod portable;
 mod reduce;
 mod shuffle;
 mod strcount;

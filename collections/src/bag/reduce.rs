@@ -21,6 +21,7 @@ use super::fold::{
     some_kernel, Fold, FoldBy, PerPartition, Reduce,
 };
 use super::plan::{Aggregate, ReadPlan, StrCountsPartial, TopK};
+use super::portable::{maybe_reader, store, Entries, Maybe, Portable, Store};
 use super::strcount::StrCounts;
 use super::Bag;
 use super::Reader;
@@ -80,6 +81,7 @@ pub(super) fn partial_kernel<T, A, I, S>(
     input: TaskKey,
     init: Arc<I>,
     step: Arc<S>,
+    store: Store<A>,
 ) -> Kernel
 where
     T: 'static,
@@ -90,21 +92,21 @@ where
     Arc::new(move |mut inputs: Vec<Value>| {
         let mut acc = init();
         reader(inputs.swap_remove(0), &input, &mut |t| step(&mut acc, t))?;
-        Ok(value(acc))
+        Ok((store.put)(acc))
     })
 }
 
 /// The kernel of a tree's empty partial (a bag with no partition): `init()`.
-pub(super) fn empty_kernel<A, I>(init: Arc<I>) -> Kernel
+pub(super) fn empty_kernel<A, I>(init: Arc<I>, store: Store<A>) -> Kernel
 where
     A: Send + Sync + 'static,
     I: Fn() -> A + Send + Sync + ?Sized + 'static,
 {
-    Arc::new(move |_| Ok(value(init())))
+    Arc::new(move |_| Ok((store.put)(init())))
 }
 
 /// The kernel of a tree's combine: `combine` of the partials of `keys`.
-pub(super) fn combine_kernel<A, C>(keys: Vec<TaskKey>, combine: Arc<C>) -> Kernel
+pub(super) fn combine_kernel<A, C>(keys: Vec<TaskKey>, combine: Arc<C>, store: Store<A>) -> Kernel
 where
     A: Clone + Send + Sync + 'static,
     C: Fn(Vec<A>) -> A + Send + Sync + ?Sized + 'static,
@@ -113,24 +115,21 @@ where
         let parts = inputs
             .into_iter()
             .zip(&keys)
-            .map(|(v, k)| downcast_owned::<A>(v, k))
+            .map(|(v, k)| (store.take)(v, k))
             .collect::<partita_runtime::Result<Vec<A>>>()?;
-        Ok(value(combine(parts)))
+        Ok((store.put)(combine(parts)))
     })
 }
 
 /// The kernel turning the tree's final value (task `root`) into a result with `finish`.
-pub(super) fn finish_kernel<A, U, F>(root: TaskKey, finish: Arc<F>) -> Kernel
+pub(super) fn finish_kernel<A, U, F>(root: TaskKey, finish: Arc<F>, store: Store<A>) -> Kernel
 where
     A: Clone + Send + Sync + 'static,
     U: Send + Sync + 'static,
     F: Fn(A) -> U + Send + Sync + ?Sized + 'static,
 {
     Arc::new(move |mut inputs: Vec<Value>| {
-        Ok(value(finish(downcast_owned::<A>(
-            inputs.swap_remove(0),
-            &root,
-        )?)))
+        Ok(value(finish((store.take)(inputs.swap_remove(0), &root)?)))
     })
 }
 
@@ -149,6 +148,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         init: impl Fn() -> A + Send + Sync + 'static,
         step: impl Fn(&mut A, T) + Send + Sync + 'static,
         combine: impl Fn(Vec<A>) -> A + Send + Sync + 'static,
+        store: Store<A>,
         ops: Option<TreeOps<'_>>,
     ) -> (Graph, TaskKey)
     where
@@ -167,6 +167,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                     input.clone(),
                     init.clone(),
                     step.clone(),
+                    store,
                 );
                 Task::new(TaskKey::new(name.clone(), i), vec![input], kernel)
                     .with_op_opt(partial.clone())
@@ -177,7 +178,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
         if level.is_empty() {
             let name = unique(&format!("{op}-empty"));
             let key = TaskKey::new(name.clone(), 0);
-            let task = Task::new(key.clone(), vec![], empty_kernel(init.clone()))
+            let task = Task::new(key.clone(), vec![], empty_kernel(init.clone(), store))
                 .with_op_opt(op_of(AggStep::Empty));
             graph.add_layer(name, vec![task]);
             level.push(key);
@@ -191,7 +192,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                 .chunks(SPLIT_EVERY)
                 .enumerate()
                 .map(|(j, deps)| {
-                    let kernel = combine_kernel(deps.to_vec(), combine.clone());
+                    let kernel = combine_kernel(deps.to_vec(), combine.clone(), store);
                     Task::new(TaskKey::new(name.clone(), j as u64), deps.to_vec(), kernel)
                         .with_op_opt(merge.clone())
                 })
@@ -209,6 +210,7 @@ fn single<A, U>(
     root: TaskKey,
     op: &str,
     finish: impl Fn(A) -> Vec<U> + Send + Sync + 'static,
+    store: Store<A>,
     data: Option<Operation>,
 ) -> Bag<U>
 where
@@ -217,7 +219,7 @@ where
 {
     let mut graph = graph;
     let name = unique(op);
-    let kernel = finish_kernel(root.clone(), Arc::new(finish));
+    let kernel = finish_kernel(root.clone(), Arc::new(finish), store);
     let task = Task::new(TaskKey::new(name.clone(), 0), vec![root], kernel).with_op_opt(data);
     graph.add_layer(name.clone(), vec![task]);
     Bag::materialized(graph, name, 1)
@@ -261,6 +263,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             move || Some(initial.clone()),
             move |acc: &mut Option<A>, t| fold_into(acc, t, &step),
             move |parts| merge_folds(parts, &combine),
+            store::<Maybe<A>>(),
             ops.as_ref().map(|f| f as TreeOps<'_>),
         );
         let name = unique("fold");
@@ -310,7 +313,16 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             };
             Operation::new(PerPartition::NAME, &op)
         });
-        let partials = self.partitions_with(move |items| vec![perpartition(items)], first);
+        // Each partition's result is the tree's input, one `Some(perpartition(items))` per
+        // partition, written as an `A` (a `Vec<A>` could have no codec).
+        let mut graph = self.graph.clone();
+        let parts = self.partition_layer(
+            &mut graph,
+            unique("map-partitions"),
+            move |_, items| Ok(Portable::new::<Maybe<A>>(Some(perpartition(items)))),
+            first,
+        );
+        let partials = Bag::from_partitions(graph, parts, self.npartitions, maybe_reader::<A>());
         let step = item_fn_name::<G>().map(|g| {
             move |step| {
                 let op = Reduce {
@@ -325,6 +337,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             || None,
             keep_last,
             move |parts| aggregate_parts(parts, &aggregate),
+            store::<Maybe<A>>(),
             step.as_ref().map(|f| f as TreeOps<'_>),
         );
         let name = unique("reduction");
@@ -348,6 +361,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             || 0_u64,
             |n, _| *n += 1,
             |ns| ns.iter().sum(),
+            Store::plain(),
             None,
         );
         Delayed::from_graph(Arc::new(graph), root)
@@ -366,6 +380,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             T::default,
             |acc: &mut T, t| *acc = std::mem::take(acc) + t,
             |parts| parts.into_iter().fold(T::default(), |a, b| a + b),
+            Store::plain(),
             None,
         );
         Delayed::from_graph(Arc::new(graph), root)
@@ -403,6 +418,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             || None,
             move |acc: &mut Option<T>, t| fold_extreme(acc, t, better),
             move |parts| merge_extremes(parts, better),
+            Store::plain(),
             None,
         );
         Delayed::from_graph(Arc::new(graph), root)
@@ -424,7 +440,14 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             let key = blockwise(&mut graph, &name, &MeanOf, [vec![root]]).swap_remove(0);
             return Delayed::from_graph(Arc::new(graph), key);
         }
-        let (graph, root) = self.tree("mean", || (0.0_f64, 0_u64), add_to_mean, merge_means, None);
+        let (graph, root) = self.tree(
+            "mean",
+            || (0.0_f64, 0_u64),
+            add_to_mean,
+            merge_means,
+            Store::plain(),
+            None,
+        );
         Delayed::<(f64, u64)>::from_graph(Arc::new(graph), root).map(mean_of_sum)
     }
 
@@ -465,6 +488,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             Counts::<T>::default,
             |counts, t| *counts.entry(t).or_insert(0) += 1,
             merge_counts,
+            Store::plain(),
             None,
         );
         single(
@@ -472,6 +496,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             root,
             "frequencies",
             |m: ItemMap<T, u64>| m.into_iter().collect(),
+            Store::plain(),
             None,
         )
     }
@@ -509,9 +534,17 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             StrCounts::default,
             move |counts, item: T| keys(&item, &mut |key| counts.count(key)),
             merge_str_counts,
+            Store::plain(),
             None,
         );
-        single(graph, root, "frequencies", str_counts_items, None)
+        single(
+            graph,
+            root,
+            "frequencies",
+            str_counts_items,
+            Store::plain(),
+            None,
+        )
     }
 
     /// The `k` items with the largest `key`, largest first, in one partition. Among items with
@@ -547,6 +580,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
                 keep_top(&mut all, k, &*k2);
                 all
             },
+            Store::plain(),
             None,
         );
         let finish = move |mut best: Vec<T>| {
@@ -554,7 +588,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             best.truncate(k);
             best
         };
-        single(graph, root, "topk", finish, None)
+        single(graph, root, "topk", finish, Store::plain(), None)
     }
 
     /// Folds the items of each key separately: `binop` folds an item into its key's
@@ -602,10 +636,18 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             Ordered::<K, A>::default,
             move |groups, t| foldby_step(groups, t, &key, &binop, &initial),
             move |parts| foldby_merge(parts, &combine),
+            store::<Entries<K, A>>(),
             ops.as_ref().map(|f| f as TreeOps<'_>),
         );
         let data = described.map(|f| f.at(AggStep::Finish));
-        single(graph, root, "foldby", foldby_pairs, data)
+        single(
+            graph,
+            root,
+            "foldby",
+            foldby_pairs,
+            store::<Entries<K, A>>(),
+            data,
+        )
     }
 }
 
@@ -870,5 +912,22 @@ impl<K: Hash + Eq + Clone, V> Ordered<K, V> {
 
     pub(super) fn into_pairs(self) -> impl Iterator<Item = (K, V)> {
         self.entries.into_iter()
+    }
+
+    /// The entries, in the order their keys first arrived.
+    pub(super) fn entries(&self) -> &[(K, V)] {
+        &self.entries
+    }
+
+    /// The table of `entries`, or `None` if a key comes twice.
+    pub(super) fn from_entries(entries: Vec<(K, V)>) -> Option<Self> {
+        let mut index = ItemMap::default();
+        index.reserve(entries.len());
+        for (i, (k, _)) in entries.iter().enumerate() {
+            if index.insert(k.clone(), i).is_some() {
+                return None;
+            }
+        }
+        Some(Ordered { index, entries })
     }
 }

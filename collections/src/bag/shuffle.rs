@@ -16,6 +16,10 @@
 //! chain and the key's name; the key's entry knows the item and key types and builds the
 //! functions), and a `distinct` of a registered item type as `bag.distinct` (the chain and the
 //! type's number). Both sides build their functions with the same `by_key_fns`.
+//!
+//! A piece is a table of the split's keys, which a shuffle moved across processes writes as the
+//! result's items (a `groupby`'s `Vec<(K, Vec<T>)>`, a `distinct`'s `Vec<T>`), so the codec the
+//! result needs is the only one its pieces need (see `portable.rs`).
 
 use std::any::TypeId;
 use std::hash::{BuildHasher, Hash};
@@ -29,6 +33,7 @@ use partita_runtime::{
 use serde::{Deserialize, Serialize};
 
 use super::plan::ReadPlan;
+use super::portable::{put, take, Entries, Form, Keys};
 use super::reduce::Ordered;
 use super::{Bag, Reader};
 use crate::item_fn::{
@@ -51,8 +56,9 @@ type Received<K, V> = Vec<(usize, Ordered<K, V>)>;
 /// inputs read by `reader`: `entry` turns an item into its key and value, `merge` merges a later
 /// value of a key into the earlier one, and `finish` turns each `(key, merged value)` of an
 /// output into an item of the result. The local shuffle and the far side of a shipped one both
-/// build their functions here.
-pub(super) fn by_key_fns<T, K, V, U>(
+/// build their functions here. Pieces travel as [`Portable`](super::portable::Portable)s of form
+/// `F`, so that they can leave the process.
+pub(super) fn by_key_fns<T, K, V, U, F>(
     reader: Reader<T>,
     name: Arc<str>,
     outputs: usize,
@@ -65,6 +71,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     U: Clone + Send + Sync + 'static,
+    F: Form<X = Ordered<K, V>>,
 {
     let merge = Arc::new(merge);
     let split: SplitFn = {
@@ -85,7 +92,7 @@ where
                 })?;
                 for (to, piece) in pieces.into_iter().enumerate() {
                     if !piece.is_empty() {
-                        send(to, value(piece))?;
+                        send(to, put::<F>(piece))?;
                     }
                 }
                 Ok(())
@@ -102,7 +109,7 @@ where
                     None => Vec::new(),
                 };
                 for (from, p) in pieces {
-                    all.push((from, downcast_owned(p, &key)?));
+                    all.push((from, take::<F>(p, &key)?));
                 }
                 Ok(value(all))
             },
@@ -149,7 +156,7 @@ where
     T: Clone + Send + Sync + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    by_key_fns(
+    by_key_fns::<_, _, _, _, Entries<K, Vec<T>>>(
         reader,
         name,
         outputs,
@@ -164,7 +171,7 @@ pub(crate) fn distinct_fns<T>(reader: Reader<T>, name: Arc<str>, outputs: usize)
 where
     T: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    by_key_fns(reader, name, outputs, |t| (t, ()), |_, ()| {}, |t, ()| t)
+    by_key_fns::<_, _, _, _, Keys<T>>(reader, name, outputs, |t| (t, ()), |_, ()| {}, |t, ()| t)
 }
 
 /// What a shuffle's registered entry is handed to build its functions: the chain's reader and
