@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages partita needs, when they are missing (Debian/Ubuntu).
 # The build needs the Rust toolchain, a C compiler, and the HDF5 library (found through
-# pkg-config) for partita-io's HDF5 support; the two-hosts test needs iproute2 (`ip netns`).
+# pkg-config) for partita-io's HDF5 support; the two-hosts test needs iproute2 (`ip netns`), the cluster tests procps (`kill`).
 set -euo pipefail
-PACKAGES=(libhdf5-dev pkg-config iproute2)
+PACKAGES=(libhdf5-dev pkg-config iproute2 procps)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
