@@ -5,9 +5,11 @@
 //! The binary has its own `main` (no libtest harness) so that it can also be the workers:
 //! `partita::worker_main()` is its first line.
 
+#[path = "common/harness.rs"]
+mod harness;
+
 use std::io::Read;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -405,10 +407,6 @@ fn tonic_code_unauthenticated() -> tonic::Code {
 
 fn main() {
     partita::worker_main();
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     let rts = Runtimes {
         cluster: Runtime::builder().local_cluster(3).build().unwrap(),
         threads: Runtime::builder().threads(2).build().unwrap(),
@@ -431,25 +429,9 @@ fn main() {
             &a_killed_worker_fails_the_compute,
         ),
     ];
-    let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        match catch_unwind(AssertUnwindSafe(test)) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
+    let ok = harness::run(tests);
     drop(rts);
-    if failed > 0 {
+    if !ok {
         std::process::exit(1);
     }
 }

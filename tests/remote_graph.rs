@@ -6,8 +6,9 @@
 
 #[path = "common/child.rs"]
 mod child;
+#[path = "common/harness.rs"]
+mod harness;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -1333,67 +1334,47 @@ fn main() {
         child::serve();
         return;
     }
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let tests: &[(&str, fn())] = &[
-        ("task_tree", task_tree),
-        ("delayed_shapes", delayed_shapes),
+    let tests: &[(&str, &dyn Fn())] = &[
+        ("task_tree", &task_tree),
+        ("delayed_shapes", &delayed_shapes),
         (
             "remote_failure_reads_as_local",
-            remote_failure_reads_as_local,
+            &remote_failure_reads_as_local,
         ),
-        ("another_build_is_refused", another_build_is_refused),
-        ("a_plain_closure_is_refused", a_plain_closure_is_refused),
-        ("bag_sources", bag_sources),
-        ("word_count", word_count),
-        ("bag_chains", bag_chains),
-        ("word_count_pipeline", word_count_pipeline),
-        ("bag_aggregates", bag_aggregates),
-        ("bag_map_partitions", bag_map_partitions),
-        ("bag_user_aggregations", bag_user_aggregations),
-        ("bag_shuffles", bag_shuffles),
+        ("another_build_is_refused", &another_build_is_refused),
+        ("a_plain_closure_is_refused", &a_plain_closure_is_refused),
+        ("bag_sources", &bag_sources),
+        ("word_count", &word_count),
+        ("bag_chains", &bag_chains),
+        ("word_count_pipeline", &word_count_pipeline),
+        ("bag_aggregates", &bag_aggregates),
+        ("bag_map_partitions", &bag_map_partitions),
+        ("bag_user_aggregations", &bag_user_aggregations),
+        ("bag_shuffles", &bag_shuffles),
         (
             "bag_user_aggregations_refused",
-            bag_user_aggregations_refused,
+            &bag_user_aggregations_refused,
         ),
-        ("h2o_groupby_q1_to_q5", h2o_groupby_q1_to_q5),
-        ("join_broadcast_and_shuffle", join_broadcast_and_shuffle),
-        ("set_index_loc_and_sort", set_index_loc_and_sort),
-        ("filter_with_column_select", filter_with_column_select),
-        ("frame_closure_is_refused", frame_closure_is_refused),
-        ("frame_map_partitions", frame_map_partitions),
-        ("hdf5_centred_rows", hdf5_centred_rows),
-        ("array_operations", array_operations),
+        ("h2o_groupby_q1_to_q5", &h2o_groupby_q1_to_q5),
+        ("join_broadcast_and_shuffle", &join_broadcast_and_shuffle),
+        ("set_index_loc_and_sort", &set_index_loc_and_sort),
+        ("filter_with_column_select", &filter_with_column_select),
+        ("frame_closure_is_refused", &frame_closure_is_refused),
+        ("frame_map_partitions", &frame_map_partitions),
+        ("hdf5_centred_rows", &hdf5_centred_rows),
+        ("array_operations", &array_operations),
         (
             "array_plain_closure_is_refused",
-            array_plain_closure_is_refused,
+            &array_plain_closure_is_refused,
         ),
-        ("array_user_fns", array_user_fns),
-        ("array_user_fns_refused", array_user_fns_refused),
-        ("submitted_futures", submitted_futures),
-        ("windowed_stream", windowed_stream),
-        ("stream_closure_is_refused", stream_closure_is_refused),
+        ("array_user_fns", &array_user_fns),
+        ("array_user_fns_refused", &array_user_fns_refused),
+        ("submitted_futures", &submitted_futures),
+        ("windowed_stream", &windowed_stream),
+        ("stream_closure_is_refused", &stream_closure_is_refused),
     ];
-    let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        match catch_unwind(AssertUnwindSafe(test)) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
+    let ok = harness::run(tests);
+    if !ok {
         std::process::exit(1);
     }
 }
