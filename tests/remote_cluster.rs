@@ -382,7 +382,9 @@ fn a_killed_worker_fails_the_compute() {
         let xs: Vec<Delayed<u64>> = (0..n).map(|i| from_value(i).map(slowly)).collect();
         combine(&xs, sum)
     };
-    let handle = rt.install(|| build(40).compute_async());
+    // About 1.6 s of work on any number of cores: the kill lands in the middle of it.
+    let n = 16 * std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let handle = rt.install(|| build(n).compute_async());
     std::thread::sleep(Duration::from_millis(300));
     let victim = rt.cluster().unwrap().workers()[0].clone();
     let killed = Command::new("kill")
