@@ -6,8 +6,12 @@
 //! cargo run --release --example groupby -- /tmp/bench-data/groupby/G1_1e7_1e2_0_0.csv
 //! ```
 //!
-//! Prints `RESULT name=groupby.{load,queries,e2e}.partita seconds=<s> checksum=<c> rows=<r>`;
-//! the checksum is the sum over the queries of the sums of every aggregate column.
+//! `--memory-limit 2GiB` sets the runtime's memory limit: past 60% of it, persisted partitions
+//! and intermediate values spill to disk.
+//!
+//! Prints `RESULT name=groupby.{load,queries,e2e}.partita seconds=<s> checksum=<c> rows=<r>
+//! spilled_bytes=<b>`; the checksum is the sum over the queries of the sums of every
+//! aggregate column, and `spilled_bytes` what went to disk.
 
 #[path = "common/pyfloat.rs"]
 mod pyfloat;
@@ -34,10 +38,21 @@ fn queries() -> Vec<(&'static str, Vec<&'static str>, Vec<Agg>)> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .ok_or("usage: groupby <G1_1e7_1e2_0_0.csv>")?;
-    let rt = Runtime::builder().build()?;
+    const USAGE: &str = "usage: groupby <G1_1e7_1e2_0_0.csv> [--memory-limit 2GiB]";
+    let mut args = std::env::args().skip(1);
+    let mut path = None;
+    let mut builder = Runtime::builder();
+    while let Some(arg) = args.next() {
+        if arg == "--memory-limit" {
+            let text = args.next().ok_or(USAGE)?;
+            let bytes = partita::parse_bytes(&text).ok_or(format!("not a size: {text}"))?;
+            builder = builder.memory_limit(bytes);
+        } else {
+            path = Some(arg);
+        }
+    }
+    let path = path.ok_or(USAGE)?;
+    let rt = builder.build()?;
     let _progress = ProgressBar::new(&rt);
 
     let t = Instant::now();
@@ -84,10 +99,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     eprintln!("peak_rss_mb={:.1}", rss::peak_rss_mib());
     let c = fmt_float(checksum);
-    println!("RESULT name=groupby.load.partita seconds={load_s:.4} checksum={c} rows={rows}");
-    println!("RESULT name=groupby.queries.partita seconds={queries_s:.4} checksum={c} rows={rows}");
+    let spilled = rt.memory().spilled_total;
     println!(
-        "RESULT name=groupby.e2e.partita seconds={:.4} checksum={c} rows={rows}",
+        "RESULT name=groupby.load.partita seconds={load_s:.4} checksum={c} rows={rows} spilled_bytes={spilled}"
+    );
+    println!(
+        "RESULT name=groupby.queries.partita seconds={queries_s:.4} checksum={c} rows={rows} spilled_bytes={spilled}"
+    );
+    println!(
+        "RESULT name=groupby.e2e.partita seconds={:.4} checksum={c} rows={rows} spilled_bytes={spilled}",
         load_s + queries_s
     );
     Ok(())

@@ -140,6 +140,15 @@ pub enum Error {
         /// What went wrong, naming the address or worker involved.
         message: String,
     },
+    /// A task's value is larger than the runtime's memory limit.
+    MemoryLimit {
+        /// The task whose value did not fit.
+        key: TaskKey,
+        /// The value's size, in bytes.
+        bytes: u64,
+        /// The runtime's limit, in bytes.
+        limit: u64,
+    },
 }
 
 impl std::fmt::Display for Error {
@@ -190,6 +199,13 @@ impl std::fmt::Display for Error {
             Error::Remote { message, .. } => write!(f, "{message}"),
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Cluster { message } => write!(f, "cluster: {message}"),
+            Error::MemoryLimit { key, bytes, limit } => write!(
+                f,
+                "task {key} made a value of {bytes} bytes, which does not fit in the memory \
+                 limit of {limit} bytes; raise the limit with \
+                 Runtime::builder().memory_limit(bytes), or split the work into more, smaller \
+                 partitions"
+            ),
         }
     }
 }
@@ -371,6 +387,7 @@ impl Error {
             Error::Remote { kind, .. } => kind,
             Error::Io { .. } => "Io",
             Error::Cluster { .. } => "Cluster",
+            Error::MemoryLimit { .. } => "MemoryLimit",
         }
     }
 
@@ -386,6 +403,7 @@ impl Error {
             | Error::DuplicateKey { key }
             | Error::Cycle { key }
             | Error::PartitionReleased { key }
+            | Error::MemoryLimit { key, .. }
             | Error::NotTransportable { key, .. } => Some(key),
             Error::MissingDependency { needed_by, .. } => Some(needed_by),
             Error::Remote { keys, .. } => keys.first(),

@@ -38,6 +38,13 @@ pub enum EventKind {
         /// Why.
         error: Arc<Error>,
     },
+    /// A task's value went to disk to keep the runtime under its memory target.
+    Spilled {
+        /// The bytes written.
+        bytes: u64,
+        /// The managed bytes still in memory after it.
+        managed: u64,
+    },
 }
 
 /// One event. `key` is set for task events.

@@ -7,6 +7,7 @@ use crate::actor::{ActorSystem, PartitionRef};
 use crate::error::Result;
 use crate::events::{ComputeId, EventBus, Subscription};
 use crate::graph::{Graph, TaskKey};
+use crate::memory::{Memory, MemoryConfig, MemoryStats};
 use crate::plan::Plan;
 use crate::pool::{Pool, Registry};
 use crate::remote::{ClusterClient, ClusterSpec};
@@ -80,6 +81,8 @@ struct Inner {
     next_id: AtomicU64,
     /// The cluster every compute goes to, if the runtime has one.
     cluster: Option<Arc<dyn ClusterClient>>,
+    /// The ledger of held values, and the spill store.
+    memory: Arc<Memory>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -110,6 +113,7 @@ pub struct Builder {
     round_trip: bool,
     name: String,
     cluster: Option<ClusterSpec>,
+    memory: MemoryConfig,
 }
 
 impl Builder {
@@ -178,6 +182,54 @@ impl Builder {
         self
     }
 
+    /// The most bytes of task values the runtime holds in memory at once. Past the target
+    /// fraction of it ([`memory_target`](Self::memory_target)) the least recently used values
+    /// spill to disk through their codecs; past the pause fraction
+    /// ([`memory_pause`](Self::memory_pause)) source tasks wait; a value that cannot fit fails
+    /// its task with [`Error::MemoryLimit`](crate::Error::MemoryLimit). Only values of at least
+    /// 16 KiB whose codec sizes them (frames, array chunks, serde values) are counted.
+    /// Defaults to 80% of the machine's memory, or of the cgroup's limit
+    /// ([`system_memory`](crate::system_memory)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use partita_runtime::{value, Graph, Runtime, Task, TaskKey};
+    ///
+    /// let rt = Runtime::builder().memory_limit(1 << 20).build()?;
+    /// let mut g = Graph::new();
+    /// let key = TaskKey::new("big", 0);
+    /// g.add_layer("big", vec![Task::new(key.clone(), vec![], Arc::new(|_| Ok(value(vec![0_u64; 1 << 18]))))]);
+    /// let err = rt.compute(&g, &[key]).unwrap_err().to_string();
+    /// assert!(err.contains("(big, 0)") && err.contains("memory limit of 1048576 bytes"), "{err}");
+    /// assert_eq!(rt.memory().limit, 1 << 20);
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory.limit = bytes.max(1);
+        self
+    }
+
+    /// The fraction of the memory limit past which values spill. Defaults to 0.6.
+    pub fn memory_target(mut self, fraction: f64) -> Self {
+        self.memory.target = fraction;
+        self
+    }
+
+    /// The fraction of the memory limit past which source tasks wait for memory to fall.
+    /// Defaults to 0.8.
+    pub fn memory_pause(mut self, fraction: f64) -> Self {
+        self.memory.pause = fraction;
+        self
+    }
+
+    /// The directory spilled values go to; the runtime makes a directory of its own inside it
+    /// on the first spill and removes it at shutdown. Defaults to the system's temporary
+    /// directory.
+    pub fn spill_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.memory.spill_dir = Some(dir.into());
+        self
+    }
+
     /// The prefix of the runtime's thread names. Defaults to `partita`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -203,6 +255,8 @@ impl Builder {
         // The pool's workers run inside the runtime's install scope, so they need its address
         // before it exists: the runtime is built around a weak handle on itself.
         let mut failed = None;
+        let events = Arc::new(EventBus::default());
+        let memory = Memory::new(&self.memory, &self.name, events.clone());
         let inner = Arc::new_cyclic(|me| {
             let pool = match self.scheduler {
                 Scheduler::Threads => Pool::start(threads, &self.name, RuntimeRef(me.clone()))
@@ -218,9 +272,10 @@ impl Builder {
                 round_trip: self.round_trip,
                 pool,
                 actors,
-                events: Arc::new(EventBus::default()),
+                events,
                 next_id: AtomicU64::new(1),
                 cluster,
+                memory,
             }
         });
         match failed {
@@ -240,6 +295,7 @@ impl Runtime {
             round_trip: false,
             name: "partita".into(),
             cluster: None,
+            memory: MemoryConfig::default(),
         }
     }
 
@@ -391,6 +447,7 @@ impl Runtime {
             plan,
             self.registry().cloned(),
             self.inner.events.clone(),
+            self.inner.memory.clone(),
             self.inner.round_trip,
         );
         match self.inner.scheduler {
@@ -409,11 +466,33 @@ impl Runtime {
     /// As [`compute`](Self::compute).
     pub fn persist(&self, graph: &Graph, keys: &[TaskKey]) -> Result<Vec<PartitionRef>> {
         let values = self.compute(graph, keys)?;
-        Ok(keys
+        let refs = keys
             .iter()
             .zip(values)
-            .map(|(k, v)| PartitionRef::spawn(self.inner.actors.arbiter(), k.clone(), v))
-            .collect())
+            .map(|(k, v)| {
+                let held = self.inner.memory.hold(ComputeId(0), k, v)?;
+                Ok(PartitionRef::spawn(
+                    self.inner.actors.arbiter(),
+                    k.clone(),
+                    held,
+                ))
+            })
+            .collect();
+        self.inner.memory.relieve();
+        refs
+    }
+
+    /// What the runtime holds now: its memory limit, the managed bytes in memory, and what
+    /// has spilled.
+    ///
+    /// ```
+    /// let rt = partita_runtime::Runtime::builder().memory_limit(1 << 30).build()?;
+    /// let m = rt.memory();
+    /// assert_eq!((m.limit, m.managed, m.spilled), (1 << 30, 0, 0));
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn memory(&self) -> MemoryStats {
+        self.inner.memory.stats()
     }
 
     /// Subscribes to this runtime's events.

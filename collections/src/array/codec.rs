@@ -198,13 +198,20 @@ pub(crate) fn decode<T: LeBytes>(bytes: &[u8]) -> Result<Value> {
     Ok(Arc::new(a))
 }
 
+/// The bytes of a block's elements, as the memory limit counts them.
+fn size<T: 'static>(v: &Value) -> usize {
+    v.downcast_ref::<ArrayD<T>>()
+        .map_or(0, |a| a.len() * std::mem::size_of::<T>())
+}
+
 macro_rules! register_chunks {
     ($($t:ty => $name:literal),* $(,)?) => {
         $(partita_runtime::register_codec!(
             ArrayD<$t>,
             $name,
             encode::<$t>,
-            decode::<$t>
+            decode::<$t>,
+            size::<$t>
         );)*
     };
 }
@@ -270,13 +277,15 @@ macro_rules! register_accumulators {
                 ArrayD<Option<$t>>,
                 concat!("array.extreme.", $name),
                 encode_acc::<Option<$t>>,
-                decode_acc::<Option<$t>>
+                decode_acc::<Option<$t>>,
+                size::<Option<$t>>
             );
             partita_runtime::register_codec!(
                 ArrayD<Option<($t, usize)>>,
                 concat!("array.arg_extreme.", $name),
                 encode_acc::<Option<($t, usize)>>,
-                decode_acc::<Option<($t, usize)>>
+                decode_acc::<Option<($t, usize)>>,
+                size::<Option<($t, usize)>>
             );
         )*
     };
@@ -301,7 +310,8 @@ partita_runtime::register_codec!(
     ArrayD<super::reduce::Moments>,
     "array.moments",
     encode_acc::<super::reduce::Moments>,
-    decode_acc::<super::reduce::Moments>
+    decode_acc::<super::reduce::Moments>,
+    size::<super::reduce::Moments>
 );
 
 #[cfg(test)]

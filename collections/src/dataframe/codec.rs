@@ -104,7 +104,21 @@ fn decode(bytes: &[u8]) -> Result<Value> {
     Ok(Arc::new(batch_from_ipc(bytes)?))
 }
 
-partita_runtime::register_codec!(RecordBatch, "arrow.RecordBatch", encode, decode);
+/// The bytes of a column's part of its buffers: a slice counts only what it spans, so the
+/// partitions sliced from one batch are not each counted as the whole.
+fn column_size(a: &ArrayRef) -> usize {
+    a.to_data()
+        .get_slice_memory_size()
+        .unwrap_or_else(|_| a.get_array_memory_size())
+}
+
+/// The bytes of a partition's Arrow buffers, as the memory limit counts them.
+fn size(v: &Value) -> usize {
+    v.downcast_ref::<RecordBatch>()
+        .map_or(0, |b| b.columns().iter().map(column_size).sum())
+}
+
+partita_runtime::register_codec!(RecordBatch, "arrow.RecordBatch", encode, decode, size);
 
 /// A column's bytes (a sort's sampled boundaries, a frame's divisions): a one-column stream.
 fn encode_array(v: &Value) -> Result<Vec<u8>> {
@@ -128,7 +142,17 @@ fn decode_array(bytes: &[u8]) -> Result<Value> {
     Ok(Arc::new(batch.column(0).clone()))
 }
 
-partita_runtime::register_codec!(ArrayRef, "arrow.Array", encode_array, decode_array);
+fn size_array(v: &Value) -> usize {
+    v.downcast_ref::<ArrayRef>().map_or(0, column_size)
+}
+
+partita_runtime::register_codec!(
+    ArrayRef,
+    "arrow.Array",
+    encode_array,
+    decode_array,
+    size_array
+);
 
 /// Serde for a [`SchemaRef`] as the schema message of an IPC stream, for
 /// `#[serde(with = "partita_collections::serde_schema")]` on the parameters of an operation.

@@ -10,19 +10,28 @@ use actix::{Actor, Addr, Context, Handler, Message};
 use crate::completion::Completion;
 use crate::error::{Error, Result};
 use crate::graph::TaskKey;
+use crate::memory::Held;
 use crate::value::Value;
 
 type Deliver = Box<dyn FnOnce(Result<Value>) + Send>;
 
-/// Owns one persisted partition.
-#[derive(Debug)]
+/// Owns one persisted partition: in memory, or spilled to disk under the runtime's memory
+/// limit.
 pub struct PartitionActor {
     key: TaskKey,
-    value: Value,
+    value: Held,
+}
+
+impl std::fmt::Debug for PartitionActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionActor")
+            .field("key", &self.key)
+            .finish()
+    }
 }
 
 impl PartitionActor {
-    pub(crate) fn new(key: TaskKey, value: Value) -> Self {
+    pub(crate) fn new(key: TaskKey, value: Held) -> Self {
         PartitionActor { key, value }
     }
 }
@@ -68,7 +77,7 @@ impl Handler<Fetch> for PartitionActor {
 
     fn handle(&mut self, mut msg: Fetch, _ctx: &mut Self::Context) {
         if let Some(deliver) = msg.deliver.take() {
-            deliver(Ok(self.value.clone()));
+            deliver(self.value.get());
         }
     }
 }
@@ -91,7 +100,7 @@ impl std::fmt::Debug for PartitionRef {
 
 impl PartitionRef {
     /// Starts an actor owning `value` on `arbiter`.
-    pub(crate) fn spawn(arbiter: &actix::ArbiterHandle, key: TaskKey, value: Value) -> Self {
+    pub(crate) fn spawn(arbiter: &actix::ArbiterHandle, key: TaskKey, value: Held) -> Self {
         let actor_key = key.clone();
         let addr = PartitionActor::start_in_arbiter(arbiter, move |_| {
             PartitionActor::new(actor_key, value)

@@ -57,6 +57,6 @@ pub mod __private {
         call0, ref1, ref2, slice, try_call0, try_owned1, type_id_of, NoError, Probe, TryCall0Fn,
         ViaError,
     };
-    pub use super::value_codec::{bincode_decode, bincode_encode};
+    pub use super::value_codec::{bincode_decode, bincode_encode, bincode_size, size_unknown};
     pub use linkme;
 }

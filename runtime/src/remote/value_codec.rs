@@ -36,6 +36,9 @@ pub struct ValueCodec {
     /// # Errors
     /// [`Error::Codec`] or [`Error::Wire`] for malformed bytes; never a panic.
     pub decode: fn(&[u8]) -> Result<Value>,
+    /// An estimate of the bytes the value takes in memory, which the runtime's memory limit
+    /// counts; 0 when unknown (the value is then not counted and does not spill).
+    pub size: fn(&Value) -> usize,
 }
 
 /// Every value codec linked into the executable.
@@ -161,6 +164,24 @@ pub fn bincode_encode<T: Serialize + 'static>(value: &Value) -> Result<Vec<u8>> 
     })
 }
 
+/// The bytes of a serde value's fixed-width bincode form (8 bytes for an `i64`, a length and
+/// the bytes for a `String`), an estimate of its size in memory; used by
+/// [`register_value!`](crate::register_value).
+#[doc(hidden)]
+pub fn bincode_size<T: Serialize + 'static>(value: &Value) -> usize {
+    let Some(v) = value.downcast_ref::<T>() else {
+        return 0;
+    };
+    let fixed = bincode::config::standard().with_fixed_int_encoding();
+    bincode::serde::encode_into_std_write(v, &mut std::io::sink(), fixed).unwrap_or(0)
+}
+
+/// The size of a value whose codec gives none: unknown, so it is not counted.
+#[doc(hidden)]
+pub fn size_unknown(_: &Value) -> usize {
+    0
+}
+
 /// Reads a serde value with bincode; used by [`register_value!`](crate::register_value).
 #[doc(hidden)]
 pub fn bincode_decode<T: DeserializeOwned + Send + Sync + 'static>(bytes: &[u8]) -> Result<Value> {
@@ -193,7 +214,8 @@ macro_rules! register_value {
             $t,
             $name,
             $crate::__private::bincode_encode::<$t>,
-            $crate::__private::bincode_decode::<$t>
+            $crate::__private::bincode_decode::<$t>,
+            $crate::__private::bincode_size::<$t>
         );
     };
 }
@@ -201,6 +223,9 @@ macro_rules! register_value {
 /// Registers a codec of one's own for type `$t` at link time: `encode` is a
 /// `fn(&Value) -> Result<Vec<u8>>` and `decode` a `fn(&[u8]) -> Result<Value>` that returns an
 /// error, never panics, on malformed bytes. Frames and array chunks register theirs this way.
+/// An optional fifth argument, a `fn(&Value) -> usize`, estimates a value's bytes in memory,
+/// so that the runtime's memory limit counts it and it can spill; without one the value is
+/// not counted.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -230,6 +255,9 @@ macro_rules! register_value {
 #[macro_export]
 macro_rules! register_codec {
     ($t:ty, $name:expr, $encode:expr, $decode:expr) => {
+        $crate::register_codec!($t, $name, $encode, $decode, $crate::__private::size_unknown);
+    };
+    ($t:ty, $name:expr, $encode:expr, $decode:expr, $size:expr) => {
         // A link-time entry of the slice (linkme places it in the slice's link section).
         #[allow(unsafe_code)]
         const _: () = {
@@ -240,6 +268,7 @@ macro_rules! register_codec {
                 type_id: ::std::any::TypeId::of::<$t>,
                 encode: $encode,
                 decode: $decode,
+                size: $size,
             };
         };
     };

@@ -18,6 +18,11 @@
 //! source is read, and a pipeline over many partitions holds a few partitions at a time
 //! instead of reading every source first.
 //!
+//! What a finished task sends on is *held* by the runtime's [`Memory`]: a large value is
+//! counted against the memory limit and may spill to disk until a dependent takes it; a
+//! value that cannot fit fails its task with `MemoryLimit`. A source task waits while memory
+//! is past the pause fraction.
+//!
 //! A runtime that round-trips values (a testing aid) encodes each kernel's value with its
 //! codec and sends the decoded copy on instead, as a cluster would move it.
 //!
@@ -37,10 +42,14 @@ use crate::completion::Completion;
 use crate::error::{Error, Result};
 use crate::events::{ComputeId, EventBus, EventKind};
 use crate::graph::TaskKind;
+use crate::memory::{Held, Memory};
 use crate::plan::{Plan, NOT_OUTPUT};
 use crate::pool::{Job, Registry, Runnable};
 use crate::remote::round_trip;
 use crate::value::{run_kernel, Outcome, Value};
+
+/// What a mailbox slot or a result cell holds: a held value, or the failure in its place.
+type Delivery = std::result::Result<Held, Arc<Error>>;
 
 pub(crate) struct Execution {
     id: ComputeId,
@@ -48,13 +57,14 @@ pub(crate) struct Execution {
     /// Inputs still missing, per task.
     pending: Box<[AtomicU32]>,
     /// The mailboxes: one slot per input edge.
-    slots: Box<[Mutex<Option<Outcome>>]>,
-    results: Box<[Mutex<Option<Outcome>>]>,
+    slots: Box<[Mutex<Option<Delivery>>]>,
+    results: Box<[Mutex<Option<Delivery>>]>,
     remaining: AtomicUsize,
     done: Completion<()>,
     /// `None` for the sync scheduler.
     pool: Option<Arc<Registry>>,
     events: Arc<EventBus>,
+    memory: Arc<Memory>,
     /// Whether each task's value is encoded and decoded before its dependents see it.
     round_trip: bool,
 }
@@ -65,6 +75,7 @@ impl Execution {
         plan: Plan,
         pool: Option<Arc<Registry>>,
         events: Arc<EventBus>,
+        memory: Arc<Memory>,
         round_trip: bool,
     ) -> Arc<Self> {
         let n = plan.len();
@@ -84,6 +95,7 @@ impl Execution {
             done: Completion::new(),
             pool,
             events,
+            memory,
             round_trip,
             plan,
         })
@@ -108,7 +120,9 @@ impl Execution {
                     let me = self.clone();
                     let pool = pool.clone();
                     partition.fetch(move |v| {
-                        if let Some(next) = me.complete(t, v.map_err(Arc::new)) {
+                        // Counted by the partition that persists it, not again here.
+                        let delivery = v.map(Held::Value).map_err(Arc::new);
+                        if let Some(next) = me.deliver(t, delivery) {
                             pool.spawn(Job::Indexed(me.clone(), next));
                         }
                     });
@@ -140,8 +154,8 @@ impl Execution {
             match &self.plan.kinds[t as usize] {
                 TaskKind::Stored(partition) => {
                     self.queued(t);
-                    let outcome = partition.get().map_err(Arc::new);
-                    self.complete(t, outcome);
+                    let delivery = partition.get().map(Held::Value).map_err(Arc::new);
+                    self.deliver(t, delivery);
                 }
                 TaskKind::Compute(_) => {
                     self.queued(t);
@@ -163,15 +177,25 @@ impl Execution {
         self.done.poll(cx)
     }
 
-    /// The requested values, in request order, once done.
+    /// The requested values, in request order, once done. The result cells are emptied, so
+    /// that the caller holds the only reference to each value (and a persisted value is
+    /// counted once).
     pub(crate) fn outputs(&self) -> Result<Vec<Value>> {
+        let mut taken: Vec<Option<Value>> = vec![None; self.results.len()];
         self.plan
             .requested
             .iter()
-            .map(|&r| match &*self.results[r as usize].lock() {
-                Some(Ok(v)) => Ok(v.clone()),
-                Some(Err(e)) => Err((**e).clone()),
-                None => Err(Error::Shutdown),
+            .map(|&r| {
+                if let Some(v) = &taken[r as usize] {
+                    return Ok(v.clone());
+                }
+                let v = match self.results[r as usize].lock().take() {
+                    Some(Ok(held)) => held.into_value(),
+                    Some(Err(e)) => Err((*e).clone()),
+                    None => Err(Error::Shutdown),
+                }?;
+                taken[r as usize] = Some(v.clone());
+                Ok(v)
             })
             .collect()
     }
@@ -193,10 +217,14 @@ impl Execution {
             unreachable!("stored partitions are completed by their actor's reply")
         };
         let slots = self.plan.slots(t);
+        if slots.is_empty() && self.pool.is_some() {
+            self.memory.wait_unpaused();
+        }
         let mut inputs = Vec::with_capacity(slots.len());
         let mut failed = None;
         for slot in slots {
-            match self.slots[slot].lock().take() {
+            let delivery = self.slots[slot].lock().take();
+            match delivery.map(|d| d.and_then(|held| held.into_value().map_err(Arc::new))) {
                 Some(Ok(v)) => inputs.push(v),
                 Some(Err(e)) => {
                     failed.get_or_insert(e);
@@ -249,12 +277,37 @@ impl Execution {
         self.complete(t, outcome)
     }
 
-    /// Sends task `t`'s outcome to its dependents (`PartitionReady`) and to its result cell.
-    /// Queues dependents that became ready, except the first, which it returns.
+    /// Holds task `t`'s value for its readers (its dependents and the caller), and sends it on.
     fn complete(self: &Arc<Self>, t: u32, outcome: Outcome) -> Option<u32> {
+        let read =
+            !self.plan.dependents(t).is_empty() || self.plan.result_of[t as usize] != NOT_OUTPUT;
+        let delivery = match outcome {
+            Ok(v) if read => {
+                let key = &self.plan.keys[t as usize];
+                self.memory.hold(self.id, key, v).map_err(|e| {
+                    let e = Arc::new(e);
+                    self.events.task(
+                        self.id,
+                        EventKind::TaskFailed { error: e.clone() },
+                        key,
+                        Duration::ZERO,
+                    );
+                    e
+                })
+            }
+            Ok(v) => Ok(Held::Value(v)),
+            Err(e) => Err(e),
+        };
+        self.deliver(t, delivery)
+    }
+
+    /// Sends task `t`'s held value, or its failure, to its dependents (`PartitionReady`) and to
+    /// its result cell. Queues dependents that became ready, except the first, which it
+    /// returns.
+    fn deliver(self: &Arc<Self>, t: u32, delivery: Delivery) -> Option<u32> {
         let mut next = None;
         for &(d, slot) in self.plan.dependents(t) {
-            *self.slots[slot as usize].lock() = Some(outcome.clone());
+            *self.slots[slot as usize].lock() = Some(delivery.clone());
             if self.pending[d as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                 if let Some(pool) = &self.pool {
                     self.queued(d);
@@ -268,7 +321,7 @@ impl Execution {
         }
         let r = self.plan.result_of[t as usize];
         if r != NOT_OUTPUT {
-            *self.results[r as usize].lock() = Some(outcome);
+            *self.results[r as usize].lock() = Some(delivery);
         }
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.finish();
@@ -277,6 +330,7 @@ impl Execution {
     }
 
     fn finish(&self) {
+        self.memory.relieve();
         self.events.compute(self.id, EventKind::ComputeFinished);
         self.done.complete(());
     }
