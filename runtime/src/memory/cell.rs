@@ -192,7 +192,8 @@ impl Cell {
         })
     }
 
-    /// The value; a spilled one is read back and kept in memory again for its other readers.
+    /// The value. A spilled one is read back, and kept in memory again for its other readers
+    /// if that keeps the ledger under the target; otherwise it stays on disk.
     pub(crate) fn get(&self) -> Result<Value> {
         let inner = &*self.0;
         let mut state = inner.state.lock();
@@ -211,6 +212,12 @@ impl Cell {
             State::Spilled { path, len } => {
                 let (path, len) = (path.clone(), *len);
                 let v = self.read_back(&path)?;
+                let memory = &inner.memory;
+                if memory.managed.load(Ordering::Relaxed) + inner.bytes > memory.target {
+                    // Keeping it would only spill another value: the reader gets this copy,
+                    // and the value stays on disk.
+                    return Ok(v);
+                }
                 *state = State::Memory(v.clone());
                 drop(state);
                 let memory = &inner.memory;
