@@ -465,21 +465,17 @@ impl Runtime {
     /// # Errors
     /// As [`compute`](Self::compute).
     pub fn persist(&self, graph: &Graph, keys: &[TaskKey]) -> Result<Vec<PartitionRef>> {
-        let values = self.compute(graph, keys)?;
+        // The results stay as the compute held them: a spilled one stays on disk.
+        let held = self
+            .compute_async(graph, keys)
+            .wait_held(&self.inner.memory, keys)?;
         let refs = keys
             .iter()
-            .zip(values)
-            .map(|(k, v)| {
-                let held = self.inner.memory.hold(ComputeId(0), k, v)?;
-                Ok(PartitionRef::spawn(
-                    self.inner.actors.arbiter(),
-                    k.clone(),
-                    held,
-                ))
-            })
+            .zip(held)
+            .map(|(k, held)| PartitionRef::spawn(self.inner.actors.arbiter(), k.clone(), held))
             .collect();
         self.inner.memory.relieve();
-        refs
+        Ok(refs)
     }
 
     /// What the runtime holds now: its memory limit, the managed bytes in memory, and what

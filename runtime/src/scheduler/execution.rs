@@ -181,21 +181,30 @@ impl Execution {
     /// that the caller holds the only reference to each value (and a persisted value is
     /// counted once).
     pub(crate) fn outputs(&self) -> Result<Vec<Value>> {
-        let mut taken: Vec<Option<Value>> = vec![None; self.results.len()];
+        self.outputs_held()?
+            .into_iter()
+            .map(Held::into_value)
+            .collect()
+    }
+
+    /// The requested values as they are held, in request order, once done: a spilled value
+    /// stays on disk. The result cells are emptied.
+    pub(crate) fn outputs_held(&self) -> Result<Vec<Held>> {
+        let mut taken: Vec<Option<Held>> = vec![None; self.results.len()];
         self.plan
             .requested
             .iter()
             .map(|&r| {
-                if let Some(v) = &taken[r as usize] {
-                    return Ok(v.clone());
+                if let Some(held) = &taken[r as usize] {
+                    return Ok(held.clone());
                 }
-                let v = match self.results[r as usize].lock().take() {
-                    Some(Ok(held)) => held.into_value(),
+                let held = match self.results[r as usize].lock().take() {
+                    Some(Ok(held)) => Ok(held),
                     Some(Err(e)) => Err((*e).clone()),
                     None => Err(Error::Shutdown),
                 }?;
-                taken[r as usize] = Some(v.clone());
-                Ok(v)
+                taken[r as usize] = Some(held.clone());
+                Ok(held)
             })
             .collect()
     }

@@ -105,6 +105,29 @@ impl ComputeHandle {
             HandleState::Remote { done, _runtime } => done.wait(_runtime.registry()),
         }
     }
+
+    /// Like [`wait`](Self::wait), but the values as the runtime holds them, so that a spilled
+    /// value stays on disk; values from a cluster are held through `memory` under `keys`.
+    pub(crate) fn wait_held(
+        mut self,
+        memory: &Arc<crate::memory::Memory>,
+        keys: &[crate::graph::TaskKey],
+    ) -> Result<Vec<crate::memory::Held>> {
+        match &mut self.state {
+            HandleState::Running { execution, .. } => {
+                execution.wait();
+                execution.outputs_held()
+            }
+            HandleState::Failed(e) => Err(e.take().unwrap_or(crate::error::Error::Shutdown)),
+            HandleState::Remote { done, _runtime } => {
+                let values = done.wait(_runtime.registry())?;
+                keys.iter()
+                    .zip(values)
+                    .map(|(k, v)| memory.hold(crate::events::ComputeId(0), k, v))
+                    .collect()
+            }
+        }
+    }
 }
 
 impl std::future::Future for ComputeHandle {
