@@ -12,6 +12,7 @@ const USAGE: &str = "usage: partita <info | check | scheduler | worker | cluster
                                     run a scheduler (default 127.0.0.1:8786); write the
                                     address workers use into F
   worker --scheduler ADDR [--listen ADDR] [--advertise ADDR] [--threads N] [--name NAME]
+         [--memory-limit 4GiB]
                                     run a worker of built-in operations
   cluster local N [--listen ADDR]   run a scheduler and N workers on this host until stopped
 The secret comes from PARTITA_SECRET or the file named by PARTITA_SECRET_FILE.";
@@ -117,6 +118,10 @@ fn worker(args: &[String]) -> Result<(), String> {
     if let Some(n) = flag(args, "--name") {
         options.name = n.to_string();
     }
+    if let Some(m) = flag(args, "--memory-limit") {
+        options.memory_limit =
+            partita::parse_bytes(m).ok_or(format!("--memory-limit {m}: not a size (4GiB)"))?;
+    }
     partita::run_worker(options).map_err(|e| e.to_string())
 }
 
@@ -157,6 +162,8 @@ fn cluster(args: &[String]) -> Result<(), String> {
         let secret = secret.clone();
         move || partita::run_scheduler(listen, secret)
     });
+    // The workers share the machine: each gets its part of the default limit.
+    let memory = (partita::system_memory() as f64 * 0.8) as u64 / n.max(1) as u64;
     let mut workers = Vec::with_capacity(n);
     for i in 0..n {
         let child = std::process::Command::new(&exe)
@@ -166,6 +173,8 @@ fn cluster(args: &[String]) -> Result<(), String> {
                 &listen.to_string(),
                 "--name",
                 &format!("local-{i}"),
+                "--memory-limit",
+                &memory.to_string(),
             ])
             .env("PARTITA_SECRET", secret.expose())
             .spawn()

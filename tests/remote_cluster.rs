@@ -403,6 +403,40 @@ fn a_killed_worker_fails_the_compute() {
     assert_eq!(rt.install(|| build(4).compute().unwrap()), 6);
 }
 
+remote_fn! {
+    fn double(x: u64) -> u64 { 2 * x }
+}
+
+/// Workers under a small memory limit spill what they hold and serve it back: a bag of 20
+/// partitions of 160 kB each, all held on the workers until the client fetches them, under
+/// 1 MiB per worker.
+fn workers_spill_under_a_small_limit() {
+    let rt = Runtime::builder()
+        .local_cluster(2)
+        .memory_limit(1 << 20)
+        .build()
+        .unwrap();
+    let n = 400_000_u64;
+    let xs = rt.install(|| Bag::range(n, 20).map(double));
+    let got = rt.install(|| xs.compute()).unwrap();
+    assert_eq!(got, (0..n).map(|x| 2 * x).collect::<Vec<u64>>());
+    // The workers report their ledgers with each batch of results.
+    let spilled = || -> u64 {
+        let workers = rt.cluster().unwrap().workers();
+        workers.iter().map(|w| w.spilled).sum()
+    };
+    let start = Instant::now();
+    while spilled() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no worker spilled"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let total = rt.install(|| xs.sum().compute()).unwrap();
+    assert_eq!(total, n * (n - 1));
+}
+
 fn tonic_code_unauthenticated() -> tonic::Code {
     tonic::Code::Unauthenticated
 }
@@ -429,6 +463,10 @@ fn main() {
         (
             "a_killed_worker_fails_the_compute",
             &a_killed_worker_fails_the_compute,
+        ),
+        (
+            "workers_spill_under_a_small_limit",
+            &workers_spill_under_a_small_limit,
         ),
     ];
     let ok = harness::run(tests);

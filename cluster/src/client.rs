@@ -121,6 +121,15 @@ impl Client {
     /// A worker cannot be started or exits before it joins (its `main` must start with
     /// `partita::worker_main()`), or does not join within a minute.
     pub fn local(n: usize) -> Result<Client> {
+        Client::local_with(n, None)
+    }
+
+    /// [`local`](Self::local), with each worker's memory limit: `memory_limit`, or by default
+    /// its share of 80% of the machine's memory.
+    ///
+    /// # Errors
+    /// As [`local`](Self::local).
+    pub fn local_with(n: usize, memory_limit: Option<u64>) -> Result<Client> {
         let secret = Secret::random()?;
         let io = io_runtime()?;
         let listener = io
@@ -146,6 +155,9 @@ impl Client {
             source,
         })?;
         let threads = (std::thread::available_parallelism().map_or(1, |n| n.get()) / n).max(1);
+        // The workers share the machine: by default each gets its part of the default limit.
+        let memory = memory_limit
+            .unwrap_or((partita_runtime::system_memory() as f64 * 0.8) as u64 / n.max(1) as u64);
         let mut local = LocalCluster {
             children: Vec::with_capacity(n),
             stop: Some(stop),
@@ -157,6 +169,7 @@ impl Client {
                 .env_remove("PARTITA_SECRET_FILE")
                 .env("PARTITA_WORKER_NAME", format!("local-{i}"))
                 .env("PARTITA_WORKER_THREADS", threads.to_string())
+                .env("PARTITA_WORKER_MEMORY", memory.to_string())
                 .stdin(Stdio::null())
                 .spawn()
                 .map_err(|source| Error::Io {
@@ -369,6 +382,7 @@ impl ClusterClient for Client {
                     .into_iter()
                     .map(|w| {
                         ClusterWorker::new(w.name, w.flight, w.processing, w.tasks_done, w.pid)
+                            .with_memory(w.memory, w.spilled)
                     })
                     .collect()
             },
@@ -382,7 +396,10 @@ pub(crate) fn connect(spec: &ClusterSpec) -> partita_runtime::Result<Arc<dyn Clu
         ClusterSpec::Connect(addr) => {
             Secret::from_env().and_then(|secret| Client::connect(addr, secret))
         }
-        ClusterSpec::Local(n) => Client::local(*n),
+        ClusterSpec::Local {
+            workers,
+            memory_limit,
+        } => Client::local_with(*workers, *memory_limit),
         other => Err(Error::Config {
             message: format!("this build cannot reach a cluster of {other:?}"),
         }),

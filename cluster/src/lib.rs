@@ -57,7 +57,7 @@ static CONNECTOR: partita_runtime::Connector = partita_runtime::Connector {
 /// The worker reads its secret from `PARTITA_SECRET` or `PARTITA_SECRET_FILE`, its name from
 /// `PARTITA_WORKER_NAME`, its task slots from `PARTITA_WORKER_THREADS`, its Flight address from
 /// `PARTITA_WORKER_LISTEN` (default `127.0.0.1:0`) and the address it advertises from
-/// `PARTITA_WORKER_ADVERTISE`.
+/// `PARTITA_WORKER_ADVERTISE`, and its memory limit from `PARTITA_WORKER_MEMORY` (`4GiB`).
 pub fn worker_main() {
     let Ok(scheduler) = std::env::var(WORKER_OF) else {
         return;
@@ -90,6 +90,11 @@ fn worker_options(scheduler: String) -> Result<WorkerOptions> {
     }
     if let Ok(a) = std::env::var("PARTITA_WORKER_ADVERTISE") {
         options.advertise = Some(a);
+    }
+    if let Ok(m) = std::env::var("PARTITA_WORKER_MEMORY") {
+        options.memory_limit = partita_runtime::parse_bytes(&m).ok_or_else(|| Error::Config {
+            message: format!("PARTITA_WORKER_MEMORY={m} is not a size (4GiB, 512MiB, ...)"),
+        })?;
     }
     Ok(options)
 }

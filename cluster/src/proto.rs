@@ -84,6 +84,9 @@ pub(crate) struct WorkerMessage {
     /// Bytes this worker holds now.
     #[prost(uint64, tag = "4")]
     pub(crate) memory: u64,
+    /// Bytes this worker has written to disk by spilling since it started.
+    #[prost(uint64, tag = "5")]
+    pub(crate) spilled: u64,
 }
 
 /// A worker's first message.
@@ -285,6 +288,8 @@ pub(crate) struct WorkerInfo {
     pub(crate) bytes_received: u64,
     #[prost(uint32, tag = "8")]
     pub(crate) pid: u32,
+    #[prost(uint64, tag = "9")]
+    pub(crate) spilled: u64,
 }
 
 /// A Flight ticket: which value to fetch.

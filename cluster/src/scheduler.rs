@@ -52,6 +52,7 @@ struct Worker {
     threads: u32,
     processing: u32,
     memory: u64,
+    spilled: u64,
     tasks_done: u64,
     bytes_received: u64,
     /// Graphs whose operations it has been sent.
@@ -284,6 +285,7 @@ impl State {
                 threads: threads.max(1),
                 processing: 0,
                 memory: 0,
+                spilled: 0,
                 tasks_done: 0,
                 bytes_received: 0,
                 graphs: FxHashSet::default(),
@@ -644,6 +646,7 @@ impl SchedulerService for Scheduler {
                 let mut out = Outgoing::default();
                 if let Some(worker) = s.workers.get_mut(&id) {
                     worker.memory = msg.memory;
+                    worker.spilled = msg.spilled;
                 }
                 for c in &msg.done {
                     s.completed(id, c, &mut out);
@@ -734,6 +737,7 @@ impl SchedulerService for Scheduler {
                     tasks_done: w.tasks_done,
                     bytes_received: w.bytes_received,
                     pid: w.pid,
+                    spilled: w.spilled,
                 })
                 .collect(),
         }))

@@ -22,7 +22,8 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use partita_runtime::{
-    catch_panic, decode_value, encode_value, operator, BuildId, TaskContext, TaskKey, Value,
+    catch_panic, decode_value, encode_value, operator, BuildId, Held, Memory, TaskContext, TaskKey,
+    Value,
 };
 use prost::Message as _;
 use rustc_hash::FxHashMap;
@@ -61,6 +62,10 @@ pub struct WorkerOptions {
     pub threads: usize,
     /// The worker's name in logs and in the scheduler's table.
     pub name: String,
+    /// The most bytes of values the worker holds in memory; past 60% of it the least
+    /// recently used spill to disk. Defaults to 80% of the machine's memory (or the cgroup's
+    /// limit).
+    pub memory_limit: u64,
 }
 
 impl WorkerOptions {
@@ -74,6 +79,7 @@ impl WorkerOptions {
             advertise: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             name: format!("worker-{}", std::process::id()),
+            memory_limit: (partita_runtime::system_memory() as f64 * 0.8) as u64,
         }
     }
 }
@@ -144,10 +150,22 @@ pub(crate) async fn fetch(
 }
 
 /// What a worker holds: its values and the graphs' operations.
-#[derive(Default)]
 struct Store {
-    values: Mutex<FxHashMap<(u64, u32), Value>>,
+    /// The values this worker holds, counted against its memory limit and spilled past its
+    /// target.
+    values: Mutex<FxHashMap<(u64, u32), Held>>,
     ops: Mutex<FxHashMap<u64, Arc<Vec<OpDef>>>>,
+    memory: Arc<Memory>,
+}
+
+impl Store {
+    fn new(name: &str, memory_limit: u64) -> Store {
+        Store {
+            values: Mutex::default(),
+            ops: Mutex::default(),
+            memory: Memory::with_limit(memory_limit, name),
+        }
+    }
 }
 
 /// The worker's Flight service: serves its values by ticket.
@@ -192,10 +210,13 @@ impl FlightService for Flight {
                 ))
             })?;
         let what = format!("task {} of compute {}", t.task, t.graph);
-        let (codec, bytes) = tokio::task::spawn_blocking(move || encode_value(&what, &v))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let (codec, bytes) = tokio::task::spawn_blocking(move || {
+            // A spilled value is read back from disk here, off the IO threads.
+            encode_value(&what, &v.get()?)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::failed_precondition(e.to_string()))?;
         let bytes = Bytes::from(bytes);
         let mut pieces = Vec::with_capacity(bytes.len() / CHUNK + 1);
         let mut at = 0;
@@ -290,7 +311,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<()> {
 }
 
 async fn serve(options: WorkerOptions) -> Result<()> {
-    let store = Arc::new(Store::default());
+    let store = Arc::new(Store::new(&options.name, options.memory_limit));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| Error::Io {
@@ -364,7 +385,7 @@ async fn serve(options: WorkerOptions) -> Result<()> {
         .map_err(|e| Error::status(format!("joining the scheduler at {}", options.scheduler), e))?
         .into_inner();
     let (report_tx, report_rx) = unbounded_channel::<Vec<Report>>();
-    tokio::spawn(batch_reports(report_rx, tx));
+    tokio::spawn(batch_reports(report_rx, tx, store.memory.clone()));
     let threads = options.threads.max(1);
     let jobs = task_threads(threads, &store, &report_tx)?;
     let peers = Arc::new(Peers {
@@ -398,7 +419,7 @@ async fn serve(options: WorkerOptions) -> Result<()> {
         let mut ready: Vec<Job> = Vec::with_capacity(msg.assign.len());
         for a in msg.assign {
             let ops = store.ops.lock().get(&a.graph).cloned();
-            let local: Option<Vec<Value>> = {
+            let local: Option<Vec<Held>> = {
                 let values = store.values.lock();
                 a.deps
                     .iter()
@@ -441,7 +462,7 @@ async fn serve(options: WorkerOptions) -> Result<()> {
 struct Job {
     a: Assign,
     ops: Option<Arc<Vec<OpDef>>>,
-    inputs: Vec<Value>,
+    inputs: Vec<Held>,
 }
 
 fn erred(a: &Assign, e: Error) -> Report {
@@ -468,10 +489,10 @@ fn task_threads(
                     let done: Vec<Report> = batch
                         .iter()
                         .map(|job| match run(job, &store) {
-                            Ok(()) => Report::Done(Completed {
+                            Ok(nbytes) => Report::Done(Completed {
                                 graph: job.a.graph,
                                 task: job.a.task,
-                                nbytes: 0,
+                                nbytes,
                             }),
                             Err(e) => erred(&job.a, e),
                         })
@@ -494,7 +515,7 @@ fn key_of(k: Option<&crate::proto::Key>) -> TaskKey {
 }
 
 /// The values of `a`'s inputs: from this worker, or fetched from the peers that hold them.
-async fn gather(a: &Assign, store: &Store, peers: &Peers) -> Result<Vec<Value>> {
+async fn gather(a: &Assign, store: &Store, peers: &Peers) -> Result<Vec<Held>> {
     let key = key_of(a.key.as_ref());
     let mut inputs = Vec::with_capacity(a.deps.len());
     for d in &a.deps {
@@ -511,14 +532,16 @@ async fn gather(a: &Assign, store: &Store, peers: &Peers) -> Result<Vec<Value>> 
             }
             None => {
                 let mut client = peers.client(&d.flight).await?;
-                fetch(
-                    &mut client,
-                    &d.flight,
-                    a.graph,
-                    d.task,
-                    &key_of(d.key.as_ref()),
+                Held::Value(
+                    fetch(
+                        &mut client,
+                        &d.flight,
+                        a.graph,
+                        d.task,
+                        &key_of(d.key.as_ref()),
+                    )
+                    .await?,
                 )
-                .await?
             }
         };
         inputs.push(v);
@@ -527,8 +550,8 @@ async fn gather(a: &Assign, store: &Store, peers: &Peers) -> Result<Vec<Value>> 
 }
 
 /// Runs one job on this thread: the kernel rebuilt by its operator, a panic caught as the
-/// task's error, the value kept.
-fn run(job: &Job, store: &Store) -> Result<()> {
+/// task's error, the value kept under the worker's memory limit. Returns the value's size.
+fn run(job: &Job, store: &Store) -> Result<u64> {
     let a = &job.a;
     let key = key_of(a.key.as_ref());
     let ops = job.ops.as_ref().ok_or_else(|| Error::Config {
@@ -545,9 +568,16 @@ fn run(job: &Job, store: &Store) -> Result<()> {
         },
         &op.params,
     )?;
-    let value = catch_panic(&key, || kernel(job.inputs.clone()))??;
-    store.values.lock().insert((a.graph, a.task), value);
-    Ok(())
+    let inputs = job
+        .inputs
+        .iter()
+        .map(Held::get)
+        .collect::<partita_runtime::Result<Vec<Value>>>()?;
+    let value = catch_panic(&key, || kernel(inputs))??;
+    let held = store.memory.hold(&key, value)?;
+    let nbytes = held.nbytes();
+    store.values.lock().insert((a.graph, a.task), held);
+    Ok(nbytes)
 }
 
 /// The Flight clients of this worker's peers, one per address.
@@ -577,6 +607,7 @@ enum Report {
 async fn batch_reports(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Report>>,
     tx: UnboundedSender<WorkerMessage>,
+    memory: Arc<Memory>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut msg = WorkerMessage::default();
@@ -589,6 +620,9 @@ async fn batch_reports(
         while let Ok(r) = rx.try_recv() {
             r.into_iter().for_each(&mut add);
         }
+        let stats = memory.stats();
+        msg.memory = stats.managed;
+        msg.spilled = stats.spilled_total;
         if tx.send(msg).is_err() {
             return;
         }

@@ -114,6 +114,7 @@ pub struct Builder {
     name: String,
     cluster: Option<ClusterSpec>,
     memory: MemoryConfig,
+    memory_limit_set: bool,
 }
 
 impl Builder {
@@ -129,9 +130,14 @@ impl Builder {
     /// Computes on a cluster of its own: a scheduler and `n` worker processes of the current
     /// executable, on loopback, with a fresh secret. The workers stop when the runtime is
     /// dropped. The executable's `main` must start with `partita::worker_main()`, which is
-    /// where the workers begin.
+    /// where the workers begin. With [`memory_limit`](Self::memory_limit), each worker gets
+    /// that limit (as Dask's `LocalCluster(memory_limit=...)`); otherwise each gets its share
+    /// of 80% of the machine's memory.
     pub fn local_cluster(mut self, n: usize) -> Self {
-        self.cluster = Some(ClusterSpec::Local(n.max(1)));
+        self.cluster = Some(ClusterSpec::Local {
+            workers: n.max(1),
+            memory_limit: None,
+        });
         self
     }
 
@@ -206,6 +212,7 @@ impl Builder {
     /// ```
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory.limit = bytes.max(1);
+        self.memory_limit_set = true;
         self
     }
 
@@ -246,6 +253,12 @@ impl Builder {
         }
         let actors = ActorSystem::start(&self.name)?;
         let cluster = match &self.cluster {
+            Some(ClusterSpec::Local { workers, .. }) if self.memory_limit_set => {
+                Some(crate::remote::connect(&ClusterSpec::Local {
+                    workers: *workers,
+                    memory_limit: Some(self.memory.limit),
+                })?)
+            }
             Some(spec) => Some(crate::remote::connect(spec)?),
             None => None,
         };
@@ -296,6 +309,7 @@ impl Runtime {
             name: "partita".into(),
             cluster: None,
             memory: MemoryConfig::default(),
+            memory_limit_set: false,
         }
     }
 

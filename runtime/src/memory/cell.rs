@@ -13,9 +13,10 @@ use crate::graph::TaskKey;
 use crate::remote::ValueCodec;
 use crate::value::Value;
 
-/// A value held for its readers: as it is, or as a managed [`Cell`].
-#[derive(Clone)]
-pub(crate) enum Held {
+/// A value held for its readers: as it is, or as a managed [`Cell`] that may have spilled.
+/// Made by [`Memory::hold`]; cloning shares it.
+#[derive(Clone, Debug)]
+pub enum Held {
     /// Small, or without a codec: held as it is, uncounted.
     Value(Value),
     /// Managed: counted, and able to spill.
@@ -27,10 +28,19 @@ impl Held {
     ///
     /// # Errors
     /// [`Error::Io`] or [`Error::Codec`] if a spilled value cannot be read back.
-    pub(crate) fn get(&self) -> Result<Value> {
+    pub fn get(&self) -> Result<Value> {
         match self {
             Held::Value(v) => Ok(v.clone()),
             Held::Cell(c) => c.get(),
+        }
+    }
+
+    /// An estimate of the value's bytes in memory (its codec's size; 0 without a codec),
+    /// whether or not it has spilled.
+    pub fn nbytes(&self) -> u64 {
+        match self {
+            Held::Value(v) => crate::remote::codec_of(v).map_or(0, |c| (c.size)(v) as u64),
+            Held::Cell(c) => c.0.bytes,
         }
     }
 
@@ -39,7 +49,7 @@ impl Held {
     ///
     /// # Errors
     /// As [`get`](Self::get).
-    pub(crate) fn into_value(self) -> Result<Value> {
+    pub fn into_value(self) -> Result<Value> {
         match self {
             Held::Value(v) => Ok(v),
             Held::Cell(c) => c.into_value(),
@@ -71,9 +81,18 @@ pub(super) struct Inner {
 
 const NOT_LISTED: u64 = u64::MAX;
 
-/// A shared handle on a managed value.
+/// A shared handle on a managed value: counted in its [`Memory`], in memory or spilled.
 #[derive(Clone)]
-pub(crate) struct Cell(Arc<Inner>);
+pub struct Cell(Arc<Inner>);
+
+impl std::fmt::Debug for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cell")
+            .field("key", &self.0.key)
+            .field("bytes", &self.0.bytes)
+            .finish()
+    }
+}
 
 impl Cell {
     pub(super) fn new(
@@ -194,7 +213,7 @@ impl Cell {
 
     /// The value. A spilled one is read back, and kept in memory again for its other readers
     /// if that keeps the ledger under the target; otherwise it stays on disk.
-    pub(crate) fn get(&self) -> Result<Value> {
+    pub fn get(&self) -> Result<Value> {
         let inner = &*self.0;
         let mut state = inner.state.lock();
         let value = match &*state {

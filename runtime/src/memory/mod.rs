@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-pub(crate) use self::cell::{Cell, Held};
+pub use self::cell::{Cell, Held};
 pub use self::limit::{parse_bytes, system_memory};
 use crate::error::{Error, Result};
 use crate::events::{ComputeId, EventBus, EventKind};
@@ -100,8 +100,23 @@ pub struct MemoryStats {
     pub unspill_count: u64,
 }
 
-/// One runtime's memory ledger and spill store.
-pub(crate) struct Memory {
+/// A memory ledger and spill store: each runtime has one, and a cluster worker keeps its
+/// values in one of its own.
+///
+/// ```
+/// use partita_runtime::{value, Memory, TaskKey};
+///
+/// let memory = Memory::with_limit(1 << 20, "doc");
+/// let held: Vec<_> = (0..8)
+///     .map(|i| memory.hold(&TaskKey::new("x", i), value(vec![i; 20_000])))
+///     .collect::<Result<_, _>>()?;
+/// let m = memory.stats();
+/// assert!(m.spill_count > 0 && m.managed <= m.limit * 6 / 10, "{m:?}");
+/// let first = held[0].get()?; // read back from disk
+/// assert_eq!(first.downcast_ref::<Vec<u64>>().unwrap()[19_999], 0);
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+pub struct Memory {
     limit: u64,
     target: u64,
     pause: u64,
@@ -128,6 +143,16 @@ impl std::fmt::Debug for Memory {
 }
 
 impl Memory {
+    /// A ledger of `limit` bytes with the default fractions (spill past 0.6, pause past 0.8),
+    /// spilling under the system's temporary directory; `name` prefixes its spill directory.
+    pub fn with_limit(limit: u64, name: &str) -> Arc<Memory> {
+        let config = MemoryConfig {
+            limit,
+            ..MemoryConfig::default()
+        };
+        Memory::new(&config, name, Arc::new(EventBus::default()))
+    }
+
     pub(crate) fn new(config: &MemoryConfig, name: &str, events: Arc<EventBus>) -> Arc<Memory> {
         let limit = config.limit.max(1);
         let fraction = |f: f64| ((limit as f64) * f.clamp(0.0, 1.0)) as u64;
@@ -149,7 +174,7 @@ impl Memory {
     }
 
     /// A snapshot of the ledger.
-    pub(crate) fn stats(&self) -> MemoryStats {
+    pub fn stats(&self) -> MemoryStats {
         MemoryStats {
             limit: self.limit,
             managed: self.managed.load(Ordering::Relaxed),
@@ -166,7 +191,12 @@ impl Memory {
     ///
     /// # Errors
     /// [`Error::MemoryLimit`] if the value is larger than the limit.
-    pub(crate) fn hold(
+    pub fn hold(self: &Arc<Self>, key: &TaskKey, value: Value) -> Result<Held> {
+        self.hold_in(ComputeId(0), key, value)
+    }
+
+    /// [`hold`](Self::hold) for a value of compute `compute`, which its spill events name.
+    pub(crate) fn hold_in(
         self: &Arc<Self>,
         compute: ComputeId,
         key: &TaskKey,

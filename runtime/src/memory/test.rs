@@ -42,11 +42,7 @@ fn small_values_are_not_managed() {
     let dir = tmp("small");
     let m = memory(1 << 20, &dir);
     let h = m
-        .hold(
-            ComputeId(0),
-            &TaskKey::new("x", 0),
-            crate::value::value(7_i64),
-        )
+        .hold(&TaskKey::new("x", 0), crate::value::value(7_i64))
         .unwrap();
     assert!(matches!(h, Held::Value(_)));
     assert_eq!(m.stats().managed, 0);
@@ -59,7 +55,7 @@ fn past_the_target_the_oldest_spill_and_read_back_equal() {
     let m = memory(200_000, &dir);
     let held: Vec<Held> = (0..4)
         .map(|i| {
-            m.hold(ComputeId(0), &TaskKey::new("x", i), big(10_000, i as i64))
+            m.hold(&TaskKey::new("x", i), big(10_000, i as i64))
                 .unwrap()
         })
         .collect();
@@ -97,21 +93,17 @@ fn past_the_target_the_oldest_spill_and_read_back_equal() {
 fn a_value_being_read_does_not_spill_and_too_much_fails_clearly() {
     let dir = tmp("pinned");
     let m = memory(200_000, &dir);
-    let a = m
-        .hold(ComputeId(0), &TaskKey::new("a", 0), big(10_000, 1))
-        .unwrap();
+    let a = m.hold(&TaskKey::new("a", 0), big(10_000, 1)).unwrap();
     let reading = a.get().unwrap();
-    let b = m
-        .hold(ComputeId(0), &TaskKey::new("b", 0), big(10_000, 2))
-        .unwrap();
-    let c = m.hold(ComputeId(0), &TaskKey::new("c", 0), big(10_000, 3));
+    let b = m.hold(&TaskKey::new("b", 0), big(10_000, 2)).unwrap();
+    let c = m.hold(&TaskKey::new("c", 0), big(10_000, 3));
     // a is read (pinned); b spills for c.
     assert!(c.is_ok());
     assert_eq!(m.stats().spill_count, 1);
     drop((b, c));
     // A value larger than the limit is refused with its key, size and the limit.
     let err = m
-        .hold(ComputeId(0), &TaskKey::new("huge", 3), big(30_000, 0))
+        .hold(&TaskKey::new("huge", 3), big(30_000, 0))
         .err()
         .unwrap()
         .to_string();
@@ -126,9 +118,7 @@ fn a_value_being_read_does_not_spill_and_too_much_fails_clearly() {
 fn into_value_moves_a_last_holders_value_out() {
     let dir = tmp("move");
     let m = memory(1 << 30, &dir);
-    let h = m
-        .hold(ComputeId(0), &TaskKey::new("x", 0), big(10_000, 5))
-        .unwrap();
+    let h = m.hold(&TaskKey::new("x", 0), big(10_000, 5)).unwrap();
     assert!(m.stats().managed > 0);
     let v = h.into_value().unwrap();
     assert_eq!(Arc::strong_count(&v), 1);
@@ -147,9 +137,7 @@ fn many_threads_hold_read_and_drop_under_a_small_limit() {
                 let mut kept = Vec::new();
                 for i in 0..40_i64 {
                     let x = t * 1000 + i;
-                    let h = m
-                        .hold(ComputeId(0), &TaskKey::new("t", x as u64), big(5_000, x))
-                        .unwrap();
+                    let h = m.hold(&TaskKey::new("t", x as u64), big(5_000, x)).unwrap();
                     kept.push((x, h));
                     if i % 3 == 0 {
                         let (x, h) = kept.remove(0);

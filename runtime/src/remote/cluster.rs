@@ -18,8 +18,13 @@ use crate::value::Value;
 pub enum ClusterSpec {
     /// A running scheduler at this address (`host:port`).
     Connect(String),
-    /// A scheduler and this many worker processes of the current executable, on loopback.
-    Local(usize),
+    /// A scheduler and worker processes of the current executable, on loopback.
+    Local {
+        /// How many workers.
+        workers: usize,
+        /// Each worker's memory limit; by default the machine's share of each.
+        memory_limit: Option<u64>,
+    },
 }
 
 /// What a runtime's compute calls back with: the requested values, in order, or the failure.
@@ -52,6 +57,10 @@ pub struct ClusterWorker {
     pub tasks_done: u64,
     /// Its process id on its host.
     pub pid: u32,
+    /// Bytes of values it holds in memory, as its memory ledger counts them.
+    pub memory: u64,
+    /// Bytes it has written to disk by spilling values since it started.
+    pub spilled: u64,
 }
 
 impl ClusterWorker {
@@ -69,7 +78,17 @@ impl ClusterWorker {
             processing,
             tasks_done,
             pid,
+            memory: 0,
+            spilled: 0,
         }
+    }
+
+    /// The entry with what the worker holds, `memory` bytes in memory, and the bytes it has
+    /// `spilled` to disk since it started.
+    pub fn with_memory(mut self, memory: u64, spilled: u64) -> ClusterWorker {
+        self.memory = memory;
+        self.spilled = spilled;
+        self
     }
 }
 

@@ -293,7 +293,7 @@ impl Execution {
         let delivery = match outcome {
             Ok(v) if read => {
                 let key = &self.plan.keys[t as usize];
-                self.memory.hold(self.id, key, v).map_err(|e| {
+                self.memory.hold_in(self.id, key, v).map_err(|e| {
                     let e = Arc::new(e);
                     self.events.task(
                         self.id,

@@ -123,7 +123,7 @@ impl ComputeHandle {
                 let values = done.wait(_runtime.registry())?;
                 keys.iter()
                     .zip(values)
-                    .map(|(k, v)| memory.hold(crate::events::ComputeId(0), k, v))
+                    .map(|(k, v)| memory.hold(k, v))
                     .collect()
             }
         }
