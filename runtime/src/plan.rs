@@ -32,8 +32,9 @@ pub(crate) struct Plan {
     pub(crate) n_results: usize,
     /// A topological order.
     pub(crate) topo: Vec<u32>,
-    /// The tasks without inputs that compute, in the order the graph lists them (its layers in
-    /// order, each layer's partitions in order): the order sources are released in.
+    /// The tasks without inputs (sources, and reads of persisted partitions), in the order the
+    /// graph lists them (its layers in order, each layer's partitions in order): the order
+    /// sources are released in.
     pub(crate) roots: Vec<u32>,
 }
 
@@ -136,10 +137,7 @@ impl Plan {
         }
 
         let mut roots: Vec<u32> = (0..n as u32)
-            .filter(|&t| {
-                slot_start[t as usize] == slot_start[t as usize + 1]
-                    && matches!(order[t as usize].kind(), TaskKind::Compute(_))
-            })
+            .filter(|&t| slot_start[t as usize] == slot_start[t as usize + 1])
             .collect();
         roots.sort_by_key(|&t| listed.get(order[t as usize].key()).copied());
 

@@ -571,16 +571,14 @@ impl DataFrame {
         let m = self.materialize();
         let keys = m.keys();
         let refs = runtime.persist(&m.graph, &keys)?;
+        // The persisted partitions' sizes, as the runtime counted them: reading the partitions
+        // to size them would read back every one that has spilled.
+        let bytes = refs.iter().map(|r| r.nbytes() as usize).sum();
         let mut graph = Graph::new();
         graph.add_layer(
             m.input.clone(),
             refs.into_iter().map(Task::stored).collect(),
         );
-        // The persisted partitions' sizes: fetching them from their actors copies nothing.
-        let mut bytes = 0;
-        for (v, k) in runtime.compute(&graph, &keys)?.iter().zip(&keys) {
-            bytes += downcast::<RecordBatch>(v, k)?.get_array_memory_size();
-        }
         Ok(
             DataFrame::from_partitions(graph, m.input.clone(), m.npartitions, m.schema.clone())
                 .with_size_hint(Some(bytes)),

@@ -88,6 +88,9 @@ impl Handler<Fetch> for PartitionActor {
 pub struct PartitionRef {
     key: TaskKey,
     addr: Addr<PartitionActor>,
+    /// The value as the actor holds it, for a compute on this runtime to read on its own
+    /// threads.
+    held: Held,
 }
 
 impl std::fmt::Debug for PartitionRef {
@@ -102,10 +105,22 @@ impl PartitionRef {
     /// Starts an actor owning `value` on `arbiter`.
     pub(crate) fn spawn(arbiter: &actix::ArbiterHandle, key: TaskKey, value: Held) -> Self {
         let actor_key = key.clone();
+        let held = value.clone();
         let addr = PartitionActor::start_in_arbiter(arbiter, move |_| {
             PartitionActor::new(actor_key, value)
         });
-        PartitionRef { key, addr }
+        PartitionRef { key, addr, held }
+    }
+
+    /// The value as it is held, in memory or spilled.
+    pub(crate) fn held(&self) -> &Held {
+        &self.held
+    }
+
+    /// An estimate of the value's bytes in memory, as its codec sizes it (0 without a codec),
+    /// whether it is in memory or spilled: known without reading the value.
+    pub fn nbytes(&self) -> u64 {
+        self.held.nbytes()
     }
 
     /// The partition's key.

@@ -12,8 +12,9 @@
 //! inputs come from their [`PartitionActor`](crate::PartitionActor)s, whose `Fetch` replies are
 //! delivered to the mailbox the same way.
 //!
-//! Sources are withheld: the `threads` scheduler queues root tasks (tasks without inputs), in
-//! the order the graph lists them, as the pool's background work, which a worker takes only
+//! Sources are withheld: the `threads` scheduler queues root tasks (tasks without inputs:
+//! sources, and reads of persisted partitions), in the order the graph lists them, as the
+//! pool's background work, which a worker takes only
 //! when it finds nothing else to run. So the work a source made ready runs before the next
 //! source is read, and a pipeline over many partitions holds a few partitions at a time
 //! instead of reading every source first.
@@ -114,22 +115,6 @@ impl Execution {
             return;
         }
         let pool = self.pool.clone().expect("threads execution has a pool");
-        for t in 0..self.plan.len() as u32 {
-            match &self.plan.kinds[t as usize] {
-                TaskKind::Stored(partition) => {
-                    let me = self.clone();
-                    let pool = pool.clone();
-                    partition.fetch(move |v| {
-                        // Counted by the partition that persists it, not again here.
-                        let delivery = v.map(Held::Value).map_err(Arc::new);
-                        if let Some(next) = me.deliver(t, delivery) {
-                            pool.spawn(Job::Indexed(me.clone(), next));
-                        }
-                    });
-                }
-                TaskKind::Compute(_) => {}
-            }
-        }
         for &t in &self.plan.roots {
             self.queued(t);
         }
@@ -222,8 +207,16 @@ impl Execution {
     /// dependent that became ready, for the caller to run next.
     fn run_task(self: &Arc<Self>, t: u32) -> Option<u32> {
         let key = &self.plan.keys[t as usize];
-        let TaskKind::Compute(kernel) = &self.plan.kinds[t as usize] else {
-            unreachable!("stored partitions are completed by their actor's reply")
+        let kernel = match &self.plan.kinds[t as usize] {
+            TaskKind::Compute(kernel) => kernel,
+            TaskKind::Stored(partition) => {
+                // A persisted partition is read here, on the pool, when a worker takes it as
+                // it takes a source: a spilled one is read back from disk only as its readers
+                // are about to run. It is counted by the partition that persists it.
+                self.memory.wait_unpaused();
+                let delivery = partition.held().get().map(Held::Value).map_err(Arc::new);
+                return self.deliver(t, delivery);
+            }
         };
         let slots = self.plan.slots(t);
         if slots.is_empty() && self.pool.is_some() {
