@@ -275,3 +275,38 @@ fn spills_are_events_and_released_values_leave_nothing_behind() {
     assert_eq!((m.managed, m.spilled), (0, 0), "{m:?}");
     assert_eq!(files_under(&dir), 0);
 }
+
+#[test]
+fn a_shuffles_received_pieces_are_counted_and_spill() {
+    let (rt, _dir) = limited(1 << 20, "spill-shuffle");
+    let events = rt.subscribe();
+    let batch = frame(60_000);
+    let shuffled = rt
+        .install(|| {
+            DataFrame::from_arrow(batch.clone(), 12)
+                .unwrap()
+                .shuffle(&["k"], 4)
+                .unwrap()
+                .compute()
+        })
+        .unwrap();
+    assert_eq!(shuffled.num_rows(), 60_000);
+    // Every row arrived once: the sum of a column is unchanged.
+    let total = |b: &RecordBatch| -> f64 {
+        let v = b.column_by_name("v").unwrap();
+        v.as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .iter()
+            .flatten()
+            .sum()
+    };
+    assert_eq!(total(&shuffled), total(&batch));
+    let pieces = events
+        .receiver()
+        .try_iter()
+        .filter(|e| matches!(e.kind, EventKind::Spilled { .. }))
+        .filter(|e| e.key.as_ref().is_some_and(|k| k.name() == "shuffle-piece"))
+        .count();
+    assert!(pieces > 0, "no received piece spilled: {:?}", rt.memory());
+}

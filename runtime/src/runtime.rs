@@ -505,6 +505,13 @@ impl Runtime {
         self.inner.memory.stats()
     }
 
+    /// The runtime's memory ledger, for a kernel that keeps values of its own across calls
+    /// (a shuffle receiver's pieces): what it [`hold`](Memory::hold)s is counted against the
+    /// limit and spills with the runtime's other values.
+    pub fn ledger(&self) -> Arc<Memory> {
+        self.inner.memory.clone()
+    }
+
     /// Subscribes to this runtime's events.
     pub fn subscribe(&self) -> Subscription {
         self.inner.events.subscribe()

@@ -173,7 +173,7 @@ impl ShuffleOp for MergeShuffle {
             fold: Arc::new(file_pieces),
             finish: Arc::new(move |to, state| {
                 let key = TaskKey::new(name.clone(), to as u64);
-                let tables = in_input_order(state);
+                let tables = in_input_order(state)?;
                 merge(&finish_plan, &tables)
                     .map(value)
                     .map_err(|e| fail(&key, e))

@@ -9,7 +9,9 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use arrow::row::{RowConverter, SortField};
-use partita_runtime::{add_shuffle, downcast, value, ShuffleFns, TaskKey, Value};
+use partita_runtime::{
+    add_shuffle, downcast, downcast_owned, value, Held, Runtime, ShuffleFns, TaskKey, Value,
+};
 use serde::{Deserialize, Serialize};
 
 use super::expr::arrow_error;
@@ -147,9 +149,10 @@ pub(crate) fn split_by(
 }
 
 /// Pieces received by one output, tagged with their input partition.
-type Received = Vec<(usize, RecordBatch)>;
+/// The pieces an output has received, with the input each came from. Each is held by the
+/// runtime's memory ledger, so a receiver's buffer is counted and spills like any value.
+type Received = Vec<(usize, Held)>;
 
-/// The pieces a receiver holds, taken over (copied only if something else still held them).
 fn take_received(state: Option<Value>) -> Received {
     match state.map(|s| s.downcast::<Received>()) {
         Some(Ok(arc)) => Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()),
@@ -178,19 +181,27 @@ pub(crate) fn file_pieces(
     pieces: Vec<(usize, Value)>,
 ) -> partita_runtime::Result<Value> {
     let key = TaskKey::new("shuffle-piece", to as u64);
+    let memory = Runtime::current().ledger();
     let mut all = take_received(state);
     for (from, p) in pieces {
-        all.push((from, downcast::<RecordBatch>(&p, &key)?.clone()));
+        downcast::<RecordBatch>(&p, &key)?;
+        all.push((from, memory.hold(&key, p)?));
     }
     Ok(value(all))
 }
 
 /// The pieces [`file_pieces`] filed for one output, in input order: so the output does not
-/// depend on timing.
-pub(crate) fn in_input_order(state: Option<Value>) -> Vec<RecordBatch> {
+/// depend on timing. Spilled pieces are read back.
+///
+/// # Errors
+/// A spilled piece that cannot be read back.
+pub(crate) fn in_input_order(state: Option<Value>) -> partita_runtime::Result<Vec<RecordBatch>> {
+    let key = TaskKey::new("shuffle-piece", 0);
     let mut all = take_received(state);
     all.sort_by_key(|(from, _)| *from);
-    all.into_iter().map(|(_, b)| b).collect()
+    all.into_iter()
+        .map(|(_, held)| downcast_owned::<RecordBatch>(held.into_value()?, &key))
+        .collect()
 }
 
 /// How a frame shuffle sends each row to its output: as data, so that the shuffle can leave the
@@ -300,7 +311,7 @@ impl ShuffleOp for FrameShuffle {
             fold: Arc::new(file_pieces),
             finish: Arc::new(move |to, state| {
                 let out = assemble
-                    .batch(&schema, in_input_order(state))
+                    .batch(&schema, in_input_order(state)?)
                     .map_err(|e| task_error(&TaskKey::new(name.clone(), to as u64), e))?;
                 Ok(value(out))
             }),
