@@ -215,23 +215,21 @@ impl Cell {
     /// if that keeps the ledger under the target; otherwise it stays on disk.
     pub fn get(&self) -> Result<Value> {
         let inner = &*self.0;
+        let memory = &inner.memory;
         let mut state = inner.state.lock();
-        let value = match &*state {
+        match &*state {
             State::Memory(v) => {
                 let v = v.clone();
                 drop(state);
                 self.list();
-                return Ok(v);
+                Ok(v)
             }
-            State::Taken => {
-                return Err(Error::PartitionReleased {
-                    key: inner.key.clone(),
-                })
-            }
+            State::Taken => Err(Error::PartitionReleased {
+                key: inner.key.clone(),
+            }),
             State::Spilled { path, len } => {
                 let (path, len) = (path.clone(), *len);
                 let v = self.read_back(&path)?;
-                let memory = &inner.memory;
                 if memory.managed.load(Ordering::Relaxed) + inner.bytes > memory.target {
                     // Keeping it would only spill another value: the reader gets this copy,
                     // and the value stays on disk.
@@ -239,19 +237,13 @@ impl Cell {
                 }
                 *state = State::Memory(v.clone());
                 drop(state);
-                let memory = &inner.memory;
                 memory.spilled.fetch_sub(len, Ordering::Relaxed);
                 memory.managed.fetch_add(inner.bytes, Ordering::Relaxed);
                 memory.store.remove(&path);
-                v
+                self.list();
+                Ok(v)
             }
-        };
-        self.list();
-        let memory = &inner.memory;
-        if memory.managed.load(Ordering::Relaxed) > memory.target {
-            memory.spill_to(memory.target);
         }
-        Ok(value)
     }
 
     /// The value, moved out if this is the last handle; a spilled one is read back without
