@@ -9,15 +9,14 @@
 //!
 //! An actor that runs takes its inputs out of its mailbox, so a value is released as soon as its
 //! last dependent has consumed it; only requested outputs are kept, in result cells. Persisted
-//! inputs come from their [`PartitionActor`](crate::PartitionActor)s, whose `Fetch` replies are
-//! delivered to the mailbox the same way.
+//! inputs are read from the values their [`PartitionRef`](crate::PartitionRef)s hold (read back
+//! from disk if they spilled) and delivered to the mailbox the same way.
 //!
 //! Sources are withheld: the `threads` scheduler queues root tasks (tasks without inputs:
 //! sources, and reads of persisted partitions), in the order the graph lists them, as the
-//! pool's background work, which a worker takes only
-//! when it finds nothing else to run. So the work a source made ready runs before the next
-//! source is read, and a pipeline over many partitions holds a few partitions at a time
-//! instead of reading every source first.
+//! pool's background work, which a worker takes only when it finds nothing else to run. So the
+//! work a source made ready runs before the next source is read, and a pipeline over many
+//! partitions holds a few partitions at a time instead of reading every source first.
 //!
 //! What a finished task sends on is *held* by the runtime's [`Memory`]: a large value is
 //! counted against the memory limit and may spill to disk until a dependent takes it; a
@@ -139,7 +138,7 @@ impl Execution {
             match &self.plan.kinds[t as usize] {
                 TaskKind::Stored(partition) => {
                     self.queued(t);
-                    let delivery = partition.get().map(Held::Value).map_err(Arc::new);
+                    let delivery = partition.held().get().map(Held::Value).map_err(Arc::new);
                     self.deliver(t, delivery);
                 }
                 TaskKind::Compute(_) => {
