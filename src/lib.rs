@@ -30,10 +30,11 @@ pub use partita_io::{
     Error, Hdf5Element, Hdf5Write, ParquetOptions, Result, Roll, Source, TextOptions,
 };
 pub use partita_runtime::{
-    as_completed, decode_graph, decode_outcome, encode_graph, gather, parse_bytes, register_value,
-    serve_graph, system_memory, wait, AsCompleted, BincodeCodec, BuildId, Builder, Codec,
-    ComputeHandle, Event, EventKind, Future, Graph, MemoryStats, Operation, PartitionRef, Profiler,
-    ProgressBar, Runtime, Scheduler, Subscription, Task, TaskBuilder, TaskKey,
+    as_completed, decode_graph, decode_outcome, default_memory_limit, encode_graph, gather,
+    parse_bytes, register_value, serve_graph, system_memory, wait, AsCompleted, BincodeCodec,
+    BuildId, Builder, Codec, ComputeHandle, Event, EventKind, Future, Graph, MemoryStats,
+    Operation, PartitionRef, Profiler, ProgressBar, Runtime, Scheduler, Subscription, Task,
+    TaskBuilder, TaskKey,
 };
 
 /// The executor's full API: graphs, kernels, values and the error type of the runtime.

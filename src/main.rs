@@ -163,7 +163,7 @@ fn cluster(args: &[String]) -> Result<(), String> {
         move || partita::run_scheduler(listen, secret)
     });
     // The workers share the machine: each gets its part of the default limit.
-    let memory = (partita::system_memory() as f64 * 0.8) as u64 / n.max(1) as u64;
+    let memory = partita::default_memory_limit() / n.max(1) as u64;
     let mut workers = Vec::with_capacity(n);
     for i in 0..n {
         let child = std::process::Command::new(&exe)

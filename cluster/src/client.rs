@@ -156,8 +156,8 @@ impl Client {
         })?;
         let threads = (std::thread::available_parallelism().map_or(1, |n| n.get()) / n).max(1);
         // The workers share the machine: by default each gets its part of the default limit.
-        let memory = memory_limit
-            .unwrap_or((partita_runtime::system_memory() as f64 * 0.8) as u64 / n.max(1) as u64);
+        let memory =
+            memory_limit.unwrap_or(partita_runtime::default_memory_limit() / n.max(1) as u64);
         let mut local = LocalCluster {
             children: Vec::with_capacity(n),
             stop: Some(stop),

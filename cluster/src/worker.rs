@@ -79,7 +79,7 @@ impl WorkerOptions {
             advertise: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             name: format!("worker-{}", std::process::id()),
-            memory_limit: (partita_runtime::system_memory() as f64 * 0.8) as u64,
+            memory_limit: partita_runtime::default_memory_limit(),
         }
     }
 }

@@ -53,7 +53,9 @@ pub use self::error::{Error, Message, Result, SharedError};
 pub use self::events::{ComputeId, Event, EventKind, Subscription};
 pub use self::future::{as_completed, gather, wait, AsCompleted, Future, TaskBuilder};
 pub use self::graph::{Graph, Layer, Task, TaskKey, TaskKind};
-pub use self::memory::{parse_bytes, system_memory, Cell, Held, Memory, MemoryStats};
+pub use self::memory::{
+    default_memory_limit, parse_bytes, system_memory, Cell, Held, Memory, MemoryStats,
+};
 pub use self::profiler::Profiler;
 pub use self::progress::ProgressBar;
 #[doc(hidden)]

@@ -1,5 +1,14 @@
 //! How much memory this process may use: the cgroup's limit, or the machine's memory.
 
+/// The memory limit a runtime or a worker has by default: 80% of [`system_memory`].
+///
+/// ```
+/// assert!(partita_runtime::default_memory_limit() < partita_runtime::system_memory());
+/// ```
+pub fn default_memory_limit() -> u64 {
+    (system_memory() as f64 * super::DEFAULT_LIMIT_FRACTION) as u64
+}
+
 /// The bytes this process may use: the smaller of the cgroup's memory limit (v2
 /// `memory.max`, or v1 `memory.limit_in_bytes`) and the machine's memory (`MemTotal` in
 /// `/proc/meminfo`). Where neither can be read, 4 GiB.

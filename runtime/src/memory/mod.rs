@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 pub use self::cell::{Cell, Held};
-pub use self::limit::{parse_bytes, system_memory};
+pub use self::limit::{default_memory_limit, parse_bytes, system_memory};
 use crate::error::{Error, Result};
 use crate::events::{ComputeId, EventBus, EventKind};
 use crate::graph::TaskKey;
@@ -75,7 +75,7 @@ pub(crate) struct MemoryConfig {
 impl Default for MemoryConfig {
     fn default() -> Self {
         MemoryConfig {
-            limit: (system_memory() as f64 * DEFAULT_LIMIT_FRACTION) as u64,
+            limit: default_memory_limit(),
             target: DEFAULT_TARGET,
             pause: DEFAULT_PAUSE,
             spill_dir: None,
