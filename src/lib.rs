@@ -17,7 +17,9 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use partita_cluster::{run_scheduler, run_worker, worker_main, Secret, WorkerOptions};
+pub use partita_cluster::{
+    run_scheduler, run_worker, worker_main, SchedulerOptions, Secret, WorkerOptions,
+};
 pub use partita_collections::{
     axis, col, combine, compute_all, compute_arrays, delayed, from_value, graph_all, lit,
     remote_fn, Array, AsF64, Axes, Bag, Chunks, DType, DataFrame, Delayed, DelayedHandle, DynArray,

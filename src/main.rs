@@ -9,8 +9,11 @@ const USAGE: &str = "usage: partita <info | check | scheduler | worker | cluster
   info                              print the runtime's configuration
   check                             run a small task graph and report what it computed
   scheduler [--listen ADDR] [--address-file F [--advertise ADDR]]
+            [--allowed-failures N] [--worker-timeout SECONDS]
                                     run a scheduler (default 127.0.0.1:8786); write the
-                                    address workers use into F
+                                    address workers use into F; fail a task after N of its
+                                    workers died (3); count a worker silent for SECONDS (5)
+                                    as lost
   worker --scheduler ADDR [--listen ADDR] [--advertise ADDR] [--threads N] [--name NAME]
          [--memory-limit 4GiB]
                                     run a worker of built-in operations
@@ -97,7 +100,23 @@ fn scheduler(args: &[String]) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     }
-    partita::run_scheduler(listen, secret).map_err(|e| e.to_string())
+    let mut options = partita::SchedulerOptions::from_env().map_err(|e| e.to_string())?;
+    if let Some(n) = flag(args, "--allowed-failures") {
+        options.allowed_failures = n
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or(format!("--allowed-failures {n}: not a positive count"))?;
+    }
+    if let Some(t) = flag(args, "--worker-timeout") {
+        let seconds: f64 = t
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s > 0.0)
+            .ok_or(format!("--worker-timeout {t}: not a number of seconds"))?;
+        options.worker_timeout = std::time::Duration::from_secs_f64(seconds);
+    }
+    partita::run_scheduler(listen, secret, options).map_err(|e| e.to_string())
 }
 
 fn worker(args: &[String]) -> Result<(), String> {
@@ -160,7 +179,10 @@ fn cluster(args: &[String]) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let scheduler = std::thread::spawn({
         let secret = secret.clone();
-        move || partita::run_scheduler(listen, secret)
+        move || {
+            let options = partita::SchedulerOptions::from_env()?;
+            partita::run_scheduler(listen, secret, options)
+        }
     });
     // The workers share the machine: each gets its part of the default limit.
     let memory = partita::default_memory_limit() / n.max(1) as u64;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use partita_runtime::{
-    encode_graph, BuildId, ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, Graph, TaskKey,
-    Value,
+    encode_graph, BuildId, ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, ComputeEvents,
+    Graph, TaskKey, Value,
 };
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
@@ -53,19 +53,86 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// A scheduler and worker processes of this executable, owned by a client.
+/// A scheduler and worker processes of this executable, owned by a client. Like Dask's nanny,
+/// it starts a worker again when its process dies, so a killed worker rejoins.
 struct LocalCluster {
-    children: Vec<Child>,
+    workers: Arc<Mutex<Vec<LocalWorker>>>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    nanny: Option<std::thread::JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
+}
+
+/// One worker process of a local cluster, and how to start it again.
+struct LocalWorker {
+    child: Child,
+    command: Command,
+    started: Instant,
+}
+
+impl LocalWorker {
+    fn start(mut command: Command) -> Result<LocalWorker> {
+        let child = command.spawn().map_err(|source| Error::Io {
+            path: format!("{:?}", command.get_program()),
+            source,
+        })?;
+        Ok(LocalWorker {
+            child,
+            command,
+            started: Instant::now(),
+        })
+    }
+}
+
+impl LocalCluster {
+    /// Watches the workers every 50 ms and starts again each one that has exited, waiting a
+    /// second first if it lived less than one (so a worker that cannot start does not spin).
+    fn watch(&mut self) {
+        let (workers, stopping) = (self.workers.clone(), self.stopping.clone());
+        let nanny = std::thread::Builder::new()
+            .name("partita-nanny".into())
+            .spawn(move || {
+                use std::sync::atomic::Ordering;
+                while !stopping.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    let mut workers = workers.lock();
+                    for (i, w) in workers.iter_mut().enumerate() {
+                        if stopping.load(Ordering::Acquire) {
+                            return;
+                        }
+                        let Ok(Some(status)) = w.child.try_wait() else {
+                            continue;
+                        };
+                        if w.started.elapsed() < Duration::from_secs(1) {
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                        tracing::warn!(worker = i, %status, "local worker exited; starting it again");
+                        match w.command.spawn() {
+                            Ok(child) => {
+                                w.child = child;
+                                w.started = Instant::now();
+                            }
+                            Err(e) => tracing::error!(worker = i, "cannot start worker: {e}"),
+                        }
+                    }
+                }
+            });
+        self.nanny = nanny.ok();
+    }
 }
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(n) = self.nanny.take() {
+            let _ = n.join();
         }
-        for c in &mut self.children {
-            let _ = c.wait();
+        let mut workers = self.workers.lock();
+        for w in workers.iter_mut() {
+            let _ = w.child.kill();
+        }
+        for w in workers.iter_mut() {
+            let _ = w.child.wait();
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -146,9 +213,14 @@ impl Client {
             source,
         })?;
         let (stop, stopped) = oneshot::channel();
-        io.spawn(serve_scheduler(listener, secret.clone(), async {
-            let _ = stopped.await;
-        }));
+        io.spawn(serve_scheduler(
+            listener,
+            secret.clone(),
+            crate::SchedulerOptions::from_env()?,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         let address = format!("http://{addr}");
         let exe = std::env::current_exe().map_err(|source| Error::Io {
             path: "the current executable".into(),
@@ -158,25 +230,23 @@ impl Client {
         // The workers share the machine: by default each gets its part of the default limit.
         let memory =
             memory_limit.unwrap_or(partita_runtime::default_memory_limit() / n.max(1) as u64);
-        let mut local = LocalCluster {
-            children: Vec::with_capacity(n),
+        let local = LocalCluster {
+            workers: Arc::new(Mutex::new(Vec::with_capacity(n))),
+            stopping: Arc::default(),
+            nanny: None,
             stop: Some(stop),
         };
         for i in 0..n {
-            let child = Command::new(&exe)
+            let mut command = Command::new(&exe);
+            command
                 .env(WORKER_OF, &address)
                 .env("PARTITA_SECRET", secret_text(&secret))
                 .env_remove("PARTITA_SECRET_FILE")
                 .env("PARTITA_WORKER_NAME", format!("local-{i}"))
                 .env("PARTITA_WORKER_THREADS", threads.to_string())
                 .env("PARTITA_WORKER_MEMORY", memory.to_string())
-                .stdin(Stdio::null())
-                .spawn()
-                .map_err(|source| Error::Io {
-                    path: exe.display().to_string(),
-                    source,
-                })?;
-            local.children.push(child);
+                .stdin(Stdio::null());
+            local.workers.lock().push(LocalWorker::start(command)?);
         }
         let shared = io.block_on(connect_shared(&address, secret))?;
         let mut client = Client {
@@ -191,8 +261,8 @@ impl Client {
                 break;
             }
             if let Some(local) = &mut client.local {
-                for (i, c) in local.children.iter_mut().enumerate() {
-                    if let Ok(Some(status)) = c.try_wait() {
+                for (i, w) in local.workers.lock().iter_mut().enumerate() {
+                    if let Ok(Some(status)) = w.child.try_wait() {
                         return Err(Error::Config {
                             message: format!(
                                 "local worker {i} exited with {status} before it joined; does \
@@ -211,6 +281,9 @@ impl Client {
                 });
             }
             std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(local) = &mut client.local {
+            local.watch();
         }
         Ok(client)
     }
@@ -277,17 +350,22 @@ async fn connect_shared(address: &str, secret: Secret) -> Result<Shared> {
 }
 
 impl Shared {
-    async fn compute(&self, bytes: Vec<u8>, outputs: Vec<TaskKey>) -> Result<Vec<Value>> {
+    async fn compute(
+        &self,
+        bytes: Vec<u8>,
+        outputs: Vec<TaskKey>,
+        events: &ComputeEvents,
+    ) -> Result<Vec<Value>> {
         let what = || format!("the scheduler at {}", self.address);
         let mut s = self.scheduler.clone();
-        let mut events = s
+        let mut stream = s
             .compute(ComputeRequest { graph: bytes })
             .await
             .map_err(|e| Error::status(what(), e))?
             .into_inner();
         let mut graph = None;
         let locations = loop {
-            let Some(event) = events
+            let Some(event) = stream
                 .message()
                 .await
                 .map_err(|e| Error::status(what(), e))?
@@ -299,7 +377,16 @@ impl Shared {
             if let Some(error) = event.error {
                 return Err(Error::Runtime(error.into_error()));
             }
+            if graph.is_none() {
+                events.started(event.total as usize);
+            }
             graph.get_or_insert(event.graph);
+            for worker in &event.lost {
+                events.worker_lost(worker);
+            }
+            for key in &event.recomputed {
+                events.recomputed(TaskKey::from(key));
+            }
             if event.done {
                 if event.outputs.len() != outputs.len() {
                     return Err(Error::Config {
@@ -357,7 +444,13 @@ impl Shared {
 }
 
 impl ClusterClient for Client {
-    fn compute(&self, graph: &Graph, outputs: &[TaskKey], done: ComputeDone) {
+    fn compute(
+        &self,
+        graph: &Graph,
+        outputs: &[TaskKey],
+        events: ComputeEvents,
+        done: ComputeDone,
+    ) {
         let bytes = match encode_graph(graph, outputs) {
             Ok(b) => b,
             Err(e) => return done(Err(e)),
@@ -365,7 +458,8 @@ impl ClusterClient for Client {
         let shared = self.shared.clone();
         let outputs = outputs.to_vec();
         self.io().spawn(async move {
-            let result = shared.compute(bytes, outputs).await;
+            let result = shared.compute(bytes, outputs, &events).await;
+            events.finished();
             done(result.map_err(Error::into_runtime));
         });
     }

@@ -36,6 +36,7 @@ mod worker;
 
 pub use self::client::{Client, WORKER_OF};
 pub use self::error::{Error, Result};
+pub use self::scheduler::SchedulerOptions;
 pub use self::secret::Secret;
 pub use self::worker::{run_worker, WorkerOptions};
 
@@ -99,11 +100,12 @@ fn worker_options(scheduler: String) -> Result<WorkerOptions> {
     Ok(options)
 }
 
-/// Runs a scheduler on `listen` until the process ends, requiring `secret` of every connection.
+/// Runs a scheduler on `listen` until the process ends, requiring `secret` of every connection,
+/// with the failure settings `options` (see [`SchedulerOptions::from_env`]).
 ///
 /// # Errors
 /// The address cannot be bound or served.
-pub fn run_scheduler(listen: SocketAddr, secret: Secret) -> Result<()> {
+pub fn run_scheduler(listen: SocketAddr, secret: Secret, options: SchedulerOptions) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("partita-scheduler")
@@ -124,6 +126,6 @@ pub fn run_scheduler(listen: SocketAddr, secret: Secret) -> Result<()> {
             "partita scheduler: listening on {}",
             listener.local_addr().map_or(listen, |a| a)
         );
-        scheduler::serve_scheduler(listener, secret, std::future::pending()).await
+        scheduler::serve_scheduler(listener, secret, options, std::future::pending()).await
     })
 }

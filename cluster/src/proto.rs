@@ -130,6 +130,10 @@ pub(crate) struct Erred {
     pub(crate) task: u32,
     #[prost(message, optional, tag = "3")]
     pub(crate) error: Option<WireError>,
+    /// The inputs (task numbers) that could not be fetched from their holders: set when the
+    /// task failed for that reason alone, so the scheduler runs it again once they are back.
+    #[prost(uint32, repeated, tag = "4")]
+    pub(crate) missing: Vec<u32>,
 }
 
 /// What the scheduler sends a worker: a batch of assignments and releases.
@@ -231,6 +235,13 @@ pub(crate) struct ComputeEvent {
     /// Whether this is the compute's last event with its outputs.
     #[prost(bool, tag = "6")]
     pub(crate) done: bool,
+    /// Workers lost since the last event that held or ran this compute's tasks (name and
+    /// address).
+    #[prost(string, repeated, tag = "7")]
+    pub(crate) lost: Vec<String>,
+    /// Finished tasks whose values were lost with a worker and are computed again.
+    #[prost(message, repeated, tag = "8")]
+    pub(crate) recomputed: Vec<Key>,
 }
 
 /// Where a value is.

@@ -385,6 +385,7 @@ async fn serve(options: WorkerOptions) -> Result<()> {
         .map_err(|e| Error::status(format!("joining the scheduler at {}", options.scheduler), e))?
         .into_inner();
     let (report_tx, report_rx) = unbounded_channel::<Vec<Report>>();
+    tokio::spawn(heartbeat(tx.clone(), store.memory.clone()));
     tokio::spawn(batch_reports(report_rx, tx, store.memory.clone()));
     let threads = options.threads.max(1);
     let jobs = task_threads(threads, &store, &report_tx)?;
@@ -441,8 +442,12 @@ async fn serve(options: WorkerOptions) -> Result<()> {
                             Ok(inputs) => {
                                 let _ = jobs.send(vec![Job { a, ops, inputs }]);
                             }
-                            Err(e) => {
-                                let _ = reports.send(vec![erred(&a, e)]);
+                            Err((e, missing)) => {
+                                let mut report = erred(&a, e);
+                                if let (Report::Erred(r), Some(d)) = (&mut report, missing) {
+                                    r.missing.push(d);
+                                }
+                                let _ = reports.send(vec![report]);
                             }
                         }
                     });
@@ -470,6 +475,7 @@ fn erred(a: &Assign, e: Error) -> Report {
         graph: a.graph,
         task: a.task,
         error: Some(WireError::of(&e.into_runtime())),
+        missing: Vec::new(),
     })
 }
 
@@ -514,8 +520,14 @@ fn key_of(k: Option<&crate::proto::Key>) -> TaskKey {
     k.map_or_else(|| TaskKey::new("?", 0), TaskKey::from)
 }
 
-/// The values of `a`'s inputs: from this worker, or fetched from the peers that hold them.
-async fn gather(a: &Assign, store: &Store, peers: &Peers) -> Result<Vec<Held>> {
+/// The values of `a`'s inputs: from this worker, or fetched from the peers that hold them. On
+/// failure, also the input that could not be fetched from its holder (a lost peer, a value it
+/// no longer has), which the scheduler computes again.
+async fn gather(
+    a: &Assign,
+    store: &Store,
+    peers: &Peers,
+) -> std::result::Result<Vec<Held>, (Error, Option<u32>)> {
     let key = key_of(a.key.as_ref());
     let mut inputs = Vec::with_capacity(a.deps.len());
     for d in &a.deps {
@@ -523,25 +535,31 @@ async fn gather(a: &Assign, store: &Store, peers: &Peers) -> Result<Vec<Held>> {
         let v = match local {
             Some(v) => v,
             None if d.flight.is_empty() => {
-                return Err(Error::Config {
+                let error = Error::Config {
                     message: format!(
                         "input {} of {key} is not on this worker",
                         key_of(d.key.as_ref())
                     ),
-                })
+                };
+                return Err((error, Some(d.task)));
             }
             None => {
-                let mut client = peers.client(&d.flight).await?;
-                Held::Value(
-                    fetch(
-                        &mut client,
-                        &d.flight,
-                        a.graph,
-                        d.task,
-                        &key_of(d.key.as_ref()),
-                    )
-                    .await?,
-                )
+                let fetched = match peers.client(&d.flight).await {
+                    Ok(mut client) => {
+                        let dep = key_of(d.key.as_ref());
+                        fetch(&mut client, &d.flight, a.graph, d.task, &dep).await
+                    }
+                    Err(e) => Err(e),
+                };
+                match fetched {
+                    Ok(v) => Held::Value(v),
+                    // A value that arrived but does not decode will not decode next time.
+                    Err(e @ Error::Runtime(_)) => return Err((e, None)),
+                    Err(e) => {
+                        peers.forget(&d.flight);
+                        return Err((e, Some(d.task)));
+                    }
+                }
             }
         };
         inputs.push(v);
@@ -587,6 +605,11 @@ struct Peers {
 }
 
 impl Peers {
+    /// Drops the client of a peer that failed, so the next fetch connects afresh.
+    fn forget(&self, addr: &str) {
+        self.clients.lock().remove(addr);
+    }
+
     async fn client(&self, addr: &str) -> Result<FlightServiceClient<Authed>> {
         if let Some(c) = self.clients.lock().get(addr) {
             return Ok(c.clone());
@@ -600,6 +623,28 @@ impl Peers {
 enum Report {
     Done(Completed),
     Erred(Erred),
+}
+
+/// How often a worker tells the scheduler it is alive, with what it holds, when it has nothing
+/// else to say.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Sends the scheduler a heartbeat (the worker's memory) every [`HEARTBEAT`], so that a silent
+/// worker can be told from a busy one.
+async fn heartbeat(tx: UnboundedSender<WorkerMessage>, memory: Arc<Memory>) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    loop {
+        tick.tick().await;
+        let stats = memory.stats();
+        let msg = WorkerMessage {
+            memory: stats.managed,
+            spilled: stats.spilled_total,
+            ..Default::default()
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
 }
 
 /// Sends reports to the scheduler in batches: what finished within about 200 µs goes in

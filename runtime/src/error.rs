@@ -140,6 +140,14 @@ pub enum Error {
         /// What went wrong, naming the address or worker involved.
         message: String,
     },
+    /// A task was running on every one of these workers when it died: it is taken to kill its
+    /// worker, and is not tried again.
+    KilledWorker {
+        /// The task.
+        key: TaskKey,
+        /// The workers that died while it ran, in order.
+        workers: Vec<String>,
+    },
     /// A task's value is larger than the runtime's memory limit.
     MemoryLimit {
         /// The task whose value did not fit.
@@ -199,6 +207,14 @@ impl std::fmt::Display for Error {
             Error::Remote { message, .. } => write!(f, "{message}"),
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Cluster { message } => write!(f, "cluster: {message}"),
+            Error::KilledWorker { key, workers } => write!(
+                f,
+                "task {key} was running on {} workers when they died ({}): it is taken to kill \
+                 its worker and is not tried again; raise the scheduler's allowed failures \
+                 (PARTITA_ALLOWED_FAILURES) if the deaths had another cause",
+                workers.len(),
+                workers.join(", ")
+            ),
             Error::MemoryLimit { key, bytes, limit } => write!(
                 f,
                 "task {key} made a value of {bytes} bytes, which does not fit in the memory \
@@ -388,6 +404,7 @@ impl Error {
             Error::Io { .. } => "Io",
             Error::Cluster { .. } => "Cluster",
             Error::MemoryLimit { .. } => "MemoryLimit",
+            Error::KilledWorker { .. } => "KilledWorker",
         }
     }
 
@@ -404,6 +421,7 @@ impl Error {
             | Error::Cycle { key }
             | Error::PartitionReleased { key }
             | Error::MemoryLimit { key, .. }
+            | Error::KilledWorker { key, .. }
             | Error::NotTransportable { key, .. } => Some(key),
             Error::MissingDependency { needed_by, .. } => Some(needed_by),
             Error::Remote { keys, .. } => keys.first(),

@@ -45,6 +45,15 @@ pub enum EventKind {
         /// The managed bytes still in memory after it.
         managed: u64,
     },
+    /// A cluster worker that held values of this compute or ran its tasks was lost; what it
+    /// held is recomputed from lineage and what it ran runs elsewhere.
+    WorkerLost {
+        /// The worker's name and address.
+        worker: String,
+    },
+    /// A task that had finished is computed again, because its value was lost with a worker
+    /// and something still needs it. `key` names the task.
+    TaskRecomputed,
 }
 
 /// One event. `key` is set for task events.
@@ -146,6 +155,20 @@ impl EventBus {
                 thread: crate::pool::current_worker_index(),
                 at: Instant::now(),
                 duration,
+            });
+        }
+    }
+
+    /// Emits a compute-level event for `key` (or none) if anybody listens, from outside the pool.
+    pub(crate) fn remote(&self, compute: ComputeId, kind: EventKind, key: Option<TaskKey>) {
+        if self.is_active() {
+            self.emit(Event {
+                kind,
+                compute,
+                key,
+                thread: None,
+                at: Instant::now(),
+                duration: Duration::ZERO,
             });
         }
     }

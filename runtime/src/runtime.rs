@@ -436,9 +436,12 @@ impl Runtime {
             };
             let done = Arc::new(crate::completion::Completion::new());
             let slot = done.clone();
+            let id = ComputeId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+            let events = crate::remote::ComputeEvents::new(self.inner.events.clone(), id);
             cluster.compute(
                 &graph,
                 keys,
+                events,
                 Box::new(move |result| {
                     slot.complete(result);
                 }),

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::events::{ComputeId, EventBus, EventKind};
 use crate::graph::{Graph, TaskKey};
 use crate::value::Value;
 
@@ -30,11 +31,57 @@ pub enum ClusterSpec {
 /// What a runtime's compute calls back with: the requested values, in order, or the failure.
 pub type ComputeDone = Box<dyn FnOnce(Result<Vec<Value>>) + Send>;
 
+/// Where a cluster reports what happens to one compute: into its runtime's event stream, so
+/// that the runtime's subscribers (the progress bar, the profiler) see it.
+#[derive(Clone, Debug)]
+pub struct ComputeEvents {
+    bus: Arc<EventBus>,
+    compute: ComputeId,
+}
+
+impl ComputeEvents {
+    pub(crate) fn new(bus: Arc<EventBus>, compute: ComputeId) -> ComputeEvents {
+        ComputeEvents { bus, compute }
+    }
+
+    /// The compute this reports on.
+    pub fn id(&self) -> ComputeId {
+        self.compute
+    }
+
+    /// The compute started on the cluster with this many tasks.
+    pub fn started(&self, tasks: usize) {
+        self.bus
+            .remote(self.compute, EventKind::ComputeStarted { tasks }, None);
+    }
+
+    /// The compute ended, with its answer or its failure.
+    pub fn finished(&self) {
+        self.bus
+            .remote(self.compute, EventKind::ComputeFinished, None);
+    }
+
+    /// `worker` (its name and address) was lost while it held values of the compute or ran
+    /// its tasks.
+    pub fn worker_lost(&self, worker: &str) {
+        let worker = worker.to_string();
+        self.bus
+            .remote(self.compute, EventKind::WorkerLost { worker }, None);
+    }
+
+    /// Task `key` had finished, lost its value with a worker, and is computed again.
+    pub fn recomputed(&self, key: TaskKey) {
+        self.bus
+            .remote(self.compute, EventKind::TaskRecomputed, Some(key));
+    }
+}
+
 /// A connection to a distributed scheduler, made by a [`Connector`].
 pub trait ClusterClient: Send + Sync + std::fmt::Debug {
     /// Starts computing `outputs` of `graph` on the cluster and returns at once; `done` is
-    /// called once, from another thread, with the values or the failure.
-    fn compute(&self, graph: &Graph, outputs: &[TaskKey], done: ComputeDone);
+    /// called once, from another thread, with the values or the failure. What happens on the
+    /// way (lost workers, recomputed tasks) goes to `events`.
+    fn compute(&self, graph: &Graph, outputs: &[TaskKey], events: ComputeEvents, done: ComputeDone);
 
     /// The scheduler's address.
     fn address(&self) -> String;

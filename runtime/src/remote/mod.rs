@@ -32,7 +32,7 @@ mod wire;
 pub use self::build_id::BuildId;
 pub(crate) use self::cluster::connect;
 pub use self::cluster::{
-    ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, Connector, CONNECTORS,
+    ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, ComputeEvents, Connector, CONNECTORS,
 };
 pub use self::name_index::NameIndex;
 pub use self::operation::{

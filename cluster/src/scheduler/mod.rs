@@ -1,4 +1,4 @@
-//! The scheduler: task states, placement, and the control plane's service.
+//! The scheduler: task states, placement, recovery, and the control plane's service.
 //!
 //! It runs no user code. A client's graph arrives as `encode_graph` wrote it; the scheduler
 //! reads only its structure ([`graph_shape`]), keeps each task's state (waiting, queued,
@@ -12,12 +12,22 @@
 //! - **Placement.** Among the workers with room: the one that would fetch the fewest inputs from
 //!   other workers (counted in bytes where workers report them), then the least occupied.
 //! - **Release.** A value is forgotten on its worker once every task that reads it is done and it
-//!   is no output; outputs are forgotten when the client releases its compute.
-//! - **A lost worker** fails every compute that needed something on it, naming the worker.
+//!   is no output; outputs are forgotten when the client releases its compute, or when the
+//!   client goes away.
+//! - **A lost worker** (its stream broke, or it sent nothing for the worker timeout) costs no
+//!   compute: what it held is recomputed from lineage and what it ran runs elsewhere (see
+//!   `recovery.rs`). A task that was running on `allowed_failures` workers as they died fails
+//!   its compute as `KilledWorker`.
+
+mod options;
+mod recovery;
+
+pub use self::options::SchedulerOptions;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use parking_lot::Mutex;
@@ -57,6 +67,8 @@ struct Worker {
     bytes_received: u64,
     /// Graphs whose operations it has been sent.
     graphs: FxHashSet<u64>,
+    /// When its last message arrived.
+    last_seen: Instant,
     tx: Outbox<SchedulerMessage>,
 }
 
@@ -98,10 +110,15 @@ struct GraphState {
     /// Set once the client has its answer (or the compute failed): nothing more is sent.
     ended: bool,
     client: Outbox<ComputeEvent>,
+    /// The workers (name and address) that died while each task was assigned to them.
+    deaths: FxHashMap<u32, Vec<String>>,
+    /// How often each task has failed to fetch an input from its holder.
+    refetches: FxHashMap<u32, u32>,
 }
 
 #[derive(Default)]
 struct State {
+    options: SchedulerOptions,
     build: Option<BuildId>,
     workers: BTreeMap<u64, Worker>,
     next_worker: u64,
@@ -114,9 +131,42 @@ struct State {
 }
 
 /// The scheduler's state, shared by its service's connections.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Scheduler {
     state: Arc<Mutex<State>>,
+}
+
+impl Scheduler {
+    fn new(options: SchedulerOptions) -> Scheduler {
+        Scheduler {
+            state: Arc::new(Mutex::new(State {
+                options,
+                ..State::default()
+            })),
+        }
+    }
+
+    /// Every half second: counts silent workers as lost and forgets computes whose client has
+    /// gone, until the scheduler is dropped.
+    async fn watch(state: std::sync::Weak<Mutex<State>>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let Some(state) = state.upgrade() else {
+                return;
+            };
+            let mut s = state.lock();
+            let mut out = Outgoing::default();
+            for w in s.silent_workers() {
+                s.lost(w, &mut out);
+            }
+            for g in s.abandoned_graphs() {
+                s.release_graph(g, &mut out);
+            }
+            s.schedule(&mut out);
+            out.send(&s);
+        }
+    }
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -235,6 +285,8 @@ impl State {
                 finished: 0,
                 ended: false,
                 client,
+                deaths: FxHashMap::default(),
+                refetches: FxHashMap::default(),
             },
         );
         if n == 0 {
@@ -289,6 +341,7 @@ impl State {
                 tasks_done: 0,
                 bytes_received: 0,
                 graphs: FxHashSet::default(),
+                last_seen: Instant::now(),
                 tx,
             },
         );
@@ -402,8 +455,21 @@ impl State {
         graph.state[t] = TaskState::Memory(w);
         graph.nbytes[t] = c.nbytes;
         graph.finished += 1;
+        if graph.refs[t] == 0 {
+            // Computed again after a loss, and meanwhile nothing needs it any more.
+            graph.state[t] = TaskState::Released;
+            out.to(w).release.push(Release {
+                graph: c.graph,
+                tasks: vec![c.task],
+            });
+        }
         for i in 0..graph.dependents[t].len() {
             let d = graph.dependents[t][i] as usize;
+            // Only a task still waiting counts its inputs: after a loss, a reader may have
+            // finished with an earlier copy of this value.
+            if graph.state[d] != TaskState::Waiting {
+                continue;
+            }
             graph.waiting[d] -= 1;
             if graph.waiting[d] == 0 {
                 graph.state[d] = TaskState::Queued;
@@ -412,7 +478,7 @@ impl State {
         }
         for i in 0..graph.deps[t].len() {
             let d = graph.deps[t][i] as usize;
-            graph.refs[d] -= 1;
+            graph.refs[d] = graph.refs[d].saturating_sub(1);
             if graph.refs[d] == 0 {
                 if let TaskState::Memory(h) = graph.state[d] {
                     graph.state[d] = TaskState::Released;
@@ -488,6 +554,7 @@ impl State {
             outputs,
             error: None,
             done: true,
+            ..Default::default()
         }));
     }
 
@@ -503,6 +570,7 @@ impl State {
                     outputs: Vec::new(),
                     error: Some(error),
                     done: true,
+                    ..Default::default()
                 }));
             }
         }
@@ -521,32 +589,6 @@ impl State {
                     tasks: Vec::new(),
                 });
             }
-        }
-    }
-
-    /// Removes worker `w`, failing every compute that needed something on it.
-    fn lost(&mut self, w: u64, out: &mut Outgoing) {
-        let Some(worker) = self.workers.remove(&w) else {
-            return;
-        };
-        let affected: Vec<u64> = self
-            .graphs
-            .iter()
-            .filter(|(_, g)| {
-                g.state.iter().any(
-                    |s| matches!(s, TaskState::Processing(x) | TaskState::Memory(x) if *x == w),
-                )
-            })
-            .map(|(&g, _)| g)
-            .collect();
-        for g in affected {
-            let error = RuntimeError::Cluster {
-                message: format!(
-                    "worker {} ({}) was lost while it held or ran tasks of this compute",
-                    worker.name, worker.flight
-                ),
-            };
-            self.fail(g, WireError::of(&error), out);
         }
     }
 }
@@ -585,7 +627,6 @@ fn check_acyclic(deps: &[Vec<u32>], keys: &[&TaskKey]) -> Result<(), RuntimeErro
 }
 
 #[cfg(test)]
-#[path = "scheduler_test.rs"]
 mod test;
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -644,14 +685,23 @@ impl SchedulerService for Scheduler {
                 };
                 let mut s = state.lock();
                 let mut out = Outgoing::default();
-                if let Some(worker) = s.workers.get_mut(&id) {
-                    worker.memory = msg.memory;
-                    worker.spilled = msg.spilled;
-                }
+                let Some(worker) = s.workers.get_mut(&id) else {
+                    // Counted as lost (it was silent too long): what it says now is stale.
+                    break;
+                };
+                worker.memory = msg.memory;
+                worker.spilled = msg.spilled;
+                worker.last_seen = Instant::now();
                 for c in &msg.done {
                     s.completed(id, c, &mut out);
                 }
-                for Erred { graph, task, error } in msg.erred {
+                for Erred {
+                    graph,
+                    task,
+                    error,
+                    missing,
+                } in msg.erred
+                {
                     if let Some(worker) = s.workers.get_mut(&id) {
                         worker.processing = worker.processing.saturating_sub(1);
                     }
@@ -660,8 +710,12 @@ impl SchedulerService for Scheduler {
                         message: format!("task {task} failed without a report"),
                         keys: Vec::new(),
                     });
-                    let error = s.as_seen_by_output(graph, task, error);
-                    s.fail(graph, error, &mut out);
+                    if missing.is_empty() {
+                        let error = s.as_seen_by_output(graph, task, error);
+                        s.fail(graph, error, &mut out);
+                    } else {
+                        s.refetch(id, graph, task, &missing, error, &mut out);
+                    }
                 }
                 s.schedule(&mut out);
                 out.send(&s);
@@ -744,14 +798,17 @@ impl SchedulerService for Scheduler {
     }
 }
 
-/// Serves the scheduler on `listener` until `shutdown` resolves. Every request must carry
-/// `secret`.
+/// Serves the scheduler on `listener` until `shutdown` resolves, with the failure settings
+/// `options`. Every request must carry `secret`.
 pub(crate) async fn serve_scheduler(
     listener: tokio::net::TcpListener,
     secret: crate::Secret,
+    options: SchedulerOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> crate::Result<()> {
-    let service = crate::proto::SchedulerServer::new(Scheduler::default())
+    let scheduler = Scheduler::new(options);
+    tokio::spawn(Scheduler::watch(Arc::downgrade(&scheduler.state)));
+    let service = crate::proto::SchedulerServer::new(scheduler)
         .max_decoding_message_size(crate::worker::MAX_MESSAGE)
         .max_encoding_message_size(crate::worker::MAX_MESSAGE);
     let service = tonic::service::interceptor::InterceptedService::new(

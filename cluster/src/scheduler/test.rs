@@ -1,5 +1,5 @@
 //! The scheduler's state machine, without sockets: withholding, placement by locality, release,
-//! a lost worker, and the graphs it refuses.
+//! recovery from a lost worker, and the graphs it refuses.
 
 use partita_runtime::{BuildId, GraphShape, ShapeTask, TaskKey};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -159,21 +159,138 @@ fn a_value_is_released_once_its_readers_are_done() {
     assert_eq!(last.outputs[0].flight, "http://a");
 }
 
-#[test]
-fn a_lost_worker_fails_the_computes_that_needed_it() {
-    let mut s = State::default();
-    let (a, _ra) = worker(&mut s, "a", 4);
-    let (g, mut events) = submit(&mut s, shape(&[&[], &[0]], &[1]));
-    round(&mut s);
-    s.lost(a, &mut Outgoing::default());
-    assert!(!s.graphs.contains_key(&g));
-    let mut failure = None;
-    while let Ok(e) = events.try_recv() {
-        failure = e.unwrap().error.or(failure);
+/// Every event compute `g`'s client has been sent so far.
+fn events_of(rx: &mut Rx<ComputeEvent>) -> Vec<ComputeEvent> {
+    let mut all = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        all.push(e.unwrap());
     }
-    let failure = failure.unwrap();
-    assert_eq!(failure.kind, "Cluster");
-    assert!(failure.message.contains("worker a"), "{}", failure.message);
+    all
+}
+
+fn lost(s: &mut State, w: u64) -> Outgoing {
+    let mut out = Outgoing::default();
+    s.lost(w, &mut out);
+    s.schedule(&mut out);
+    out
+}
+
+/// A chain 0 -> 1 -> 2 (output 2) and a second root 3 read by 2: after 0 and 1 finish on `a`
+/// (0 is released once 1 has read it), `a` is lost while 2 waits for 3. Task 1 is needed
+/// again, so it is recomputed, and so is 0, released but needed by 1 again.
+#[test]
+fn a_lost_worker_is_recomputed_from_lineage() {
+    let mut s = State::default();
+    let (a, _ra) = worker(&mut s, "a", 1);
+    let (g, mut events) = submit(&mut s, shape(&[&[], &[0], &[1, 3], &[]], &[2]));
+    let first = round(&mut s);
+    assert_eq!(assigned(&first, a), vec![0, 3]);
+    done(&mut s, a, g, 0, 8);
+    done(&mut s, a, g, 1, 8);
+    assert_eq!(s.graphs[&g].state[0], TaskState::Released);
+    let (b, _rb) = worker(&mut s, "b", 1);
+    // 3 was still assigned to a: it runs again too.
+    let out = lost(&mut s, a);
+    let mut on_b = assigned(&out, b);
+    on_b.sort_unstable();
+    assert_eq!(on_b, vec![0, 3]);
+    let graph = &s.graphs[&g];
+    assert_eq!(graph.state[1], TaskState::Waiting);
+    assert_eq!(graph.state[2], TaskState::Waiting);
+    assert_eq!(graph.waiting[2], 2);
+    let told = events_of(&mut events);
+    let told = told.iter().find(|e| !e.lost.is_empty()).unwrap();
+    assert_eq!(told.lost, vec!["a (http://a)".to_string()]);
+    let mut again: Vec<u64> = told.recomputed.iter().map(|k| k.index).collect();
+    again.sort_unstable();
+    assert_eq!(again, vec![0, 1]);
+    // The compute finishes on b, and says so once.
+    assert_eq!(assigned(&done(&mut s, b, g, 0, 8), b), vec![1]);
+    assert!(assigned(&done(&mut s, b, g, 3, 8), b).is_empty());
+    assert_eq!(assigned(&done(&mut s, b, g, 1, 8), b), vec![2]);
+    assert_eq!(s.graphs[&g].state[0], TaskState::Released);
+    done(&mut s, b, g, 2, 8);
+    let finished: Vec<ComputeEvent> = events_of(&mut events)
+        .into_iter()
+        .filter(|e| e.done)
+        .collect();
+    assert_eq!(finished.len(), 1);
+    assert!(finished[0].error.is_none());
+    assert_eq!(finished[0].outputs[0].flight, "http://b");
+    assert_eq!(s.graphs[&g].finished, 4);
+}
+
+/// A task whose input was lost while it ran elsewhere reports the input missing: the input is
+/// computed again, then the task runs again.
+#[test]
+fn a_missing_input_is_computed_again() {
+    let mut s = State::default();
+    let (a, _ra) = worker(&mut s, "a", 1);
+    let (g, _events) = submit(&mut s, shape(&[&[], &[0]], &[1]));
+    round(&mut s);
+    done(&mut s, a, g, 0, 8);
+    assert_eq!(s.graphs[&g].state[1], TaskState::Processing(a));
+    let error = crate::proto::WireError {
+        kind: "Cluster".into(),
+        message: "fetching (t, 0): connection refused".into(),
+        keys: Vec::new(),
+    };
+    let mut out = Outgoing::default();
+    s.refetch(a, g, 1, &[0], error, &mut out);
+    s.schedule(&mut out);
+    assert_eq!(assigned(&out, a), vec![0]);
+    assert_eq!(s.graphs[&g].state[1], TaskState::Waiting);
+    assert_eq!(assigned(&done(&mut s, a, g, 0, 8), a), vec![1]);
+}
+
+/// A task assigned to three workers as each died fails its compute as `KilledWorker`, naming
+/// them; it is not assigned a fourth time.
+#[test]
+fn a_task_that_kills_its_workers_is_poison() {
+    let mut s = State::default();
+    let (g, mut events) = submit(&mut s, shape(&[&[]], &[0]));
+    for name in ["a", "b", "c"] {
+        let (w, _rx) = worker(&mut s, name, 1);
+        assert_eq!(assigned(&round(&mut s), w), vec![0]);
+        lost(&mut s, w);
+    }
+    let (d, _rd) = worker(&mut s, "d", 1);
+    assert!(assigned(&round(&mut s), d).is_empty());
+    assert!(!s.graphs.contains_key(&g));
+    let failure = events_of(&mut events)
+        .into_iter()
+        .find_map(|e| e.error)
+        .unwrap();
+    assert_eq!(failure.kind, "KilledWorker");
+    for name in ["a (http://a)", "b (http://b)", "c (http://c)"] {
+        assert!(failure.message.contains(name), "{}", failure.message);
+    }
+}
+
+/// A worker that sends nothing for the timeout is found by the watch, and counts as lost.
+#[test]
+fn a_silent_worker_is_found() {
+    let mut s = State {
+        options: super::SchedulerOptions {
+            worker_timeout: std::time::Duration::from_millis(20),
+            ..Default::default()
+        },
+        ..State::default()
+    };
+    let (a, _ra) = worker(&mut s, "a", 1);
+    assert!(s.silent_workers().is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    assert_eq!(s.silent_workers(), vec![a]);
+}
+
+/// A compute whose client went away is forgotten.
+#[test]
+fn an_abandoned_compute_is_found() {
+    let mut s = State::default();
+    let (g, events) = submit(&mut s, shape(&[&[]], &[0]));
+    assert!(s.abandoned_graphs().is_empty());
+    drop(events);
+    assert_eq!(s.abandoned_graphs(), vec![g]);
 }
 
 #[test]
