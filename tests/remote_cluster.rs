@@ -300,7 +300,9 @@ fn wait_for_workers(rt: &Runtime, n: usize) {
 fn secrets_and_builds() {
     let addr = free_port();
     let secret = "a-test-secret-of-some-length";
-    std::thread::spawn(move || partita::run_scheduler(addr, Secret::new(secret).unwrap()));
+    std::thread::spawn(move || {
+        partita::run_scheduler(addr, Secret::new(secret).unwrap(), Default::default())
+    });
     let spawn_worker = |exe: &std::path::Path, args: &[&str]| {
         let mut c = Command::new(exe);
         c.args(args)
@@ -374,35 +376,6 @@ fn secrets_and_builds() {
     assert_eq!(rt.cluster().unwrap().workers().len(), 1);
 }
 
-/// A worker killed in the middle of a compute fails it with an error that names the worker, and
-/// the cluster goes on with the workers it has left.
-fn a_killed_worker_fails_the_compute() {
-    let rt = Runtime::builder().local_cluster(2).build().unwrap();
-    let build = |n: u64| {
-        let xs: Vec<Delayed<u64>> = (0..n).map(|i| from_value(i).map(slowly)).collect();
-        combine(&xs, sum)
-    };
-    // About 1.6 s of work on any number of cores: the kill lands in the middle of it.
-    let n = 16 * std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let handle = rt.install(|| build(n).compute_async());
-    std::thread::sleep(Duration::from_millis(300));
-    let victim = rt.cluster().unwrap().workers()[0].clone();
-    let killed = Command::new("kill")
-        .args(["-9", &victim.pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let err = handle.wait().unwrap_err().to_string();
-    assert!(err.contains("lost"), "{err}");
-    assert!(err.contains(&victim.name), "{err}");
-    let start = Instant::now();
-    while rt.cluster().unwrap().workers().len() != 1 {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(rt.install(|| build(4).compute().unwrap()), 6);
-}
-
 remote_fn! {
     fn double(x: u64) -> u64 { 2 * x }
 }
@@ -460,10 +433,6 @@ fn main() {
             a_plain_closure_is_refused(&rts)
         }),
         ("secrets_and_builds", &secrets_and_builds),
-        (
-            "a_killed_worker_fails_the_compute",
-            &a_killed_worker_fails_the_compute,
-        ),
         (
             "workers_spill_under_a_small_limit",
             &workers_spill_under_a_small_limit,

@@ -477,6 +477,7 @@ impl ClusterClient for Client {
                     .map(|w| {
                         ClusterWorker::new(w.name, w.flight, w.processing, w.tasks_done, w.pid)
                             .with_memory(w.memory, w.spilled)
+                            .with_held(w.held)
                     })
                     .collect()
             },

@@ -301,6 +301,9 @@ pub(crate) struct WorkerInfo {
     pub(crate) pid: u32,
     #[prost(uint64, tag = "9")]
     pub(crate) spilled: u64,
+    /// Values of running computes it holds, as the scheduler counts them.
+    #[prost(uint64, tag = "10")]
+    pub(crate) held: u64,
 }
 
 /// A Flight ticket: which value to fetch.

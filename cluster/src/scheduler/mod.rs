@@ -777,6 +777,14 @@ impl SchedulerService for Scheduler {
 
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoReply>, Status> {
         let s = self.state.lock();
+        let mut held: FxHashMap<u64, u64> = FxHashMap::default();
+        for graph in s.graphs.values().filter(|g| !g.ended) {
+            for state in &graph.state {
+                if let TaskState::Memory(w) = state {
+                    *held.entry(*w).or_default() += 1;
+                }
+            }
+        }
         Ok(Response::new(InfoReply {
             build: s.build.map(|b| b.0.to_vec()).unwrap_or_default(),
             workers: s
@@ -792,6 +800,7 @@ impl SchedulerService for Scheduler {
                     bytes_received: w.bytes_received,
                     pid: w.pid,
                     spilled: w.spilled,
+                    held: held.get(&id).copied().unwrap_or(0),
                 })
                 .collect(),
         }))

@@ -108,6 +108,8 @@ pub struct ClusterWorker {
     pub memory: u64,
     /// Bytes it has written to disk by spilling values since it started.
     pub spilled: u64,
+    /// Task values of running computes it holds, as the scheduler counts them.
+    pub held: u64,
 }
 
 impl ClusterWorker {
@@ -127,6 +129,7 @@ impl ClusterWorker {
             pid,
             memory: 0,
             spilled: 0,
+            held: 0,
         }
     }
 
@@ -135,6 +138,12 @@ impl ClusterWorker {
     pub fn with_memory(mut self, memory: u64, spilled: u64) -> ClusterWorker {
         self.memory = memory;
         self.spilled = spilled;
+        self
+    }
+
+    /// The entry with the number of task values of running computes the worker holds.
+    pub fn with_held(mut self, held: u64) -> ClusterWorker {
+        self.held = held;
         self
     }
 }

@@ -1,0 +1,366 @@
+//! Lost workers on a local cluster: a worker SIGKILLed in the middle of a task tree, a word
+//! count, a hash-shuffle join and a `set_index` costs no answer. Each answer equals one computed
+//! here without the cluster, and the test asserts from the runtime's events that the lost
+//! worker's values were recomputed. A task that aborts every worker it runs on fails, after 3
+//! of them, with the poison error. The local cluster starts each killed worker again, and the
+//! test checks that it rejoins.
+//!
+//! The binary has its own `main` (no libtest harness) so that it can also be the workers:
+//! `partita::worker_main()` is its first line. Each test's cluster, and so every process it
+//! started, is dropped (killed) when the test ends, also when it fails.
+
+#[path = "common/harness.rs"]
+mod harness;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array as _, Float64Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema};
+use partita::collections::{Agg, AggFunc, Merge};
+use partita::prelude::*;
+use partita::runtime::ClusterWorker;
+use partita::{remote_fn, EventKind, Subscription};
+
+remote_fn! {
+    fn slow_inc(x: &u64) -> u64 { std::thread::sleep(Duration::from_micros(300)); x + 1 }
+}
+remote_fn! {
+    fn sum(xs: &[&u64]) -> u64 { xs.iter().copied().sum() }
+}
+remote_fn! {
+    fn slow_lines(part: Vec<String>) -> Vec<String> {
+        std::thread::sleep(Duration::from_millis(25));
+        part
+    }
+}
+remote_fn! {
+    fn words(line: &String, count: &mut dyn FnMut(&str)) { line.split_whitespace().for_each(count) }
+}
+remote_fn! {
+    fn slow_frame(b: RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+        std::thread::sleep(Duration::from_millis(25));
+        Ok(b)
+    }
+}
+remote_fn! {
+    fn abort_worker(x: &u64) -> u64 {
+        if *x == 1 {
+            std::process::abort();
+        }
+        *x
+    }
+}
+
+const WORKERS: usize = 3;
+
+fn cluster() -> Runtime {
+    let rt = Runtime::builder().local_cluster(WORKERS).build().unwrap();
+    assert_eq!(rt.cluster().unwrap().workers().len(), WORKERS);
+    rt
+}
+
+/// What a compute's events said: the workers lost and the tasks recomputed.
+#[derive(Debug, Default)]
+struct Seen {
+    tasks: usize,
+    lost: Vec<String>,
+    recomputed: Vec<TaskKey>,
+}
+
+fn seen(events: &Subscription) -> Seen {
+    let mut s = Seen::default();
+    for e in events.receiver().try_iter() {
+        match e.kind {
+            EventKind::ComputeStarted { tasks } => s.tasks = tasks,
+            EventKind::WorkerLost { worker } => s.lost.push(worker),
+            EventKind::TaskRecomputed => s.recomputed.extend(e.key),
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Runs `work` on `rt` (a fresh cluster), SIGKILLs a worker once half of the compute's tasks
+/// are done, choosing the one that holds the most values still needed, and returns the answer,
+/// what the events said, and the seconds from the kill to the answer.
+fn killed_midway<T: Send + 'static>(
+    name: &str,
+    rt: &Runtime,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> (T, Seen, f64) {
+    let events = rt.subscribe();
+    let cluster = rt.cluster().unwrap().clone();
+    let done_so_far = || -> u64 { cluster.workers().iter().map(|w| w.tasks_done).sum() };
+    let before = done_so_far();
+    let worker = {
+        let rt = rt.clone();
+        std::thread::spawn(move || rt.install(work))
+    };
+    // The compute's size comes with its first event.
+    let start = Instant::now();
+    let mut total = 0;
+    let victim = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the compute never got halfway"
+        );
+        assert!(!worker.is_finished(), "the compute ended before the kill");
+        for e in events.receiver().try_iter() {
+            if let EventKind::ComputeStarted { tasks } = e.kind {
+                total = tasks as u64;
+            }
+        }
+        let workers = cluster.workers();
+        let done: u64 = workers.iter().map(|w| w.tasks_done).sum::<u64>() - before;
+        let holder = workers.iter().max_by_key(|w| w.held).cloned();
+        match holder {
+            Some(w) if total > 0 && done * 2 >= total && w.held > 0 => break w,
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let killed = Command::new("kill")
+        .args(["-9", &victim.pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let at = Instant::now();
+    let answer = worker.join().unwrap();
+    let seconds = at.elapsed().as_secs_f64();
+    let mut s = seen(&events);
+    s.tasks = total as usize;
+    assert!(
+        s.lost.iter().any(|l| l.starts_with(&victim.name)),
+        "the events name the lost worker {}: {:?}",
+        victim.name,
+        s.lost
+    );
+    assert!(
+        !s.recomputed.is_empty(),
+        "{} held {} values, so some were recomputed",
+        victim.name,
+        victim.held
+    );
+    println!(
+        "RESULT name=faults.{name} seconds_after_kill={seconds:.3} tasks={total} recomputed={}",
+        s.recomputed.len()
+    );
+    rejoined(rt, &victim);
+    (answer, s, seconds)
+}
+
+/// The local cluster starts the killed worker again, and it rejoins.
+fn rejoined(rt: &Runtime, victim: &ClusterWorker) {
+    let start = Instant::now();
+    loop {
+        let workers = rt.cluster().unwrap().workers();
+        if workers.len() == WORKERS && workers.iter().all(|w| w.pid != victim.pid) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the killed worker did not rejoin: {workers:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A tree of about 10,000 tasks: 5,000 slow leaves, summed 16 at a time.
+fn a_task_tree_survives() {
+    let rt = cluster();
+    let n = 5_000_u64;
+    let (got, seen, _) = killed_midway("tree", &rt, move || {
+        let mut layer: Vec<Delayed<u64>> = (0..n).map(|i| from_value(i).map(slow_inc)).collect();
+        while layer.len() > 1 {
+            layer = layer.chunks(16).map(|xs| combine(xs, sum)).collect();
+        }
+        layer.pop().unwrap().compute().unwrap()
+    });
+    assert_eq!(got, n * (n + 1) / 2);
+    assert!(seen.tasks > 10_000, "{} tasks", seen.tasks);
+    // Afterwards the cluster answers as before.
+    let again = rt.install(|| {
+        let xs: Vec<Delayed<u64>> = (0..100).map(|i| from_value(i).map(slow_inc)).collect();
+        combine(&xs, sum).compute().unwrap()
+    });
+    assert_eq!(again, 5_050);
+}
+
+fn lines() -> Vec<String> {
+    (0..6_000)
+        .map(|i| format!("w{} w{} common", i % 17, i % 5))
+        .collect()
+}
+
+fn a_word_count_survives() {
+    let rt = cluster();
+    let (mut got, _, _) = killed_midway("wordcount", &rt, || {
+        Bag::from_sequence(lines(), 60)
+            .map_partitions(slow_lines)
+            .str_frequencies(words)
+            .compute()
+            .unwrap()
+    });
+    got.sort();
+    let mut reference: HashMap<String, u64> = HashMap::new();
+    for line in lines() {
+        for w in line.split_whitespace() {
+            *reference.entry(w.to_string()).or_default() += 1;
+        }
+    }
+    let mut reference: Vec<(String, u64)> = reference.into_iter().collect();
+    reference.sort();
+    assert_eq!(got, reference);
+}
+
+const ROWS: i64 = 200_000;
+
+fn key_of(i: i64) -> i64 {
+    (i * 7919) % 97
+}
+
+/// `ROWS` rows of `k` (97 keys) and `v = i / 4`, in 24 partitions of about 130 kB.
+fn frame() -> DataFrame {
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Float64, false),
+        ])),
+        vec![
+            Arc::new(Int64Array::from_iter_values((0..ROWS).map(key_of))),
+            Arc::new(Float64Array::from_iter_values(
+                (0..ROWS).map(|i| i as f64 / 4.0),
+            )),
+        ],
+    )
+    .unwrap();
+    let x = DataFrame::from_arrow(batch, 24).unwrap();
+    x.map_partitions(x.schema().clone(), slow_frame)
+}
+
+/// A hash-shuffle join of the frame with a table that holds each key `k % 3 + 1` times, summed.
+fn a_hash_join_survives() {
+    let rt = cluster();
+    let right: Vec<i64> = (0..97)
+        .flat_map(|k| vec![k; (k % 3 + 1) as usize])
+        .collect();
+    let y = {
+        let b = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)])),
+            vec![Arc::new(Int64Array::from(right.clone()))],
+        )
+        .unwrap();
+        DataFrame::from_arrow(b, 4).unwrap()
+    };
+    let (got, _, _) = killed_midway("join", &rt, move || {
+        let j = frame()
+            .merge(&y, Merge::on(&["k"]).broadcast(false))
+            .unwrap();
+        j.agg([
+            Agg::of(col("v"), AggFunc::Sum).alias("s"),
+            Agg::of(col("v"), AggFunc::Count).alias("n"),
+        ])
+        .unwrap()
+        .compute()
+        .unwrap()
+    });
+    let (mut s, mut n) = (0.0, 0_i64);
+    for i in 0..ROWS {
+        let times = key_of(i) % 3 + 1;
+        s += (i as f64 / 4.0) * times as f64;
+        n += times;
+    }
+    let sum = got
+        .column_by_name("s")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .value(0);
+    let count = got.column_by_name("n").unwrap();
+    let count = arrow::compute::cast(count, &DataType::Int64).unwrap();
+    let count = count
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0);
+    assert_eq!(count, n);
+    assert!((sum - s).abs() <= 1e-9 * s, "{sum} against {s}");
+}
+
+/// `set_index("k")`: every row once, ordered by `k` across the partitions.
+fn a_set_index_survives() {
+    let rt = cluster();
+    let (got, _, _) = killed_midway("set_index", &rt, || {
+        frame().set_index("k", 4).unwrap().compute().unwrap()
+    });
+    assert_eq!(got.num_rows() as i64, ROWS);
+    let k = got
+        .column_by_name("k")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let v = got
+        .column_by_name("v")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    assert!(k.values().windows(2).all(|w| w[0] <= w[1]), "ordered by k");
+    // The same rows: each v (i / 4) once, with its own key.
+    let mut rows: Vec<(i64, i64)> = (0..got.num_rows())
+        .map(|r| ((v.value(r) * 4.0) as i64, k.value(r)))
+        .collect();
+    rows.sort_unstable();
+    let reference: Vec<(i64, i64)> = (0..ROWS).map(|i| (i, key_of(i))).collect();
+    assert_eq!(rows, reference);
+}
+
+/// A task that aborts its process fails its compute once it has taken down 3 workers, naming
+/// itself and them; the cluster starts them again and goes on.
+fn a_task_that_aborts_its_worker_is_poison() {
+    let rt = cluster();
+    let start = Instant::now();
+    let err = rt
+        .install(|| from_value(1_u64).map(abort_worker).compute())
+        .unwrap_err();
+    let message = err.to_string();
+    let partita::collections::Error::Runtime(err) = err else {
+        panic!("a runtime error: {message}");
+    };
+    assert_eq!(err.kind(), "KilledWorker", "{message}");
+    assert!(message.contains("running on 3 workers"), "{message}");
+    assert_eq!(message.matches("local-").count(), 3, "{message}");
+    assert!(start.elapsed() < Duration::from_secs(60));
+    println!("{message}");
+    let start = Instant::now();
+    while rt.cluster().unwrap().workers().len() < WORKERS {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "workers did not rejoin"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let fine = rt.install(|| from_value(2_u64).map(abort_worker).compute().unwrap());
+    assert_eq!(fine, 2);
+}
+
+fn main() {
+    partita::worker_main();
+    let tests: &[(&str, &dyn Fn())] = &[
+        ("a_task_tree_survives", &a_task_tree_survives),
+        ("a_word_count_survives", &a_word_count_survives),
+        ("a_hash_join_survives", &a_hash_join_survives),
+        ("a_set_index_survives", &a_set_index_survives),
+        (
+            "a_task_that_aborts_its_worker_is_poison",
+            &a_task_that_aborts_its_worker_is_poison,
+        ),
+    ];
+    if !harness::run(tests) {
+        std::process::exit(1);
+    }
+}
