@@ -3,9 +3,16 @@
 //! 1 is computed on one host and partition 2 on the other, `set_index("Last name")` brings the
 //! two Smiths together on one host, and this process (the client) combines the results.
 //!
+//! A network partition: the link of one worker's host is cut (`ip link set down`) in the middle
+//! of a compute. The scheduler notices within 10 seconds, with the default settings, and the
+//! compute finishes on the host that is left, with the right answer.
+//!
 //! The test makes its namespaces itself and removes them, and kills every process it starts,
 //! also when it fails. It fails, never skips, if the namespaces cannot be made. It has its own
 //! `main` (no libtest harness) because the workers are this executable.
+
+#[path = "common/harness.rs"]
+mod harness;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -14,6 +21,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use partita::prelude::*;
+use partita::{remote_fn, EventKind};
 
 /// Runs `ip args`, panicking with its output if it fails.
 fn ip(args: &[&str]) {
@@ -86,6 +94,11 @@ impl Hosts {
         h
     }
 
+    /// Cuts the link between host `i` and the bridge, as a failed switch port would.
+    fn cut(&self, i: usize) {
+        ip(&["link", "set", &format!("v{}{i}o", self.tag), "down"]);
+    }
+
     /// Starts `program args` inside namespace `i` with `env`.
     fn spawn(&mut self, i: usize, program: &str, args: &[&str], env: &[(&str, String)]) {
         let mut c = Command::new("ip");
@@ -122,15 +135,16 @@ fn people() -> RecordBatch {
     .unwrap()
 }
 
-fn two_hosts() {
-    let secret = "two-hosts-test-secret-0123456789";
-    let mut hosts = Hosts::new(&["s", "a", "b"]);
+const SECRET: &str = "two-hosts-test-secret-0123456789";
+
+/// A scheduler on host 0 and a worker on each of hosts 1 and 2, and a runtime connected to them.
+fn two_workers(hosts: &mut Hosts) -> Runtime {
     let scheduler = "10.77.0.2:8786";
     hosts.spawn(
         0,
         env!("CARGO_BIN_EXE_partita"),
         &["scheduler", "--listen", scheduler],
-        &[("PARTITA_SECRET", secret.into())],
+        &[("PARTITA_SECRET", SECRET.into())],
     );
     let exe = std::env::current_exe().unwrap();
     for (i, addr) in [(1, "10.77.0.3"), (2, "10.77.0.4")] {
@@ -139,7 +153,7 @@ fn two_hosts() {
             exe.to_str().unwrap(),
             &[],
             &[
-                ("PARTITA_SECRET", secret.into()),
+                ("PARTITA_SECRET", SECRET.into()),
                 (partita::cluster::WORKER_OF, scheduler.into()),
                 ("PARTITA_WORKER_NAME", format!("host-{i}")),
                 ("PARTITA_WORKER_THREADS", "1".into()),
@@ -148,7 +162,7 @@ fn two_hosts() {
             ],
         );
     }
-    std::env::set_var("PARTITA_SECRET", secret);
+    std::env::set_var("PARTITA_SECRET", SECRET);
     let start = Instant::now();
     let rt = loop {
         match Runtime::connect(scheduler) {
@@ -164,6 +178,12 @@ fn two_hosts() {
         }
     };
     std::env::remove_var("PARTITA_SECRET");
+    rt
+}
+
+fn two_hosts() {
+    let mut hosts = Hosts::new(&["s", "a", "b"]);
+    let rt = two_workers(&mut hosts);
     let workers = rt.cluster().unwrap().workers();
     let mut addresses: Vec<&str> = workers.iter().map(|w| w.address.as_str()).collect();
     addresses.sort();
@@ -214,13 +234,72 @@ fn two_hosts() {
     assert_eq!(there.num_rows(), 10);
 }
 
+remote_fn! {
+    fn slow_inc(x: &u64) -> u64 { std::thread::sleep(Duration::from_millis(2)); x + 1 }
+}
+remote_fn! {
+    fn sum(xs: &[&u64]) -> u64 { xs.iter().copied().sum() }
+}
+
+/// The link of host 2 goes down while both hosts work on a tree: the scheduler counts host 2
+/// lost within 10 s, and the tree's sum is still right.
+fn a_cut_link_is_noticed() {
+    let mut hosts = Hosts::new(&["s", "a", "b"]);
+    let rt = two_workers(&mut hosts);
+    let events = rt.subscribe();
+    let n = 2_000_u64;
+    let work = {
+        let rt = rt.clone();
+        std::thread::spawn(move || {
+            rt.install(|| {
+                let mut layer: Vec<Delayed<u64>> =
+                    (0..n).map(|i| from_value(i).map(slow_inc)).collect();
+                while layer.len() > 1 {
+                    layer = layer.chunks(16).map(|xs| combine(xs, sum)).collect();
+                }
+                layer.pop().unwrap().compute()
+            })
+        })
+    };
+    let start = Instant::now();
+    loop {
+        let workers = rt.cluster().unwrap().workers();
+        if workers.iter().all(|w| w.tasks_done > 0 && w.held > 0) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{workers:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    hosts.cut(2);
+    let cut = Instant::now();
+    let lost = loop {
+        let seen = events
+            .receiver()
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the scheduler notices the cut within 20 s");
+        if let EventKind::WorkerLost { worker } = seen.kind {
+            break worker;
+        }
+    };
+    let noticed = cut.elapsed();
+    println!(
+        "RESULT name=faults.cut_link seconds_to_notice={:.3}",
+        noticed.as_secs_f64()
+    );
+    assert!(lost.starts_with("host-2"), "{lost}");
+    assert!(noticed < Duration::from_secs(10), "{noticed:?}");
+    let got = work.join().unwrap().unwrap();
+    assert_eq!(got, n * (n + 1) / 2);
+    assert_eq!(rt.cluster().unwrap().workers().len(), 1);
+}
+
 fn main() {
     partita::worker_main();
-    match std::panic::catch_unwind(two_hosts) {
-        Ok(()) => println!("test two_hosts ... ok\n1 passed, 0 failed"),
-        Err(_) => {
-            println!("test two_hosts ... FAILED\n0 passed, 1 failed");
-            std::process::exit(1);
-        }
+    let tests: &[(&str, &dyn Fn())] = &[
+        ("two_hosts", &two_hosts),
+        ("a_cut_link_is_noticed", &a_cut_link_is_noticed),
+    ];
+    if !harness::run(tests) {
+        std::process::exit(1);
     }
 }

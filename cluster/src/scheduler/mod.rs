@@ -827,7 +827,7 @@ pub(crate) async fn serve_scheduler(
             plane: "scheduler",
         },
     );
-    tonic::transport::Server::builder()
+    crate::worker::server()
         .add_service(service)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
