@@ -83,21 +83,27 @@ fn seen(events: &Subscription) -> Seen {
     s
 }
 
-/// Runs `work` on `rt` (a fresh cluster), SIGKILLs a worker once half of the compute's tasks
-/// are done, choosing the one that holds the most values still needed, and returns the answer,
-/// what the events said, and the seconds from the kill to the answer.
-fn killed_midway<T: Send + 'static>(
+/// Runs `work` on `rt` (a fresh cluster) once undisturbed, then again, SIGKILLing a worker once
+/// half of the compute's tasks are done, the one that holds the most values still needed.
+/// Checks that both answers are equal and returns the second, what its events said, and the
+/// seconds from the kill to the answer.
+fn killed_midway<T: PartialEq + std::fmt::Debug + Send + 'static>(
     name: &str,
     rt: &Runtime,
-    work: impl FnOnce() -> T + Send + 'static,
+    work: impl Fn() -> T + Send + Sync + 'static,
 ) -> (T, Seen, f64) {
+    let work = Arc::new(work);
+    let clean = Instant::now();
+    let undisturbed = rt.install(|| work());
+    let clean = clean.elapsed().as_secs_f64();
     let events = rt.subscribe();
     let cluster = rt.cluster().unwrap().clone();
     let done_so_far = || -> u64 { cluster.workers().iter().map(|w| w.tasks_done).sum() };
     let before = done_so_far();
+    let started = Instant::now();
     let worker = {
-        let rt = rt.clone();
-        std::thread::spawn(move || rt.install(work))
+        let (rt, work) = (rt.clone(), work.clone());
+        std::thread::spawn(move || rt.install(|| work()))
     };
     // The compute's size comes with its first event.
     let start = Instant::now();
@@ -129,6 +135,8 @@ fn killed_midway<T: Send + 'static>(
     let at = Instant::now();
     let answer = worker.join().unwrap();
     let seconds = at.elapsed().as_secs_f64();
+    let total_seconds = started.elapsed().as_secs_f64();
+    assert_eq!(answer, undisturbed);
     let mut s = seen(&events);
     s.tasks = total as usize;
     assert!(
@@ -144,7 +152,8 @@ fn killed_midway<T: Send + 'static>(
         victim.held
     );
     println!(
-        "RESULT name=faults.{name} seconds_after_kill={seconds:.3} tasks={total} recomputed={}",
+        "RESULT name=faults.{name} seconds_clean={clean:.3} seconds_with_kill={total_seconds:.3} \
+         seconds_after_kill={seconds:.3} tasks={total} recomputed={}",
         s.recomputed.len()
     );
     rejoined(rt, &victim);
@@ -196,14 +205,15 @@ fn lines() -> Vec<String> {
 
 fn a_word_count_survives() {
     let rt = cluster();
-    let (mut got, _, _) = killed_midway("wordcount", &rt, || {
-        Bag::from_sequence(lines(), 60)
+    let (got, _, _) = killed_midway("wordcount", &rt, || {
+        let mut counts = Bag::from_sequence(lines(), 60)
             .map_partitions(slow_lines)
             .str_frequencies(words)
             .compute()
-            .unwrap()
+            .unwrap();
+        counts.sort();
+        counts
     });
-    got.sort();
     let mut reference: HashMap<String, u64> = HashMap::new();
     for line in lines() {
         for w in line.split_whitespace() {
@@ -348,6 +358,98 @@ fn a_task_that_aborts_its_worker_is_poison() {
     assert_eq!(fine, 2);
 }
 
+/// Kills every process it holds when dropped, also when the test fails.
+struct Processes(Vec<std::process::Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The scheduler is SIGKILLed in the middle of a compute: the client gets an error naming the
+/// scheduler, and the workers exit rather than hang.
+fn a_dead_scheduler_is_a_clear_error() {
+    let secret = "faults-test-secret-0123456789abcdef";
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut processes = Processes(Vec::new());
+    processes.0.push(
+        Command::new(env!("CARGO_BIN_EXE_partita"))
+            .args(["scheduler", "--listen", &address])
+            .env("PARTITA_SECRET", secret)
+            .spawn()
+            .unwrap(),
+    );
+    for i in 0..2 {
+        processes.0.push(
+            Command::new(std::env::current_exe().unwrap())
+                .env(partita::cluster::WORKER_OF, &address)
+                .env("PARTITA_SECRET", secret)
+                .env("PARTITA_WORKER_NAME", format!("standalone-{i}"))
+                .env("PARTITA_WORKER_THREADS", "1")
+                .spawn()
+                .unwrap(),
+        );
+    }
+    std::env::set_var("PARTITA_SECRET", secret);
+    let start = Instant::now();
+    let rt = loop {
+        match Runtime::connect(&address) {
+            Ok(rt) if rt.cluster().unwrap().workers().len() == 2 => break rt,
+            _ => {
+                assert!(start.elapsed() < Duration::from_secs(30), "no cluster");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    std::env::remove_var("PARTITA_SECRET");
+    let work = {
+        let rt = rt.clone();
+        std::thread::spawn(move || {
+            rt.install(|| {
+                let xs: Vec<Delayed<u64>> =
+                    (0..20_000).map(|i| from_value(i).map(slow_inc)).collect();
+                combine(&xs, sum).compute()
+            })
+        })
+    };
+    while rt
+        .cluster()
+        .unwrap()
+        .workers()
+        .iter()
+        .all(|w| w.tasks_done == 0)
+    {
+        assert!(start.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    processes.0[0].kill().unwrap();
+    let err = work.join().unwrap().unwrap_err().to_string();
+    println!("{err}");
+    assert!(err.contains("scheduler") && err.contains(&address), "{err}");
+    let killed = Instant::now();
+    for w in &mut processes.0[1..] {
+        loop {
+            if w.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(15),
+                "a worker outlived its scheduler by 15 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 fn main() {
     partita::worker_main();
     let tests: &[(&str, &dyn Fn())] = &[
@@ -358,6 +460,10 @@ fn main() {
         (
             "a_task_that_aborts_its_worker_is_poison",
             &a_task_that_aborts_its_worker_is_poison,
+        ),
+        (
+            "a_dead_scheduler_is_a_clear_error",
+            &a_dead_scheduler_is_a_clear_error,
         ),
     ];
     if !harness::run(tests) {

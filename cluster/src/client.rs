@@ -25,6 +25,10 @@ use crate::scheduler::serve_scheduler;
 use crate::secret::{AddSecret, Secret};
 use crate::worker::{endpoint, fetch, flight_client, Authed, MAX_MESSAGE};
 
+/// How long a client waits, after an output could not be fetched, for the scheduler to say
+/// where it was computed again: long enough for a silent worker to be counted lost.
+const REFETCH_WAIT: Duration = Duration::from_secs(15);
+
 /// The environment variable that puts an executable in worker mode: the scheduler's address.
 pub const WORKER_OF: &str = "PARTITA_WORKER_OF";
 
@@ -364,11 +368,63 @@ impl Shared {
             .map_err(|e| Error::status(what(), e))?
             .into_inner();
         let mut graph = None;
-        let locations = loop {
-            let Some(event) = stream
-                .message()
+        let mut values: Vec<Option<Value>> = outputs.iter().map(|_| None).collect();
+        let mut lost_fetch: Option<Error> = None;
+        let mut tries = 0;
+        let result = loop {
+            // After a failed fetch, the scheduler recomputes an output lost with its worker and
+            // says where it is now; it is given the time to notice a silent worker.
+            let next = self.next_done(&mut stream, &mut graph, events, outputs.len());
+            let locations = match lost_fetch.take() {
+                None => next.await,
+                Some(e) => match tokio::time::timeout(REFETCH_WAIT, next).await {
+                    Ok(l) => l,
+                    Err(_) => Err(e),
+                },
+            };
+            let locations = match locations {
+                Ok(l) => l,
+                Err(e) => break Err(e),
+            };
+            let graph = graph.unwrap_or_default();
+            match self
+                .fetch_outputs(graph, &locations, &outputs, &mut values)
                 .await
-                .map_err(|e| Error::status(what(), e))?
+            {
+                None => break Ok(values.into_iter().flatten().collect()),
+                // A value that arrived but does not decode will not decode next time.
+                Some(e @ Error::Runtime(_)) => break Err(e),
+                Some(e) if tries >= 3 => break Err(e),
+                Some(e) => {
+                    tries += 1;
+                    lost_fetch = Some(e);
+                }
+            }
+        };
+        if let Some(graph) = graph {
+            let _ = s.release(ReleaseRequest { graph }).await;
+        }
+        result
+    }
+
+    /// Reads compute events up to the next that says where the outputs are, passing on what
+    /// happened on the way.
+    async fn next_done(
+        &self,
+        stream: &mut tonic::Streaming<crate::proto::ComputeEvent>,
+        graph: &mut Option<u64>,
+        events: &ComputeEvents,
+        n: usize,
+    ) -> Result<Vec<crate::proto::Location>> {
+        let what = || format!("the scheduler at {}", self.address);
+        loop {
+            let Some(event) = stream.message().await.map_err(|e| {
+                let what = format!(
+                    "{} went away in the middle of the compute (its workers exit with it)",
+                    what()
+                );
+                Error::status(what, e)
+            })?
             else {
                 return Err(Error::Config {
                     message: format!("{} ended a compute without its result", what()),
@@ -388,34 +444,54 @@ impl Shared {
                 events.recomputed(TaskKey::from(key));
             }
             if event.done {
-                if event.outputs.len() != outputs.len() {
+                if event.outputs.len() != n {
                     return Err(Error::Config {
                         message: format!(
-                            "{} located {} outputs of {}",
+                            "{} located {} outputs of {n}",
                             what(),
                             event.outputs.len(),
-                            outputs.len()
                         ),
                     });
                 }
-                break event.outputs;
+                return Ok(event.outputs);
             }
-        };
-        let graph = graph.unwrap_or_default();
-        let mut fetches = Vec::with_capacity(locations.len());
-        for (loc, key) in locations.iter().zip(&outputs) {
-            let mut client = self.flight(&loc.flight).await?;
-            let (flight, task, key) = (loc.flight.clone(), loc.task, key.clone());
-            fetches.push(tokio::spawn(async move {
-                fetch(&mut client, &flight, graph, task, &key).await
-            }));
         }
-        let mut values = Vec::with_capacity(fetches.len());
+    }
+
+    /// Fetches, in parallel, each output of compute `graph` not yet in `values` from where
+    /// `locations` says it is. Returns the first failure.
+    async fn fetch_outputs(
+        &self,
+        graph: u64,
+        locations: &[crate::proto::Location],
+        outputs: &[TaskKey],
+        values: &mut [Option<Value>],
+    ) -> Option<Error> {
+        let mut fetches = Vec::with_capacity(locations.len());
+        for (i, (loc, key)) in locations.iter().zip(outputs).enumerate() {
+            if values[i].is_some() {
+                continue;
+            }
+            let mut client = match self.flight(&loc.flight).await {
+                Ok(c) => c,
+                Err(e) => return Some(e),
+            };
+            let (flight, task, key) = (loc.flight.clone(), loc.task, key.clone());
+            fetches.push((
+                i,
+                tokio::spawn(async move { fetch(&mut client, &flight, graph, task, &key).await }),
+            ));
+        }
         let mut failure = None;
-        for f in fetches {
+        for (i, f) in fetches {
             match f.await {
-                Ok(Ok(v)) => values.push(v),
-                Ok(Err(e)) => failure = failure.or(Some(e)),
+                Ok(Ok(v)) => values[i] = Some(v),
+                Ok(Err(e)) => {
+                    if !matches!(e, Error::Runtime(_)) {
+                        self.flights.lock().remove(&locations[i].flight);
+                    }
+                    failure = failure.or(Some(e));
+                }
                 Err(e) => {
                     failure = failure.or(Some(Error::Config {
                         message: format!("a fetch failed: {e}"),
@@ -423,11 +499,7 @@ impl Shared {
                 }
             }
         }
-        let _ = s.release(ReleaseRequest { graph }).await;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(values),
-        }
+        failure
     }
 
     async fn flight(

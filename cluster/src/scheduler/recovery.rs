@@ -19,8 +19,9 @@
 //! The client sees no error, only events: `WorkerLost`, and `TaskRecomputed` for every finished
 //! task computed again.
 //!
-//! Not recovered: a compute that has already told its client where its outputs are. A fetch
-//! from a worker lost by then fails that compute.
+//! A compute that has already told its client where its outputs are, and lost one of them
+//! before the client fetched it, is recovered too: the output is computed again and the client,
+//! whose fetch failed, is told where it is now.
 
 use partita_runtime::Error as RuntimeError;
 
@@ -47,7 +48,16 @@ impl State {
                 continue;
             };
             if graph.ended {
-                continue;
+                // Its client is fetching its outputs: an output lost with the worker is
+                // computed again, and the client is told where it is now.
+                let holds_output = graph
+                    .outputs
+                    .iter()
+                    .any(|&o| graph.state[o as usize] == TaskState::Memory(w));
+                if !holds_output {
+                    continue;
+                }
+                graph.ended = false;
             }
             let (mut lost, mut rerun, mut poison) = (Vec::new(), Vec::new(), None);
             for (t, state) in graph.state.iter().enumerate() {

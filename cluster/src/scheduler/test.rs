@@ -220,6 +220,32 @@ fn a_lost_worker_is_recomputed_from_lineage() {
     assert_eq!(s.graphs[&g].finished, 4);
 }
 
+/// An output lost after the compute finished, before its client fetched it, is computed
+/// again, and the client is told where it is now.
+#[test]
+fn an_output_lost_before_its_fetch_is_computed_again() {
+    let mut s = State::default();
+    let (a, _ra) = worker(&mut s, "a", 1);
+    let (g, mut events) = submit(&mut s, shape(&[&[], &[0]], &[1]));
+    round(&mut s);
+    done(&mut s, a, g, 0, 8);
+    done(&mut s, a, g, 1, 8);
+    assert!(s.graphs[&g].ended);
+    let (b, _rb) = worker(&mut s, "b", 1);
+    assert_eq!(assigned(&lost(&mut s, a), b), vec![0]);
+    assert_eq!(assigned(&done(&mut s, b, g, 0, 8), b), vec![1]);
+    done(&mut s, b, g, 1, 8);
+    let located: Vec<String> = events_of(&mut events)
+        .into_iter()
+        .filter(|e| e.done)
+        .map(|e| e.outputs[0].flight.clone())
+        .collect();
+    assert_eq!(
+        located,
+        vec!["http://a".to_string(), "http://b".to_string()]
+    );
+}
+
 /// A task whose input was lost while it ran elsewhere reports the input missing: the input is
 /// computed again, then the task runs again.
 #[test]
