@@ -4,13 +4,16 @@
 //! - The **scheduler** (`partita scheduler --listen ADDR`) runs no user code. It reads the
 //!   structure of each graph a client ships, keeps every task's state, and hands ready tasks to
 //!   workers in batches, by data locality then occupancy, withholding them while every worker is
-//!   full.
+//!   full. It keeps each compute's graph, so when a worker is lost (a broken stream, or no
+//!   heartbeat for [`SchedulerOptions::worker_timeout`]) it recomputes what the worker held from
+//!   lineage and runs its tasks elsewhere.
 //! - A **worker** is the user's own executable in worker mode: `partita::worker_main()` at the top
 //!   of `main` turns the process into one when `PARTITA_WORKER_OF` names a scheduler. It runs the
 //!   tasks it is given (rebuilt from their registered operations, so no code is serialised) and
 //!   serves their values to its peers and to clients over Flight.
 //! - A **client** is a runtime built with `Runtime::builder().connect(addr)` or
-//!   `.local_cluster(n)`: every collection's compute ships its graph there unchanged.
+//!   `.local_cluster(n)`: every collection's compute ships its graph there unchanged. A local
+//!   cluster starts a worker again when its process dies.
 //!
 //! Everything binds to loopback by default, and every connection on both planes must carry the
 //! cluster's secret (`PARTITA_SECRET` or `PARTITA_SECRET_FILE`). A connection without it is
