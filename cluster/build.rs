@@ -41,6 +41,11 @@ fn main() {
                 .build(),
         )
         .method(
+            method("forget", "Forget", "ForgetRequest", "ReleaseReply")
+                .comment("Forgets persisted partitions on the workers that hold them.")
+                .build(),
+        )
+        .method(
             method("info", "Info", "InfoRequest", "InfoReply")
                 .comment("The cluster's build and workers.")
                 .build(),

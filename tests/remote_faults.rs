@@ -358,6 +358,100 @@ fn a_task_that_aborts_its_worker_is_poison() {
     assert_eq!(fine, 2);
 }
 
+/// `persist` with `replicas(3)` on 4 workers: each partition has 3 copies, on 3 workers. Two of
+/// the three holders of one partition are SIGKILLed; later computes are right, the events show
+/// nothing recomputed, and within a bounded time every partition has 3 copies again.
+fn three_replicas_survive_two_lost_holders() {
+    let rt = Runtime::builder()
+        .local_cluster(4)
+        .replicas(3)
+        .build()
+        .unwrap();
+    let cluster = rt.cluster().unwrap().clone();
+    let plain = {
+        let x = frame();
+        let b = x.compute().unwrap();
+        DataFrame::from_arrow(b.project(&[1, 2]).unwrap(), 8).unwrap()
+    };
+    let total = |df: &DataFrame| {
+        df.agg([
+            Agg::of(col("v"), AggFunc::Sum).alias("s"),
+            Agg::of(col("k"), AggFunc::Sum).alias("ks"),
+        ])
+        .unwrap()
+        .compute()
+        .unwrap()
+    };
+    let reference = total(&plain);
+    let persisted = rt.install(|| plain.persist()).unwrap();
+    let copies = |want: usize| {
+        let start = Instant::now();
+        loop {
+            let parts = cluster.persisted();
+            if parts.len() == 8 && parts.iter().all(|p| p.holders.len() == want) {
+                return parts;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "not {want} copies of each partition within 30 s: {parts:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let parts = copies(3);
+    for p in &parts {
+        let mut holders = p.holders.clone();
+        holders.dedup();
+        assert_eq!(holders.len(), 3, "on distinct workers: {p:?}");
+    }
+    let events = rt.subscribe();
+    assert_eq!(rt.install(|| total(&persisted)), reference);
+
+    // Kill two of the three holders of the first partition.
+    let workers = cluster.workers();
+    let victims: Vec<&ClusterWorker> = parts[0]
+        .holders
+        .iter()
+        .take(2)
+        .map(|name| workers.iter().find(|w| &w.name == name).unwrap())
+        .collect();
+    for v in &victims {
+        let killed = Command::new("kill")
+            .args(["-9", &v.pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
+    for _ in 0..3 {
+        assert_eq!(rt.install(|| total(&persisted)), reference);
+    }
+    let healed = Instant::now();
+    copies(3);
+    println!(
+        "RESULT name=faults.replicas seconds_to_three_copies={:.3}",
+        healed.elapsed().as_secs_f64()
+    );
+    let seen = seen(&events);
+    assert!(
+        seen.recomputed.is_empty(),
+        "nothing is recomputed: {:?}",
+        seen.recomputed
+    );
+    // Reading a partition straight from a copy.
+    let first = rt.install(|| persisted.compute_partitions()).unwrap();
+    assert_eq!(
+        first.iter().map(RecordBatch::num_rows).sum::<usize>() as i64,
+        ROWS
+    );
+    // Dropping the frame forgets its partitions on the workers.
+    drop(persisted);
+    let start = Instant::now();
+    while !cluster.persisted().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "not forgotten");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Kills every process it holds when dropped, also when the test fails.
 struct Processes(Vec<std::process::Child>);
 
@@ -460,6 +554,10 @@ fn main() {
         (
             "a_task_that_aborts_its_worker_is_poison",
             &a_task_that_aborts_its_worker_is_poison,
+        ),
+        (
+            "three_replicas_survive_two_lost_holders",
+            &three_replicas_survive_two_lost_holders,
         ),
         (
             "a_dead_scheduler_is_a_clear_error",

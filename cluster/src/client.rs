@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use partita_runtime::{
     encode_graph, BuildId, ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, ComputeEvents,
-    Graph, TaskKey, Value,
+    Graph, PersistDone, PersistedPartition, TaskKey, Value,
 };
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::proto::{ComputeRequest, InfoReply, InfoRequest, ReleaseRequest, SchedulerClient};
+use crate::proto::{
+    ComputeRequest, ForgetRequest, InfoReply, InfoRequest, ReleaseRequest, SchedulerClient,
+};
 use crate::scheduler::serve_scheduler;
 use crate::secret::{AddSecret, Secret};
 use crate::worker::{endpoint, fetch, flight_client, Authed, MAX_MESSAGE};
@@ -31,6 +33,14 @@ const REFETCH_WAIT: Duration = Duration::from_secs(15);
 
 /// The environment variable that puts an executable in worker mode: the scheduler's address.
 pub const WORKER_OF: &str = "PARTITA_WORKER_OF";
+
+/// How a compute on the cluster ended.
+enum Finished {
+    /// The outputs' values, fetched.
+    Values(Vec<Value>),
+    /// Where the outputs are kept, as persisted partitions.
+    Persisted(Vec<crate::proto::Location>),
+}
 
 /// What the futures of a client share.
 struct Shared {
@@ -354,16 +364,22 @@ async fn connect_shared(address: &str, secret: Secret) -> Result<Shared> {
 }
 
 impl Shared {
+    /// Runs a shipped graph on the cluster: fetches its outputs, or with `replicas > 0` keeps
+    /// them on the workers and says where.
     async fn compute(
         &self,
         bytes: Vec<u8>,
+        replicas: u32,
         outputs: Vec<TaskKey>,
         events: &ComputeEvents,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Finished> {
         let what = || format!("the scheduler at {}", self.address);
         let mut s = self.scheduler.clone();
         let mut stream = s
-            .compute(ComputeRequest { graph: bytes })
+            .compute(ComputeRequest {
+                graph: bytes,
+                replicas,
+            })
             .await
             .map_err(|e| Error::status(what(), e))?
             .into_inner();
@@ -386,12 +402,15 @@ impl Shared {
                 Ok(l) => l,
                 Err(e) => break Err(e),
             };
+            if replicas > 0 {
+                break Ok(Finished::Persisted(locations));
+            }
             let graph = graph.unwrap_or_default();
             match self
                 .fetch_outputs(graph, &locations, &outputs, &mut values)
                 .await
             {
-                None => break Ok(values.into_iter().flatten().collect()),
+                None => break Ok(Finished::Values(values.into_iter().flatten().collect())),
                 // A value that arrived but does not decode will not decode next time.
                 Some(e @ Error::Runtime(_)) => break Err(e),
                 Some(e) if tries >= 3 => break Err(e),
@@ -476,10 +495,15 @@ impl Shared {
                 Ok(c) => c,
                 Err(e) => return Some(e),
             };
-            let (flight, task, key) = (loc.flight.clone(), loc.task, key.clone());
+            let ticket = crate::proto::Ticket {
+                graph,
+                task: loc.task,
+                persisted: loc.persisted,
+            };
+            let (flight, key) = (loc.flight.clone(), key.clone());
             fetches.push((
                 i,
-                tokio::spawn(async move { fetch(&mut client, &flight, graph, task, &key).await }),
+                tokio::spawn(async move { fetch(&mut client, &flight, ticket, &key).await }),
             ));
         }
         let mut failure = None;
@@ -530,10 +554,115 @@ impl ClusterClient for Client {
         let shared = self.shared.clone();
         let outputs = outputs.to_vec();
         self.io().spawn(async move {
-            let result = shared.compute(bytes, outputs, &events).await;
+            let result = shared.compute(bytes, 0, outputs, &events).await;
             events.finished();
-            done(result.map_err(Error::into_runtime));
+            done(match result {
+                Ok(Finished::Values(v)) => Ok(v),
+                Ok(Finished::Persisted(_)) => Err(unexpected("persisted a compute")),
+                Err(e) => Err(e.into_runtime()),
+            });
         });
+    }
+
+    fn persist(
+        &self,
+        graph: &Graph,
+        outputs: &[TaskKey],
+        replicas: usize,
+        events: ComputeEvents,
+        done: PersistDone,
+    ) {
+        let bytes = match encode_graph(graph, outputs) {
+            Ok(b) => b,
+            Err(e) => return done(Err(e)),
+        };
+        let shared = self.shared.clone();
+        let outputs = outputs.to_vec();
+        let replicas = u32::try_from(replicas.max(1)).unwrap_or(u32::MAX);
+        self.io().spawn(async move {
+            let result = shared
+                .compute(bytes, replicas, outputs.clone(), &events)
+                .await;
+            events.finished();
+            done(match result {
+                Ok(Finished::Persisted(locations)) => Ok(locations
+                    .into_iter()
+                    .zip(outputs)
+                    .map(|(l, key)| {
+                        PersistedPartition::new(
+                            key,
+                            l.persisted,
+                            l.nbytes,
+                            Vec::new(),
+                            replicas as usize,
+                        )
+                    })
+                    .collect()),
+                Ok(Finished::Values(_)) => Err(unexpected("computed a persist")),
+                Err(e) => Err(e.into_runtime()),
+            });
+        });
+    }
+
+    fn read_persisted(&self, id: u64, key: &TaskKey) -> partita_runtime::Result<Value> {
+        let info = self.info().map_err(Error::into_runtime)?;
+        let place = info
+            .persisted
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| partita_runtime::Error::Cluster {
+                message: format!("persisted partition {key} is no longer on the cluster"),
+            })?;
+        let shared = self.shared.clone();
+        let key = key.clone();
+        self.io()
+            .block_on(async move {
+                let mut failure = None;
+                for flight in &place.flights {
+                    let ticket = crate::proto::Ticket {
+                        persisted: id,
+                        ..Default::default()
+                    };
+                    let fetched = match shared.flight(flight).await {
+                        Ok(mut client) => fetch(&mut client, flight, ticket, &key).await,
+                        Err(e) => Err(e),
+                    };
+                    match fetched {
+                        Ok(v) => return Ok(v),
+                        Err(e) => failure = Some(e),
+                    }
+                }
+                Err(failure.unwrap_or_else(|| Error::Config {
+                    message: format!("every copy of persisted partition {key} was lost"),
+                }))
+            })
+            .map_err(Error::into_runtime)
+    }
+
+    fn forget_persisted(&self, ids: &[u64]) {
+        let (shared, ids) = (self.shared.clone(), ids.to_vec());
+        self.io().spawn(async move {
+            let mut s = shared.scheduler.clone();
+            let _ = s.forget(ForgetRequest { ids }).await;
+        });
+    }
+
+    fn persisted(&self) -> Vec<PersistedPartition> {
+        self.info().map_or_else(
+            |_| Vec::new(),
+            |i| {
+                i.persisted
+                    .into_iter()
+                    .map(|p| {
+                        let key = p
+                            .key
+                            .as_ref()
+                            .map_or_else(|| TaskKey::new("?", 0), TaskKey::from);
+                        PersistedPartition::new(key, p.id, p.nbytes, p.holders, p.replicas as usize)
+                    })
+                    .collect()
+            },
+        )
     }
 
     fn address(&self) -> String {
@@ -554,6 +683,12 @@ impl ClusterClient for Client {
                     .collect()
             },
         )
+    }
+}
+
+fn unexpected(what: &str) -> partita_runtime::Error {
+    partita_runtime::Error::Cluster {
+        message: format!("the scheduler {what}"),
     }
 }
 

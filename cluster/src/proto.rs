@@ -87,6 +87,12 @@ pub(crate) struct WorkerMessage {
     /// Bytes this worker has written to disk by spilling since it started.
     #[prost(uint64, tag = "5")]
     pub(crate) spilled: u64,
+    /// Persisted partitions it now holds a copy of, as asked by `Replicate`.
+    #[prost(uint64, repeated, tag = "6")]
+    pub(crate) replicated: Vec<u64>,
+    /// Persisted partitions it could not copy.
+    #[prost(uint64, repeated, tag = "7")]
+    pub(crate) replicate_failed: Vec<u64>,
 }
 
 /// A worker's first message.
@@ -149,6 +155,37 @@ pub(crate) struct SchedulerMessage {
     /// Set once, in the answer to `Hello`.
     #[prost(uint64, tag = "4")]
     pub(crate) worker_id: u64,
+    /// Values to keep as persisted partitions, past their compute's release.
+    #[prost(message, repeated, tag = "5")]
+    pub(crate) keep: Vec<Keep>,
+    /// Persisted partitions to copy from a peer.
+    #[prost(message, repeated, tag = "6")]
+    pub(crate) replicate: Vec<Replicate>,
+    /// Persisted partitions to forget.
+    #[prost(uint64, repeated, tag = "7")]
+    pub(crate) forget: Vec<u64>,
+}
+
+/// Keep the value of `task` of compute `graph` as persisted partition `id`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Keep {
+    #[prost(uint64, tag = "1")]
+    pub(crate) graph: u64,
+    #[prost(uint32, tag = "2")]
+    pub(crate) task: u32,
+    #[prost(uint64, tag = "3")]
+    pub(crate) id: u64,
+}
+
+/// Copy persisted partition `id` from the worker whose Flight service is at `flight`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Replicate {
+    #[prost(uint64, tag = "1")]
+    pub(crate) id: u64,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) key: Option<Key>,
+    #[prost(string, tag = "3")]
+    pub(crate) flight: String,
 }
 
 /// A graph's operations (each operator's name and parameters), indexed by the tasks.
@@ -195,6 +232,9 @@ pub(crate) struct Dep {
     /// The holder's Flight address.
     #[prost(string, tag = "3")]
     pub(crate) flight: String,
+    /// The persisted partition it is, if it is one (ids start at 1).
+    #[prost(uint64, tag = "4")]
+    pub(crate) persisted: u64,
 }
 
 /// Values a worker may forget.
@@ -212,6 +252,9 @@ pub(crate) struct Release {
 pub(crate) struct ComputeRequest {
     #[prost(bytes = "vec", tag = "1")]
     pub(crate) graph: Vec<u8>,
+    /// Above 0: keep each output on the workers as a persisted partition, with this many copies.
+    #[prost(uint32, tag = "2")]
+    pub(crate) replicas: u32,
 }
 
 /// What the scheduler tells a client about its compute.
@@ -253,6 +296,19 @@ pub(crate) struct Location {
     pub(crate) key: Option<Key>,
     #[prost(string, tag = "3")]
     pub(crate) flight: String,
+    /// The persisted partition it is, if it is one.
+    #[prost(uint64, tag = "4")]
+    pub(crate) persisted: u64,
+    /// Its size.
+    #[prost(uint64, tag = "5")]
+    pub(crate) nbytes: u64,
+}
+
+/// A client's release of persisted partitions.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ForgetRequest {
+    #[prost(uint64, repeated, tag = "1")]
+    pub(crate) ids: Vec<u64>,
 }
 
 /// A client's release of a compute.
@@ -278,6 +334,27 @@ pub(crate) struct InfoReply {
     pub(crate) build: Vec<u8>,
     #[prost(message, repeated, tag = "2")]
     pub(crate) workers: Vec<WorkerInfo>,
+    #[prost(message, repeated, tag = "3")]
+    pub(crate) persisted: Vec<PersistedInfo>,
+}
+
+/// One persisted partition and its copies.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct PersistedInfo {
+    #[prost(uint64, tag = "1")]
+    pub(crate) id: u64,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) key: Option<Key>,
+    #[prost(uint64, tag = "3")]
+    pub(crate) nbytes: u64,
+    /// The names of the workers holding a copy.
+    #[prost(string, repeated, tag = "4")]
+    pub(crate) holders: Vec<String>,
+    /// Their Flight addresses, in the same order.
+    #[prost(string, repeated, tag = "5")]
+    pub(crate) flights: Vec<String>,
+    #[prost(uint32, tag = "6")]
+    pub(crate) replicas: u32,
 }
 
 /// One worker as the scheduler sees it.
@@ -313,4 +390,7 @@ pub(crate) struct Ticket {
     pub(crate) graph: u64,
     #[prost(uint32, tag = "2")]
     pub(crate) task: u32,
+    /// A persisted partition, by id, instead of a compute's task.
+    #[prost(uint64, tag = "3")]
+    pub(crate) persisted: u64,
 }

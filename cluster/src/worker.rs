@@ -135,16 +135,16 @@ pub(crate) async fn flight_client(
     )
 }
 
-/// Fetches value `(graph, task)` from the Flight service at `addr`.
+/// Fetches the value `ticket` names (a compute's task, or a persisted partition) from the
+/// Flight service at `addr`.
 pub(crate) async fn fetch(
     client: &mut FlightServiceClient<Authed>,
     addr: &str,
-    graph: u64,
-    task: u32,
+    ticket: Ticket,
     key: &TaskKey,
 ) -> Result<Value> {
     let ticket = arrow_flight::Ticket {
-        ticket: Ticket { graph, task }.encode_to_vec().into(),
+        ticket: ticket.encode_to_vec().into(),
     };
     let what = || format!("fetching {key} from {addr}");
     let mut stream = client
@@ -167,11 +167,13 @@ pub(crate) async fn fetch(
     Ok(decode_value(&key.to_string(), &codec, &bytes)?)
 }
 
-/// What a worker holds: its values and the graphs' operations.
+/// What a worker holds: its values, its persisted partitions and the graphs' operations.
 struct Store {
     /// The values this worker holds, counted against its memory limit and spilled past its
     /// target.
     values: Mutex<FxHashMap<(u64, u32), Held>>,
+    /// The persisted partitions it holds a copy of, by id; under the same limit.
+    persisted: Mutex<FxHashMap<u64, Held>>,
     ops: Mutex<FxHashMap<u64, Arc<Vec<OpDef>>>>,
     memory: Arc<Memory>,
 }
@@ -180,8 +182,18 @@ impl Store {
     fn new(name: &str, memory_limit: u64) -> Store {
         Store {
             values: Mutex::default(),
+            persisted: Mutex::default(),
             ops: Mutex::default(),
             memory: Memory::with_limit(memory_limit, name),
+        }
+    }
+
+    /// The value a ticket or an input names, if this worker holds it.
+    fn get(&self, graph: u64, task: u32, persisted: u64) -> Option<Held> {
+        if persisted != 0 {
+            self.persisted.lock().get(&persisted).cloned()
+        } else {
+            self.values.lock().get(&(graph, task)).cloned()
         }
     }
 }
@@ -217,15 +229,13 @@ impl FlightService for Flight {
             .map_err(|e| Status::invalid_argument(format!("a malformed ticket: {e}")))?;
         let v = self
             .store
-            .values
-            .lock()
-            .get(&(t.graph, t.task))
-            .cloned()
-            .ok_or_else(|| {
-                Status::not_found(format!(
+            .get(t.graph, t.task, t.persisted)
+            .ok_or_else(|| match t.persisted {
+                0 => Status::not_found(format!(
                     "this worker holds no task {} of compute {}",
                     t.task, t.graph
-                ))
+                )),
+                id => Status::not_found(format!("this worker holds no persisted partition {id}")),
             })?;
         let what = format!("task {} of compute {}", t.task, t.graph);
         let (codec, bytes) = tokio::task::spawn_blocking(move || {
@@ -424,6 +434,28 @@ async fn serve(options: WorkerOptions) -> Result<()> {
         for g in msg.graphs {
             store.ops.lock().insert(g.graph, Arc::new(g.ops));
         }
+        // Kept before the compute's release, which the same message or a later one carries.
+        for k in msg.keep {
+            if let Some(v) = store.values.lock().remove(&(k.graph, k.task)) {
+                store.persisted.lock().insert(k.id, v);
+            }
+        }
+        for id in msg.forget {
+            store.persisted.lock().remove(&id);
+        }
+        for r in msg.replicate {
+            let (store, peers, reports) = (store.clone(), peers.clone(), report_tx.clone());
+            tokio::spawn(async move {
+                let report = match copy(&r, &store, &peers).await {
+                    Ok(()) => Report::Replicated(r.id),
+                    Err(e) => {
+                        tracing::warn!(id = r.id, "copying a persisted partition failed: {e}");
+                        Report::ReplicateFailed(r.id)
+                    }
+                };
+                let _ = reports.send(vec![report]);
+            });
+        }
         for r in msg.release {
             let mut values = store.values.lock();
             if r.tasks.is_empty() {
@@ -438,13 +470,11 @@ async fn serve(options: WorkerOptions) -> Result<()> {
         let mut ready: Vec<Job> = Vec::with_capacity(msg.assign.len());
         for a in msg.assign {
             let ops = store.ops.lock().get(&a.graph).cloned();
-            let local: Option<Vec<Held>> = {
-                let values = store.values.lock();
-                a.deps
-                    .iter()
-                    .map(|d| values.get(&(a.graph, d.task)).cloned())
-                    .collect()
-            };
+            let local: Option<Vec<Held>> = a
+                .deps
+                .iter()
+                .map(|d| store.get(a.graph, d.task, d.persisted))
+                .collect();
             match local {
                 // Every input is here: straight to the task threads.
                 Some(inputs) => ready.push(Job { a, ops, inputs }),
@@ -549,7 +579,7 @@ async fn gather(
     let key = key_of(a.key.as_ref());
     let mut inputs = Vec::with_capacity(a.deps.len());
     for d in &a.deps {
-        let local = store.values.lock().get(&(a.graph, d.task)).cloned();
+        let local = store.get(a.graph, d.task, d.persisted);
         let v = match local {
             Some(v) => v,
             None if d.flight.is_empty() => {
@@ -562,10 +592,15 @@ async fn gather(
                 return Err((error, Some(d.task)));
             }
             None => {
+                let ticket = Ticket {
+                    graph: a.graph,
+                    task: d.task,
+                    persisted: d.persisted,
+                };
                 let fetched = match peers.client(&d.flight).await {
                     Ok(mut client) => {
                         let dep = key_of(d.key.as_ref());
-                        fetch(&mut client, &d.flight, a.graph, d.task, &dep).await
+                        fetch(&mut client, &d.flight, ticket, &dep).await
                     }
                     Err(e) => Err(e),
                 };
@@ -583,6 +618,43 @@ async fn gather(
         inputs.push(v);
     }
     Ok(inputs)
+}
+
+/// Copies persisted partition `r.id` from the peer at `r.flight` into this worker's store. The
+/// peer may not have moved it into its own store yet (its `Keep` and this request travel on
+/// different streams), so a copy not found there is asked for again, a few times.
+async fn copy(r: &crate::proto::Replicate, store: &Store, peers: &Peers) -> Result<()> {
+    let key = key_of(r.key.as_ref());
+    let ticket = Ticket {
+        persisted: r.id,
+        ..Default::default()
+    };
+    let mut tries = 0;
+    let value = loop {
+        let fetched = match peers.client(&r.flight).await {
+            Ok(mut client) => fetch(&mut client, &r.flight, ticket.clone(), &key).await,
+            Err(e) => Err(e),
+        };
+        match fetched {
+            Ok(v) => break v,
+            Err(_) if tries < 10 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            }
+            Err(e) => {
+                peers.forget(&r.flight);
+                return Err(e);
+            }
+        }
+    };
+    let memory = store.memory.clone();
+    let held = tokio::task::spawn_blocking(move || memory.hold(&key, value))
+        .await
+        .map_err(|e| Error::Config {
+            message: format!("keeping a copy: {e}"),
+        })??;
+    store.persisted.lock().insert(r.id, held);
+    Ok(())
 }
 
 /// Runs one job on this thread: the kernel rebuilt by its operator, a panic caught as the
@@ -641,6 +713,8 @@ impl Peers {
 enum Report {
     Done(Completed),
     Erred(Erred),
+    Replicated(u64),
+    ReplicateFailed(u64),
 }
 
 /// How often a worker tells the scheduler it is alive, with what it holds, when it has nothing
@@ -677,6 +751,8 @@ async fn batch_reports(
         let mut add = |r: Report| match r {
             Report::Done(c) => msg.done.push(c),
             Report::Erred(e) => msg.erred.push(e),
+            Report::Replicated(id) => msg.replicated.push(id),
+            Report::ReplicateFailed(id) => msg.replicate_failed.push(id),
         };
         first.into_iter().for_each(&mut add);
         tokio::time::sleep(Duration::from_micros(200)).await;

@@ -64,9 +64,9 @@ pub use self::remote::{
     codec_for, codec_named, codec_of, decode_graph, decode_outcome, decode_params, decode_value,
     duplicate_operators, encode_graph, encode_outcome, encode_params, encode_value, graph_shape,
     operator, serve_graph, user_fn_op, BuildId, ClusterClient, ClusterSpec, ClusterWorker,
-    ComputeDone, ComputeEvents, Connector, GraphShape, NameIndex, Operation, Operator, RemoteFn,
-    ShapeTask, TaskContext, Usage, ValueCodec, CONNECTORS, FIRST_INPUT, OPERATORS, REMOTE_FNS,
-    USER_FN, VALUE_CODECS, WIRE_VERSION,
+    ComputeDone, ComputeEvents, Connector, GraphShape, NameIndex, Operation, Operator, PersistDone,
+    PersistedPartition, RemoteFn, ShapeTask, TaskContext, Usage, ValueCodec, CONNECTORS,
+    FIRST_INPUT, OPERATORS, PERSISTED, REMOTE_FNS, USER_FN, VALUE_CODECS, WIRE_VERSION,
 };
 pub use self::runtime::{Builder, Runtime};
 pub use self::scheduler::{ComputeHandle, Scheduler};

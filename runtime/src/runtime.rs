@@ -81,6 +81,8 @@ struct Inner {
     next_id: AtomicU64,
     /// The cluster every compute goes to, if the runtime has one.
     cluster: Option<Arc<dyn ClusterClient>>,
+    /// The copies of each partition that `persist` keeps on a cluster.
+    replicas: usize,
     /// The ledger of held values, and the spill store.
     memory: Arc<Memory>,
 }
@@ -113,6 +115,7 @@ pub struct Builder {
     round_trip: bool,
     name: String,
     cluster: Option<ClusterSpec>,
+    replicas: usize,
     memory: MemoryConfig,
     memory_limit_set: bool,
 }
@@ -237,6 +240,21 @@ impl Builder {
         self
     }
 
+    /// On a cluster, how many copies of each partition `persist` keeps, each on a different
+    /// worker (as many as there are workers, if fewer). When a worker holding a copy is lost,
+    /// the cluster makes a new one from a surviving copy, without recomputing. Defaults to 1;
+    /// a runtime without a cluster keeps one copy whatever this says.
+    ///
+    /// ```
+    /// let rt = partita_runtime::Runtime::builder().replicas(3).build()?;
+    /// assert_eq!(rt.replicas(), 3);
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn replicas(mut self, k: usize) -> Self {
+        self.replicas = k.max(1);
+        self
+    }
+
     /// The prefix of the runtime's thread names. Defaults to `partita`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -288,6 +306,7 @@ impl Builder {
                 events,
                 next_id: AtomicU64::new(1),
                 cluster,
+                replicas: self.replicas,
                 memory,
             }
         });
@@ -308,6 +327,7 @@ impl Runtime {
             round_trip: false,
             name: "partita".into(),
             cluster: None,
+            replicas: 1,
             memory: MemoryConfig::default(),
             memory_limit_set: false,
         }
@@ -325,6 +345,12 @@ impl Runtime {
     /// The cluster this runtime computes on, if any.
     pub fn cluster(&self) -> Option<&Arc<dyn ClusterClient>> {
         self.inner.cluster.as_ref()
+    }
+
+    /// How many copies of each partition `persist` keeps on a cluster
+    /// ([`Builder::replicas`]).
+    pub fn replicas(&self) -> usize {
+        self.inner.replicas
     }
 
     /// The process-wide default runtime, started on first use with the default settings. This is
@@ -482,6 +508,9 @@ impl Runtime {
     /// # Errors
     /// As [`compute`](Self::compute).
     pub fn persist(&self, graph: &Graph, keys: &[TaskKey]) -> Result<Vec<PartitionRef>> {
+        if let Some(cluster) = &self.inner.cluster {
+            return self.persist_on(cluster, graph, keys);
+        }
         // The results stay as the compute held them: a spilled one stays on disk.
         let held = self
             .compute_async(graph, keys)
@@ -493,6 +522,38 @@ impl Runtime {
             .collect();
         self.inner.memory.relieve();
         Ok(refs)
+    }
+
+    /// [`persist`](Self::persist) on a cluster: the workers that compute the partitions keep
+    /// them, with [`replicas`](Self::replicas) copies each.
+    fn persist_on(
+        &self,
+        cluster: &Arc<dyn ClusterClient>,
+        graph: &Graph,
+        keys: &[TaskKey],
+    ) -> Result<Vec<PartitionRef>> {
+        let graph = graph
+            .cull(keys)
+            .and_then(|g| crate::shuffle::pieces_as_values(&g))?;
+        let done = Arc::new(crate::completion::Completion::new());
+        let slot = done.clone();
+        let id = ComputeId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let events = crate::remote::ComputeEvents::new(self.inner.events.clone(), id);
+        cluster.persist(
+            &graph,
+            keys,
+            self.inner.replicas,
+            events,
+            Box::new(move |result| {
+                slot.complete(result);
+            }),
+        );
+        let parts: Vec<crate::remote::PersistedPartition> = done.wait(None)?;
+        Ok(keys
+            .iter()
+            .zip(parts)
+            .map(|(k, p)| PartitionRef::remote(k.clone(), p.id, p.nbytes, cluster.clone()))
+            .collect())
     }
 
     /// What the runtime holds now: its memory limit, the managed bytes in memory, and what

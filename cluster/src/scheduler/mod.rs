@@ -20,6 +20,7 @@
 //!   its compute as `KilledWorker`.
 
 mod options;
+mod persisted;
 mod recovery;
 
 pub use self::options::SchedulerOptions;
@@ -38,9 +39,9 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::proto::{
-    Assign, Completed, ComputeEvent, ComputeRequest, Dep, Erred, GraphOps, InfoReply, InfoRequest,
-    Key, Location, OpDef, Release, ReleaseReply, ReleaseRequest, SchedulerMessage,
-    SchedulerService, WireError, WorkerInfo, WorkerMessage,
+    Assign, Completed, ComputeEvent, ComputeRequest, Dep, Erred, ForgetRequest, GraphOps,
+    InfoReply, InfoRequest, Key, Location, OpDef, Release, ReleaseReply, ReleaseRequest,
+    SchedulerMessage, SchedulerService, WireError, WorkerInfo, WorkerMessage,
 };
 
 /// Root tasks (sources) a worker may have in flight: this many per thread, plus [`ROOT_SLACK`]
@@ -114,11 +115,18 @@ struct GraphState {
     deaths: FxHashMap<u32, Vec<String>>,
     /// How often each task has failed to fetch an input from its holder.
     refetches: FxHashMap<u32, u32>,
+    /// Above 0: the outputs are kept as persisted partitions with this many copies.
+    replicas: u32,
+    /// The tasks that are persisted partitions, and their ids: in memory from the start, never
+    /// computed, released or recomputed here.
+    stored: FxHashMap<u32, u64>,
 }
 
 #[derive(Default)]
 struct State {
     options: SchedulerOptions,
+    persisted: FxHashMap<u64, persisted::Persisted>,
+    next_persisted: u64,
     build: Option<BuildId>,
     workers: BTreeMap<u64, Worker>,
     next_worker: u64,
@@ -198,11 +206,14 @@ impl Outgoing {
 }
 
 impl State {
-    /// Adds a client's graph and queues its root tasks. Returns the compute's id.
+    /// Adds a client's graph and queues its root tasks; with `replicas > 0` its outputs are
+    /// kept as persisted partitions. Returns the compute's id.
     fn submit(
         &mut self,
         shape: GraphShape,
+        replicas: u32,
         client: Outbox<ComputeEvent>,
+        out: &mut Outgoing,
     ) -> Result<u64, RuntimeError> {
         match self.build {
             Some(b) if b != shape.build => {
@@ -242,24 +253,47 @@ impl State {
             &deps,
             &shape.tasks.iter().map(|t| &t.key).collect::<Vec<_>>(),
         )?;
+        // Persisted partitions are in memory already, where their copies are.
+        let mut stored: FxHashMap<u32, u64> = FxHashMap::default();
+        let mut state = vec![TaskState::Waiting; n];
+        let mut nbytes = vec![0; n];
+        for (i, t) in shape.tasks.iter().enumerate() {
+            let (name, params) = &shape.ops[t.op as usize];
+            if name != partita_runtime::PERSISTED {
+                continue;
+            }
+            let pid: u64 = partita_runtime::decode_params(name, params)?;
+            let Some(p) = self.persisted.get(&pid) else {
+                return Err(RuntimeError::Cluster {
+                    message: format!(
+                        "persisted partition {} is no longer on the cluster; persist it again",
+                        t.key
+                    ),
+                });
+            };
+            let Some(&holder) = p.holders.first() else {
+                return Err(every_copy_lost(&t.key));
+            };
+            stored.insert(i as u32, pid);
+            state[i] = TaskState::Memory(holder);
+            nbytes[i] = p.nbytes;
+        }
         let id = self.next_graph;
         self.next_graph += 1;
-        let waiting: Vec<u32> = deps.iter().map(|d| d.len() as u32).collect();
+        let waiting: Vec<u32> = deps
+            .iter()
+            .map(|d| d.iter().filter(|&&x| !stored.contains_key(&x)).count() as u32)
+            .collect();
         for (i, w) in waiting.iter().enumerate() {
-            if *w == 0 {
-                self.roots.push_back((id, i as u32));
+            if *w == 0 && !stored.contains_key(&(i as u32)) {
+                state[i] = TaskState::Queued;
+                if deps[i].is_empty() {
+                    self.roots.push_back((id, i as u32));
+                } else {
+                    self.ready.push_back((id, i as u32));
+                }
             }
         }
-        let state = waiting
-            .iter()
-            .map(|w| {
-                if *w == 0 {
-                    TaskState::Queued
-                } else {
-                    TaskState::Waiting
-                }
-            })
-            .collect();
         let _ = client.send(Ok(ComputeEvent {
             graph: id,
             total: n as u64,
@@ -280,17 +314,19 @@ impl State {
                 waiting,
                 refs,
                 state,
-                nbytes: vec![0; n],
+                nbytes,
                 outputs,
-                finished: 0,
+                finished: stored.len() as u64,
                 ended: false,
                 client,
                 deaths: FxHashMap::default(),
                 refetches: FxHashMap::default(),
+                replicas,
+                stored,
             },
         );
-        if n == 0 {
-            self.finish(id);
+        if self.graphs[&id].finished == n as u64 {
+            self.finish(id, out);
         }
         Ok(id)
     }
@@ -375,9 +411,16 @@ impl State {
                 if !worker.has_room(roots) {
                     continue;
                 }
+                let here = |d: u32| match graph.stored.get(&d) {
+                    Some(pid) => self
+                        .persisted
+                        .get(pid)
+                        .is_some_and(|p| p.holders.contains(&w)),
+                    None => graph.state[d as usize] == TaskState::Memory(w),
+                };
                 let moved: u64 = graph.deps[t as usize]
                     .iter()
-                    .filter(|&&d| graph.state[d as usize] != TaskState::Memory(w))
+                    .filter(|&&d| !here(d))
                     .map(|&d| graph.nbytes[d as usize].max(1))
                     .sum();
                 let occupancy =
@@ -391,12 +434,18 @@ impl State {
                 return; // every worker is full: the rest waits here
             };
             self.queue(roots).pop_front();
-            let graph = self.graphs.get_mut(&g).expect("looked up above");
-            graph.state[t as usize] = TaskState::Processing(w);
+            self.graphs.get_mut(&g).expect("looked up above").state[t as usize] =
+                TaskState::Processing(w);
+            let graph = &self.graphs[&g];
             let deps = graph.deps[t as usize]
                 .iter()
                 .map(|&d| {
+                    let persisted = graph.stored.get(&d).copied().unwrap_or(0);
                     let holder = match graph.state[d as usize] {
+                        // A persisted partition: this worker's copy, or the least busy one.
+                        TaskState::Memory(_) if persisted != 0 => {
+                            self.holder_for(persisted, w).unwrap_or(u64::MAX)
+                        }
                         TaskState::Memory(h) => h,
                         _ => unreachable!("a queued task's inputs are in memory"),
                     };
@@ -410,6 +459,7 @@ impl State {
                                 .get(&holder)
                                 .map_or_else(String::new, |h| h.flight.clone())
                         },
+                        persisted,
                     }
                 })
                 .collect();
@@ -479,7 +529,10 @@ impl State {
         for i in 0..graph.deps[t].len() {
             let d = graph.deps[t][i] as usize;
             graph.refs[d] = graph.refs[d].saturating_sub(1);
-            if graph.refs[d] == 0 {
+            if graph.refs[d] == 0 && graph.stored.contains_key(&(d as u32)) {
+                // A persisted partition stays until its clients forget it.
+                graph.state[d] = TaskState::Released;
+            } else if graph.refs[d] == 0 {
                 if let TaskState::Memory(h) = graph.state[d] {
                     graph.state[d] = TaskState::Released;
                     out.to(h).release.push(Release {
@@ -490,7 +543,7 @@ impl State {
             }
         }
         if graph.finished == graph.keys.len() as u64 {
-            self.finish(c.graph);
+            self.finish(c.graph, out);
         }
     }
 
@@ -523,30 +576,48 @@ impl State {
         }
     }
 
-    /// Tells the client where its outputs are.
-    fn finish(&mut self, g: u64) {
+    /// Tells the client where its outputs are; for a persist, first keeps each as a persisted
+    /// partition.
+    fn finish(&mut self, g: u64, out: &mut Outgoing) {
         let Some(graph) = self.graphs.get_mut(&g) else {
             return;
         };
         graph.ended = true;
-        let outputs = graph
-            .outputs
-            .iter()
-            .map(|&o| {
-                let flight = match graph.state[o as usize] {
-                    TaskState::Memory(w) => self
-                        .workers
-                        .get(&w)
-                        .map_or_else(String::new, |w| w.flight.clone()),
-                    _ => String::new(),
-                };
-                Location {
-                    task: o,
-                    key: Some(Key::from(&graph.keys[o as usize])),
-                    flight,
+        let (replicas, outputs) = (graph.replicas, graph.outputs.clone());
+        let mut located = Vec::with_capacity(outputs.len());
+        for o in outputs {
+            let graph = &self.graphs[&g];
+            let (state, nbytes) = (graph.state[o as usize], graph.nbytes[o as usize]);
+            let key = Some(Key::from(&graph.keys[o as usize]));
+            let mut persisted = graph.stored.get(&o).copied().unwrap_or(0);
+            let holder = match state {
+                TaskState::Memory(_) if persisted != 0 => self.holder_for(persisted, u64::MAX),
+                TaskState::Memory(w) => Some(w),
+                _ => None,
+            };
+            if replicas > 0 {
+                match (persisted, holder) {
+                    (0, Some(w)) => persisted = self.keep(g, o, w, replicas, out),
+                    (id, _) => {
+                        if let Some(p) = self.persisted.get_mut(&id) {
+                            p.refs += 1;
+                        }
+                    }
                 }
-            })
-            .collect();
+            }
+            let flight = holder
+                .and_then(|w| self.workers.get(&w))
+                .map_or_else(String::new, |w| w.flight.clone());
+            located.push(Location {
+                task: o,
+                key,
+                flight,
+                persisted,
+                nbytes,
+            });
+        }
+        let graph = self.graphs.get_mut(&g).expect("looked up above");
+        let outputs = located;
         let _ = graph.client.send(Ok(ComputeEvent {
             graph: g,
             finished: graph.finished,
@@ -590,6 +661,16 @@ impl State {
                 });
             }
         }
+    }
+}
+
+/// The error of a compute that reads a persisted partition whose every copy is lost.
+fn every_copy_lost(key: &TaskKey) -> RuntimeError {
+    RuntimeError::Cluster {
+        message: format!(
+            "every copy of persisted partition {key} was lost with its workers; persist it \
+             again, with more replicas (Runtime::builder().replicas(k)) to survive that"
+        ),
     }
 }
 
@@ -671,6 +752,8 @@ impl SchedulerService for Scheduler {
                     Status::failed_precondition(message)
                 })?;
             let mut out = Outgoing::default();
+            // A new worker takes copies that persisted partitions lack.
+            s.replicate_all(&mut out);
             s.schedule(&mut out);
             out.send(&s);
             id
@@ -694,6 +777,12 @@ impl SchedulerService for Scheduler {
                 worker.last_seen = Instant::now();
                 for c in &msg.done {
                     s.completed(id, c, &mut out);
+                }
+                for p in msg.replicated {
+                    s.replicated(id, p, &mut out);
+                }
+                for p in msg.replicate_failed {
+                    s.replicate_failed(id, p, &mut out);
                 }
                 for Erred {
                     graph,
@@ -735,7 +824,10 @@ impl SchedulerService for Scheduler {
         request: Request<ComputeRequest>,
     ) -> Result<Response<Self::ComputeStream>, Status> {
         let (tx, rx) = unbounded_channel();
-        let bytes = request.into_inner().graph;
+        let ComputeRequest {
+            graph: bytes,
+            replicas,
+        } = request.into_inner();
         let failed = |e: &RuntimeError| {
             Ok(ComputeEvent {
                 error: Some(WireError::of(e)),
@@ -748,12 +840,12 @@ impl SchedulerService for Scheduler {
             }
             Ok(shape) => {
                 let mut s = self.state.lock();
-                match s.submit(shape, tx.clone()) {
+                let mut out = Outgoing::default();
+                match s.submit(shape, replicas, tx.clone(), &mut out) {
                     Err(e) => {
                         let _ = tx.send(failed(&e));
                     }
                     Ok(_) => {
-                        let mut out = Outgoing::default();
                         s.schedule(&mut out);
                         out.send(&s);
                     }
@@ -771,6 +863,18 @@ impl SchedulerService for Scheduler {
         let mut s = self.state.lock();
         let mut out = Outgoing::default();
         s.release_graph(g, &mut out);
+        out.send(&s);
+        Ok(Response::new(ReleaseReply {}))
+    }
+
+    async fn forget(
+        &self,
+        request: Request<ForgetRequest>,
+    ) -> Result<Response<ReleaseReply>, Status> {
+        let ids = request.into_inner().ids;
+        let mut s = self.state.lock();
+        let mut out = Outgoing::default();
+        s.forget(&ids, &mut out);
         out.send(&s);
         Ok(Response::new(ReleaseReply {}))
     }
@@ -803,6 +907,7 @@ impl SchedulerService for Scheduler {
                     held: held.get(&id).copied().unwrap_or(0),
                 })
                 .collect(),
+            persisted: s.persisted_info(),
         }))
     }
 }

@@ -23,7 +23,7 @@
 //! before the client fetched it, is recovered too: the output is computed again and the client,
 //! whose fetch failed, is told where it is now.
 
-use partita_runtime::Error as RuntimeError;
+use partita_runtime::{Error as RuntimeError, TaskKey};
 
 use super::{ComputeEvent, Outgoing, State, TaskState, WireError};
 use crate::proto::Key;
@@ -41,6 +41,7 @@ impl State {
         };
         let who = format!("{} ({})", worker.name, worker.flight);
         tracing::warn!(worker = %who, "worker lost");
+        self.holder_lost(w);
         let allowed = self.options.allowed_failures.max(1) as usize;
         let graphs: Vec<u64> = self.graphs.keys().copied().collect();
         for g in graphs {
@@ -60,7 +61,18 @@ impl State {
                 graph.ended = false;
             }
             let (mut lost, mut rerun, mut poison) = (Vec::new(), Vec::new(), None);
-            for (t, state) in graph.state.iter().enumerate() {
+            for (t, state) in graph.state.iter_mut().enumerate() {
+                if let (TaskState::Memory(x), Some(pid)) = (*state, graph.stored.get(&(t as u32))) {
+                    // A persisted partition: read from another copy, or from none.
+                    if x == w {
+                        let other = self.persisted.get(pid).and_then(|p| p.holders.first());
+                        match other {
+                            Some(&h) => *state = TaskState::Memory(h),
+                            None => lost.push(t as u32),
+                        }
+                    }
+                    continue;
+                }
                 match *state {
                     TaskState::Processing(x) if x == w => {
                         let deaths = graph.deaths.entry(t as u32).or_default();
@@ -86,9 +98,12 @@ impl State {
                 self.fail(g, error, out);
                 continue;
             }
-            let again = self.recompute(g, &lost, &rerun);
-            self.tell(g, vec![who.clone()], again);
+            match self.recompute(g, &lost, &rerun) {
+                Ok(again) => self.tell(g, vec![who.clone()], again),
+                Err(key) => self.fail(g, WireError::of(&super::every_copy_lost(&key)), out),
+            }
         }
+        self.replicate_all(out);
     }
 
     /// Task `t` of compute `g`, assigned to worker `w`, could not fetch its inputs `missing`
@@ -117,24 +132,29 @@ impl State {
             self.fail(g, error, out);
             return;
         }
-        // A missing input the scheduler still takes to be held is gone all the same.
+        // A missing input the scheduler still takes to be held is gone all the same; a
+        // persisted one is read from another copy next time.
         let lost: Vec<u32> = missing
             .iter()
             .copied()
             .filter(|&d| matches!(graph.state[d as usize], TaskState::Memory(_)))
+            .filter(|d| !graph.stored.contains_key(d))
             .collect();
-        let again = self.recompute(g, &lost, &[t]);
-        if !again.is_empty() {
-            self.tell(g, Vec::new(), again);
+        match self.recompute(g, &lost, &[t]) {
+            Ok(again) if !again.is_empty() => self.tell(g, Vec::new(), again),
+            Ok(_) => {}
+            Err(key) => self.fail(g, WireError::of(&super::every_copy_lost(&key)), out),
         }
     }
 
     /// Computes again, in compute `g`, the finished tasks `lost` whose values are gone (those
-    /// still needed) and the assigned tasks `rerun`, with every released input they need.
-    /// Queues those that can run. Returns the keys of the finished tasks computed again.
-    fn recompute(&mut self, g: u64, lost: &[u32], rerun: &[u32]) -> Vec<Key> {
+    /// still needed) and the assigned tasks `rerun`, with every released input they need; a
+    /// persisted partition among them is read from a surviving copy instead. Queues those that
+    /// can run. Returns the keys of the finished tasks computed again, or the key of a persisted
+    /// partition that is needed and has no copy left.
+    fn recompute(&mut self, g: u64, lost: &[u32], rerun: &[u32]) -> Result<Vec<Key>, TaskKey> {
         let Some(graph) = self.graphs.get_mut(&g) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let mut marked = vec![false; graph.state.len()];
         // Finished tasks to compute again: they will read their inputs again.
@@ -144,6 +164,9 @@ impl State {
             graph.state[t] = TaskState::Released;
             if graph.refs[t] == 0 || marked[t] {
                 continue;
+            }
+            if graph.stored.contains_key(&(t as u32)) {
+                return Err(graph.keys[t].clone());
             }
             marked[t] = true;
             stack.push(t as u32);
@@ -172,6 +195,17 @@ impl State {
             for &d in &graph.deps[ti] {
                 let d = d as usize;
                 graph.refs[d] += 1;
+                if let Some(pid) = graph.stored.get(&(d as u32)) {
+                    // A persisted input is never recomputed: it is read where a copy is.
+                    if graph.state[d] == TaskState::Released {
+                        let holder = self.persisted.get(pid).and_then(|p| p.holders.first());
+                        match holder {
+                            Some(&h) => graph.state[d] = TaskState::Memory(h),
+                            None => return Err(graph.keys[d].clone()),
+                        }
+                    }
+                    continue;
+                }
                 if graph.state[d] == TaskState::Released && !marked[d] {
                     marked[d] = true;
                     stack.push(d as u32);
@@ -197,7 +231,7 @@ impl State {
                 }
             }
         }
-        again
+        Ok(again)
     }
 
     /// Tells compute `g`'s client of the workers it lost and the tasks computed again.

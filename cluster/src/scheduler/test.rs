@@ -43,7 +43,7 @@ fn worker(s: &mut State, name: &str, threads: u32) -> (u64, Rx<SchedulerMessage>
 
 fn submit(s: &mut State, g: GraphShape) -> (u64, Rx<ComputeEvent>) {
     let (tx, rx) = unbounded_channel();
-    let id = s.submit(g, tx).unwrap();
+    let id = s.submit(g, 0, tx, &mut Outgoing::default()).unwrap();
     (id, rx)
 }
 
@@ -246,6 +246,66 @@ fn an_output_lost_before_its_fetch_is_computed_again() {
     );
 }
 
+/// A persist keeps its output under an id, on its worker and as copies on two more; a lost
+/// holder is replaced from a surviving copy, and a later graph reads the partition where a copy
+/// is, without computing it.
+#[test]
+fn a_persisted_partition_keeps_its_copies() {
+    let mut s = State::default();
+    let (a, _ra) = worker(&mut s, "a", 1);
+    let (b, _rb) = worker(&mut s, "b", 1);
+    let (c, _rc) = worker(&mut s, "c", 1);
+    let (tx, mut events) = unbounded_channel();
+    let g = s
+        .submit(shape(&[&[]], &[0]), 3, tx, &mut Outgoing::default())
+        .unwrap();
+    let on =
+        |out: &Outgoing| -> u64 { *out.0.iter().find(|(_, m)| !m.assign.is_empty()).unwrap().0 };
+    let holder = on(&round(&mut s));
+    let out = done(&mut s, holder, g, 0, 100);
+    assert_eq!(out.0[&holder].keep.len(), 1);
+    let id = out.0[&holder].keep[0].id;
+    let copying: Vec<u64> = out
+        .0
+        .iter()
+        .filter(|(_, m)| m.replicate.iter().any(|r| r.id == id))
+        .map(|(&w, _)| w)
+        .collect();
+    assert_eq!(copying.len(), 2);
+    assert!(!copying.contains(&holder));
+    let last = events_of(&mut events).pop().unwrap();
+    assert_eq!(last.outputs[0].persisted, id);
+    for &w in &copying {
+        s.replicated(w, id, &mut Outgoing::default());
+    }
+    assert_eq!(s.persisted[&id].holders.len(), 3);
+    // The compute is released; the partition stays.
+    s.release_graph(g, &mut Outgoing::default());
+    assert!(s.persisted.contains_key(&id));
+
+    // A holder is lost: a new worker gets a copy from a survivor.
+    let (d, _rd) = worker(&mut s, "d", 1);
+    let out = lost(&mut s, holder);
+    assert_eq!(s.persisted[&id].holders.len(), 2);
+    assert_eq!(out.0[&d].replicate[0].id, id);
+
+    // A graph that reads it: task 1 goes to a holder and reads its copy there.
+    let mut read = shape(&[&[], &[0]], &[1]);
+    read.ops.push((
+        partita_runtime::PERSISTED.into(),
+        partita_runtime::encode_params("id", &id).unwrap(),
+    ));
+    read.tasks[0].op = 1;
+    let (g2, _e2) = submit(&mut s, read);
+    let out = round(&mut s);
+    let w = on(&out);
+    assert!(s.persisted[&id].holders.contains(&w));
+    let dep = &out.0[&w].assign[0].deps[0];
+    assert_eq!((dep.persisted, dep.flight.as_str()), (id, ""));
+    assert_eq!(s.graphs[&g2].finished, 1);
+    let _ = (a, b, c);
+}
+
 /// A task whose input was lost while it ran elsewhere reports the input missing: the input is
 /// computed again, then the task runs again.
 #[test]
@@ -326,7 +386,7 @@ fn a_graph_of_another_build_is_refused() {
     let mut g = shape(&[&[]], &[0]);
     g.build = BuildId([9; 16]);
     let (tx, _rx) = unbounded_channel();
-    let err = s.submit(g, tx).unwrap_err();
+    let err = s.submit(g, 0, tx, &mut Outgoing::default()).unwrap_err();
     assert_eq!(err.kind(), "BuildMismatch");
     let (tx, _rx) = unbounded_channel();
     let err = s
@@ -339,7 +399,14 @@ fn a_graph_of_another_build_is_refused() {
 fn a_cycle_is_refused_naming_a_task_on_it() {
     let mut s = State::default();
     let (tx, _rx) = unbounded_channel();
-    let err = s.submit(shape(&[&[], &[2], &[1]], &[2]), tx).unwrap_err();
+    let err = s
+        .submit(
+            shape(&[&[], &[2], &[1]], &[2]),
+            0,
+            tx,
+            &mut Outgoing::default(),
+        )
+        .unwrap_err();
     assert_eq!(err.kind(), "Cycle");
     assert!(matches!(err.key(), Some(k) if *k == key(1) || *k == key(2)));
 }

@@ -5,12 +5,15 @@
 //! task as its `PartitionReady`. The actor lives while any [`PartitionRef`] to it does: when the
 //! last reference is dropped its mailbox closes and actix stops it, releasing the value.
 
+use std::sync::Arc;
+
 use actix::{Actor, Addr, Context, Handler, Message};
 
 use crate::completion::Completion;
 use crate::error::{Error, Result};
 use crate::graph::TaskKey;
 use crate::memory::Held;
+use crate::remote::ClusterClient;
 use crate::value::Value;
 
 type Deliver = Box<dyn FnOnce(Result<Value>) + Send>;
@@ -82,22 +85,50 @@ impl Handler<Fetch> for PartitionActor {
     }
 }
 
-/// A location-transparent reference to a persisted partition. Cloning is cheap; the partition
-/// lives while any clone does.
+/// A location-transparent reference to a persisted partition: owned by an actor of this
+/// runtime, or held by a cluster's workers. Cloning is cheap; the partition lives while any
+/// clone does.
 #[derive(Clone)]
 pub struct PartitionRef {
     key: TaskKey,
-    addr: Addr<PartitionActor>,
-    /// The value as the actor holds it, for a compute on this runtime to read on its own
-    /// threads.
-    held: Held,
+    place: Place,
+}
+
+#[derive(Clone)]
+enum Place {
+    /// An actor of this runtime owns it.
+    Local {
+        addr: Addr<PartitionActor>,
+        /// The value as the actor holds it, for a compute on this runtime to read on its own
+        /// threads.
+        held: Held,
+    },
+    /// Workers of a cluster hold it.
+    Remote(Arc<RemotePartition>),
+}
+
+/// A partition persisted on a cluster's workers: its id there, its size, and the cluster.
+/// Dropping the last reference forgets it on the workers.
+struct RemotePartition {
+    id: u64,
+    nbytes: u64,
+    cluster: Arc<dyn ClusterClient>,
+}
+
+impl Drop for RemotePartition {
+    fn drop(&mut self) {
+        self.cluster.forget_persisted(&[self.id]);
+    }
 }
 
 impl std::fmt::Debug for PartitionRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartitionRef")
-            .field("key", &self.key)
-            .finish()
+        let mut d = f.debug_struct("PartitionRef");
+        d.field("key", &self.key);
+        if let Place::Remote(r) = &self.place {
+            d.field("persisted", &r.id);
+        }
+        d.finish()
     }
 }
 
@@ -109,18 +140,53 @@ impl PartitionRef {
         let addr = PartitionActor::start_in_arbiter(arbiter, move |_| {
             PartitionActor::new(actor_key, value)
         });
-        PartitionRef { key, addr, held }
+        PartitionRef {
+            key,
+            place: Place::Local { addr, held },
+        }
     }
 
-    /// The value as it is held, in memory or spilled.
-    pub(crate) fn held(&self) -> &Held {
-        &self.held
+    /// A partition that `cluster`'s workers hold as persisted `id`, of `nbytes`.
+    pub(crate) fn remote(
+        key: TaskKey,
+        id: u64,
+        nbytes: u64,
+        cluster: Arc<dyn ClusterClient>,
+    ) -> Self {
+        PartitionRef {
+            key,
+            place: Place::Remote(Arc::new(RemotePartition {
+                id,
+                nbytes,
+                cluster,
+            })),
+        }
+    }
+
+    /// The partition's id on the cluster that holds it, if a cluster does.
+    pub(crate) fn persisted_id(&self) -> Option<u64> {
+        match &self.place {
+            Place::Local { .. } => None,
+            Place::Remote(r) => Some(r.id),
+        }
+    }
+
+    /// The value, for a compute on this runtime's threads: as it is held here (a spilled one
+    /// is read back), or fetched from a worker that holds it.
+    pub(crate) fn read(&self) -> Result<Value> {
+        match &self.place {
+            Place::Local { held, .. } => held.get(),
+            Place::Remote(r) => r.cluster.read_persisted(r.id, &self.key),
+        }
     }
 
     /// An estimate of the value's bytes in memory, as its codec sizes it (0 without a codec),
-    /// whether it is in memory or spilled: known without reading the value.
+    /// whether it is in memory, spilled or on a cluster: known without reading the value.
     pub fn nbytes(&self) -> u64 {
-        self.held.nbytes()
+        match &self.place {
+            Place::Local { held, .. } => held.nbytes(),
+            Place::Remote(r) => r.nbytes,
+        }
     }
 
     /// The partition's key.
@@ -128,20 +194,26 @@ impl PartitionRef {
         &self.key
     }
 
-    /// Sends a [`Fetch`]; `deliver` gets the value or the reason there is none.
+    /// Sends a [`Fetch`]; `deliver` gets the value or the reason there is none. A partition on a
+    /// cluster is fetched from a worker that holds it, on this thread.
     pub fn fetch(&self, deliver: impl FnOnce(Result<Value>) + Send + 'static) {
-        self.addr.do_send(Fetch {
-            key: self.key.clone(),
-            deliver: Some(Box::new(deliver)),
-        });
+        match &self.place {
+            Place::Local { addr, .. } => addr.do_send(Fetch {
+                key: self.key.clone(),
+                deliver: Some(Box::new(deliver)),
+            }),
+            Place::Remote(_) => deliver(self.read()),
+        }
     }
 
-    /// Reads the value, blocking the calling thread until the actor replies.
+    /// Reads the value, blocking the calling thread until the actor (or the worker holding it)
+    /// replies.
     ///
     /// # Errors
-    /// [`Error::PartitionReleased`] if the actor is gone.
+    /// [`Error::PartitionReleased`] if the actor is gone; a cluster's error if no worker that
+    /// holds it can be reached.
     pub fn get(&self) -> Result<Value> {
-        let done = std::sync::Arc::new(Completion::<std::result::Result<Value, Error>>::new());
+        let done = Arc::new(Completion::<std::result::Result<Value, Error>>::new());
         let tx = done.clone();
         self.fetch(move |v| {
             tx.complete(v);

@@ -83,11 +83,74 @@ pub trait ClusterClient: Send + Sync + std::fmt::Debug {
     /// way (lost workers, recomputed tasks) goes to `events`.
     fn compute(&self, graph: &Graph, outputs: &[TaskKey], events: ComputeEvents, done: ComputeDone);
 
+    /// Starts computing `outputs` of `graph` and keeping each on the workers, `replicas`
+    /// copies on distinct workers (as many as there are, if fewer); `done` is called once with
+    /// each output's persisted id and size, in order, or the failure.
+    fn persist(
+        &self,
+        graph: &Graph,
+        outputs: &[TaskKey],
+        replicas: usize,
+        events: ComputeEvents,
+        done: PersistDone,
+    );
+
+    /// Reads persisted partition `id` (whose key is `key`) from a worker that holds a copy,
+    /// blocking the calling thread.
+    ///
+    /// # Errors
+    /// No worker holding a copy can be reached, or the cluster has forgotten `id`.
+    fn read_persisted(&self, id: u64, key: &TaskKey) -> Result<Value>;
+
+    /// Forgets persisted partitions `ids` on every worker that holds a copy, without waiting.
+    fn forget_persisted(&self, ids: &[u64]);
+
+    /// Every partition persisted on the cluster now, with the workers that hold its copies.
+    fn persisted(&self) -> Vec<PersistedPartition>;
+
     /// The scheduler's address.
     fn address(&self) -> String;
 
     /// The workers connected now, as the scheduler sees them.
     fn workers(&self) -> Vec<ClusterWorker>;
+}
+
+/// What a persist on a cluster calls back with: each output's place, in order, or the failure.
+pub type PersistDone = Box<dyn FnOnce(Result<Vec<PersistedPartition>>) + Send>;
+
+/// A partition persisted on a cluster's workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PersistedPartition {
+    /// Its task's key.
+    pub key: TaskKey,
+    /// Its id on the cluster.
+    pub id: u64,
+    /// Its size, as its codec counts it.
+    pub nbytes: u64,
+    /// The names of the workers that hold a copy.
+    pub holders: Vec<String>,
+    /// The copies asked for.
+    pub replicas: usize,
+}
+
+impl PersistedPartition {
+    /// A partition's entry.
+    pub fn new(
+        key: TaskKey,
+        id: u64,
+        nbytes: u64,
+        holders: Vec<String>,
+        replicas: usize,
+    ) -> PersistedPartition {
+        PersistedPartition {
+            key,
+            id,
+            nbytes,
+            holders,
+            replicas,
+        }
+    }
 }
 
 /// One worker of a cluster, as its scheduler sees it.

@@ -32,12 +32,13 @@ mod wire;
 pub use self::build_id::BuildId;
 pub(crate) use self::cluster::connect;
 pub use self::cluster::{
-    ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, ComputeEvents, Connector, CONNECTORS,
+    ClusterClient, ClusterSpec, ClusterWorker, ComputeDone, ComputeEvents, Connector, PersistDone,
+    PersistedPartition, CONNECTORS,
 };
 pub use self::name_index::NameIndex;
 pub use self::operation::{
     decode_params, duplicate_operators, encode_params, operator, Operation, Operator, TaskContext,
-    FIRST_INPUT, OPERATORS,
+    FIRST_INPUT, OPERATORS, PERSISTED,
 };
 pub(crate) use self::user_fn::callable_op;
 pub use self::user_fn::{user_fn_op, RemoteFn, Usage, REMOTE_FNS, USER_FN};

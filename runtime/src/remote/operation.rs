@@ -217,6 +217,24 @@ fn build_literal(cx: TaskContext<'_>, params: &[u8]) -> Result<Kernel> {
 
 crate::register_operator!(LITERAL, build_literal);
 
+/// A partition persisted on a cluster, by its id there (a `u64`): the cluster's scheduler and
+/// workers resolve it to the copies they hold; it does not run anywhere else.
+pub const PERSISTED: &str = "partita.persisted";
+
+fn build_persisted(cx: TaskContext<'_>, params: &[u8]) -> Result<Kernel> {
+    let id: u64 = decode_params(PERSISTED, params)?;
+    let key = cx.key.clone();
+    Ok(Arc::new(move |_| {
+        Err(Error::Cluster {
+            message: format!(
+                "{key} is persisted on a cluster (as {id}); only that cluster's workers read it"
+            ),
+        })
+    }))
+}
+
+crate::register_operator!(PERSISTED, build_persisted);
+
 /// Passes its first input through: renames, and partitions taken from another collection.
 pub const FIRST_INPUT: &str = "partita.first_input";
 

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Task, TaskKey, TaskKind};
 use crate::remote::build_id::BuildId;
-use crate::remote::operation::{config, decode_params, operator, Operation, TaskContext};
+use crate::remote::operation::{
+    config, decode_params, operator, Operation, TaskContext, PERSISTED,
+};
 use crate::remote::value_codec::{decode_value, encode_value};
 use crate::runtime::Runtime;
 use crate::value::Value;
@@ -101,12 +103,16 @@ pub fn encode_graph(graph: &Graph, outputs: &[TaskKey]) -> Result<Vec<u8>> {
             let stored;
             let op = match (task.op(), task.kind()) {
                 (Some(op), _) => op,
+                // A partition the cluster holds travels as its id there.
                 (None, TaskKind::Stored(partition)) => {
-                    stored = Operation::literal_value(partition.get()?).ok_or_else(|| {
-                        not_transportable(
-                            "its persisted value's type has no registered codec".into(),
-                        )
-                    })?;
+                    stored = match partition.persisted_id() {
+                        Some(id) => Operation::new(PERSISTED, &id),
+                        None => Operation::literal_value(partition.get()?).ok_or_else(|| {
+                            not_transportable(
+                                "its persisted value's type has no registered codec".into(),
+                            )
+                        })?,
+                    };
                     &stored
                 }
                 (None, TaskKind::Compute(_)) => {

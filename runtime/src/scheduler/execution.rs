@@ -138,7 +138,7 @@ impl Execution {
             match &self.plan.kinds[t as usize] {
                 TaskKind::Stored(partition) => {
                     self.queued(t);
-                    let delivery = partition.held().get().map(Held::Value).map_err(Arc::new);
+                    let delivery = partition.read().map(Held::Value).map_err(Arc::new);
                     self.deliver(t, delivery);
                 }
                 TaskKind::Compute(_) => {
@@ -213,7 +213,7 @@ impl Execution {
                 // it takes a source: a spilled one is read back from disk only as its readers
                 // are about to run. It is counted by the partition that persists it.
                 self.memory.wait_unpaused();
-                let delivery = partition.held().get().map(Held::Value).map_err(Arc::new);
+                let delivery = partition.read().map(Held::Value).map_err(Arc::new);
                 return self.deliver(t, delivery);
             }
         };
