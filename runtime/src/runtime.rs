@@ -503,7 +503,10 @@ impl Runtime {
     }
 
     /// Computes `keys` and hands each value to a partition actor that keeps it. Later graphs
-    /// read it through [`Task::stored`](crate::Task::stored).
+    /// read it through [`Task::stored`](crate::Task::stored). On a cluster the workers that
+    /// compute the values keep them instead, [`replicas`](Builder::replicas) copies of each on
+    /// distinct workers, and later graphs name them by id; the returned references work the
+    /// same either way, and dropping the last one forgets the partition.
     ///
     /// # Errors
     /// As [`compute`](Self::compute).
