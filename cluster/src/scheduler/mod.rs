@@ -708,6 +708,8 @@ fn check_acyclic(deps: &[Vec<u32>], keys: &[&TaskKey]) -> Result<(), RuntimeErro
 }
 
 #[cfg(test)]
+mod simulation;
+#[cfg(test)]
 mod test;
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
