@@ -41,6 +41,12 @@ fn main() {
                 .build(),
         )
         .method(
+            method("session", "Session", "SessionRequest", "SessionEvent")
+                .comment("A client's session: open while the client lives; what it persisted is forgotten when it ends.")
+                .server_streaming()
+                .build(),
+        )
+        .method(
             method("forget", "Forget", "ForgetRequest", "ReleaseReply")
                 .comment("Forgets persisted partitions on the workers that hold them.")
                 .build(),

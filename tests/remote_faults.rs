@@ -466,10 +466,11 @@ impl Drop for Processes {
     }
 }
 
-/// The scheduler is SIGKILLed in the middle of a compute: the client gets an error naming the
-/// scheduler, and the workers exit rather than hang.
-fn a_dead_scheduler_is_a_clear_error() {
-    let secret = "faults-test-secret-0123456789abcdef";
+const SECRET: &str = "faults-test-secret-0123456789abcdef";
+
+/// A `partita scheduler` process and two worker processes of this binary on loopback, and a
+/// runtime connected to them.
+fn standalone() -> (Processes, String, Runtime) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -480,7 +481,7 @@ fn a_dead_scheduler_is_a_clear_error() {
     processes.0.push(
         Command::new(env!("CARGO_BIN_EXE_partita"))
             .args(["scheduler", "--listen", &address])
-            .env("PARTITA_SECRET", secret)
+            .env("PARTITA_SECRET", SECRET)
             .spawn()
             .unwrap(),
     );
@@ -488,14 +489,14 @@ fn a_dead_scheduler_is_a_clear_error() {
         processes.0.push(
             Command::new(std::env::current_exe().unwrap())
                 .env(partita::cluster::WORKER_OF, &address)
-                .env("PARTITA_SECRET", secret)
+                .env("PARTITA_SECRET", SECRET)
                 .env("PARTITA_WORKER_NAME", format!("standalone-{i}"))
                 .env("PARTITA_WORKER_THREADS", "1")
                 .spawn()
                 .unwrap(),
         );
     }
-    std::env::set_var("PARTITA_SECRET", secret);
+    std::env::set_var("PARTITA_SECRET", SECRET);
     let start = Instant::now();
     let rt = loop {
         match Runtime::connect(&address) {
@@ -507,6 +508,14 @@ fn a_dead_scheduler_is_a_clear_error() {
         }
     };
     std::env::remove_var("PARTITA_SECRET");
+    (processes, address, rt)
+}
+
+/// The scheduler is SIGKILLed in the middle of a compute: the client gets an error naming the
+/// scheduler, and the workers exit rather than hang.
+fn a_dead_scheduler_is_a_clear_error() {
+    let (mut processes, address, rt) = standalone();
+    let start = Instant::now();
     let work = {
         let rt = rt.clone();
         std::thread::spawn(move || {
@@ -546,8 +555,58 @@ fn a_dead_scheduler_is_a_clear_error() {
     }
 }
 
+/// The environment variable that makes this binary a client that persists a bag and waits.
+const CLIENT_OF: &str = "FAULTS_CLIENT_OF";
+
+/// A client process: persists 4 partitions with 2 copies each on the cluster at `address`, says
+/// so, and waits to be killed.
+fn persisting_client(address: &str) -> ! {
+    let rt = Runtime::builder()
+        .connect(address)
+        .replicas(2)
+        .build()
+        .unwrap();
+    let kept = rt.install(|| Bag::range(1_000, 4).persist()).unwrap();
+    println!("persisted");
+    std::thread::sleep(Duration::from_secs(120));
+    drop(kept);
+    std::process::exit(0);
+}
+
+/// A client that vanishes (SIGKILL) releases what it persisted: the workers forget it.
+fn a_vanished_client_releases_its_partitions() {
+    let (_processes, address, rt) = standalone();
+    let mut client = Processes(vec![Command::new(std::env::current_exe().unwrap())
+        .env(CLIENT_OF, &address)
+        .env("PARTITA_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()]);
+    let mut line = String::new();
+    let stdout = client.0[0].stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert_eq!(line.trim(), "persisted");
+    let cluster = rt.cluster().unwrap().clone();
+    let parts = cluster.persisted();
+    assert_eq!(parts.len(), 4, "{parts:?}");
+    client.0[0].kill().unwrap();
+    let _ = client.0[0].wait();
+    let start = Instant::now();
+    while !cluster.persisted().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a vanished client's partitions are still kept: {:?}",
+            cluster.persisted()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn main() {
     partita::worker_main();
+    if let Ok(address) = std::env::var(CLIENT_OF) {
+        persisting_client(&address);
+    }
     let tests: &[(&str, &dyn Fn())] = &[
         ("a_task_tree_survives", &a_task_tree_survives),
         ("a_word_count_survives", &a_word_count_survives),
@@ -560,6 +619,10 @@ fn main() {
         (
             "three_replicas_survive_two_lost_holders",
             &three_replicas_survive_two_lost_holders,
+        ),
+        (
+            "a_vanished_client_releases_its_partitions",
+            &a_vanished_client_releases_its_partitions,
         ),
         (
             "a_dead_scheduler_is_a_clear_error",

@@ -46,6 +46,8 @@ enum Finished {
 struct Shared {
     address: String,
     secret: Secret,
+    /// This client's session on the scheduler.
+    session: u64,
     scheduler: SchedulerClient<Authed>,
     flights:
         Mutex<FxHashMap<String, arrow_flight::flight_service_client::FlightServiceClient<Authed>>>,
@@ -352,12 +354,30 @@ async fn connect_shared(address: &str, secret: Secret) -> Result<Shared> {
             what: format!("the scheduler at {address}"),
             source,
         })?;
-    let scheduler = SchedulerClient::with_interceptor(channel, AddSecret(secret.clone()))
+    let mut scheduler = SchedulerClient::with_interceptor(channel, AddSecret(secret.clone()))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
+    // The session lives as long as this stream: when the client goes, so does what it
+    // persisted.
+    let what = || format!("opening a session with the scheduler at {address}");
+    let mut stream = scheduler
+        .session(crate::proto::SessionRequest {})
+        .await
+        .map_err(|e| Error::status(what(), e))?
+        .into_inner();
+    let session = stream
+        .message()
+        .await
+        .map_err(|e| Error::status(what(), e))?
+        .map(|e| e.session)
+        .ok_or_else(|| Error::Config {
+            message: format!("{}: no session", what()),
+        })?;
+    tokio::spawn(async move { while let Ok(Some(_)) = stream.message().await {} });
     Ok(Shared {
         address: address.to_string(),
         secret,
+        session,
         scheduler,
         flights: Mutex::new(FxHashMap::default()),
     })
@@ -379,6 +399,7 @@ impl Shared {
             .compute(ComputeRequest {
                 graph: bytes,
                 replicas,
+                session: self.session,
             })
             .await
             .map_err(|e| Error::status(what(), e))?
@@ -643,7 +664,8 @@ impl ClusterClient for Client {
         let (shared, ids) = (self.shared.clone(), ids.to_vec());
         self.io().spawn(async move {
             let mut s = shared.scheduler.clone();
-            let _ = s.forget(ForgetRequest { ids }).await;
+            let session = shared.session;
+            let _ = s.forget(ForgetRequest { ids, session }).await;
         });
     }
 

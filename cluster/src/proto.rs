@@ -255,6 +255,21 @@ pub(crate) struct ComputeRequest {
     /// Above 0: keep each output on the workers as a persisted partition, with this many copies.
     #[prost(uint32, tag = "2")]
     pub(crate) replicas: u32,
+    /// The client's session (see `Session`): what it persists is forgotten when it goes.
+    #[prost(uint64, tag = "3")]
+    pub(crate) session: u64,
+}
+
+/// A client's request for a session.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SessionRequest {}
+
+/// A client's session, in the only message of its stream: the stream stays open while the
+/// client lives.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SessionEvent {
+    #[prost(uint64, tag = "1")]
+    pub(crate) session: u64,
 }
 
 /// What the scheduler tells a client about its compute.
@@ -309,6 +324,9 @@ pub(crate) struct Location {
 pub(crate) struct ForgetRequest {
     #[prost(uint64, repeated, tag = "1")]
     pub(crate) ids: Vec<u64>,
+    /// The session whose references these are.
+    #[prost(uint64, tag = "2")]
+    pub(crate) session: u64,
 }
 
 /// A client's release of a compute.

@@ -41,7 +41,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::proto::{
     Assign, Completed, ComputeEvent, ComputeRequest, Dep, Erred, ForgetRequest, GraphOps,
     InfoReply, InfoRequest, Key, Location, OpDef, Release, ReleaseReply, ReleaseRequest,
-    SchedulerMessage, SchedulerService, WireError, WorkerInfo, WorkerMessage,
+    SchedulerMessage, SchedulerService, SessionRequest, WireError, WorkerInfo, WorkerMessage,
 };
 
 /// Root tasks (sources) a worker may have in flight: this many per thread, plus [`ROOT_SLACK`]
@@ -120,6 +120,8 @@ struct GraphState {
     /// The tasks that are persisted partitions, and their ids: in memory from the start, never
     /// computed, released or recomputed here.
     stored: FxHashMap<u32, u64>,
+    /// The client's session.
+    session: u64,
 }
 
 #[derive(Default)]
@@ -127,6 +129,9 @@ struct State {
     options: SchedulerOptions,
     persisted: FxHashMap<u64, persisted::Persisted>,
     next_persisted: u64,
+    /// The clients' sessions, open while each client lives.
+    sessions: FxHashMap<u64, Outbox<crate::proto::SessionEvent>>,
+    next_session: u64,
     build: Option<BuildId>,
     workers: BTreeMap<u64, Worker>,
     next_worker: u64,
@@ -154,8 +159,8 @@ impl Scheduler {
         }
     }
 
-    /// Every half second: counts silent workers as lost and forgets computes whose client has
-    /// gone, until the scheduler is dropped.
+    /// Every half second: counts silent workers as lost, and forgets the computes and the
+    /// persisted partitions of clients that have gone, until the scheduler is dropped.
     async fn watch(state: std::sync::Weak<Mutex<State>>) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
@@ -170,6 +175,16 @@ impl Scheduler {
             }
             for g in s.abandoned_graphs() {
                 s.release_graph(g, &mut out);
+            }
+            let ended: Vec<u64> = s
+                .sessions
+                .iter()
+                .filter(|(_, tx)| tx.is_closed())
+                .map(|(&id, _)| id)
+                .collect();
+            for session in ended {
+                s.sessions.remove(&session);
+                s.session_ended(session, &mut out);
             }
             s.schedule(&mut out);
             out.send(&s);
@@ -211,7 +226,7 @@ impl State {
     fn submit(
         &mut self,
         shape: GraphShape,
-        replicas: u32,
+        (replicas, session): (u32, u64),
         client: Outbox<ComputeEvent>,
         out: &mut Outgoing,
     ) -> Result<u64, RuntimeError> {
@@ -323,6 +338,7 @@ impl State {
                 refetches: FxHashMap::default(),
                 replicas,
                 stored,
+                session,
             },
         );
         if self.graphs[&id].finished == n as u64 {
@@ -599,8 +615,9 @@ impl State {
                 match (persisted, holder) {
                     (0, Some(w)) => persisted = self.keep(g, o, w, replicas, out),
                     (id, _) => {
+                        let session = self.graphs[&g].session;
                         if let Some(p) = self.persisted.get_mut(&id) {
-                            p.refs += 1;
+                            p.owners.push(session);
                         }
                     }
                 }
@@ -718,6 +735,7 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 impl SchedulerService for Scheduler {
     type WorkStream = BoxStream<SchedulerMessage>;
     type ComputeStream = BoxStream<ComputeEvent>;
+    type SessionStream = BoxStream<crate::proto::SessionEvent>;
 
     async fn work(
         &self,
@@ -829,6 +847,7 @@ impl SchedulerService for Scheduler {
         let ComputeRequest {
             graph: bytes,
             replicas,
+            session,
         } = request.into_inner();
         let failed = |e: &RuntimeError| {
             Ok(ComputeEvent {
@@ -843,7 +862,7 @@ impl SchedulerService for Scheduler {
             Ok(shape) => {
                 let mut s = self.state.lock();
                 let mut out = Outgoing::default();
-                match s.submit(shape, replicas, tx.clone(), &mut out) {
+                match s.submit(shape, (replicas, session), tx.clone(), &mut out) {
                     Err(e) => {
                         let _ = tx.send(failed(&e));
                     }
@@ -869,14 +888,27 @@ impl SchedulerService for Scheduler {
         Ok(Response::new(ReleaseReply {}))
     }
 
+    async fn session(
+        &self,
+        _: Request<SessionRequest>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let (tx, rx) = unbounded_channel();
+        let mut s = self.state.lock();
+        s.next_session += 1;
+        let session = s.next_session;
+        let _ = tx.send(Ok(crate::proto::SessionEvent { session }));
+        s.sessions.insert(session, tx);
+        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
+    }
+
     async fn forget(
         &self,
         request: Request<ForgetRequest>,
     ) -> Result<Response<ReleaseReply>, Status> {
-        let ids = request.into_inner().ids;
+        let ForgetRequest { ids, session } = request.into_inner();
         let mut s = self.state.lock();
         let mut out = Outgoing::default();
-        s.forget(&ids, &mut out);
+        s.forget(session, &ids, &mut out);
         out.send(&s);
         Ok(Response::new(ReleaseReply {}))
     }

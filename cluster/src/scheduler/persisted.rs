@@ -31,15 +31,16 @@ pub(super) struct Persisted {
     pub(super) holders: Vec<u64>,
     /// The workers copying it now.
     pub(super) pending: Vec<u64>,
-    /// References held by clients; at 0 it is forgotten.
-    pub(super) refs: u32,
+    /// The sessions of the clients holding references, one entry per reference; with none
+    /// left it is forgotten.
+    pub(super) owners: Vec<u64>,
     failures: u32,
 }
 
 impl State {
     /// Records the value of a compute's output, held by worker `w`, as a new persisted
-    /// partition of `replicas` copies, tells `w` to keep it, and starts the copies. Returns its
-    /// id.
+    /// partition of `replicas` copies referenced by the compute's session, tells `w` to keep
+    /// it, and starts the copies. Returns its id.
     pub(super) fn keep(
         &mut self,
         g: u64,
@@ -48,8 +49,12 @@ impl State {
         replicas: u32,
         out: &mut Outgoing,
     ) -> u64 {
-        let (key, nbytes) = match self.graphs.get(&g) {
-            Some(graph) => (graph.keys[t as usize].clone(), graph.nbytes[t as usize]),
+        let (key, nbytes, session) = match self.graphs.get(&g) {
+            Some(graph) => (
+                graph.keys[t as usize].clone(),
+                graph.nbytes[t as usize],
+                graph.session,
+            ),
             None => return 0,
         };
         self.next_persisted += 1;
@@ -67,7 +72,7 @@ impl State {
                 replicas: replicas.max(1),
                 holders: vec![w],
                 pending: Vec::new(),
-                refs: 1,
+                owners: vec![session],
                 failures: 0,
             },
         );
@@ -141,21 +146,38 @@ impl State {
         self.replicate(id, out);
     }
 
-    /// Drops a client's reference to each of `ids`; one with none left is forgotten on its
-    /// holders.
-    pub(super) fn forget(&mut self, ids: &[u64], out: &mut Outgoing) {
+    /// Drops a reference of `session`'s to each of `ids`; one with none left is forgotten on
+    /// its holders.
+    pub(super) fn forget(&mut self, session: u64, ids: &[u64], out: &mut Outgoing) {
         for id in ids {
-            let Some(p) = self.persisted.get_mut(id) else {
-                continue;
-            };
-            p.refs = p.refs.saturating_sub(1);
-            if p.refs > 0 {
-                continue;
+            if let Some(p) = self.persisted.get_mut(id) {
+                if let Some(i) = p.owners.iter().position(|&o| o == session) {
+                    p.owners.swap_remove(i);
+                }
             }
-            let p = self.persisted.remove(id).expect("looked up above");
-            for w in p.holders.iter().chain(&p.pending) {
-                out.to(*w).forget.push(*id);
+            self.forget_unowned(*id, out);
+        }
+    }
+
+    /// Drops every reference of a session that has ended: its client has gone.
+    pub(super) fn session_ended(&mut self, session: u64, out: &mut Outgoing) {
+        let ids: Vec<u64> = self.persisted.keys().copied().collect();
+        for id in ids {
+            if let Some(p) = self.persisted.get_mut(&id) {
+                p.owners.retain(|&o| o != session);
             }
+            self.forget_unowned(id, out);
+        }
+    }
+
+    /// Forgets `id` on its holders if no client references it any more.
+    fn forget_unowned(&mut self, id: u64, out: &mut Outgoing) {
+        if !self.persisted.get(&id).is_some_and(|p| p.owners.is_empty()) {
+            return;
+        }
+        let p = self.persisted.remove(&id).expect("looked up above");
+        for w in p.holders.iter().chain(&p.pending) {
+            out.to(*w).forget.push(id);
         }
     }
 

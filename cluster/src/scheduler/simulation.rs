@@ -123,7 +123,7 @@ proptest! {
         };
         let (tx, mut events) = unbounded_channel::<Result<ComputeEvent, tonic::Status>>();
         let mut out = Outgoing::default();
-        let g = s.submit(shape, 0, tx, &mut out).unwrap();
+        let g = s.submit(shape, (0, 0), tx, &mut out).unwrap();
         s.schedule(&mut out);
         deliver(&mut sims, out);
 

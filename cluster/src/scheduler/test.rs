@@ -43,7 +43,7 @@ fn worker(s: &mut State, name: &str, threads: u32) -> (u64, Rx<SchedulerMessage>
 
 fn submit(s: &mut State, g: GraphShape) -> (u64, Rx<ComputeEvent>) {
     let (tx, rx) = unbounded_channel();
-    let id = s.submit(g, 0, tx, &mut Outgoing::default()).unwrap();
+    let id = s.submit(g, (0, 0), tx, &mut Outgoing::default()).unwrap();
     (id, rx)
 }
 
@@ -257,7 +257,7 @@ fn a_persisted_partition_keeps_its_copies() {
     let (c, _rc) = worker(&mut s, "c", 1);
     let (tx, mut events) = unbounded_channel();
     let g = s
-        .submit(shape(&[&[]], &[0]), 3, tx, &mut Outgoing::default())
+        .submit(shape(&[&[]], &[0]), (3, 0), tx, &mut Outgoing::default())
         .unwrap();
     let on =
         |out: &Outgoing| -> u64 { *out.0.iter().find(|(_, m)| !m.assign.is_empty()).unwrap().0 };
@@ -386,7 +386,9 @@ fn a_graph_of_another_build_is_refused() {
     let mut g = shape(&[&[]], &[0]);
     g.build = BuildId([9; 16]);
     let (tx, _rx) = unbounded_channel();
-    let err = s.submit(g, 0, tx, &mut Outgoing::default()).unwrap_err();
+    let err = s
+        .submit(g, (0, 0), tx, &mut Outgoing::default())
+        .unwrap_err();
     assert_eq!(err.kind(), "BuildMismatch");
     let (tx, _rx) = unbounded_channel();
     let err = s
@@ -402,7 +404,7 @@ fn a_cycle_is_refused_naming_a_task_on_it() {
     let err = s
         .submit(
             shape(&[&[], &[2], &[1]], &[2]),
-            0,
+            (0, 0),
             tx,
             &mut Outgoing::default(),
         )
