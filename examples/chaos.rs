@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example chaos -- --kills 20 --every 2.0 --workers 3 --rows 2000000
+//! cargo run --release --example chaos -- --kills 0 --computes 10   # the same, undisturbed
 //! ```
 //!
 //! Prints one line per compute and `RESULT name=chaos ...` at the end; exits with 1 if any
@@ -82,6 +83,8 @@ fn main() {
     let workers = arg("--workers", 3.0) as usize;
     let rows = arg("--rows", 2_000_000.0) as i64;
     let hang = Duration::from_secs_f64(arg("--hang", 120.0));
+    // At least this many computes: with `--kills 0`, an undisturbed baseline.
+    let at_least = arg("--computes", 0.0) as usize;
 
     let (facts, dims) = tables(rows);
     let reference = job(&facts, &dims).expect("the threads runtime computes the job");
@@ -121,7 +124,8 @@ fn main() {
     let started = Instant::now();
     let (mut computes, mut wrong, mut failed, mut hung) = (0, 0, 0, 0);
     let mut slowest = Duration::ZERO;
-    while killed.load(Ordering::Relaxed) < kills {
+    let mut times = Vec::new();
+    while killed.load(Ordering::Relaxed) < kills || computes < at_least {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let at = Instant::now();
         {
@@ -135,6 +139,7 @@ fn main() {
             Ok(Ok(answer)) => {
                 let took = at.elapsed();
                 slowest = slowest.max(took);
+                times.push(took.as_secs_f64());
                 let right = answer == reference;
                 wrong += usize::from(!right);
                 println!(
@@ -156,9 +161,11 @@ fn main() {
     }
     stop.store(true, Ordering::Relaxed);
     let _ = killer.join();
+    times.sort_by(f64::total_cmp);
+    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
     println!(
         "RESULT name=chaos kills={} computes={computes} wrong={wrong} failed={failed} hung={hung} \
-         slowest_s={:.2} seconds={:.1}",
+         median_s={median:.2} slowest_s={:.2} seconds={:.1}",
         killed.load(Ordering::Relaxed),
         slowest.as_secs_f64(),
         started.elapsed().as_secs_f64()
