@@ -134,6 +134,48 @@ fn task_tree(rts: &Runtimes) {
     assert_eq!(got, n * (n + 1) / 2);
 }
 
+/// The workers' task events reach the client's event stream: the compute's start with its
+/// task count, one `TaskFinished` per task, its end; and so the profiler's trace.
+fn events_from_the_workers(rts: &Runtimes) {
+    let rt = &rts.cluster;
+    let profiler = partita::Profiler::new(rt);
+    let events = rt.subscribe();
+    let n = 200_u64;
+    let got = rt.install(|| {
+        let xs: Vec<Delayed<u64>> = (0..n).map(|i| from_value(i).map(inc)).collect();
+        combine(&xs, sum).compute().unwrap()
+    });
+    assert_eq!(got, n * (n + 1) / 2);
+    let seen: Vec<partita::Event> = events.receiver().try_iter().collect();
+    let started: Vec<usize> = seen
+        .iter()
+        .filter_map(|e| match e.kind {
+            partita::EventKind::ComputeStarted { tasks } => Some(tasks),
+            _ => None,
+        })
+        .collect();
+    let tasks = 2 * n as usize + 1;
+    assert_eq!(started, vec![tasks]);
+    let finished: Vec<&partita::Event> = seen
+        .iter()
+        .filter(|e| matches!(e.kind, partita::EventKind::TaskFinished))
+        .collect();
+    assert_eq!(finished.len(), tasks);
+    let mut keys: Vec<String> = finished
+        .iter()
+        .map(|e| e.key.as_ref().unwrap().to_string())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), tasks, "each task once");
+    assert!(finished.iter().all(|e| e.thread.is_some()));
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e.kind, partita::EventKind::ComputeFinished)));
+    let trace = profiler.chrome_trace();
+    assert_eq!(trace["traceEvents"].as_array().unwrap().len(), tasks);
+}
+
 /// A word count over a bag, through its user function.
 fn word_count(rts: &Runtimes) {
     let lines: Vec<String> = (0..2_000)
@@ -424,6 +466,7 @@ fn main() {
     let tests: &[(&str, &dyn Fn())] = &[
         ("task_tree", &|| task_tree(&rts)),
         ("word_count", &|| word_count(&rts)),
+        ("events_from_the_workers", &|| events_from_the_workers(&rts)),
         ("bag_user_operations", &|| bag_user_operations(&rts)),
         ("dataframes", &|| dataframes(&rts)),
         ("arrays", &|| arrays(&rts)),

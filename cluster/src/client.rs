@@ -400,6 +400,7 @@ impl Shared {
                 graph: bytes,
                 replicas,
                 session: self.session,
+                task_events: events.wanted(),
             })
             .await
             .map_err(|e| Error::status(what(), e))?
@@ -482,6 +483,14 @@ impl Shared {
             }
             for key in &event.recomputed {
                 events.recomputed(TaskKey::from(key));
+            }
+            for t in &event.tasks {
+                let key = t
+                    .key
+                    .as_ref()
+                    .map_or_else(|| TaskKey::new("?", 0), TaskKey::from);
+                let duration = Duration::from_micros(t.micros);
+                events.task_finished(key, t.worker as usize, duration);
             }
             if event.done {
                 if event.outputs.len() != n {

@@ -125,6 +125,9 @@ pub(crate) struct Completed {
     /// The size of its value, where known.
     #[prost(uint64, tag = "3")]
     pub(crate) nbytes: u64,
+    /// How long its kernel ran, in microseconds.
+    #[prost(uint64, tag = "4")]
+    pub(crate) micros: u64,
 }
 
 /// A task that failed on a worker.
@@ -258,6 +261,9 @@ pub(crate) struct ComputeRequest {
     /// The client's session (see `Session`): what it persists is forgotten when it goes.
     #[prost(uint64, tag = "3")]
     pub(crate) session: u64,
+    /// Whether the client wants an event for every finished task (it has subscribers).
+    #[prost(bool, tag = "4")]
+    pub(crate) task_events: bool,
 }
 
 /// A client's request for a session.
@@ -300,6 +306,22 @@ pub(crate) struct ComputeEvent {
     /// Finished tasks whose values were lost with a worker and are computed again.
     #[prost(message, repeated, tag = "8")]
     pub(crate) recomputed: Vec<Key>,
+    /// Tasks finished since the last event, when the client asked for them.
+    #[prost(message, repeated, tag = "9")]
+    pub(crate) tasks: Vec<TaskDone>,
+}
+
+/// A task that finished on a worker, for the client's event stream.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct TaskDone {
+    #[prost(message, optional, tag = "1")]
+    pub(crate) key: Option<Key>,
+    /// The worker's id on the scheduler.
+    #[prost(uint64, tag = "2")]
+    pub(crate) worker: u64,
+    /// How long its kernel ran, in microseconds.
+    #[prost(uint64, tag = "3")]
+    pub(crate) micros: u64,
 }
 
 /// Where a value is.

@@ -543,10 +543,11 @@ fn task_threads(
                     let done: Vec<Report> = batch
                         .iter()
                         .map(|job| match run(job, &store) {
-                            Ok(nbytes) => Report::Done(Completed {
+                            Ok((nbytes, micros)) => Report::Done(Completed {
                                 graph: job.a.graph,
                                 task: job.a.task,
                                 nbytes,
+                                micros,
                             }),
                             Err(e) => erred(&job.a, e),
                         })
@@ -658,8 +659,9 @@ async fn copy(r: &crate::proto::Replicate, store: &Store, peers: &Peers) -> Resu
 }
 
 /// Runs one job on this thread: the kernel rebuilt by its operator, a panic caught as the
-/// task's error, the value kept under the worker's memory limit. Returns the value's size.
-fn run(job: &Job, store: &Store) -> Result<u64> {
+/// task's error, the value kept under the worker's memory limit. Returns the value's size and
+/// how long the kernel ran, in microseconds.
+fn run(job: &Job, store: &Store) -> Result<(u64, u64)> {
     let a = &job.a;
     let key = key_of(a.key.as_ref());
     let ops = job.ops.as_ref().ok_or_else(|| Error::Config {
@@ -681,11 +683,13 @@ fn run(job: &Job, store: &Store) -> Result<u64> {
         .iter()
         .map(Held::get)
         .collect::<partita_runtime::Result<Vec<Value>>>()?;
+    let started = std::time::Instant::now();
     let value = catch_panic(&key, || kernel(inputs))??;
+    let micros = started.elapsed().as_micros() as u64;
     let held = store.memory.hold(&key, value)?;
     let nbytes = held.nbytes();
     store.values.lock().insert((a.graph, a.task), held);
-    Ok(nbytes)
+    Ok((nbytes, micros))
 }
 
 /// The Flight clients of this worker's peers, one per address.

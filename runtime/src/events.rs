@@ -65,7 +65,8 @@ pub struct Event {
     pub compute: ComputeId,
     /// The task, for task events.
     pub key: Option<TaskKey>,
-    /// The pool worker it happened on, or `None` for a thread outside the pool.
+    /// The pool worker it happened on, or `None` for a thread outside the pool; for a task on a
+    /// cluster, the number of the worker it ran on.
     pub thread: Option<usize>,
     /// When it happened.
     pub at: Instant,
@@ -153,6 +154,26 @@ impl EventBus {
                 compute,
                 key: Some(key.clone()),
                 thread: crate::pool::current_worker_index(),
+                at: Instant::now(),
+                duration,
+            });
+        }
+    }
+
+    /// Emits `TaskFinished` for a task that ran elsewhere (on a cluster's worker `worker`).
+    pub(crate) fn finished_on(
+        &self,
+        compute: ComputeId,
+        key: TaskKey,
+        worker: usize,
+        duration: Duration,
+    ) {
+        if self.is_active() {
+            self.emit(Event {
+                kind: EventKind::TaskFinished,
+                compute,
+                key: Some(key),
+                thread: Some(worker),
                 at: Instant::now(),
                 duration,
             });

@@ -122,6 +122,20 @@ struct GraphState {
     stored: FxHashMap<u32, u64>,
     /// The client's session.
     session: u64,
+    /// Whether the client wants task events, and those not yet sent.
+    task_events: bool,
+    finished_tasks: Vec<crate::proto::TaskDone>,
+}
+
+/// What a client asks of a compute besides its graph.
+#[derive(Clone, Copy, Debug, Default)]
+struct Asked {
+    /// Above 0: keep the outputs as persisted partitions with this many copies.
+    replicas: u32,
+    /// The client's session.
+    session: u64,
+    /// Whether the client wants an event per finished task.
+    task_events: bool,
 }
 
 #[derive(Default)]
@@ -226,7 +240,7 @@ impl State {
     fn submit(
         &mut self,
         shape: GraphShape,
-        (replicas, session): (u32, u64),
+        asked: Asked,
         client: Outbox<ComputeEvent>,
         out: &mut Outgoing,
     ) -> Result<u64, RuntimeError> {
@@ -336,9 +350,11 @@ impl State {
                 client,
                 deaths: FxHashMap::default(),
                 refetches: FxHashMap::default(),
-                replicas,
+                replicas: asked.replicas,
                 stored,
-                session,
+                session: asked.session,
+                task_events: asked.task_events,
+                finished_tasks: Vec::new(),
             },
         );
         if self.graphs[&id].finished == n as u64 {
@@ -521,6 +537,13 @@ impl State {
         graph.state[t] = TaskState::Memory(w);
         graph.nbytes[t] = c.nbytes;
         graph.finished += 1;
+        if graph.task_events {
+            graph.finished_tasks.push(crate::proto::TaskDone {
+                key: Some(Key::from(&graph.keys[t])),
+                worker: w,
+                micros: c.micros,
+            });
+        }
         if graph.refs[t] == 0 {
             // Computed again after a loss, and meanwhile nothing needs it any more.
             graph.state[t] = TaskState::Released;
@@ -633,6 +656,7 @@ impl State {
                 nbytes,
             });
         }
+        self.send_task_events(g);
         let graph = self.graphs.get_mut(&g).expect("looked up above");
         let outputs = located;
         let _ = graph.client.send(Ok(ComputeEvent {
@@ -642,6 +666,24 @@ impl State {
             outputs,
             error: None,
             done: true,
+            ..Default::default()
+        }));
+    }
+
+    /// Sends compute `g`'s client the tasks finished since the last time, if it wants them.
+    fn send_task_events(&mut self, g: u64) {
+        let Some(graph) = self.graphs.get_mut(&g) else {
+            return;
+        };
+        if graph.finished_tasks.is_empty() {
+            return;
+        }
+        let tasks = std::mem::take(&mut graph.finished_tasks);
+        let _ = graph.client.send(Ok(ComputeEvent {
+            graph: g,
+            finished: graph.finished,
+            total: graph.keys.len() as u64,
+            tasks,
             ..Default::default()
         }));
     }
@@ -798,6 +840,10 @@ impl SchedulerService for Scheduler {
                 for c in &msg.done {
                     s.completed(id, c, &mut out);
                 }
+                let touched: FxHashSet<u64> = msg.done.iter().map(|c| c.graph).collect();
+                for g in touched {
+                    s.send_task_events(g);
+                }
                 for p in msg.replicated {
                     s.replicated(id, p, &mut out);
                 }
@@ -848,6 +894,7 @@ impl SchedulerService for Scheduler {
             graph: bytes,
             replicas,
             session,
+            task_events,
         } = request.into_inner();
         let failed = |e: &RuntimeError| {
             Ok(ComputeEvent {
@@ -862,7 +909,12 @@ impl SchedulerService for Scheduler {
             Ok(shape) => {
                 let mut s = self.state.lock();
                 let mut out = Outgoing::default();
-                match s.submit(shape, (replicas, session), tx.clone(), &mut out) {
+                let asked = Asked {
+                    replicas,
+                    session,
+                    task_events,
+                };
+                match s.submit(shape, asked, tx.clone(), &mut out) {
                     Err(e) => {
                         let _ = tx.send(failed(&e));
                     }

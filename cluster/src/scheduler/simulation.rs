@@ -11,7 +11,7 @@ use partita_runtime::{BuildId, GraphShape, ShapeTask, TaskKey};
 use proptest::prelude::*;
 use tokio::sync::mpsc::unbounded_channel;
 
-use super::{Outgoing, SchedulerOptions, State};
+use super::{Asked, Outgoing, SchedulerOptions, State};
 use crate::proto::{Assign, Completed, ComputeEvent, WireError};
 
 const BUILD: BuildId = BuildId([7; 16]);
@@ -123,7 +123,7 @@ proptest! {
         };
         let (tx, mut events) = unbounded_channel::<Result<ComputeEvent, tonic::Status>>();
         let mut out = Outgoing::default();
-        let g = s.submit(shape, (0, 0), tx, &mut out).unwrap();
+        let g = s.submit(shape, Asked::default(), tx, &mut out).unwrap();
         s.schedule(&mut out);
         deliver(&mut sims, out);
 
@@ -190,7 +190,7 @@ proptest! {
                     sims.get_mut(&w).unwrap().values.insert(a.task, value_of(a.task, &inputs));
                     s.completed(
                         w,
-                        &Completed { graph: g, task: a.task, nbytes: 8 },
+                        &Completed { graph: g, task: a.task, nbytes: 8, micros: 0 },
                         &mut out,
                     );
                 } else {

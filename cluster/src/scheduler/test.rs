@@ -4,7 +4,7 @@
 use partita_runtime::{BuildId, GraphShape, ShapeTask, TaskKey};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-use super::{Outgoing, State, TaskState};
+use super::{Asked, Outgoing, State, TaskState};
 use crate::proto::{Completed, ComputeEvent, SchedulerMessage};
 
 const BUILD: BuildId = BuildId([7; 16]);
@@ -43,7 +43,9 @@ fn worker(s: &mut State, name: &str, threads: u32) -> (u64, Rx<SchedulerMessage>
 
 fn submit(s: &mut State, g: GraphShape) -> (u64, Rx<ComputeEvent>) {
     let (tx, rx) = unbounded_channel();
-    let id = s.submit(g, (0, 0), tx, &mut Outgoing::default()).unwrap();
+    let id = s
+        .submit(g, Asked::default(), tx, &mut Outgoing::default())
+        .unwrap();
     (id, rx)
 }
 
@@ -62,6 +64,7 @@ fn done(s: &mut State, w: u64, graph: u64, task: u32, nbytes: u64) -> Outgoing {
             graph,
             task,
             nbytes,
+            micros: 0,
         },
         &mut out,
     );
@@ -257,7 +260,15 @@ fn a_persisted_partition_keeps_its_copies() {
     let (c, _rc) = worker(&mut s, "c", 1);
     let (tx, mut events) = unbounded_channel();
     let g = s
-        .submit(shape(&[&[]], &[0]), (3, 0), tx, &mut Outgoing::default())
+        .submit(
+            shape(&[&[]], &[0]),
+            Asked {
+                replicas: 3,
+                ..Asked::default()
+            },
+            tx,
+            &mut Outgoing::default(),
+        )
         .unwrap();
     let on =
         |out: &Outgoing| -> u64 { *out.0.iter().find(|(_, m)| !m.assign.is_empty()).unwrap().0 };
@@ -387,7 +398,7 @@ fn a_graph_of_another_build_is_refused() {
     g.build = BuildId([9; 16]);
     let (tx, _rx) = unbounded_channel();
     let err = s
-        .submit(g, (0, 0), tx, &mut Outgoing::default())
+        .submit(g, Asked::default(), tx, &mut Outgoing::default())
         .unwrap_err();
     assert_eq!(err.kind(), "BuildMismatch");
     let (tx, _rx) = unbounded_channel();
@@ -404,7 +415,7 @@ fn a_cycle_is_refused_naming_a_task_on_it() {
     let err = s
         .submit(
             shape(&[&[], &[2], &[1]], &[2]),
-            (0, 0),
+            Asked::default(),
             tx,
             &mut Outgoing::default(),
         )

@@ -49,6 +49,17 @@ impl ComputeEvents {
         self.compute
     }
 
+    /// Whether anybody listens: a cluster sends task events only then.
+    pub fn wanted(&self) -> bool {
+        self.bus.is_active()
+    }
+
+    /// Task `key` finished on worker number `worker` after its kernel ran for `duration`: a
+    /// `TaskFinished` event whose `thread` is the worker's number.
+    pub fn task_finished(&self, key: TaskKey, worker: usize, duration: std::time::Duration) {
+        self.bus.finished_on(self.compute, key, worker, duration);
+    }
+
     /// The compute started on the cluster with this many tasks.
     pub fn started(&self, tasks: usize) {
         self.bus
