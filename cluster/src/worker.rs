@@ -324,8 +324,11 @@ impl FlightService for Flight {
 /// # Errors
 /// The scheduler cannot be reached, or refuses this worker (a wrong secret, another build).
 pub fn run_worker(options: WorkerOptions) -> Result<()> {
+    // One IO thread per 8 task threads (at least one): on a small worker a second IO thread
+    // costs more in wake-ups than it moves.
+    let io = (options.threads / 8).clamp(1, 4);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(io)
         .thread_name("partita-worker-io")
         .enable_all()
         .build()
@@ -743,8 +746,10 @@ async fn heartbeat(tx: UnboundedSender<WorkerMessage>, memory: Arc<Memory>) {
     }
 }
 
-/// Sends reports to the scheduler in batches: what finished within about 200 µs goes in
-/// one message.
+/// Sends reports to the scheduler in batches: what has finished by the time this task runs
+/// again, after letting the others run once, goes in one message. (A timer would batch more,
+/// but tokio's timers tick in milliseconds, which caps a worker at about a thousand batches a
+/// second.)
 async fn batch_reports(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Report>>,
     tx: UnboundedSender<WorkerMessage>,
@@ -759,7 +764,7 @@ async fn batch_reports(
             Report::ReplicateFailed(id) => msg.replicate_failed.push(id),
         };
         first.into_iter().for_each(&mut add);
-        tokio::time::sleep(Duration::from_micros(200)).await;
+        tokio::task::yield_now().await;
         while let Ok(r) = rx.try_recv() {
             r.into_iter().for_each(&mut add);
         }
