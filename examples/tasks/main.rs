@@ -17,6 +17,10 @@ mod graphs;
 #[path = "../common/rss.rs"]
 mod rss;
 
+// As the other throughput examples: many small allocations on many threads.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use partita::prelude::*;
