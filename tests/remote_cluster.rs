@@ -236,6 +236,19 @@ fn dataframes(rts: &Runtimes) {
     assert_eq!(joined.num_rows(), 1);
     let indexed = rts.both(|| x.set_index("k", 3).unwrap().compute().unwrap());
     assert_eq!(indexed.num_rows(), 6_000);
+    // The shuffles moved pieces between workers, and the workers say how many bytes.
+    let start = Instant::now();
+    let received = || -> u64 {
+        let workers = rts.cluster.cluster().unwrap().workers();
+        workers.iter().map(|w| w.received).sum()
+    };
+    while received() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no bytes reported received"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The seed's `x - x.mean(axis=1)` on a chunked array.

@@ -533,7 +533,11 @@ impl Shared {
             let (flight, key) = (loc.flight.clone(), key.clone());
             fetches.push((
                 i,
-                tokio::spawn(async move { fetch(&mut client, &flight, ticket, &key).await }),
+                tokio::spawn(async move {
+                    fetch(&mut client, &flight, ticket, &key)
+                        .await
+                        .map(|(v, _)| v)
+                }),
             ));
         }
         let mut failure = None;
@@ -654,7 +658,9 @@ impl ClusterClient for Client {
                         ..Default::default()
                     };
                     let fetched = match shared.flight(flight).await {
-                        Ok(mut client) => fetch(&mut client, flight, ticket, &key).await,
+                        Ok(mut client) => fetch(&mut client, flight, ticket, &key)
+                            .await
+                            .map(|(v, _)| v),
                         Err(e) => Err(e),
                     };
                     match fetched {
@@ -710,6 +716,7 @@ impl ClusterClient for Client {
                         ClusterWorker::new(w.name, w.flight, w.processing, w.tasks_done, w.pid)
                             .with_memory(w.memory, w.spilled)
                             .with_held(w.held)
+                            .with_received(w.bytes_received)
                     })
                     .collect()
             },

@@ -93,6 +93,9 @@ pub(crate) struct WorkerMessage {
     /// Persisted partitions it could not copy.
     #[prost(uint64, repeated, tag = "7")]
     pub(crate) replicate_failed: Vec<u64>,
+    /// Bytes it has fetched from its peers since it started.
+    #[prost(uint64, tag = "8")]
+    pub(crate) received: u64,
 }
 
 /// A worker's first message.

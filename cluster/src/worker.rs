@@ -90,11 +90,23 @@ pub(crate) const PING_EVERY: Duration = Duration::from_secs(2);
 /// what was in flight on it: a cut link fails a fetch within seconds instead of hanging.
 pub(crate) const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A server for either plane, with the pings above.
+/// HTTP/2 flow-control windows: a stream may have this many bytes in flight before its reader
+/// acknowledges them ...
+const STREAM_WINDOW: u32 = 8 << 20;
+/// ... and a connection this many, over all its streams. HTTP/2's default of 64 KiB stalls a
+/// large value on every round trip.
+const CONNECTION_WINDOW: u32 = 64 << 20;
+/// The largest HTTP/2 frame either end sends (the default is 16 KiB).
+const MAX_FRAME: u32 = 1 << 20;
+
+/// A server for either plane, with the pings and windows above.
 pub(crate) fn server() -> Server {
     Server::builder()
         .http2_keepalive_interval(Some(PING_EVERY))
         .http2_keepalive_timeout(Some(PING_TIMEOUT))
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
 }
 
 pub(crate) fn endpoint(addr: &str) -> Result<Endpoint> {
@@ -111,7 +123,10 @@ pub(crate) fn endpoint(addr: &str) -> Result<Endpoint> {
         .connect_timeout(PING_TIMEOUT)
         .http2_keep_alive_interval(PING_EVERY)
         .keep_alive_timeout(PING_TIMEOUT)
-        .keep_alive_while_idle(true))
+        .keep_alive_while_idle(true)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME))
 }
 
 pub(crate) type Authed = InterceptedService<Channel, AddSecret>;
@@ -136,13 +151,13 @@ pub(crate) async fn flight_client(
 }
 
 /// Fetches the value `ticket` names (a compute's task, or a persisted partition) from the
-/// Flight service at `addr`.
+/// Flight service at `addr`. Returns it and the bytes that came over the wire.
 pub(crate) async fn fetch(
     client: &mut FlightServiceClient<Authed>,
     addr: &str,
     ticket: Ticket,
     key: &TaskKey,
-) -> Result<Value> {
+) -> Result<(Value, u64)> {
     let ticket = arrow_flight::Ticket {
         ticket: ticket.encode_to_vec().into(),
     };
@@ -161,10 +176,17 @@ pub(crate) async fn fetch(
     {
         if codec.is_empty() {
             codec = String::from_utf8_lossy(&piece.app_metadata).into_owned();
+            // The whole value's size, to receive it without growing the buffer; a size from
+            // outside is trusted only up to the largest message either plane accepts.
+            if let Ok(len) = <[u8; 8]>::try_from(piece.data_header.as_ref()) {
+                let len = u64::from_le_bytes(len).min(MAX_MESSAGE as u64) as usize;
+                bytes.reserve_exact(len);
+            }
         }
         bytes.extend_from_slice(&piece.data_body);
     }
-    Ok(decode_value(&key.to_string(), &codec, &bytes)?)
+    let value = decode_value(&key.to_string(), &codec, &bytes)?;
+    Ok((value, bytes.len() as u64))
 }
 
 /// What a worker holds: its values, its persisted partitions and the graphs' operations.
@@ -174,6 +196,8 @@ struct Store {
     values: Mutex<FxHashMap<(u64, u32), Held>>,
     /// The persisted partitions it holds a copy of, by id; under the same limit.
     persisted: Mutex<FxHashMap<u64, Held>>,
+    /// Bytes fetched from peers since the worker started.
+    received: std::sync::atomic::AtomicU64,
     ops: Mutex<FxHashMap<u64, Arc<Vec<OpDef>>>>,
     memory: Arc<Memory>,
 }
@@ -183,9 +207,18 @@ impl Store {
         Store {
             values: Mutex::default(),
             persisted: Mutex::default(),
+            received: std::sync::atomic::AtomicU64::new(0),
             ops: Mutex::default(),
             memory: Memory::with_limit(memory_limit, name),
         }
+    }
+
+    /// Writes what the worker holds and has received into a message for the scheduler.
+    fn gauges(&self, msg: &mut WorkerMessage) {
+        let stats = self.memory.stats();
+        msg.memory = stats.managed;
+        msg.spilled = stats.spilled_total;
+        msg.received = self.received.load(std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The value a ticket or an input names, if this worker holds it.
@@ -252,7 +285,10 @@ impl FlightService for Flight {
             let end = (at + CHUNK).min(bytes.len());
             let mut piece = FlightData::new().with_data_body(bytes.slice(at..end));
             if at == 0 {
-                piece = piece.with_app_metadata(Bytes::from(codec.to_string()));
+                // The first piece names the codec and says how many bytes follow in all.
+                piece = piece
+                    .with_app_metadata(Bytes::from(codec.to_string()))
+                    .with_data_header(Bytes::copy_from_slice(&(bytes.len() as u64).to_le_bytes()));
             }
             pieces.push(Ok(piece));
             at = end;
@@ -416,8 +452,8 @@ async fn serve(options: WorkerOptions) -> Result<()> {
         .map_err(|e| Error::status(format!("joining the scheduler at {}", options.scheduler), e))?
         .into_inner();
     let (report_tx, report_rx) = unbounded_channel::<Vec<Report>>();
-    tokio::spawn(heartbeat(tx.clone(), store.memory.clone()));
-    tokio::spawn(batch_reports(report_rx, tx, store.memory.clone()));
+    tokio::spawn(heartbeat(tx.clone(), store.clone()));
+    tokio::spawn(batch_reports(report_rx, tx, store.clone()));
     let threads = options.threads.max(1);
     let jobs = task_threads(threads, &store, &report_tx)?;
     let peers = Arc::new(Peers {
@@ -495,8 +531,8 @@ async fn serve(options: WorkerOptions) -> Result<()> {
                             }
                             Err((e, missing)) => {
                                 let mut report = erred(&a, e);
-                                if let (Report::Erred(r), Some(d)) = (&mut report, missing) {
-                                    r.missing.push(d);
+                                if let Report::Erred(r) = &mut report {
+                                    r.missing = missing;
                                 }
                                 let _ = reports.send(vec![report]);
                             }
@@ -572,21 +608,22 @@ fn key_of(k: Option<&crate::proto::Key>) -> TaskKey {
     k.map_or_else(|| TaskKey::new("?", 0), TaskKey::from)
 }
 
-/// The values of `a`'s inputs: from this worker, or fetched from the peers that hold them. On
-/// failure, also the input that could not be fetched from its holder (a lost peer, a value it
-/// no longer has), which the scheduler computes again.
+/// The values of `a`'s inputs: from this worker, or fetched from the peers that hold them, all
+/// at once (one Flight stream each). On failure, also the inputs that could not be fetched from
+/// their holders (a lost peer, a value it no longer has), which the scheduler computes again.
 async fn gather(
     a: &Assign,
     store: &Store,
     peers: &Peers,
-) -> std::result::Result<Vec<Held>, (Error, Option<u32>)> {
+) -> std::result::Result<Vec<Held>, (Error, Vec<u32>)> {
     let key = key_of(a.key.as_ref());
-    let mut inputs = Vec::with_capacity(a.deps.len());
-    for d in &a.deps {
-        let local = store.get(a.graph, d.task, d.persisted);
-        let v = match local {
-            Some(v) => v,
-            None if d.flight.is_empty() => {
+    let inputs = a.deps.iter().map(|d| {
+        let key = &key;
+        async move {
+            if let Some(v) = store.get(a.graph, d.task, d.persisted) {
+                return Ok(v);
+            }
+            if d.flight.is_empty() {
                 let error = Error::Config {
                     message: format!(
                         "input {} of {key} is not on this worker",
@@ -595,33 +632,49 @@ async fn gather(
                 };
                 return Err((error, Some(d.task)));
             }
-            None => {
-                let ticket = Ticket {
-                    graph: a.graph,
-                    task: d.task,
-                    persisted: d.persisted,
-                };
-                let fetched = match peers.client(&d.flight).await {
-                    Ok(mut client) => {
-                        let dep = key_of(d.key.as_ref());
-                        fetch(&mut client, &d.flight, ticket, &dep).await
-                    }
-                    Err(e) => Err(e),
-                };
-                match fetched {
-                    Ok(v) => Held::Value(v),
-                    // A value that arrived but does not decode will not decode next time.
-                    Err(e @ Error::Runtime(_)) => return Err((e, None)),
-                    Err(e) => {
-                        peers.forget(&d.flight);
-                        return Err((e, Some(d.task)));
-                    }
+            let ticket = Ticket {
+                graph: a.graph,
+                task: d.task,
+                persisted: d.persisted,
+            };
+            let fetched = match peers.client(&d.flight).await {
+                Ok(mut client) => {
+                    let dep = key_of(d.key.as_ref());
+                    fetch(&mut client, &d.flight, ticket, &dep).await
+                }
+                Err(e) => Err(e),
+            };
+            match fetched {
+                Ok((v, bytes)) => {
+                    store
+                        .received
+                        .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+                    Ok(Held::Value(v))
+                }
+                // A value that arrived but does not decode will not decode next time.
+                Err(e @ Error::Runtime(_)) => Err((e, None)),
+                Err(e) => {
+                    peers.forget(&d.flight);
+                    Err((e, Some(d.task)))
                 }
             }
-        };
-        inputs.push(v);
+        }
+    });
+    let mut values = Vec::with_capacity(a.deps.len());
+    let (mut failure, mut missing) = (None, Vec::new());
+    for got in futures_util::future::join_all(inputs).await {
+        match got {
+            Ok(v) => values.push(v),
+            Err((e, lost)) => {
+                failure = failure.or(Some(e));
+                missing.extend(lost);
+            }
+        }
     }
-    Ok(inputs)
+    match failure {
+        None => Ok(values),
+        Some(e) => Err((e, missing)),
+    }
 }
 
 /// Copies persisted partition `r.id` from the peer at `r.flight` into this worker's store. The
@@ -636,7 +689,9 @@ async fn copy(r: &crate::proto::Replicate, store: &Store, peers: &Peers) -> Resu
     let mut tries = 0;
     let value = loop {
         let fetched = match peers.client(&r.flight).await {
-            Ok(mut client) => fetch(&mut client, &r.flight, ticket.clone(), &key).await,
+            Ok(mut client) => fetch(&mut client, &r.flight, ticket.clone(), &key)
+                .await
+                .map(|(v, _)| v),
             Err(e) => Err(e),
         };
         match fetched {
@@ -730,16 +785,12 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// Sends the scheduler a heartbeat (the worker's memory) every [`HEARTBEAT`], so that a silent
 /// worker can be told from a busy one.
-async fn heartbeat(tx: UnboundedSender<WorkerMessage>, memory: Arc<Memory>) {
+async fn heartbeat(tx: UnboundedSender<WorkerMessage>, store: Arc<Store>) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     loop {
         tick.tick().await;
-        let stats = memory.stats();
-        let msg = WorkerMessage {
-            memory: stats.managed,
-            spilled: stats.spilled_total,
-            ..Default::default()
-        };
+        let mut msg = WorkerMessage::default();
+        store.gauges(&mut msg);
         if tx.send(msg).is_err() {
             return;
         }
@@ -753,7 +804,7 @@ async fn heartbeat(tx: UnboundedSender<WorkerMessage>, memory: Arc<Memory>) {
 async fn batch_reports(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Report>>,
     tx: UnboundedSender<WorkerMessage>,
-    memory: Arc<Memory>,
+    store: Arc<Store>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut msg = WorkerMessage::default();
@@ -768,9 +819,7 @@ async fn batch_reports(
         while let Ok(r) = rx.try_recv() {
             r.into_iter().for_each(&mut add);
         }
-        let stats = memory.stats();
-        msg.memory = stats.managed;
-        msg.spilled = stats.spilled_total;
+        store.gauges(&mut msg);
         if tx.send(msg).is_err() {
             return;
         }

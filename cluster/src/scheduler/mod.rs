@@ -10,7 +10,8 @@
 //!   flight), so sources are never over-produced. Tasks that read others, which free memory, go
 //!   first and more eagerly.
 //! - **Placement.** Among the workers with room: the one that would fetch the fewest inputs from
-//!   other workers (counted in bytes where workers report them), then the least occupied.
+//!   other workers (counted in bytes where workers report them), then the least occupied, then
+//!   the one holding the fewest bytes (so that one compute after another spreads its values).
 //! - **Release.** A value is forgotten on its worker once every task that reads it is done and it
 //!   is no output; outputs are forgotten when the client releases its compute, or when the
 //!   client goes away.
@@ -438,7 +439,8 @@ impl State {
                 self.queue(roots).pop_front();
                 continue;
             }
-            let mut best: Option<(u64, u64, u64)> = None; // (bytes to move, occupancy‰, worker)
+            // (bytes to move, occupancy‰, bytes held, worker)
+            let mut best: Option<(u64, u64, u64, u64)> = None;
             for (&w, worker) in &self.workers {
                 if !worker.has_room(roots) {
                     continue;
@@ -457,12 +459,12 @@ impl State {
                     .sum();
                 let occupancy =
                     u64::from(worker.processing) * 1000 / u64::from(worker.threads.max(1));
-                let score = (moved, occupancy, w);
+                let score = (moved, occupancy, worker.memory, w);
                 if best.is_none_or(|b| score < b) {
                     best = Some(score);
                 }
             }
-            let Some((_, _, w)) = best else {
+            let Some((_, _, _, w)) = best else {
                 return; // every worker is full: the rest waits here
             };
             self.queue(roots).pop_front();
@@ -836,6 +838,7 @@ impl SchedulerService for Scheduler {
                 };
                 worker.memory = msg.memory;
                 worker.spilled = msg.spilled;
+                worker.bytes_received = msg.received;
                 worker.last_seen = Instant::now();
                 for c in &msg.done {
                     s.completed(id, c, &mut out);

@@ -184,6 +184,8 @@ pub struct ClusterWorker {
     pub spilled: u64,
     /// Task values of running computes it holds, as the scheduler counts them.
     pub held: u64,
+    /// Bytes it has fetched from other workers since it started.
+    pub received: u64,
 }
 
 impl ClusterWorker {
@@ -204,6 +206,7 @@ impl ClusterWorker {
             memory: 0,
             spilled: 0,
             held: 0,
+            received: 0,
         }
     }
 
@@ -212,6 +215,12 @@ impl ClusterWorker {
     pub fn with_memory(mut self, memory: u64, spilled: u64) -> ClusterWorker {
         self.memory = memory;
         self.spilled = spilled;
+        self
+    }
+
+    /// The entry with the bytes the worker has fetched from other workers since it started.
+    pub fn with_received(mut self, bytes: u64) -> ClusterWorker {
+        self.received = bytes;
         self
     }
 
