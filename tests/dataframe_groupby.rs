@@ -299,6 +299,58 @@ fn sum_by_k(df: &DataFrame, above: usize) -> Result<RecordBatch, partita::collec
         .reset_index()
 }
 
+/// Values far from zero: 1e9 + {0, 1, 2, 3}, each twice, in two groups' worth of rows, have the
+/// sample variance 10/7 (by hand: deviations of ±0.5 and ±1.5 from the mean, each twice). A sum
+/// of squares less the squared sum gives 0 here; the variance is the same at every partitioning,
+/// through the tree merge and the shuffle, and for the whole frame.
+#[test]
+fn the_variance_of_values_far_from_zero_does_not_cancel() {
+    let values: Vec<f64> = [0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0]
+        .iter()
+        .map(|d| 1e9 + d)
+        .collect();
+    let keys = vec![1_i64; values.len()];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("v", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(keys)),
+            Arc::new(Float64Array::from(values)),
+        ],
+    )
+    .unwrap();
+    let want = 10.0 / 7.0;
+    for parts in 1..=8 {
+        let df = DataFrame::from_arrow(batch.clone(), parts).unwrap();
+        for above in [0, usize::MAX] {
+            let out = df
+                .groupby(&["k"])
+                .unwrap()
+                .shuffle_above(above)
+                .agg([var("v"), std("v")])
+                .unwrap()
+                .reset_index()
+                .unwrap();
+            let got = f64s(&out, "v_var")[0].unwrap();
+            assert!(
+                (got - want).abs() < 1e-6,
+                "{parts} parts, above {above}: {got}"
+            );
+            let sd = f64s(&out, "v_std")[0].unwrap();
+            assert!((sd - want.sqrt()).abs() < 1e-6, "{sd}");
+        }
+        let whole = df.agg([var("v")]).unwrap().compute().unwrap();
+        let got = f64s(&whole, "v_var")[0].unwrap();
+        assert!(
+            (got - want).abs() < 1e-6,
+            "whole frame, {parts} parts: {got}"
+        );
+    }
+}
+
 /// More partitions than receivers merge: every group once, with its sum, in order of first
 /// appearance, whether the partials merge in one task or through the shuffle.
 #[test]

@@ -174,7 +174,8 @@ enum Fold {
     MinFloat,
     MaxInt,
     MaxFloat,
-    /// Sums the squares of the input (merges as a plain sum).
+    /// Sums the squares of the input; for a variance, `center_variances` then makes it the sum
+    /// of squared deviations from the group's mean, and merges it by Chan's formula.
     SumSquares,
     /// Keeps the first (or last) non-null input value, in row order.
     First,
@@ -842,6 +843,9 @@ fn fold_states(
             let fold = if merging { fold.merge() } else { *fold };
             columns.push(fold_whole(fold, input.as_ref(), batch.num_rows())?);
         }
+        let one_group = vec![0_u32; batch.num_rows()];
+        let groups = usize::from(batch.num_rows() > 0);
+        center_variances(plan, &mut columns, inputs, &one_group, groups, merging)?;
         let options = arrow::array::RecordBatchOptions::new()
             .with_row_count(Some(usize::from(batch.num_rows() > 0)));
         return RecordBatch::try_new_with_options(plan.partial_schema.clone(), columns, &options)
@@ -876,8 +880,88 @@ fn fold_states(
         let fold = if merging { fold.merge() } else { *fold };
         columns.push(fold_one(fold, input.as_ref(), &group_of, groups)?);
     }
+    let keys = plan.keys.len();
+    center_variances(
+        plan,
+        &mut columns[keys..],
+        inputs,
+        &group_of,
+        groups,
+        merging,
+    )?;
     columns.extend(order);
     RecordBatch::try_new(plan.partial_schema.clone(), columns).map_err(arrow_error)
+}
+
+/// Makes the second state of each variance (`var`, `std`) the sum of squared deviations from
+/// its group's mean (M2): from the rows of a partition in a second pass over them, or, when
+/// partial states merge, by Chan's formula from each partial's (sum, M2, count). A sum of
+/// squares less the squared sum over n, which `states` would otherwise hold, cancels
+/// catastrophically for values far from zero (1e9 + {0, 1, 2, 3} has variance 1.43, not 0).
+///
+/// `states` are the folded state columns, already holding each group's sum and count;
+/// `inputs` are what was folded: the rows' values, or the partials' states.
+fn center_variances(
+    plan: &Plan,
+    states: &mut [ArrayRef],
+    inputs: &[Option<ArrayRef>],
+    group_of: &[u32],
+    groups: usize,
+    merging: bool,
+) -> Result<()> {
+    let wrong = || Error::Schema {
+        message: "variance states have the wrong types".into(),
+    };
+    let floats = |a: &ArrayRef| -> Result<Float64Array> {
+        let a = arrow::compute::cast(a, &DataType::Float64).map_err(arrow_error)?;
+        a.as_any()
+            .downcast_ref::<Float64Array>()
+            .cloned()
+            .ok_or_else(wrong)
+    };
+    for (_, func, idx) in &plan.outputs {
+        if !matches!(func, AggFunc::Var | AggFunc::Std) {
+            continue;
+        }
+        let (si, qi, ni) = (idx[0], idx[1], idx[2]);
+        let sums = floats(&states[si])?;
+        let counts = states[ni]
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(wrong)?;
+        let mean: Vec<f64> = (0..groups)
+            .map(|g| match counts.value(g) {
+                0 => 0.0,
+                n => sums.value(g) / n as f64,
+            })
+            .collect();
+        let mut m2 = filled(groups, 0.0_f64);
+        if merging {
+            let input = |i: usize| inputs[i].as_ref().ok_or_else(wrong);
+            let (ps, pq) = (floats(input(si)?)?, floats(input(qi)?)?);
+            let pn = input(ni)?
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(wrong)?;
+            for (r, &g) in group_of.iter().enumerate() {
+                let n = pn.value(r);
+                if n > 0 {
+                    let d = ps.value(r) / n as f64 - mean[g as usize];
+                    m2[g as usize] += pq.value(r) + n as f64 * d * d;
+                }
+            }
+        } else if let Some(values) = &inputs[qi] {
+            let x = floats(values)?;
+            for (r, &g) in group_of.iter().enumerate() {
+                if x.is_valid(r) {
+                    let d = x.value(r) - mean[g as usize];
+                    m2[g as usize] += d * d;
+                }
+            }
+        }
+        states[qi] = Arc::new(Float64Array::from(m2));
+    }
+    Ok(())
 }
 
 /// Folds the valid values of `a` per group with `combine`; a group with no value gets `empty`
@@ -1109,20 +1193,20 @@ pub(super) fn finish(plan: &Plan, states: &RecordBatch) -> Result<RecordBatch> {
                 }
             }
             AggFunc::Var | AggFunc::Std => {
-                let (sums, squares, counts) = (state(0), state(1), state(2));
-                let sums = sums.as_any().downcast_ref::<Float64Array>();
+                // The second state is already centered (see `center_variances`).
+                let (squares, counts) = (state(1), state(2));
                 let squares = squares.as_any().downcast_ref::<Float64Array>();
                 let counts = counts.as_any().downcast_ref::<Int64Array>();
-                let (Some(s), Some(q), Some(c)) = (sums, squares, counts) else {
+                let (Some(q), Some(c)) = (squares, counts) else {
                     return Err(Error::Schema {
                         message: "variance states have the wrong types".into(),
                     });
                 };
                 let std = *func == AggFunc::Std;
-                Arc::new(Float64Array::from_iter((0..s.len()).map(|i| {
+                Arc::new(Float64Array::from_iter((0..q.len()).map(|i| {
                     let n = c.value(i) as f64;
                     (n > 1.0).then(|| {
-                        let var = ((q.value(i) - s.value(i) * s.value(i) / n) / (n - 1.0)).max(0.0);
+                        let var = (q.value(i) / (n - 1.0)).max(0.0);
                         if std {
                             var.sqrt()
                         } else {
