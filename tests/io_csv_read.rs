@@ -337,3 +337,29 @@ fn a_query_decodes_only_the_columns_it_needs() {
     let dropped = df.drop(&["junk"]).unwrap().len().unwrap();
     assert_eq!(dropped, 100);
 }
+
+/// Files of one read whose headers differ (other names, or the same names in another order)
+/// are an error naming both files; files that agree read as one table, an empty one among them.
+#[test]
+fn files_with_different_headers_are_an_error_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let a = write("a.csv", "a,b\n1,2\n3,4\n");
+    let same = write("same.csv", "a,b\n5,6\n");
+    let empty = write("empty.csv", "");
+    let ok = read_csv(vec![a.clone(), empty, same], CsvOptions::default()).unwrap();
+    assert_eq!(rt().install(|| ok.compute()).unwrap().num_rows(), 3);
+    for (name, text) in [("x.csv", "x,y\n5,6\n"), ("ba.csv", "b,a\n6,5\n")] {
+        let other = write(name, text);
+        let err =
+            read_csv(vec![a.clone(), other.clone()], CsvOptions::default()).expect_err("refused");
+        let message = err.to_string();
+        assert!(message.contains(name), "{message}");
+        assert!(message.contains("a.csv"), "{message}");
+        assert!(message.contains("same columns"), "{message}");
+    }
+}

@@ -216,6 +216,7 @@ register_op!(ReadCsvBlock);
 pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFrame> {
     let files = source.into().files()?;
     let full = infer_schema(&files, &options)?;
+    check_headers(&files, &options)?;
     let frame = plan_csv(&files, &options, &full)?;
     Ok(frame.with_column_source(Arc::new(CsvColumns {
         files,
@@ -320,6 +321,51 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
     layer(&mut graph, &boundaries, split_tasks);
     layer(&mut graph, &name, read_tasks);
     Ok(DataFrame::from_partitions(graph, name, n, schema))
+}
+
+/// Refuses files of one read whose headers differ: their rows would be read under the first
+/// file's column names without a word. Empty files have no header and are left out.
+fn check_headers(files: &[PathBuf], options: &CsvOptions) -> Result<()> {
+    if !options.has_header || files.len() < 2 {
+        return Ok(());
+    }
+    let header = |path: &PathBuf| -> Result<Option<Vec<String>>> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        if file.metadata().map_err(|e| Error::io(path, e))?.len() == 0 {
+            return Ok(None);
+        }
+        let (schema, _) = options
+            .format()?
+            .infer_schema(std::io::BufReader::new(file), Some(0))
+            .map_err(|e| Error::csv_arrow(path, e))?;
+        Ok(Some(
+            schema.fields().iter().map(|f| f.name().clone()).collect(),
+        ))
+    };
+    let mut first: Option<(&PathBuf, Vec<String>)> = None;
+    for path in files {
+        let Some(names) = header(path)? else {
+            continue;
+        };
+        match &first {
+            None => first = Some((path, names)),
+            Some((p, expected)) if *expected != names => {
+                return Err(Error::Csv {
+                    path: path.clone(),
+                    line: Some(1),
+                    message: format!(
+                        "its header is {names:?}, but {} has {expected:?}: the files of one \
+                         read must have the same columns in the same order (read them \
+                         separately and concat, or rename their columns to agree)",
+                        p.display()
+                    ),
+                    source: None,
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// The schema from a sample of the first non-empty file, with the overrides applied.
