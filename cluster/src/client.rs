@@ -573,6 +573,34 @@ impl Shared {
     }
 }
 
+impl Client {
+    /// Ships `outputs` of `graph` to the scheduler (kept as persisted partitions when
+    /// `replicas > 0`) and calls `finish` with how it ended and the outputs, from the IO
+    /// threads.
+    fn ship(
+        &self,
+        graph: &Graph,
+        outputs: &[TaskKey],
+        replicas: u32,
+        events: ComputeEvents,
+        finish: impl FnOnce(partita_runtime::Result<Finished>, Vec<TaskKey>) + Send + 'static,
+    ) {
+        let bytes = match encode_graph(graph, outputs) {
+            Ok(b) => b,
+            Err(e) => return finish(Err(e), outputs.to_vec()),
+        };
+        let shared = self.shared.clone();
+        let outputs = outputs.to_vec();
+        self.io().spawn(async move {
+            let result = shared
+                .compute(bytes, replicas, outputs.clone(), &events)
+                .await;
+            events.finished();
+            finish(result.map_err(Error::into_runtime), outputs);
+        });
+    }
+}
+
 impl ClusterClient for Client {
     fn compute(
         &self,
@@ -581,20 +609,12 @@ impl ClusterClient for Client {
         events: ComputeEvents,
         done: ComputeDone,
     ) {
-        let bytes = match encode_graph(graph, outputs) {
-            Ok(b) => b,
-            Err(e) => return done(Err(e)),
-        };
-        let shared = self.shared.clone();
-        let outputs = outputs.to_vec();
-        self.io().spawn(async move {
-            let result = shared.compute(bytes, 0, outputs, &events).await;
-            events.finished();
+        self.ship(graph, outputs, 0, events, move |result, _| {
             done(match result {
                 Ok(Finished::Values(v)) => Ok(v),
                 Ok(Finished::Persisted(_)) => Err(unexpected("persisted a compute")),
-                Err(e) => Err(e.into_runtime()),
-            });
+                Err(e) => Err(e),
+            })
         });
     }
 
@@ -606,35 +626,20 @@ impl ClusterClient for Client {
         events: ComputeEvents,
         done: PersistDone,
     ) {
-        let bytes = match encode_graph(graph, outputs) {
-            Ok(b) => b,
-            Err(e) => return done(Err(e)),
-        };
-        let shared = self.shared.clone();
-        let outputs = outputs.to_vec();
         let replicas = u32::try_from(replicas.max(1)).unwrap_or(u32::MAX);
-        self.io().spawn(async move {
-            let result = shared
-                .compute(bytes, replicas, outputs.clone(), &events)
-                .await;
-            events.finished();
+        self.ship(graph, outputs, replicas, events, move |result, outputs| {
             done(match result {
                 Ok(Finished::Persisted(locations)) => Ok(locations
                     .into_iter()
                     .zip(outputs)
                     .map(|(l, key)| {
-                        PersistedPartition::new(
-                            key,
-                            l.persisted,
-                            l.nbytes,
-                            Vec::new(),
-                            replicas as usize,
-                        )
+                        let replicas = replicas as usize;
+                        PersistedPartition::new(key, l.persisted, l.nbytes, Vec::new(), replicas)
                     })
                     .collect()),
                 Ok(Finished::Values(_)) => Err(unexpected("computed a persist")),
-                Err(e) => Err(e.into_runtime()),
-            });
+                Err(e) => Err(e),
+            })
         });
     }
 

@@ -7,14 +7,12 @@
 
 use std::collections::HashMap;
 
-use partita_runtime::{BuildId, GraphShape, ShapeTask, TaskKey};
 use proptest::prelude::*;
 use tokio::sync::mpsc::unbounded_channel;
 
+use super::test::{shape, BUILD};
 use super::{Asked, Outgoing, SchedulerOptions, State};
 use crate::proto::{Assign, Completed, ComputeEvent, WireError};
-
-const BUILD: BuildId = BuildId([7; 16]);
 
 /// One simulated worker: its values, and the tasks assigned to it, not yet run.
 #[derive(Default)]
@@ -107,20 +105,13 @@ proptest! {
         for _ in 0..3 {
             join(&mut s, &mut sims, &mut named);
         }
-        let shape = GraphShape {
-            build: BUILD,
-            ops: vec![("op".into(), Vec::new())],
-            tasks: deps
-                .iter()
-                .enumerate()
-                .map(|(i, ds)| ShapeTask {
-                    key: TaskKey::new("t", i as u64),
-                    deps: ds.iter().map(|&d| TaskKey::new("t", u64::from(d))).collect(),
-                    op: 0,
-                })
-                .collect(),
-            outputs: outputs.iter().map(|&o| TaskKey::new("t", u64::from(o))).collect(),
-        };
+        let deps64: Vec<Vec<u64>> = deps
+            .iter()
+            .map(|ds| ds.iter().map(|&d| u64::from(d)).collect())
+            .collect();
+        let deps_of: Vec<&[u64]> = deps64.iter().map(Vec::as_slice).collect();
+        let outputs64: Vec<u64> = outputs.iter().map(|&o| u64::from(o)).collect();
+        let shape = shape(&deps_of, &outputs64);
         let (tx, mut events) = unbounded_channel::<Result<ComputeEvent, tonic::Status>>();
         let mut out = Outgoing::default();
         let g = s.submit(shape, Asked::default(), tx, &mut out).unwrap();

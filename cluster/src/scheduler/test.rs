@@ -7,7 +7,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use super::{Asked, Outgoing, State, TaskState};
 use crate::proto::{Completed, ComputeEvent, SchedulerMessage};
 
-const BUILD: BuildId = BuildId([7; 16]);
+pub(super) const BUILD: BuildId = BuildId([7; 16]);
 
 type Rx<T> = UnboundedReceiver<Result<T, tonic::Status>>;
 
@@ -16,7 +16,7 @@ fn key(i: u64) -> TaskKey {
 }
 
 /// A graph of tasks `0..n` where task `i` reads `deps[i]`, asking for `outputs`.
-fn shape(deps: &[&[u64]], outputs: &[u64]) -> GraphShape {
+pub(super) fn shape(deps: &[&[u64]], outputs: &[u64]) -> GraphShape {
     GraphShape {
         build: BUILD,
         ops: vec![("op".into(), Vec::new())],
