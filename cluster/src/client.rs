@@ -25,7 +25,7 @@ use crate::proto::{
 };
 use crate::scheduler::serve_scheduler;
 use crate::secret::{AddSecret, Secret};
-use crate::worker::{endpoint, fetch, flight_client, Authed, MAX_MESSAGE};
+use crate::worker::{endpoint, fetch, flight_client, key_of, Authed, MAX_MESSAGE};
 
 /// How long a client waits, after an output could not be fetched, for the scheduler to say
 /// where it was computed again: long enough for a silent worker to be counted lost.
@@ -485,10 +485,7 @@ impl Shared {
                 events.recomputed(TaskKey::from(key));
             }
             for t in &event.tasks {
-                let key = t
-                    .key
-                    .as_ref()
-                    .map_or_else(|| TaskKey::new("?", 0), TaskKey::from);
+                let key = key_of(t.key.as_ref());
                 let duration = Duration::from_micros(t.micros);
                 events.task_finished(key, t.worker as usize, duration);
             }
@@ -696,10 +693,7 @@ impl ClusterClient for Client {
                 i.persisted
                     .into_iter()
                     .map(|p| {
-                        let key = p
-                            .key
-                            .as_ref()
-                            .map_or_else(|| TaskKey::new("?", 0), TaskKey::from);
+                        let key = key_of(p.key.as_ref());
                         PersistedPartition::new(key, p.id, p.nbytes, p.holders, p.replicas as usize)
                     })
                     .collect()

@@ -604,7 +604,8 @@ fn task_threads(
     Ok(tx)
 }
 
-fn key_of(k: Option<&crate::proto::Key>) -> TaskKey {
+/// A key from the wire, or a placeholder where a malformed message lacks one.
+pub(crate) fn key_of(k: Option<&crate::proto::Key>) -> TaskKey {
     k.map_or_else(|| TaskKey::new("?", 0), TaskKey::from)
 }
 
