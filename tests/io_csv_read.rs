@@ -363,3 +363,99 @@ fn files_with_different_headers_are_an_error_naming_both() {
         assert!(message.contains("same columns"), "{message}");
     }
 }
+
+/// Rows with a quote inside an unquoted field (`5 "inch`), which pandas and pyarrow read as a
+/// literal character, among quoted fields holding newlines and doubled quotes.
+fn stray_quote_rows() -> (String, Vec<(i64, String, i64)>) {
+    let rows: Vec<(i64, String, i64)> = (0..300)
+        .map(|i| {
+            let text = match i % 5 {
+                0 => format!("{i} \"inch"),
+                1 => format!("quoted, with\nnewline {i}"),
+                2 => format!("say \"{i}\""),
+                3 => format!("{i}\"\""),
+                _ => format!("plain {i}"),
+            };
+            (i, text, i * 3)
+        })
+        .collect();
+    let mut csv = String::from("id,text,n\n");
+    for (id, text, n) in &rows {
+        // Unquoted fields stay unquoted even with a quote inside, as people write them.
+        let field = if text.contains([',', '\n']) || text.starts_with('"') {
+            quote(text)
+        } else {
+            text.clone()
+        };
+        csv.push_str(&format!("{id},{field},{n}\n"));
+    }
+    (csv, rows)
+}
+
+#[test]
+fn a_stray_quote_in_an_unquoted_field_reads_the_same_at_every_blocksize() {
+    let (csv, rows) = stray_quote_rows();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inch.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let rt = rt();
+    let ids: Vec<Option<i64>> = rows.iter().map(|r| Some(r.0)).collect();
+    let texts: Vec<Option<String>> = rows.iter().map(|r| Some(r.1.clone())).collect();
+    let ns: Vec<Option<i64>> = rows.iter().map(|r| Some(r.2)).collect();
+    let sizes = [1, 2, 7, 13, 64, 100, 333, 1000, 4096, csv.len() as u64];
+    for bs in sizes.into_iter().map(Some).chain([None]) {
+        let df = read_csv(path.as_path(), CsvOptions::default().blocksize(bs)).unwrap();
+        let out = rt.install(|| df.reset_index()).unwrap();
+        assert_eq!(ints(&out, "id"), ids, "blocksize {bs:?}");
+        assert_eq!(strings(&out, "text"), texts, "blocksize {bs:?}");
+        assert_eq!(ints(&out, "n"), ns, "blocksize {bs:?}");
+    }
+}
+
+#[test]
+fn skipping_bad_lines_after_a_stray_quote_keeps_every_good_row() {
+    let (mut csv, rows) = stray_quote_rows();
+    // Two ragged rows, after the stray quotes.
+    csv.push_str("900,x,1,2\n901\n");
+    csv.push_str("902,5 \"inch,7\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inch.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let mut ids: Vec<Option<i64>> = rows.iter().map(|r| Some(r.0)).collect();
+    ids.push(Some(902));
+    for bs in [None, Some(100), Some(1000)] {
+        let options = CsvOptions {
+            skip_bad_lines: true,
+            blocksize: bs,
+            ..CsvOptions::default()
+        };
+        let df = read_csv(path.as_path(), options).unwrap();
+        let out = rt().install(|| df.reset_index()).unwrap();
+        assert_eq!(ints(&out, "id"), ids, "blocksize {bs:?}");
+    }
+}
+
+#[test]
+fn an_unterminated_quote_is_an_error_naming_the_line_it_opens_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("open.csv");
+    let mut csv = String::from("a,b\n");
+    for i in 0..50 {
+        csv.push_str(&format!("{i},{i}\n"));
+    }
+    // Line 52 opens a quote that nothing closes: the parser alone would read the rest of the
+    // file as one field, and one row fewer.
+    csv.push_str("50,\"fifty\n51,51\n52,52\n");
+    std::fs::write(&path, &csv).unwrap();
+    let rt = rt();
+    for bs in [None, Some(16), Some(10_000)] {
+        let options = CsvOptions {
+            sample_rows: 10,
+            ..CsvOptions::default().blocksize(bs)
+        };
+        let df = read_csv(path.as_path(), options).unwrap();
+        let err = rt.install(|| df.compute()).unwrap_err().to_string();
+        assert!(err.contains("open.csv:52:"), "blocksize {bs:?}: {err}");
+        assert!(err.contains("never closed"), "blocksize {bs:?}: {err}");
+    }
+}

@@ -24,7 +24,9 @@ use partita_collections::{
 use partita_runtime::{downcast, value, Graph, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
-use self::split::{drop_ragged, first_record_width, line_of_record, record_starts, Start};
+use self::split::{
+    drop_ragged, first_record_width, line_of_record, record_starts, Dialect, SplitError, Start,
+};
 use crate::error::{Cause, Error, Result};
 use crate::partitioned::{layer_name, task_io_error, write_partitions, FileFormat};
 use crate::paths::Source;
@@ -87,6 +89,14 @@ impl CsvOptions {
         self
     }
 
+    /// The delimiter and quote, as the splitter and the parser both read them.
+    fn dialect(&self) -> Dialect {
+        Dialect {
+            delimiter: self.delimiter,
+            quote: self.quote,
+        }
+    }
+
     fn null_regex(&self) -> Result<Option<regex::Regex>> {
         if self.null_values.is_empty() {
             return Ok(None);
@@ -128,21 +138,34 @@ struct SplitCsv {
     path: Arc<PathBuf>,
     count: usize,
     blocksize: Option<u64>,
-    quote: u8,
+    dialect: Dialect,
 }
 
 impl Op for SplitCsv {
     const NAME: &'static str = "io.csv.split";
 
-    fn kernel(&self, _: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
-        let (p, count, bs, quote) = (self.path.clone(), self.count, self.blocksize, self.quote);
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (p, count, bs, dialect) = (self.path.clone(), self.count, self.blocksize, self.dialect);
+        let key = cx.key.clone();
         Ok(Arc::new(move |_| {
             let nominal: Vec<u64> = (0..=count as u64)
                 .map(|k| bs.map_or(if k == 0 { 0 } else { u64::MAX }, |bs| k * bs.max(1)))
                 .collect();
             let file = File::open(&*p).map_err(|e| task_io_error(&p, e))?;
-            let starts = record_starts(std::io::BufReader::new(file), &nominal, quote)
-                .map_err(|e| task_io_error(&p, e))?;
+            let starts = record_starts(file, &nominal, dialect).map_err(|e| match e {
+                SplitError::Io(e) => task_io_error(&p, e),
+                SplitError::Unterminated { line } => partita_runtime::Error::failed_by(
+                    key.clone(),
+                    Error::Csv {
+                        path: p.to_path_buf(),
+                        line: Some(line),
+                        message: "a quoted field opens on this line and is never closed: \
+                                  the rest of the file would read as one field"
+                            .to_string(),
+                        source: None,
+                    },
+                ),
+            })?;
             Ok(value(starts))
         }))
     }
@@ -299,7 +322,7 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
             path: path.clone(),
             count,
             blocksize: options.blocksize,
-            quote: options.quote,
+            dialect: options.dialect(),
         };
         split_tasks.push((split_key.clone(), vec![], split));
         for index in 0..count {
@@ -387,9 +410,9 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
             .take(8 << 20)
             .read_to_end(&mut head)
             .map_err(|e| Error::io(first, e))?;
-        let width = first_record_width(&head, options.delimiter, options.quote);
+        let width = first_record_width(&head, options.dialect());
         Box::new(std::io::Cursor::new(
-            drop_ragged(&head, options.delimiter, options.quote, width).0,
+            drop_ragged(&head, options.dialect(), width).0,
         ))
     } else {
         Box::new(file)
@@ -470,12 +493,7 @@ fn read_block(
         .and_then(|_| file.read_exact(&mut bytes))
         .map_err(|e| Error::io(path, e))?;
     if options.skip_bad_lines {
-        let (kept, dropped) = drop_ragged(
-            &bytes,
-            options.delimiter,
-            options.quote,
-            schema.fields().len(),
-        );
+        let (kept, dropped) = drop_ragged(&bytes, options.dialect(), schema.fields().len());
         for line in dropped {
             tracing::warn!(
                 file = %path.display(),
@@ -561,7 +579,7 @@ fn describe(
     // arrow numbers a value error by the record's index in this block (the header is record
     // 0 when there is one), and a field-count error by the record's number counted from 1.
     let record = number("at line ").or_else(|| number("for line ").map(|n| n.saturating_sub(1)));
-    let line = record.map(|r| from.line + line_of_record(bytes, r, options.quote));
+    let line = record.map(|r| from.line + line_of_record(bytes, r, options.dialect()));
     let column = number("for column ").and_then(|c| schema.fields().get(c as usize));
     let mut out = match line {
         Some(_) => without_arrow_line(message),
