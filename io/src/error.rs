@@ -28,6 +28,17 @@ pub enum Error {
         /// The pattern.
         pattern: String,
     },
+    /// A folder read as a committed write has no `_SUCCESS` marker: the write that made it
+    /// never finished, or did not commit.
+    #[error(
+        "{} has no _SUCCESS marker: the write that made it did not finish (write it again, or \
+         read its files by a pattern to take them as they are)",
+        dir.display()
+    )]
+    Uncommitted {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A glob pattern, or the regular expression made of a CSV read's null values, is
     /// malformed.
     #[error("bad pattern {pattern}: {source}")]

@@ -4,9 +4,12 @@
 //! ([`read_parquet`], [`to_parquet`]), Arrow IPC ([`read_ipc`], [`to_ipc`]) and HDF5 datasets as
 //! arrays ([`read_hdf5`], [`store_hdf5`], [`to_hdf5`]). Every sink writes to a temporary name and
 //! renames the file into place when complete (see [`write_atomic`]), so a failed write never
-//! leaves a half file.
+//! leaves a half file. A write of many files commits the folder with a [`SUCCESS`] marker
+//! listing them, written last; [`Source::committed`] reads a committed folder and refuses one
+//! whose write did not finish.
 
 mod atomic;
+mod commit;
 mod csv;
 mod error;
 mod hdf5;
@@ -18,6 +21,7 @@ mod rolling;
 mod text;
 
 pub use self::atomic::write_atomic;
+pub use self::commit::SUCCESS;
 pub use self::csv::{read_csv, to_csv, CsvOptions};
 pub use self::error::{Cause, Error, Result};
 pub use self::hdf5::{

@@ -112,10 +112,13 @@ pub(crate) fn write_partitions(
     format: FileFormat,
 ) -> Result<Vec<PathBuf>> {
     let dir = dir.to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    crate::commit::begin(&dir, format.ext())?;
     let mut graph = frame.graph();
     let name = layer_name("write-partitions");
-    let op = WritePartition { dir, format };
+    let op = WritePartition {
+        dir: dir.clone(),
+        format,
+    };
     let keys = blockwise(
         &mut graph,
         &name,
@@ -124,7 +127,7 @@ pub(crate) fn write_partitions(
     );
     let written = DataFrame::from_partitions(graph, name, keys.len(), path_schema());
     let parts = written.compute_partitions()?;
-    Ok(parts
+    let files: Vec<PathBuf> = parts
         .iter()
         .filter_map(|b| {
             b.column(0)
@@ -132,5 +135,7 @@ pub(crate) fn write_partitions(
                 .downcast_ref::<StringArray>()
                 .map(|s| PathBuf::from(s.value(0)))
         })
-        .collect())
+        .collect();
+    crate::commit::finish(&dir, &files)?;
+    Ok(files)
 }

@@ -11,6 +11,32 @@ pub enum Source {
     Glob(String),
     /// These files, in this order.
     Paths(Vec<PathBuf>),
+    /// The files a committed multi-file write made in this folder, as its `_SUCCESS` marker
+    /// lists them; a folder without the marker is refused. See [`Source::committed`].
+    Committed(PathBuf),
+}
+
+impl Source {
+    /// The files of a finished write in `dir` (`to_csv`, `to_parquet`, `to_ipc`,
+    /// `to_textfiles`), exactly as its `_SUCCESS` marker lists them. A folder whose write was
+    /// interrupted has no marker, and reading it is [`Error::Uncommitted`].
+    ///
+    /// ```
+    /// use partita_collections::Bag;
+    /// use partita_io::{read_text, to_textfiles, Error, Source};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let bag = Bag::from_sequence(vec!["a".to_string(), "b".into(), "c".into()], 2);
+    /// to_textfiles(&bag, dir.path())?;
+    /// let lines = read_text(Source::committed(dir.path()), None)?.compute()?;
+    /// assert_eq!(lines, ["a", "b", "c"]);
+    /// std::fs::remove_file(dir.path().join("_SUCCESS")).unwrap();
+    /// let refused = read_text(Source::committed(dir.path()), None);
+    /// assert!(matches!(refused, Err(Error::Uncommitted { .. })));
+    /// # Ok::<(), partita_io::Error>(())
+    /// ```
+    pub fn committed(dir: impl AsRef<Path>) -> Source {
+        Source::Committed(dir.as_ref().to_path_buf())
+    }
 }
 
 impl From<&str> for Source {
@@ -58,10 +84,17 @@ impl Source {
     pub fn files(&self) -> Result<Vec<PathBuf>> {
         let files = match self {
             Source::Paths(ps) => ps.clone(),
+            Source::Committed(dir) => crate::commit::committed_files(dir)?,
             Source::Glob(pattern) if !has_glob_chars(pattern) => vec![PathBuf::from(pattern)],
             Source::Glob(pattern) => {
                 let mut found = Vec::new();
-                let matches = glob::glob(pattern).map_err(|e| Error::Pattern {
+                // A hidden file matches only a pattern that names its leading dot, and a write's
+                // temporary files and marker match none.
+                let options = glob::MatchOptions {
+                    require_literal_leading_dot: true,
+                    ..glob::MatchOptions::new()
+                };
+                let matches = glob::glob_with(pattern, options).map_err(|e| Error::Pattern {
                     pattern: pattern.clone(),
                     source: Cause::new_dyn(e),
                 })?;
@@ -70,7 +103,10 @@ impl Source {
                         let path = e.path().to_path_buf();
                         Error::io(path, e.into())
                     })?;
-                    if path.is_file() {
+                    let bookkeeping = path
+                        .file_name()
+                        .is_some_and(|n| crate::commit::is_bookkeeping(&n.to_string_lossy()));
+                    if path.is_file() && !bookkeeping {
                         found.push(path);
                     }
                 }

@@ -604,7 +604,8 @@ fn describe(
 }
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.csv` with a header, each file written to
-/// a temporary name and renamed when complete, computing on the current runtime
+/// a temporary name and renamed when complete, then the folder's `_SUCCESS` marker (see
+/// [`Source::committed`](crate::Source::committed)), computing on the current runtime
 /// ([`Runtime::current`](partita_runtime::Runtime::current)). Returns the paths in partition order.
 ///
 /// # Errors

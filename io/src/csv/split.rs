@@ -420,7 +420,10 @@ mod test {
     fn an_unterminated_quote_names_the_line_it_opens_on() {
         let text = b"a,b\n1,2\n3,\"four\n5,6\n7,8\n";
         let got = record_starts(&text[..], &[0, u64::MAX], CSV);
-        assert!(matches!(got, Err(SplitError::Unterminated { line: 3 })), "{got:?}");
+        assert!(
+            matches!(got, Err(SplitError::Unterminated { line: 3 })),
+            "{got:?}"
+        );
     }
 
     #[test]

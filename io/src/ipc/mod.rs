@@ -116,7 +116,8 @@ fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Resu
 }
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.arrow` (Arrow IPC file format), each
-/// written to a temporary name and renamed when complete, computing on the current runtime
+/// written to a temporary name and renamed when complete, then the folder's `_SUCCESS` marker
+/// (see [`Source::committed`](crate::Source::committed)), computing on the current runtime
 /// ([`Runtime::current`](partita_runtime::Runtime::current)). Returns the paths in partition
 /// order.
 ///

@@ -218,7 +218,8 @@ fn read_row_group(
 const ONE_BATCH_MAX_ROWS: usize = 1 << 22;
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.parquet`, each written to a temporary
-/// name and renamed when complete, computing on the current runtime
+/// name and renamed when complete, then the folder's `_SUCCESS` marker (see
+/// [`Source::committed`](crate::Source::committed)), computing on the current runtime
 /// ([`Runtime::current`](partita_runtime::Runtime::current)). Returns the paths in partition
 /// order.
 ///

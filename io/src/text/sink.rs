@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use partita_collections::Bag;
 
 use crate::atomic::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Writes each partition of `bag` to `dir/part-NNNNN.txt`, one item per line, and returns the
 /// paths in partition order. The partitions are written in parallel on the current runtime
 /// ([`Runtime::current`](partita_runtime::Runtime::current)); each file is written to a
-/// temporary name and renamed when complete, so a failure leaves no half file.
+/// temporary name and renamed when complete, so a failure leaves no half file. The folder's
+/// `_SUCCESS` marker, listing the parts, is written last (see
+/// [`Source::committed`](crate::Source::committed)).
 ///
 /// ```
 /// use partita_collections::Bag;
@@ -31,9 +33,10 @@ where
     T: AsRef<str> + Clone + Send + Sync + 'static,
 {
     let dir = dir.as_ref().to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    crate::commit::begin(&dir, "txt")?;
+    let parts = dir.clone();
     let written = bag.try_map_partitions(move |i, lines: Vec<T>| {
-        let path = dir.join(format!("part-{i:05}.txt"));
+        let path = parts.join(format!("part-{i:05}.txt"));
         write_atomic(&path, |w| {
             for line in &lines {
                 w.write_all(line.as_ref().as_bytes())?;
@@ -43,5 +46,7 @@ where
         })
         .map(|()| vec![path])
     });
-    Ok(written.compute()?)
+    let files = written.compute()?;
+    crate::commit::finish(&dir, &files)?;
+    Ok(files)
 }
