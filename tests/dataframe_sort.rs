@@ -280,3 +280,27 @@ fn repartition_divisions_errors_name_what_is_wrong() {
         .collect();
     assert_eq!(sizes, vec![4, 6]);
 }
+
+/// A key of the wrong type is an error when written, not an empty answer; a number the index
+/// type cannot hold exactly is in no row; an integer key finds a float index's equal value.
+#[test]
+fn loc_checks_the_keys_type_against_the_index() {
+    let rows: Rows = (0..10).map(|i| (Some(i % 5), i)).collect();
+    let by_k = frame(&rows, &[5]).set_index("k", 2).unwrap();
+    let err = by_k.loc("3").unwrap_err().to_string();
+    assert!(err.contains("\"k\""), "{err}");
+    assert!(err.contains("int64"), "{err}");
+    assert!(err.contains("string"), "{err}");
+    assert!(by_k.loc(true).is_err());
+    assert_eq!(by_k.loc(3).unwrap().num_rows(), 2);
+    assert_eq!(by_k.loc(3.0).unwrap().num_rows(), 2);
+    let half = by_k.loc(2.5).unwrap();
+    assert_eq!(half.num_rows(), 0);
+    assert_eq!(half.schema().field(0).name(), "k");
+    let floats = frame(&rows, &[5])
+        .with_column("f", col("k").cast(partita::collections::ColumnType::Float64))
+        .unwrap()
+        .set_index("f", 2)
+        .unwrap();
+    assert_eq!(floats.loc(4).unwrap().num_rows(), 2);
+}

@@ -462,7 +462,7 @@ pub(crate) fn arrow_error(e: arrow::error::ArrowError) -> Error {
     Error::from(e)
 }
 
-fn literal_type(l: &Literal) -> DataType {
+pub(crate) fn literal_type(l: &Literal) -> DataType {
     match l {
         Literal::Null => DataType::Null,
         Literal::Bool(_) => DataType::Boolean,

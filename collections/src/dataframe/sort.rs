@@ -18,7 +18,7 @@ use arrow::row::{RowConverter, Rows, SortField};
 use partita_runtime::{downcast, value, Graph, Kernel, Runtime, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
-use super::expr::{arrow_error, literal_array, Literal};
+use super::expr::{arrow_error, dtype_name, literal_array, literal_type, Literal};
 use super::shuffle::{key_columns, shuffle_frame, task_error, Assemble, Route};
 use super::{inputs, DataFrame, IndexInfo};
 use crate::error::{Error, Result};
@@ -428,14 +428,39 @@ impl DataFrame {
             .schema
             .field_with_name(&index.column)
             .map_err(arrow_error)?;
-        let key = arrow::compute::cast(&literal_array(&key.into(), 1), field.data_type()).map_err(
-            |e| Error::Schema {
+        let key = key.into();
+        let (given, wanted) = (literal_type(&key), field.data_type());
+        if !key_fits(&given, wanted) {
+            return Err(Error::Schema {
                 message: format!(
-                    "loc: the key does not fit the index {:?}: {e}",
-                    index.column
+                    "loc: the key {key:?} is {}, but the index {:?} is {}",
+                    dtype_name(&given),
+                    index.column,
+                    dtype_name(wanted)
                 ),
-            },
-        )?;
+            });
+        }
+        let literal = literal_array(&key, 1);
+        let strict = arrow::compute::CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let key = arrow::compute::cast_with_options(&literal, wanted, &strict).map_err(|e| {
+            Error::Schema {
+                message: format!(
+                    "loc: the key {key:?} does not fit the index {:?} ({}): {e}",
+                    index.column,
+                    dtype_name(wanted)
+                ),
+            }
+        })?;
+        // A key the index type cannot hold exactly (1.5 for an integer index) is in no row.
+        let exact = arrow::compute::cast(&key, &given)
+            .is_ok_and(|back| given == DataType::Utf8 || back.as_ref() == literal.as_ref());
+        if !exact {
+            let empty = RecordBatch::new_empty(self.schema.clone());
+            return index_first(&empty, &index.column);
+        }
         let m = self.materialize();
         let keys = m.keys();
         let wanted: Vec<usize> = match &index.divisions {
@@ -468,11 +493,35 @@ impl DataFrame {
             out.push(arrow::compute::filter_record_batch(b, &eq).map_err(arrow_error)?);
         }
         let all = arrow::compute::concat_batches(&self.schema, &out).map_err(arrow_error)?;
-        let at = self.schema.index_of(&index.column).map_err(arrow_error)?;
-        let mut order = vec![at];
-        order.extend((0..all.num_columns()).filter(|&c| c != at));
-        all.project(&order).map_err(arrow_error)
+        index_first(&all, &index.column)
     }
+}
+
+/// Whether a key of type `key` can be looked up in an index of type `index`: numbers in a
+/// numeric index, strings in a string or a time index, booleans in a boolean one, and null in
+/// any.
+fn key_fits(key: &DataType, index: &DataType) -> bool {
+    let numeric = |t: &DataType| t.is_integer() || t.is_floating();
+    let text = |t: &DataType| match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8),
+        _ => false,
+    };
+    match key {
+        DataType::Null => true,
+        DataType::Boolean => index == &DataType::Boolean,
+        DataType::Utf8 => text(index) || index.is_temporal(),
+        k if numeric(k) => numeric(index),
+        _ => false,
+    }
+}
+
+/// `batch` with the index column first.
+fn index_first(batch: &RecordBatch, index: &str) -> Result<RecordBatch> {
+    let at = batch.schema().index_of(index).map_err(arrow_error)?;
+    let mut order = vec![at];
+    order.extend((0..batch.num_columns()).filter(|&c| c != at));
+    batch.project(&order).map_err(arrow_error)
 }
 
 /// The number of parts `divisions` make, and the route sending each row of a batch to the part
