@@ -298,7 +298,10 @@ fn loc_checks_the_keys_type_against_the_index() {
     assert_eq!(half.num_rows(), 0);
     assert_eq!(half.schema().field(0).name(), "k");
     let floats = frame(&rows, &[5])
-        .with_column("f", col("k").cast(partita::collections::ColumnType::Float64))
+        .with_column(
+            "f",
+            col("k").cast(partita::collections::ColumnType::Float64),
+        )
         .unwrap()
         .set_index("f", 2)
         .unwrap();

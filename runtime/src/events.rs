@@ -54,6 +54,16 @@ pub enum EventKind {
     /// A task that had finished is computed again, because its value was lost with a worker
     /// and something still needs it. `key` names the task.
     TaskRecomputed,
+    /// A pool thread ran one task past the runtime's
+    /// [`task_timeout`](crate::Builder::task_timeout); a fresh thread took its place, and the
+    /// task runs on, on its own thread. `compute` is the compute the task belongs to
+    /// (`ComputeId(0)` for a future).
+    TaskStuck {
+        /// The pool thread's number.
+        thread: usize,
+        /// How long the task had run when it was seen.
+        running: std::time::Duration,
+    },
 }
 
 /// One event. `key` is set for task events.

@@ -2,9 +2,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
 use crate::actor::{ActorSystem, PartitionRef};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{ComputeId, EventBus, Subscription};
 use crate::graph::{Graph, TaskKey};
 use crate::memory::{Memory, MemoryConfig, MemoryStats};
@@ -118,6 +119,7 @@ pub struct Builder {
     replicas: usize,
     memory: MemoryConfig,
     memory_limit_set: bool,
+    task_timeout: Option<Duration>,
 }
 
 impl Builder {
@@ -240,6 +242,29 @@ impl Builder {
         self
     }
 
+    /// Reports a task (a kernel or a submitted function) that runs longer than `timeout`, with
+    /// [`EventKind::TaskStuck`](crate::EventKind::TaskStuck) and a warning, and gives the pool
+    /// a fresh thread in place of the one it holds, so that code that blocks forever never
+    /// starves the pool. The task is not interrupted: it runs on, on its own thread, and its
+    /// result is used if it comes. Off by default.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = partita_runtime::Runtime::builder()
+    ///     .threads(1)
+    ///     .task_timeout(Duration::from_millis(100))
+    ///     .build()?;
+    /// let stuck = rt.submit(|| std::thread::sleep(Duration::from_secs(3600)));
+    /// // The only thread is busy for an hour, but the watchdog replaces it.
+    /// assert_eq!(rt.submit(|| 42).result()?, 42);
+    /// # drop(stuck);
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = Some(timeout);
+        self
+    }
+
     /// On a cluster, how many copies of each partition `persist` keeps, each on a different
     /// worker (as many as there are workers, if fewer). When a worker holding a copy is lost,
     /// the cluster makes a new one from a surviving copy, without recomputing. Defaults to 1;
@@ -310,10 +335,22 @@ impl Builder {
                 memory,
             }
         });
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(Runtime { inner }),
+        if let Some(e) = failed {
+            return Err(e);
         }
+        if let (Some(timeout), Some(pool)) = (self.task_timeout, &inner.pool) {
+            crate::pool::start_watchdog(
+                pool.registry().clone(),
+                inner.events.clone(),
+                timeout,
+                &inner.name,
+            )
+            .map_err(|e| Error::Spawn {
+                thread: format!("{}-watchdog", inner.name),
+                source: Arc::new(e),
+            })?;
+        }
+        Ok(Runtime { inner })
     }
 }
 
@@ -330,6 +367,7 @@ impl Runtime {
             replicas: 1,
             memory: MemoryConfig::default(),
             memory_limit_set: false,
+            task_timeout: None,
         }
     }
 

@@ -474,6 +474,14 @@ impl<T: Clone + Send + Sync + 'static> DelayedHandle<T> {
         let key = self.key;
         unpack(self.inner.wait(), &key)
     }
+
+    /// Cancels the compute, as [`ComputeHandle::cancel`] does: [`wait`](Self::wait) returns
+    /// [`Cancelled`](partita_runtime::Error::Cancelled) at once, and a kernel that blocks
+    /// forever costs the pool no thread. Dropping the handle cancels too. Returns `false` if
+    /// the compute had already ended.
+    pub fn cancel(&self) -> bool {
+        self.inner.cancel()
+    }
 }
 
 fn unpack<T: Clone + Send + Sync + 'static>(

@@ -66,7 +66,23 @@ impl<R> Pipeline<R> {
         self.wait()
     }
 
-    /// Stops every stage at once; records in flight are dropped.
+    /// Stops the sources and drains, as [`stop`](Self::stop) does, but for no longer than
+    /// `timeout`; then aborts.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait), or a failure naming the first stage when the stream did not
+    /// drain in time.
+    pub fn stop_within(self, timeout: std::time::Duration) -> Result<R> {
+        self.group.stop_within(timeout)?;
+        self.result
+            .lock()
+            .take()
+            .ok_or_else(|| partita_runtime::Error::Shutdown.into())
+    }
+
+    /// Stops every stage at once; records in flight are dropped. This is the stream's cancel:
+    /// it returns within about half a second even when a stage is blocked in user code,
+    /// leaving that stage to end on its own thread.
     pub fn abort(self) {
         self.group.abort();
     }

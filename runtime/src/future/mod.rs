@@ -11,6 +11,7 @@ mod as_completed;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::events::{ComputeId, EventBus, EventKind};
 use crate::graph::TaskKey;
 use crate::graph::{Graph, Task};
-use crate::pool::Job;
+use crate::pool::{Job, Registry};
 use crate::remote::{callable_op, Operation, Usage};
 use crate::runtime::Runtime;
 use crate::value::{downcast_owned, panic_message, value, Kernel, Outcome};
@@ -35,6 +36,8 @@ pub(crate) struct FutureCore {
     /// The submitted function as data, when it is a registered one; asked only by
     /// [`Future::graph`], so submitting costs nothing for it.
     describe: Describe,
+    /// The pool worker running the function now (`usize::MAX`: none).
+    worker: AtomicUsize,
 }
 
 /// Describes a submitted function as an [`Operation`], or `None` for a plain closure.
@@ -51,10 +54,17 @@ fn try_call0_op<F: 'static>() -> Option<Operation> {
 }
 
 impl FutureCore {
-    fn cancel(&self) -> bool {
-        self.result.complete(Err(Arc::new(Error::Cancelled {
+    /// Ends the future with `Cancelled`; a pool worker running its function is replaced, so a
+    /// function that never returns costs the pool no thread.
+    fn cancel(&self, pool: Option<&Arc<Registry>>) -> bool {
+        let cancelled = self.result.complete(Err(Arc::new(Error::Cancelled {
             key: self.key.clone(),
-        })))
+        })));
+        let worker = self.worker.load(Ordering::Acquire);
+        if let (true, Some(pool), true) = (cancelled, pool, worker != usize::MAX) {
+            pool.retire(worker);
+        }
+        cancelled
     }
 }
 
@@ -66,7 +76,7 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.core.cancel();
+        self.core.cancel(self.runtime.registry());
     }
 }
 
@@ -115,9 +125,11 @@ impl<T> Future<T> {
     }
 
     /// Cancels the task. Returns `false` if it had already finished. A task that is running is
-    /// not interrupted, but its result is discarded and waiters see [`Error::Cancelled`].
+    /// not interrupted, but its result is discarded and waiters see [`Error::Cancelled`]; the
+    /// pool thread it runs on is replaced by a fresh one, so a function that blocks forever
+    /// does not hold up later work.
     pub fn cancel(&self) -> bool {
-        self.handle.core.cancel()
+        self.handle.core.cancel(self.handle.runtime.registry())
     }
 
     /// Blocks until the task ends, without taking its result.
@@ -261,6 +273,7 @@ impl<T: Send + Sync + 'static> TaskBuilder<'_, T> {
             key: key.clone(),
             result: Completion::new(),
             describe: self.describe,
+            worker: AtomicUsize::new(usize::MAX),
         });
         let job = run_future(core.clone(), self.body, self.retries, rt.events().clone());
         rt.events()
@@ -295,6 +308,9 @@ fn run_future(
             }
             events.task(FUTURES, EventKind::TaskStarted, &core.key, Duration::ZERO);
             let started = Instant::now();
+            if let Some(w) = crate::pool::current_worker_index() {
+                core.worker.store(w, Ordering::Release);
+            }
             let result =
                 catch_unwind(AssertUnwindSafe(|| body(&core.key))).unwrap_or_else(|payload| {
                     Err(Error::TaskPanicked {
@@ -302,6 +318,7 @@ fn run_future(
                         message: panic_message(payload.as_ref()),
                     })
                 });
+            core.worker.store(usize::MAX, Ordering::Release);
             match result {
                 Ok(v) => {
                     events.task(

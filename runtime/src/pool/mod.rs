@@ -4,15 +4,23 @@
 //! spawned by a running job goes to the spawning worker's own deque (depth-first, hot in cache),
 //! and idle workers steal from the injector first, then from each other. See `README.md` beside
 //! this file for the sleep protocol and for how a job that waits helps instead of blocking.
+//!
+//! A worker whose job will not return (user code that blocks, in a cancelled compute or future,
+//! or past the runtime's task timeout) is *retired*: a new worker takes its place at once, in a
+//! slot of its own, and the retired thread exits when its job returns, after handing its deque
+//! to the injector. So the pool never shrinks to zero.
 
 #[cfg(test)]
 mod test;
+mod watchdog;
+
+pub(crate) use self::watchdog::start as start_watchdog;
 
 use std::cell::OnceCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -46,15 +54,43 @@ impl Job {
     }
 }
 
+/// Replacement workers a pool can start over its life, beyond its first ones.
+const SPARE_SLOTS: usize = 256;
+
+/// One worker's place in the registry, on cache lines of its own: its counters change with
+/// every job.
+#[derive(Default)]
+#[repr(align(128))]
+struct Slot {
+    /// Set when its worker starts; it stays, so that a retired worker's deque can be emptied.
+    stealer: OnceLock<Stealer<Job>>,
+    /// Its worker is to exit once its job returns; another took its place.
+    retired: AtomicBool,
+    /// Jobs its worker started and finished: it is busy while they differ.
+    started: AtomicU64,
+    finished: AtomicU64,
+    /// The compute whose task its worker runs or ran last (`u64::MAX`: none).
+    compute: AtomicU64,
+}
+
 /// The shared state of a pool.
 pub(crate) struct Registry {
     injector: Injector<Job>,
     /// Jobs that start only when a worker has nothing else to do: a compute's sources, so that
     /// the work they make ready runs before more sources are read.
     background: Injector<Job>,
-    stealers: Vec<Stealer<Job>>,
+    /// Room for every worker the pool may start; the first `spawned` are in use.
+    slots: Box<[Slot]>,
+    spawned: AtomicUsize,
+    /// The number of workers that run jobs at any time.
+    threads: usize,
     sleep: Sleep,
     terminating: AtomicBool,
+    /// What a replacement worker needs: its runtime and its thread's name.
+    runtime: RuntimeRef,
+    name: String,
+    /// The threads of the workers not retired, by slot, for the pool's drop to join.
+    handles: Mutex<Vec<(usize, JoinHandle<()>)>>,
 }
 
 /// Idle workers park here. See `README.md`.
@@ -89,10 +125,10 @@ pub(crate) fn current_worker_index() -> Option<usize> {
     WORKER.with(|w| w.get().map(|c| c.index))
 }
 
-/// A running pool. Dropping it stops and joins its threads.
+/// A running pool. Dropping it stops and joins its threads (not the retired ones, whose jobs
+/// may never return).
 pub(crate) struct Pool {
     registry: Arc<Registry>,
-    threads: Vec<JoinHandle<()>>,
 }
 
 impl Pool {
@@ -100,34 +136,27 @@ impl Pool {
     /// its whole life, so a task that computes uses the runtime that runs it.
     pub(crate) fn start(n: usize, name: &str, runtime: RuntimeRef) -> Result<Pool> {
         let n = n.max(1);
-        let locals: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_lifo()).collect();
         let registry = Arc::new(Registry {
             injector: Injector::new(),
             background: Injector::new(),
-            stealers: locals.iter().map(Worker::stealer).collect(),
+            slots: (0..n + SPARE_SLOTS).map(|_| Slot::default()).collect(),
+            spawned: AtomicUsize::new(0),
+            threads: n,
             sleep: Sleep {
                 lock: Mutex::new(()),
                 cond: Condvar::new(),
                 sleepers: AtomicUsize::new(0),
             },
             terminating: AtomicBool::new(false),
+            runtime,
+            name: name.to_string(),
+            handles: Mutex::new(Vec::with_capacity(n)),
         });
-        let mut pool = Pool {
+        let pool = Pool {
             registry: registry.clone(),
-            threads: Vec::with_capacity(n),
         };
-        for (index, local) in locals.into_iter().enumerate() {
-            let registry = registry.clone();
-            let runtime = runtime.clone();
-            let thread = format!("{name}-{index}");
-            let handle = std::thread::Builder::new()
-                .name(thread.clone())
-                .spawn(move || runtime.install(|| worker_main(registry, local, index)))
-                .map_err(|e| Error::Spawn {
-                    thread,
-                    source: Arc::new(e),
-                })?;
-            pool.threads.push(handle);
+        for _ in 0..n {
+            registry.start_worker()?;
         }
         Ok(pool)
     }
@@ -139,7 +168,7 @@ impl Pool {
 
     /// The number of worker threads.
     pub(crate) fn threads(&self) -> usize {
-        self.registry.stealers.len()
+        self.registry.threads
     }
 }
 
@@ -148,7 +177,8 @@ impl Drop for Pool {
         self.registry.terminating.store(true, Ordering::SeqCst);
         self.registry.sleep.wake_all();
         let me = std::thread::current().id();
-        for handle in self.threads.drain(..) {
+        let handles = std::mem::take(&mut *self.registry.handles.lock());
+        for (_, handle) in handles {
             // A pool dropped from one of its own jobs cannot join itself; that thread exits on
             // its own once the job returns.
             if handle.thread().id() != me {
@@ -159,6 +189,97 @@ impl Drop for Pool {
 }
 
 impl Registry {
+    /// Starts a worker in the next free slot.
+    fn start_worker(self: &Arc<Self>) -> Result<usize> {
+        let mut handles = self.handles.lock();
+        let index = self.spawned.load(Ordering::Acquire);
+        let slot = self.slots.get(index).ok_or_else(|| Error::Spawn {
+            thread: format!("{}-{index}", self.name),
+            source: Arc::new(std::io::Error::other(format!(
+                "the pool has replaced {SPARE_SLOTS} workers already"
+            ))),
+        })?;
+        let local = Worker::new_lifo();
+        let _ = slot.stealer.set(local.stealer());
+        slot.compute.store(u64::MAX, Ordering::Relaxed);
+        // Published only once its stealer is set, for the workers that steal.
+        self.spawned.store(index + 1, Ordering::Release);
+        let (registry, runtime) = (self.clone(), self.runtime.clone());
+        let thread = format!("{}-{index}", self.name);
+        let handle = std::thread::Builder::new()
+            .name(thread.clone())
+            .spawn(move || runtime.install(|| worker_main(registry, local, index)))
+            .map_err(|e| Error::Spawn {
+                thread,
+                source: Arc::new(e),
+            })?;
+        handles.push((index, handle));
+        Ok(index)
+    }
+
+    /// Retires the worker in slot `index` and starts another in its place, so that a job that
+    /// does not return costs the pool no thread. Returns whether it was retired now.
+    pub(crate) fn retire(self: &Arc<Self>, index: usize) -> bool {
+        let Some(slot) = self.slots.get(index) else {
+            return false;
+        };
+        if self.terminating.load(Ordering::SeqCst) || slot.retired.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        // Its thread is not joined: the job it runs may never return.
+        self.handles.lock().retain(|(i, _)| *i != index);
+        match self.start_worker() {
+            Ok(new) => {
+                tracing::warn!(
+                    retired = index,
+                    replacement = new,
+                    "a pool worker's job does not return; another worker takes its place"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a pool worker could not be replaced");
+                true
+            }
+        }
+    }
+
+    /// Retires every busy worker whose current task belongs to compute `id`.
+    pub(crate) fn retire_compute(self: &Arc<Self>, id: u64) {
+        for index in 0..self.spawned.load(Ordering::Acquire) {
+            let slot = &self.slots[index];
+            let busy =
+                slot.started.load(Ordering::Acquire) != slot.finished.load(Ordering::Acquire);
+            if busy && slot.compute.load(Ordering::Acquire) == id {
+                self.retire(index);
+            }
+        }
+    }
+
+    /// Each worker's job count and whether it is busy, for a watchdog: `(slot, started, busy)`
+    /// for the workers not retired.
+    pub(crate) fn activity(&self) -> Vec<(usize, u64, bool)> {
+        (0..self.spawned.load(Ordering::Acquire))
+            .filter(|&i| !self.slots[i].retired.load(Ordering::Acquire))
+            .map(|i| {
+                let slot = &self.slots[i];
+                let started = slot.started.load(Ordering::Acquire);
+                (i, started, started != slot.finished.load(Ordering::Acquire))
+            })
+            .collect()
+    }
+
+    /// The compute whose task the worker in slot `index` runs or ran last.
+    pub(crate) fn compute_of(&self, index: usize) -> Option<u64> {
+        let id = self.slots.get(index)?.compute.load(Ordering::Acquire);
+        (id != u64::MAX).then_some(id)
+    }
+
+    /// Whether the pool is stopping.
+    pub(crate) fn is_terminating(&self) -> bool {
+        self.terminating.load(Ordering::SeqCst)
+    }
+
     /// Queues a job: on this worker's own deque when called from a worker of this pool, on the
     /// injector otherwise. Wakes a sleeping worker if there is one.
     pub(crate) fn spawn(self: &Arc<Self>, job: Job) {
@@ -182,7 +303,7 @@ impl Registry {
         match worker_of(self) {
             Some(ctx) => match find_work(&ctx) {
                 Some(job) => {
-                    run_job(job);
+                    run_job(&ctx, job);
                     true
                 }
                 None => false,
@@ -199,7 +320,9 @@ impl Registry {
     fn has_work(&self) -> bool {
         !self.injector.is_empty()
             || !self.background.is_empty()
-            || self.stealers.iter().any(|s| !s.is_empty())
+            || self.slots[..self.spawned.load(Ordering::Acquire)]
+                .iter()
+                .any(|s| s.stealer.get().is_some_and(|s| !s.is_empty()))
     }
 }
 
@@ -231,6 +354,17 @@ impl Sleep {
     }
 }
 
+/// Records, on the current pool worker's slot, the compute whose task it is about to run.
+pub(crate) fn note_compute(id: u64) {
+    WORKER.with(|w| {
+        if let Some(c) = w.get() {
+            c.registry.slots[c.index]
+                .compute
+                .store(id, Ordering::Relaxed);
+        }
+    });
+}
+
 fn worker_main(registry: Arc<Registry>, local: Worker<Job>, index: usize) {
     let ctx = Rc::new(WorkerContext {
         registry: registry.clone(),
@@ -240,12 +374,21 @@ fn worker_main(registry: Arc<Registry>, local: Worker<Job>, index: usize) {
     WORKER.with(|w| {
         let _ = w.set(ctx.clone());
     });
+    let slot = &registry.slots[index];
     const SPINS: u32 = 32;
     let mut idle = 0;
     loop {
         if let Some(job) = find_work(&ctx) {
             idle = 0;
-            run_job(job);
+            run_job(&ctx, job);
+            if slot.retired.load(Ordering::Acquire) {
+                // Another worker took this one's place: hand the deque on and exit.
+                while let Some(job) = ctx.local.pop() {
+                    registry.injector.push(job);
+                }
+                registry.sleep.wake_all();
+                break;
+            }
             continue;
         }
         if registry.terminating.load(Ordering::SeqCst) {
@@ -274,9 +417,12 @@ fn find_work(ctx: &WorkerContext) -> Option<Job> {
             Steal::Retry => retry = true,
             Steal::Empty => {}
         }
-        let n = registry.stealers.len();
+        let n = registry.spawned.load(Ordering::Acquire);
         for offset in 1..n {
-            match registry.stealers[(ctx.index + offset) % n].steal() {
+            let Some(stealer) = registry.slots[(ctx.index + offset) % n].stealer.get() else {
+                continue;
+            };
+            match stealer.steal() {
                 Steal::Success(job) => return Some(job),
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
@@ -295,9 +441,14 @@ fn find_work(ctx: &WorkerContext) -> Option<Job> {
     }
 }
 
-fn run_job(job: Job) {
+/// Runs a job on worker `ctx`, counting it on the worker's slot for the watchdog.
+fn run_job(ctx: &WorkerContext, job: Job) {
+    let slot = &ctx.registry.slots[ctx.index];
+    slot.started.fetch_add(1, Ordering::Release);
     // Jobs catch their own panics; this is the last line of defence for the worker thread.
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job.run())) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| job.run()));
+    slot.finished.fetch_add(1, Ordering::Release);
+    if let Err(payload) = outcome {
         tracing::error!(
             message = %crate::value::panic_message(payload.as_ref()),
             "a pool job panicked outside its task boundary"

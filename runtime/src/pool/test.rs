@@ -107,3 +107,45 @@ fn dropping_the_pool_runs_queued_work_and_joins() {
     }
     assert_eq!(count.load(Ordering::SeqCst), 1000);
 }
+
+#[test]
+fn a_retired_worker_is_replaced_and_its_deque_handed_on() {
+    // The only worker spawns ten jobs onto its own deque, then blocks. Once it is retired, its
+    // replacement steals and runs them, and a job from outside runs too.
+    let pool = Pool::start(1, "test", RuntimeRef::detached()).unwrap();
+    let registry = pool.registry().clone();
+    let gate = Arc::new(Completion::<()>::new());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let all = Arc::new(Completion::<()>::new());
+    let (r, g, n, a) = (registry.clone(), gate.clone(), ran.clone(), all.clone());
+    registry.spawn(Job::Boxed(Box::new(move || {
+        for _ in 0..10 {
+            let (n, a) = (n.clone(), a.clone());
+            r.spawn(Job::Boxed(Box::new(move || {
+                if n.fetch_add(1, Ordering::SeqCst) + 1 == 11 {
+                    a.complete(());
+                }
+            })));
+        }
+        g.wait(None);
+    })));
+    while registry.activity().iter().all(|&(_, _, busy)| !busy) {
+        std::thread::yield_now();
+    }
+    assert!(registry.retire(0));
+    assert!(!registry.retire(0), "retired once");
+    let (n, a) = (ran.clone(), all.clone());
+    registry.spawn(Job::Boxed(Box::new(move || {
+        if n.fetch_add(1, Ordering::SeqCst) + 1 == 11 {
+            a.complete(());
+        }
+    })));
+    all.wait(None);
+    assert_eq!(ran.load(Ordering::SeqCst), 11);
+    assert_eq!(
+        registry.activity().iter().map(|a| a.0).collect::<Vec<_>>(),
+        vec![1]
+    );
+    gate.complete(());
+    drop(pool);
+}

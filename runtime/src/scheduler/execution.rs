@@ -26,12 +26,17 @@
 //! A runtime that round-trips values (a testing aid) encodes each kernel's value with its
 //! codec and sends the decoded copy on instead, as a cluster would move it.
 //!
+//! Cancellation: a cancelled compute ends at once for its waiters, with `Cancelled`. Its
+//! actors that have not run fail with `Cancelled` instead of running their kernels, so the rest
+//! of the graph drains without work, and the pool workers running its kernels are retired (see
+//! `pool/mod.rs`), so a kernel that never returns costs the pool no thread.
+//!
 //! Failure: an actor with a failed input does not run its kernel; it fails with
 //! `DependencyFailed`, naming the root cause of the first failed input in dependency order. It
 //! still sends `PartitionReady` (carrying the error) to its dependents, so nothing waits forever
 //! and every scheduler reports the same error for the same graph.
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -67,6 +72,7 @@ pub(crate) struct Execution {
     memory: Arc<Memory>,
     /// Whether each task's value is encoded and decoded before its dependents see it.
     round_trip: bool,
+    cancelled: AtomicBool,
 }
 
 impl Execution {
@@ -98,6 +104,7 @@ impl Execution {
             memory,
             round_trip,
             plan,
+            cancelled: AtomicBool::new(false),
         })
     }
 
@@ -153,6 +160,19 @@ impl Execution {
         self.done.is_done()
     }
 
+    /// Cancels the compute: its waiters see `Cancelled` now, its tasks that have not run never
+    /// will, and the workers running its kernels are replaced. Returns `false` if it had
+    /// already ended.
+    pub(crate) fn cancel(&self) -> bool {
+        if self.done.is_done() || self.cancelled.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        if let Some(pool) = &self.pool {
+            pool.retire_compute(self.id.0);
+        }
+        self.done.complete(())
+    }
+
     pub(crate) fn wait(&self) {
         self.done.wait(self.pool.as_ref());
     }
@@ -174,6 +194,14 @@ impl Execution {
     /// The requested values as they are held, in request order, once done: a spilled value
     /// stays on disk. The result cells are emptied.
     pub(crate) fn outputs_held(&self) -> Result<Vec<Held>> {
+        if self.cancelled.load(Ordering::Acquire) {
+            let first = self.plan.requested.first().and_then(|&r| {
+                let t = self.plan.result_of.iter().position(|&x| x == r)?;
+                Some(self.plan.keys[t].clone())
+            });
+            let key = first.unwrap_or_else(|| crate::graph::TaskKey::new("compute", self.id.0));
+            return Err(Error::Cancelled { key });
+        }
         let mut taken: Vec<Option<Held>> = vec![None; self.results.len()];
         self.plan
             .requested
@@ -242,7 +270,13 @@ impl Execution {
         }
         let outcome = match failed {
             Some(e) => Err(Arc::new(e.for_dependent(key))),
+            None if self.cancelled.load(Ordering::Relaxed) => {
+                Err(Arc::new(Error::Cancelled { key: key.clone() }))
+            }
             None => {
+                if self.pool.is_some() {
+                    crate::pool::note_compute(self.id.0);
+                }
                 let timed = self.events.is_active();
                 if timed {
                     self.events

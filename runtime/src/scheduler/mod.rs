@@ -82,6 +82,46 @@ impl ComputeHandle {
         }
     }
 
+    /// Cancels the compute. Its waiters get [`Error::Cancelled`](crate::Error::Cancelled) at
+    /// once; its tasks that have not started never run, and the pool threads running its
+    /// kernels are replaced by fresh ones, so a kernel that blocks forever does not hold up
+    /// later computes. (A running kernel cannot be interrupted: it runs on, on its own thread,
+    /// and its result is dropped.) On a cluster, the compute's result is dropped when it comes.
+    /// Dropping a handle before its compute ends cancels it too. Returns `false` if the
+    /// compute had already ended.
+    ///
+    /// ```
+    /// use partita_runtime::{Error, Graph, Runtime, Task, TaskKey, value};
+    /// let rt = Runtime::builder().threads(1).build()?;
+    /// let mut g = Graph::new();
+    /// let stuck = TaskKey::new("stuck", 0);
+    /// g.add_layer("stuck", vec![Task::new(stuck.clone(), vec![], std::sync::Arc::new(|_| {
+    ///     std::thread::sleep(std::time::Duration::from_secs(3600));
+    ///     Ok(value(0_u8))
+    /// }))]);
+    /// let handle = rt.compute_async(&g, &[stuck]);
+    /// # std::thread::sleep(std::time::Duration::from_millis(50));
+    /// assert!(handle.cancel());
+    /// assert!(matches!(handle.wait(), Err(Error::Cancelled { .. })));
+    /// // The one pool thread was replaced: the next compute runs.
+    /// let mut g = Graph::new();
+    /// let k = TaskKey::new("next", 0);
+    /// g.add_layer("next", vec![Task::new(k.clone(), vec![], std::sync::Arc::new(|_| Ok(value(7_u8))))]);
+    /// assert_eq!(*rt.compute(&g, &[k])?[0].downcast_ref::<u8>().unwrap(), 7);
+    /// # Ok::<(), partita_runtime::Error>(())
+    /// ```
+    pub fn cancel(&self) -> bool {
+        match &self.state {
+            HandleState::Running { execution, .. } => execution.cancel(),
+            HandleState::Failed(_) => false,
+            HandleState::Remote { done, .. } => {
+                done.complete(Err(crate::error::Error::Cancelled {
+                    key: crate::graph::TaskKey::new("compute", 0),
+                }))
+            }
+        }
+    }
+
     /// Whether the compute has ended.
     pub fn is_done(&self) -> bool {
         match &self.state {
@@ -126,6 +166,15 @@ impl ComputeHandle {
                     .map(|(k, v)| memory.hold(k, v))
                     .collect()
             }
+        }
+    }
+}
+
+impl Drop for ComputeHandle {
+    fn drop(&mut self) {
+        // Nobody can take the values any more.
+        if !self.is_done() {
+            self.cancel();
         }
     }
 }

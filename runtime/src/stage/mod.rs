@@ -516,17 +516,49 @@ struct GroupShared {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// How long an abort waits for the stage threads to see it before it leaves them running: a
+/// stage blocked in user code cannot be interrupted.
+const ABORT_GRACE: Duration = Duration::from_millis(500);
+
 impl GroupShared {
     /// Joins every stage thread but the calling one. The lock is held while joining, so a
     /// concurrent caller returns only once the threads are gone.
     fn join(&self) {
+        self.join_by(None);
+    }
+
+    /// Joins every stage thread but the calling one, waiting no later than `deadline`; a
+    /// thread still running then is left to end on its own (it sees the abort at its next
+    /// poll). Returns whether every thread was joined.
+    fn join_by(&self, deadline: Option<Instant>) -> bool {
         let me = std::thread::current().id();
         let mut threads = self.threads.lock();
+        let mut all = true;
         for handle in threads.drain(..) {
-            if handle.thread().id() != me {
-                let _ = handle.join();
+            if handle.thread().id() == me {
+                continue;
             }
+            if let Some(deadline) = deadline {
+                while !handle.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if !handle.is_finished() {
+                    tracing::warn!(
+                        stage = handle.thread().name().unwrap_or("?"),
+                        "a stream stage did not stop in time; it is left to end on its own"
+                    );
+                    all = false;
+                    continue;
+                }
+            }
+            let _ = handle.join();
         }
+        all
+    }
+
+    /// Whether every stage thread has ended.
+    fn finished(&self) -> bool {
+        self.threads.lock().iter().all(JoinHandle::is_finished)
     }
 }
 
@@ -609,10 +641,35 @@ impl StageGroup {
         self.wait()
     }
 
-    /// Stops every stage at once and joins them; records in flight are dropped.
+    /// Stops the sources and drains, as [`stop`](Self::stop) does, but for no longer than
+    /// `timeout`; then aborts.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait); [`Error::TaskFailed`] naming the first stage when the stages
+    /// did not drain in time.
+    pub fn stop_within(&self, timeout: Duration) -> Result<()> {
+        self.shared.control.stop();
+        let deadline = Instant::now() + timeout;
+        while !self.shared.finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if self.shared.finished() {
+            return self.wait();
+        }
+        self.abort();
+        let stage = self.stages.first().map_or("stream", |s| s.0.as_str());
+        Err(Error::failed(
+            TaskKey::new(stage.to_string(), 0),
+            format!("the stream did not drain within {timeout:?}, so it was aborted"),
+        ))
+    }
+
+    /// Stops every stage at once and joins them; records in flight are dropped. A stage
+    /// blocked in user code is given half a second to see the abort, and then left to end on
+    /// its own thread, so an abort always returns.
     pub fn abort(&self) {
         self.shared.control.abort();
-        self.shared.join();
+        self.shared.join_by(Some(Instant::now() + ABORT_GRACE));
     }
 }
 
@@ -654,9 +711,10 @@ impl Drop for StageRegistry {
         // A stage that drops the last clone of its own runtime must not join its own group:
         // the group's handle may be joining this very thread. The handle joins it.
         let own = STAGE_GROUP.with(std::cell::Cell::get);
+        let deadline = Instant::now() + ABORT_GRACE;
         for g in &live {
             if Arc::as_ptr(g) as usize != own {
-                g.join();
+                g.join_by(Some(deadline));
             }
         }
     }
