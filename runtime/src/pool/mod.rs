@@ -444,10 +444,13 @@ fn find_work(ctx: &WorkerContext) -> Option<Job> {
 /// Runs a job on worker `ctx`, counting it on the worker's slot for the watchdog.
 fn run_job(ctx: &WorkerContext, job: Job) {
     let slot = &ctx.registry.slots[ctx.index];
-    slot.started.fetch_add(1, Ordering::Release);
+    // Only this worker writes its counters, so a plain store does (no locked add per job).
+    let started = slot.started.load(Ordering::Relaxed) + 1;
+    slot.started.store(started, Ordering::Release);
     // Jobs catch their own panics; this is the last line of defence for the worker thread.
     let outcome = catch_unwind(AssertUnwindSafe(|| job.run()));
-    slot.finished.fetch_add(1, Ordering::Release);
+    let finished = slot.finished.load(Ordering::Relaxed) + 1;
+    slot.finished.store(finished, Ordering::Release);
     if let Err(payload) = outcome {
         tracing::error!(
             message = %crate::value::panic_message(payload.as_ref()),
