@@ -69,6 +69,17 @@ pub enum Error {
         /// What went wrong.
         source: Cause,
     },
+    /// A decoder panicked on malformed data in one part of a file: the file is corrupt (or
+    /// the decoder has a bug). Named by the file and the part (a row group, a record batch).
+    #[error("{}: {part}: the decoder failed on malformed data: {message}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The part being decoded.
+        part: String,
+        /// The decoder's panic message.
+        message: String,
+    },
     /// An Arrow IPC file could not be read.
     #[error("{}: {source}", path.display())]
     Ipc {
@@ -120,6 +131,22 @@ impl From<partita_runtime::Error> for Error {
     fn from(e: partita_runtime::Error) -> Self {
         Error::Collections(e.into())
     }
+}
+
+/// Runs `decode` on `part` of `path`, turning a panic inside the decoder (arrow and parquet
+/// assert on some malformed input) into [`Error::Corrupt`] naming the file and the part.
+pub(crate) fn guard<T>(
+    path: &Path,
+    part: impl FnOnce() -> String,
+    decode: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|payload| {
+        Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            part: part(),
+            message: partita_runtime::panic_message(payload.as_ref()),
+        })
+    })
 }
 
 impl Error {

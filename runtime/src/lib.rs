@@ -78,7 +78,7 @@ pub use self::stage::{
     send, DeadLetter, ErrorPolicy, Inlet, Launch, Mailbox, Msg, QueueDepth, StageControl,
     StageCounters, StageGroup, StageMetrics,
 };
-pub use self::value::{catch_panic, downcast, downcast_owned, value, Kernel, Value};
+pub use self::value::{catch_panic, downcast, downcast_owned, panic_message, value, Kernel, Value};
 
 /// The names most programs need.
 pub mod prelude {

@@ -128,8 +128,13 @@ pub fn catch_panic<R>(key: &TaskKey, f: impl FnOnce() -> R) -> Result<R> {
     })
 }
 
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The text of a panic payload: its message when it is a string.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("seven")).unwrap_err();
+/// assert_eq!(partita_runtime::panic_message(payload.as_ref()), "seven");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

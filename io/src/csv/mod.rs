@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use self::split::{
     drop_ragged, first_record_width, line_of_record, record_starts, Dialect, SplitError, Start,
 };
-use crate::error::{Cause, Error, Result};
+use crate::error::{guard, Cause, Error, Result};
 use crate::partitioned::{layer_name, task_io_error, write_partitions, FileFormat};
 use crate::paths::Source;
 
@@ -212,9 +212,14 @@ impl Op for ReadCsvBlock {
                     ),
                 ));
             }
-            read_block(&block, starts, &schema, projection.as_deref(), &options)
-                .map(value)
-                .map_err(|e| partita_runtime::Error::failed_by(k.clone(), e))
+            let (from, to) = (starts[block.index].offset, starts[block.index + 1].offset);
+            guard(
+                &block.path,
+                || format!("bytes {from}..{to}"),
+                || read_block(&block, starts, &schema, projection.as_deref(), &options),
+            )
+            .map(value)
+            .map_err(|e| partita_runtime::Error::failed_by(k.clone(), e))
         }))
     }
 }

@@ -13,7 +13,7 @@ use partita_collections::{layer, register_op, DataFrame, Op};
 use partita_runtime::{value, Graph, Kernel, Message, TaskContext, TaskKey};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Cause, Error, Result};
+use crate::error::{guard, Cause, Error, Result};
 use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
 use crate::paths::Source;
 
@@ -52,8 +52,7 @@ pub fn read_ipc(source: impl Into<Source>) -> Result<DataFrame> {
     let mut schema: Option<SchemaRef> = None;
     let mut tasks = Vec::new();
     for path in files {
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let reader = FileReader::try_new(file, None).map_err(|e| ipc_error(&path, e))?;
+        let reader = open(&path)?;
         let file_schema = reader.schema();
         if let Some(message) = check_same_schema(&mut schema, &file_schema) {
             return Err(ipc_error(&path, Message(message)));
@@ -106,13 +105,38 @@ fn read_batch(path: &Path, i: usize, batches: usize, schema: &SchemaRef) -> Resu
     if batches == 0 {
         return Ok(RecordBatch::new_empty(schema.clone()));
     }
+    let mut reader = open(path)?;
+    guard(
+        path,
+        || format!("record batch {i}"),
+        || {
+            reader.set_index(i).map_err(|e| ipc_error(path, e))?;
+            reader
+                .next()
+                .ok_or_else(|| ipc_error(path, Message(format!("record batch {i} is missing"))))?
+                .map_err(|e| ipc_error(path, e))
+        },
+    )
+}
+
+/// The IPC file at `path`, its footer and schema read.
+fn open(path: &Path) -> Result<FileReader<File>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = FileReader::try_new(file, None).map_err(|e| ipc_error(path, e))?;
-    reader.set_index(i).map_err(|e| ipc_error(path, e))?;
-    reader
-        .next()
-        .ok_or_else(|| ipc_error(path, Message(format!("record batch {i} is missing"))))?
-        .map_err(|e| ipc_error(path, e))
+    if file.metadata().map_err(|e| Error::io(path, e))?.len() == 0 {
+        return Err(ipc_error(
+            path,
+            Message(
+                "the file is empty, but an Arrow IPC file holds at least its magic bytes, \
+                 schema and footer"
+                    .into(),
+            ),
+        ));
+    }
+    guard(
+        path,
+        || "the schema and footer".into(),
+        || FileReader::try_new(file, None).map_err(|e| ipc_error(path, e)),
+    )
 }
 
 /// Writes each partition of `frame` to `dir/part-NNNNN.arrow` (Arrow IPC file format), each

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use self::prune::may_match;
 use partita_runtime::{value, Graph, Kernel, Message, TaskContext, TaskKey};
 
-use crate::error::{Cause, Error, Result};
+use crate::error::{guard, Cause, Error, Result};
 use crate::partitioned::{check_same_schema, layer_name, write_partitions, FileFormat};
 use crate::paths::Source;
 
@@ -90,9 +90,7 @@ fn plan_parquet(
     let mut tasks = Vec::new();
     let mut schema: Option<SchemaRef> = None;
     for path in files {
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(&path, e))?;
+        let builder = open(&path)?;
         let file_schema = builder.schema().clone();
         let indices: Option<Vec<usize>> = match &options.columns {
             None => None,
@@ -188,9 +186,7 @@ fn read_row_group(
     indices: Option<&[usize]>,
     schema: &SchemaRef,
 ) -> Result<RecordBatch> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
+    let builder = open(path)?;
     if groups == 0 {
         return Ok(RecordBatch::new_empty(schema.clone()));
     }
@@ -202,16 +198,33 @@ fn read_row_group(
         let mask = ProjectionMask::roots(builder.parquet_schema(), ix.iter().copied());
         builder = builder.with_projection(mask);
     }
-    let reader = builder.build().map_err(|e| parquet_error(path, e))?;
-    let batches = reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| parquet_error(path, e))?;
+    let batches = guard(
+        path,
+        || format!("row group {group}"),
+        || {
+            builder
+                .build()
+                .map_err(|e| parquet_error(path, e))?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| parquet_error(path, e))
+        },
+    )?;
     match <[RecordBatch; 1]>::try_from(batches) {
         Ok([batch]) => Ok(batch),
         Err(batches) => {
             arrow::compute::concat_batches(schema, &batches).map_err(|e| parquet_error(path, e))
         }
     }
+}
+
+/// The reader of the Parquet file at `path`, its footer read.
+fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    guard(
+        path,
+        || "the footer".into(),
+        || ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e)),
+    )
 }
 
 /// Row groups up to this many rows are decoded as one batch.
