@@ -257,3 +257,30 @@ fn appending_keeps_the_other_datasets_and_a_failed_append_keeps_the_file() {
     assert_eq!(std::fs::read_to_string(&text).unwrap(), "not hdf5");
     assert_eq!(settled_listing(dir.path(), 2).len(), 2);
 }
+
+/// A file whose dataspace claims 10^12 rows: the read is an error naming the file, the dataset
+/// and the bad figure, before anything is planned or allocated.
+#[test]
+fn a_corrupt_shape_is_an_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shape.h5");
+    let data = ndarray::Array2::<f64>::from_shape_fn((1000, 3), |(i, j)| (i * 3 + j) as f64);
+    let x = partita::collections::Array::from_array(data.into_dyn(), &[100, 3]).unwrap();
+    partita::io::to_hdf5(&x, &path, "x", &partita::io::Hdf5Write::new()).unwrap();
+    assert_eq!(read_hdf5(&path, "x", None).unwrap().shape(), &[1000, 3]);
+    // The dataspace message stores the dims as little-endian u64s: 1000 then 3.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let dims: Vec<u8> = [1000_u64, 3].iter().flat_map(|d| d.to_le_bytes()).collect();
+    let at = bytes
+        .windows(dims.len())
+        .position(|w| w == dims.as_slice())
+        .expect("the dataspace's dims");
+    bytes[at..at + 8].copy_from_slice(&1_000_000_000_000_u64.to_le_bytes());
+    let corrupt = dir.path().join("corrupt.h5");
+    std::fs::write(&corrupt, &bytes).unwrap();
+    let err = read_hdf5(&corrupt, "x", None).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Hdf5 { .. }), "{err:?}");
+    assert!(text.contains("corrupt.h5") && text.contains("\"x\""), "{text}");
+    assert!(text.contains("1000000000000"), "{text}");
+}

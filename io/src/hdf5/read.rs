@@ -80,14 +80,49 @@ impl Opened {
             }
         };
         let shape = dataset.shape();
-        Ok(Opened {
+        let opened = Opened {
             path: path.to_path_buf(),
             name: name.to_string(),
             dataset,
             _file: file,
             dtype,
             shape,
-        })
+        };
+        opened.check_size()?;
+        Ok(opened)
+    }
+
+    /// Checks the header's shape against what the file stores, so that a corrupt shape is an
+    /// error here rather than an allocation that aborts or a plan of billions of blocks.
+    fn check_size(&self) -> Result<()> {
+        let fail = |message: String| Err(Error::hdf5(&self.path, &self.name, message));
+        let bytes = self
+            .shape
+            .iter()
+            .try_fold(self.dtype.size() as u128, |a, &n| a.checked_mul(n as u128));
+        let Some(bytes) = bytes else {
+            return fail(format!(
+                "its shape {:?} holds more elements than can be counted: the header is corrupt",
+                self.shape
+            ));
+        };
+        let stored = u128::from(self.dataset.storage_size());
+        let file = std::fs::metadata(&self.path).map_or(u64::MAX, |m| m.len());
+        if stored > u128::from(file) {
+            return fail(format!(
+                "the file is {file} bytes, but the dataset claims {stored} bytes of storage: \
+                 the header is corrupt"
+            ));
+        }
+        // A contiguous dataset that has storage stores exactly its elements.
+        if !self.dataset.is_chunked() && stored > 0 && stored != bytes {
+            return fail(format!(
+                "its shape {:?} of {} makes {bytes} bytes, but the file stores {stored} bytes \
+                 for it: the header is corrupt",
+                self.shape, self.dtype
+            ));
+        }
+        Ok(())
     }
 
     /// `asked`, or else the dataset's own chunk shape, or else (for a contiguous dataset)
@@ -104,6 +139,9 @@ impl Opened {
                 chunk
             }),
         };
+        if chunk.len() == self.shape.len() {
+            self.check_blocks(&chunk, asked.is_some())?;
+        }
         Chunks::uniform(&self.shape, &chunk).map_err(|e| {
             Error::hdf5(
                 &self.path,
@@ -116,6 +154,51 @@ impl Opened {
         })
     }
 }
+
+impl Opened {
+    /// Refuses a cut into more blocks than a plan should hold, and, for chunks from the file,
+    /// blocks larger than HDF5's own limit on a chunk: either means a corrupt header (or
+    /// chunks to pass by hand).
+    fn check_blocks(&self, chunk: &[usize], asked: bool) -> Result<()> {
+        let fail = |message: String| Err(Error::hdf5(&self.path, &self.name, message));
+        let blocks = self
+            .shape
+            .iter()
+            .zip(chunk)
+            .try_fold(1_u128, |a, (&n, &c)| {
+                a.checked_mul(n.div_ceil(c.max(1)).max(1) as u128)
+            })
+            .unwrap_or(u128::MAX);
+        if blocks > MAX_BLOCKS {
+            return fail(format!(
+                "cutting its shape {:?} into chunks {chunk:?} makes {blocks} blocks, more than \
+                 the {MAX_BLOCKS} a read plans: pass larger chunks, or the header is corrupt",
+                self.shape
+            ));
+        }
+        let block = self
+            .shape
+            .iter()
+            .zip(chunk)
+            .try_fold(self.dtype.size() as u128, |a, (&n, &c)| {
+                a.checked_mul(n.min(c) as u128)
+            })
+            .unwrap_or(u128::MAX);
+        if !asked && block > MAX_BLOCK_BYTES {
+            return fail(format!(
+                "its chunks {chunk:?} make blocks of {block} bytes, more than HDF5's limit of \
+                 {MAX_BLOCK_BYTES} on a chunk: pass smaller chunks, or the header is corrupt"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The most blocks one read plans (a task each).
+const MAX_BLOCKS: u128 = 1 << 24;
+
+/// HDF5 stores no chunk larger than 4 GiB; a block from the file's chunks is never larger.
+const MAX_BLOCK_BYTES: u128 = 1 << 32;
 
 const SUPPORTED: &str = "partita reads bool, integers up to 64 bits, float32, float64, \
                          and complex64/complex128 stored as h5py stores them";
