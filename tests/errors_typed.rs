@@ -206,3 +206,27 @@ fn a_closures_error_type_stays_the_tasks_source() {
     assert!(err.to_string().contains("part-00000.txt"), "{err}");
     assert!(find_in_chain::<std::io::Error>(&err).is_some(), "{err:?}");
 }
+
+#[test]
+fn a_partition_that_breaks_its_declared_schema_names_the_layer() {
+    use partita::prelude::*;
+
+    let batch = arrow::array::RecordBatch::try_from_iter([(
+        "x",
+        std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3, 4]))
+            as arrow::array::ArrayRef,
+    )])
+    .unwrap();
+    let df = DataFrame::from_arrow(batch, 2).unwrap();
+    // Declares `x: int64`, returns `x: float64`.
+    let cast = df.map_partitions(df.schema().clone(), |b| {
+        let x = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Float64)?;
+        arrow::array::RecordBatch::try_from_iter([("x", x)])
+    });
+    let err = cast.compute().unwrap_err().to_string();
+    assert!(
+        err.contains("map_partitions (layer map-partitions"),
+        "{err}"
+    );
+    assert!(err.contains("float64") && err.contains("int64"), "{err}");
+}

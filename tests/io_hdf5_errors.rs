@@ -230,7 +230,7 @@ fn appending_keeps_the_other_datasets_and_a_failed_append_keeps_the_file() {
 
     // A name the file holds already: an error naming it, and the file as it was.
     let err = to_hdf5(&x, &path, "x", &append).unwrap_err();
-    assert_names(&err, "many.h5", "x", "cannot create the dataset");
+    assert_names(&err, "many.h5", "x", "already holds something of this name");
     assert_eq!(read_x(), x.compute().unwrap());
 
     // A block that fails: the file keeps its datasets and gains nothing.
@@ -281,6 +281,9 @@ fn a_corrupt_shape_is_an_error_not_an_abort() {
     let err = read_hdf5(&corrupt, "x", None).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Hdf5 { .. }), "{err:?}");
-    assert!(text.contains("corrupt.h5") && text.contains("\"x\""), "{text}");
+    assert!(
+        text.contains("corrupt.h5") && text.contains("\"x\""),
+        "{text}"
+    );
     assert!(text.contains("1000000000000"), "{text}");
 }

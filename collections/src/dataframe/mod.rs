@@ -514,11 +514,13 @@ impl DataFrame {
                 let input = TaskKey::new(m.input.clone(), i);
                 let output = TaskKey::new(name.clone(), i);
                 let (f, key, out) = (f.clone(), input.clone(), output.clone());
+                let declared = schema.clone();
                 let kernel: Kernel = Arc::new(move |inputs: Vec<Value>| {
                     let batch = downcast::<RecordBatch>(&inputs[0], &key)?.clone();
-                    f(i as usize, batch)
-                        .map(value)
-                        .map_err(|e| partita_runtime::Error::failed_by(out.clone(), e))
+                    let got = f(i as usize, batch)
+                        .map_err(|e| partita_runtime::Error::failed_by(out.clone(), e))?;
+                    check_declared(&declared, &got, &out)?;
+                    Ok(value(got))
                 });
                 Task::new(output, vec![input], kernel).with_op_opt(op.clone())
             })
@@ -784,4 +786,32 @@ pub(crate) fn batches<'a>(
         .zip(keys)
         .map(|(v, k)| downcast::<RecordBatch>(v, k))
         .collect()
+}
+
+/// Fails `key` when a partition's columns (names and types) are not the ones its frame
+/// declares: a later operation would read them wrongly or fail far from the cause.
+fn check_declared(
+    declared: &SchemaRef,
+    got: &RecordBatch,
+    key: &TaskKey,
+) -> partita_runtime::Result<()> {
+    let columns = |s: &arrow::datatypes::Schema| -> Vec<(String, String)> {
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), dtype_name(f.data_type())))
+            .collect()
+    };
+    let (want, have) = (columns(declared), columns(&got.schema()));
+    if want == have {
+        return Ok(());
+    }
+    Err(partita_runtime::Error::failed(
+        key.clone(),
+        format!(
+            "map_partitions (layer {}): the function returned the columns {have:?}, but the \
+             schema passed to map_partitions declares {want:?}: pass the schema the function \
+             returns",
+            key.name()
+        ),
+    ))
 }

@@ -325,6 +325,15 @@ impl Sink {
                 Error::hdf5_by(path, name, format!("cannot create {}", tmp.display()), e)
             })?
         };
+        if options.append && file.link_exists(name) {
+            let _ = file.close();
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail(
+                "the file already holds something of this name: write the dataset under \
+                 another name, or to a new file (without append)"
+                    .into(),
+            ));
+        }
         let mut builder = file.new_dataset::<T>();
         if !shape.is_empty() {
             builder = builder.chunk(chunk.clone());
