@@ -185,21 +185,40 @@ fn bad_lines_can_be_skipped() {
         }
     }
     std::fs::write(&path, &csv).unwrap();
+    let rt = rt();
     for bs in [None, Some(1000)] {
+        let skipped = partita::io::SkippedRows::default();
         let options = CsvOptions {
             skip_bad_lines: true,
             blocksize: bs,
             ..CsvOptions::default()
         };
-        let out = read_csv(path.as_path(), options)
-            .unwrap()
-            .reset_index()
-            .unwrap();
+        let events = rt.subscribe();
+        let df = read_csv(path.as_path(), options.count_skipped(&skipped)).unwrap();
+        let out = rt.install(|| df.reset_index()).unwrap();
         let expected: Vec<Option<i64>> = (0..2000)
             .filter(|i| i % 500 != 7)
             .map(|i| Some(i * 2))
             .collect();
         assert_eq!(ints(&out, "b"), expected);
+        // Rows 7, 507, 1007 and 1507 are on lines 9, 509, 1009 and 1509 (after the header).
+        assert_eq!(skipped.count(), 4);
+        let lines: Vec<u64> = skipped.rows().into_iter().map(|(_, l)| l).collect();
+        assert_eq!(lines, [9, 509, 1009, 1509]);
+        let reported: usize = events
+            .receiver()
+            .try_iter()
+            .filter_map(|e| match e.kind {
+                partita::EventKind::Notice { message } => Some(message),
+                _ => None,
+            })
+            .map(|m| {
+                assert!(m.contains("ragged.csv") && m.contains("skipped"), "{m}");
+                let n = m.split("skipped ").nth(1).and_then(|r| r.split(' ').next());
+                n.and_then(|n| n.parse::<usize>().ok()).unwrap_or(0)
+            })
+            .sum();
+        assert_eq!(reported, 4, "blocksize {bs:?}");
     }
 }
 

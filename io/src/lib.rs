@@ -22,7 +22,7 @@ mod text;
 
 pub use self::atomic::write_atomic;
 pub use self::commit::SUCCESS;
-pub use self::csv::{read_csv, to_csv, CsvOptions};
+pub use self::csv::{read_csv, to_csv, CsvOptions, SkippedRows};
 pub use self::error::{Cause, Error, Result};
 pub use self::hdf5::{
     read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, to_hdf5_dyn, Hdf5Element, Hdf5Write,

@@ -54,6 +54,13 @@ pub enum EventKind {
     /// A task that had finished is computed again, because its value was lost with a worker
     /// and something still needs it. `key` names the task.
     TaskRecomputed,
+    /// Something a task reports that is not a failure: rows a reader skipped, say. Sent by
+    /// [`notice`](crate::notice) from inside a kernel; `compute` is the compute whose task sent
+    /// it, when the task ran on the pool.
+    Notice {
+        /// What happened, naming what it concerns (a file, a column).
+        message: String,
+    },
     /// A pool thread ran one task past the runtime's
     /// [`task_timeout`](crate::Builder::task_timeout); a fresh thread took its place, and the
     /// task runs on, on its own thread. `compute` is the compute the task belongs to

@@ -68,7 +68,7 @@ pub use self::remote::{
     PersistedPartition, RemoteFn, ShapeTask, TaskContext, Usage, ValueCodec, CONNECTORS,
     FIRST_INPUT, OPERATORS, PERSISTED, REMOTE_FNS, USER_FN, VALUE_CODECS, WIRE_VERSION,
 };
-pub use self::runtime::{Builder, Runtime};
+pub use self::runtime::{notice, Builder, Runtime};
 pub use self::scheduler::{ComputeHandle, Scheduler};
 pub use self::shuffle::{
     add_shuffle, shuffle_kind, FinishFn, FoldFn, ShuffleFns, ShuffleKind, ShuffleSpec, SplitFn,

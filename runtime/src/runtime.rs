@@ -643,3 +643,33 @@ impl Runtime {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
     }
 }
+
+/// Reports `message` as an [`EventKind::Notice`](crate::EventKind::Notice) on the current
+/// runtime ([`Runtime::current`]), and as a `tracing` warning: for a kernel to say something
+/// that is not a failure, such as the rows a reader skipped.
+///
+/// ```
+/// use partita_runtime::{notice, EventKind, Runtime};
+/// let rt = Runtime::builder().threads(1).build()?;
+/// let events = rt.subscribe();
+/// rt.install(|| notice("skipped 2 rows of data.csv"));
+/// let got = events.receiver().try_iter().find_map(|e| match e.kind {
+///     EventKind::Notice { message } => Some(message),
+///     _ => None,
+/// });
+/// assert_eq!(got.as_deref(), Some("skipped 2 rows of data.csv"));
+/// # Ok::<(), partita_runtime::Error>(())
+/// ```
+pub fn notice(message: impl Into<String>) {
+    let message = message.into();
+    tracing::warn!(%message, "notice");
+    let rt = Runtime::current();
+    let compute = rt
+        .registry()
+        .and_then(|pool| crate::pool::current_worker_index().and_then(|w| pool.compute_of(w)))
+        .unwrap_or(u64::MAX);
+    rt.inner.events.compute(
+        crate::events::ComputeId(compute),
+        crate::events::EventKind::Notice { message },
+    );
+}

@@ -48,9 +48,15 @@ pub struct CsvOptions {
     pub sample_rows: usize,
     /// Column types that override inference, by name.
     pub dtypes: Vec<(String, ColumnType)>,
-    /// Drops rows whose number of fields is wrong instead of failing; each dropped row is
-    /// logged with its file and line (a `tracing` warning).
+    /// Drops rows whose number of fields is wrong instead of failing. Each block that drops
+    /// rows reports how many, with the file and their lines, as an
+    /// [`EventKind::Notice`](partita_runtime::EventKind::Notice) (and a `tracing` warning);
+    /// [`skipped`](Self::skipped) counts them too.
     pub skip_bad_lines: bool,
+    /// Where the rows that `skip_bad_lines` drops are counted, when set
+    /// ([`count_skipped`](Self::count_skipped)). Counted by the reads in this process.
+    #[serde(skip)]
+    pub skipped: Option<SkippedRows>,
     /// Read only these columns, in the file's order (the others are not decoded). Queries set
     /// this themselves when they need fewer columns.
     pub columns: Option<Vec<String>>,
@@ -70,13 +76,72 @@ impl Default for CsvOptions {
             sample_rows: 1000,
             dtypes: Vec::new(),
             skip_bad_lines: false,
+            skipped: None,
             columns: None,
             include_path_column: None,
         }
     }
 }
 
+/// The rows a CSV read with `skip_bad_lines` dropped, counted as its blocks are read. Clones
+/// share one count.
+///
+/// ```
+/// use partita_io::{read_csv, CsvOptions, SkippedRows};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("ragged.csv");
+/// std::fs::write(&path, "a,b\n1,2\n3,4,5\n6,7\n8\n").unwrap();
+/// let skipped = SkippedRows::default();
+/// let options = CsvOptions { skip_bad_lines: true, ..CsvOptions::default() };
+/// let df = read_csv(path.as_path(), options.count_skipped(&skipped))?;
+/// assert_eq!(df.compute()?.num_rows(), 2);
+/// assert_eq!(skipped.count(), 2);
+/// assert_eq!(skipped.rows(), [(path.clone(), 3), (path, 5)]);
+/// # Ok::<(), partita_io::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SkippedRows {
+    inner: Arc<parking_lot::Mutex<Skipped>>,
+}
+
+#[derive(Debug, Default)]
+struct Skipped {
+    count: u64,
+    rows: Vec<(PathBuf, u64)>,
+}
+
+/// The most skipped rows whose file and line are kept; the count goes on.
+const SKIPPED_ROWS_KEPT: usize = 10_000;
+
+impl SkippedRows {
+    /// How many rows were skipped.
+    pub fn count(&self) -> u64 {
+        self.inner.lock().count
+    }
+
+    /// The file and line of each skipped row (the first 10,000), in file and line order.
+    pub fn rows(&self) -> Vec<(PathBuf, u64)> {
+        let mut rows = self.inner.lock().rows.clone();
+        rows.sort();
+        rows
+    }
+
+    fn add(&self, path: &Path, lines: &[u64]) {
+        let mut s = self.inner.lock();
+        s.count += lines.len() as u64;
+        let room = SKIPPED_ROWS_KEPT.saturating_sub(s.rows.len());
+        s.rows
+            .extend(lines.iter().take(room).map(|&l| (path.to_path_buf(), l)));
+    }
+}
+
 impl CsvOptions {
+    /// Counts the rows that `skip_bad_lines` drops in `skipped`.
+    pub fn count_skipped(mut self, skipped: &SkippedRows) -> Self {
+        self.skipped = Some(skipped.clone());
+        self
+    }
+
     /// Reads column `name` as `dtype`, whatever inference says.
     pub fn dtype(mut self, name: &str, dtype: ColumnType) -> Self {
         self.dtypes.push((name.to_string(), dtype));
@@ -499,12 +564,19 @@ fn read_block(
         .map_err(|e| Error::io(path, e))?;
     if options.skip_bad_lines {
         let (kept, dropped) = drop_ragged(&bytes, options.dialect(), schema.fields().len());
-        for line in dropped {
-            tracing::warn!(
-                file = %path.display(),
-                line = from.line + line,
-                "skipped a row with the wrong number of fields"
-            );
+        if !dropped.is_empty() {
+            let lines: Vec<u64> = dropped.iter().map(|l| from.line + l).collect();
+            let shown: Vec<String> = lines.iter().take(10).map(u64::to_string).collect();
+            let more = if lines.len() > 10 { ", ..." } else { "" };
+            partita_runtime::notice(format!(
+                "{}: skipped {} rows with the wrong number of fields (lines {}{more})",
+                path.display(),
+                lines.len(),
+                shown.join(", ")
+            ));
+            if let Some(skipped) = &options.skipped {
+                skipped.add(path, &lines);
+            }
         }
         bytes = kept;
     }
