@@ -17,17 +17,15 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use partita_cluster::{
-    run_scheduler, run_worker, worker_main, SchedulerOptions, Secret, WorkerOptions,
-};
+pub use partita_cluster::{run_scheduler, run_worker, SchedulerOptions, Secret, WorkerOptions};
 pub use partita_collections::{
     axis, col, combine, compute_all, compute_arrays, delayed, from_value, graph_all, lit,
     remote_fn, Array, AsF64, Axes, Bag, Chunks, DType, DataFrame, Delayed, DelayedHandle, DynArray,
     Expr, Index, Stream, Window, C128, C64,
 };
 pub use partita_io::{
-    read_csv, read_hdf5, read_hdf5_as, read_ipc, read_parquet, read_text, read_text_with,
-    store_hdf5, to_csv, to_hdf5, to_hdf5_dyn, to_ipc, to_parquet, to_rolling_csv,
+    check_hdf5_isolated, read_csv, read_hdf5, read_hdf5_as, read_ipc, read_parquet, read_text,
+    read_text_with, store_hdf5, to_csv, to_hdf5, to_hdf5_dyn, to_ipc, to_parquet, to_rolling_csv,
     to_rolling_parquet, to_rolling_textfiles, to_textfiles, write_atomic, Compression, CsvOptions,
     Error, Hdf5Element, Hdf5Write, ParquetOptions, Result, Roll, Source, TextOptions,
 };
@@ -38,6 +36,19 @@ pub use partita_runtime::{
     Operation, PartitionRef, Profiler, ProgressBar, Runtime, Scheduler, Subscription, Task,
     TaskBuilder, TaskKey,
 };
+
+/// Call it first thing in `main` of every executable that runs on a cluster or checks HDF5
+/// files in a child ([`check_hdf5_isolated`]): in a process this executable started as a
+/// cluster worker or as a checking child, it does that work and never returns; anywhere else
+/// it returns at once. See [`partita_cluster::worker_main`] for a worker's environment.
+///
+/// ```
+/// partita::worker_main(); // returns: this process was not started as a worker
+/// ```
+pub fn worker_main() {
+    partita_io::check_hdf5_child();
+    partita_cluster::worker_main();
+}
 
 /// The executor's full API: graphs, kernels, values and the error type of the runtime.
 pub mod runtime {

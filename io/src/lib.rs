@@ -25,7 +25,8 @@ pub use self::commit::SUCCESS;
 pub use self::csv::{read_csv, to_csv, CsvOptions, SkippedRows};
 pub use self::error::{Cause, Error, Result};
 pub use self::hdf5::{
-    read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, to_hdf5_dyn, Hdf5Element, Hdf5Write,
+    check_hdf5_child, check_hdf5_isolated, read_hdf5, read_hdf5_as, store_hdf5, to_hdf5,
+    to_hdf5_dyn, Hdf5Element, Hdf5Write,
 };
 pub use self::ipc::{read_ipc, to_ipc};
 pub use self::parquet::{read_parquet, to_parquet, ParquetOptions};

@@ -5,6 +5,7 @@
 //! lock. Blocks therefore read and write one at a time, while other workers compute.
 
 mod element;
+mod isolated;
 mod read;
 #[cfg(test)]
 mod test;
@@ -16,6 +17,7 @@ use hdf5_metno::{Hyperslab, Selection, SliceOrIndex};
 use partita_collections::Chunks;
 
 pub use self::element::Hdf5Element;
+pub use self::isolated::{check_hdf5_child, check_hdf5_isolated};
 pub use self::read::{read_hdf5, read_hdf5_as};
 pub use self::write::{store_hdf5, to_hdf5, to_hdf5_dyn, Hdf5Write};
 

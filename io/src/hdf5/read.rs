@@ -25,7 +25,7 @@ use crate::partitioned::layer_name;
 const CONTIGUOUS_BLOCK_BYTES: usize = 8 << 20;
 
 /// An open dataset, shared by the tasks that read its blocks.
-struct Opened {
+pub(super) struct Opened {
     path: PathBuf,
     name: String,
     dataset: hdf5_metno::Dataset,
@@ -36,7 +36,7 @@ struct Opened {
 }
 
 impl Opened {
-    fn open(path: &Path, name: &str) -> Result<Opened> {
+    pub(super) fn open(path: &Path, name: &str) -> Result<Opened> {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => return Err(Error::hdf5(path, name, "is a directory")),
             Ok(_) => {}
@@ -127,7 +127,7 @@ impl Opened {
 
     /// `asked`, or else the dataset's own chunk shape, or else (for a contiguous dataset)
     /// blocks of about [`CONTIGUOUS_BLOCK_BYTES`] along the first axis.
-    fn chunks(&self, asked: Option<&[usize]>) -> Result<Chunks> {
+    pub(super) fn chunks(&self, asked: Option<&[usize]>) -> Result<Chunks> {
         let chunk = match asked {
             Some(c) => c.to_vec(),
             None => self.dataset.chunk().unwrap_or_else(|| {
@@ -255,7 +255,7 @@ fn open_shared(path: &Path, name: &str) -> Result<Arc<Opened>> {
 
 /// `hdf5.read`: one block of a dataset, read as one hyperslab.
 #[derive(Serialize, Deserialize)]
-struct ReadBlock {
+pub(super) struct ReadBlock {
     path: PathBuf,
     dataset: String,
     dtype: DType,
@@ -265,6 +265,19 @@ struct ReadBlock {
     /// opens it again.
     #[serde(skip)]
     opened: Option<Arc<Opened>>,
+}
+
+impl ReadBlock {
+    /// The read of the block `ranges` of an open dataset.
+    pub(super) fn of(opened: &Arc<Opened>, ranges: Vec<Range<usize>>) -> ReadBlock {
+        ReadBlock {
+            path: opened.path.clone(),
+            dataset: opened.name.clone(),
+            dtype: opened.dtype,
+            ranges,
+            opened: Some(opened.clone()),
+        }
+    }
 }
 
 /// The kernel reading the hyperslab `ranges` of an open dataset of `T`.
