@@ -26,7 +26,7 @@ use crate::error::Result;
 /// ```
 ///
 /// # Errors
-/// [`Error::Io`] if `dir` cannot be created; a failed write fails the compute with an error
+/// [`Error::Io`](crate::Error::Io) if `dir` cannot be created; a failed write fails the compute with an error
 /// naming the file.
 pub fn to_textfiles<T>(bag: &Bag<T>, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>>
 where
