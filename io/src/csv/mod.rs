@@ -57,6 +57,10 @@ pub struct CsvOptions {
     /// ([`count_skipped`](Self::count_skipped)). Counted by the reads in this process.
     #[serde(skip)]
     pub skipped: Option<SkippedRows>,
+    /// Matches the columns of files whose headers list the same columns in another order by
+    /// name, as `dd.read_csv` users do with files written by different tools. Off by default:
+    /// files whose headers differ are an error naming both.
+    pub align_columns: bool,
     /// Read only these columns, in the file's order (the others are not decoded). Queries set
     /// this themselves when they need fewer columns.
     pub columns: Option<Vec<String>>,
@@ -77,6 +81,7 @@ impl Default for CsvOptions {
             dtypes: Vec::new(),
             skip_bad_lines: false,
             skipped: None,
+            align_columns: false,
             columns: None,
             include_path_column: None,
         }
@@ -245,6 +250,9 @@ struct ReadCsvBlock {
     #[serde(with = "partita_collections::serde_schema")]
     schema: SchemaRef,
     projection: Option<Vec<usize>>,
+    /// For a file whose header lists the frame's columns in another order: where each of the
+    /// frame's (projected) columns is among the parsed ones.
+    order: Option<Vec<usize>>,
     options: Arc<CsvOptions>,
 }
 
@@ -259,8 +267,9 @@ impl Op for ReadCsvBlock {
             )
         })?;
         let (block, schema) = (self.block.clone(), self.schema.clone());
-        let (projection, options, k) = (
+        let (projection, order, options, k) = (
             self.projection.clone(),
+            self.order.clone(),
             self.options.clone(),
             cx.key.clone(),
         );
@@ -281,7 +290,13 @@ impl Op for ReadCsvBlock {
             guard(
                 &block.path,
                 || format!("bytes {from}..{to}"),
-                || read_block(&block, starts, &schema, projection.as_deref(), &options),
+                || {
+                    let columns = Columns {
+                        projection: projection.as_deref(),
+                        order: order.as_deref(),
+                    };
+                    read_block(&block, starts, &schema, columns, &options)
+                },
             )
             .map(value)
             .map_err(|e| partita_runtime::Error::failed_by(k.clone(), e))
@@ -309,10 +324,11 @@ register_op!(ReadCsvBlock);
 pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFrame> {
     let files = source.into().files()?;
     let full = infer_schema(&files, &options)?;
-    check_headers(&files, &options)?;
-    let frame = plan_csv(&files, &options, &full)?;
+    let headers = check_headers(&files, &options)?;
+    let frame = plan_csv(&files, &headers, &options, &full)?;
     Ok(frame.with_column_source(Arc::new(CsvColumns {
         files,
+        headers,
         options,
         full,
     })))
@@ -321,6 +337,7 @@ pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFr
 /// Re-plans a CSV read with fewer columns decoded (projection pushdown).
 struct CsvColumns {
     files: Vec<PathBuf>,
+    headers: Vec<Option<Vec<String>>>,
     options: CsvOptions,
     full: SchemaRef,
 }
@@ -339,12 +356,19 @@ impl ColumnSource for CsvColumns {
         if !columns.iter().any(|c| Some(c) == path.as_ref()) {
             options.include_path_column = None;
         }
-        plan_csv(&self.files, &options, &self.full).map_err(partita_collections::Error::reader)
+        plan_csv(&self.files, &self.headers, &options, &self.full)
+            .map_err(partita_collections::Error::reader)
     }
 }
 
-/// The partitions of a CSV read, given the files' full schema.
-fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result<DataFrame> {
+/// The partitions of a CSV read, given the files' full schema and, for files whose columns
+/// are matched by name, their headers.
+fn plan_csv(
+    files: &[PathBuf],
+    headers: &[Option<Vec<String>>],
+    options: &CsvOptions,
+    full: &SchemaRef,
+) -> Result<DataFrame> {
     let projection: Option<Vec<usize>> = match &options.columns {
         None => None,
         Some(cols) => {
@@ -395,14 +419,18 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
             dialect: options.dialect(),
         };
         split_tasks.push((split_key.clone(), vec![], split));
+        let header = headers.get(f).and_then(Option::as_ref);
+        let (file_schema, file_projection, order) =
+            file_columns(&path, header, full, projection.as_deref())?;
         for index in 0..count {
             let read = ReadCsvBlock {
                 block: Block {
                     path: path.clone(),
                     index,
                 },
-                schema: full.clone(),
-                projection: projection.clone(),
+                schema: file_schema.clone(),
+                projection: file_projection.clone(),
+                order: order.clone(),
                 options: options.clone(),
             };
             let key = TaskKey::new(name.clone(), read_tasks.len() as u64);
@@ -416,11 +444,59 @@ fn plan_csv(files: &[PathBuf], options: &CsvOptions, full: &SchemaRef) -> Result
     Ok(DataFrame::from_partitions(graph, name, n, schema))
 }
 
+/// What a file parses and in which order its columns come out, when its header lists the
+/// frame's columns in another order (`align_columns`): its own schema (its order, the frame's
+/// types), the projection in its order, and the order that gives the frame's. Otherwise the
+/// frame's schema and projection.
+type FileColumns = (SchemaRef, Option<Vec<usize>>, Option<Vec<usize>>);
+
+fn file_columns(
+    path: &Path,
+    header: Option<&Vec<String>>,
+    full: &SchemaRef,
+    projection: Option<&[usize]>,
+) -> Result<FileColumns> {
+    let same = |names: &Vec<String>| names.iter().eq(full.fields().iter().map(|f| f.name()));
+    let Some(names) = header.filter(|names| !same(names)) else {
+        return Ok((full.clone(), projection.map(<[usize]>::to_vec), None));
+    };
+    let in_file = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| Error::csv(path, format!("its header has no column {name:?}")))
+    };
+    let fields = names
+        .iter()
+        .map(|n| {
+            full.field_with_name(n)
+                .cloned()
+                .map_err(|_| Error::csv(path, format!("column {n:?} is not in the first file")))
+        })
+        .collect::<Result<Vec<Field>>>()?;
+    let wanted: Vec<usize> =
+        projection.map_or_else(|| (0..full.fields().len()).collect(), <[usize]>::to_vec);
+    let positions = wanted
+        .iter()
+        .map(|&i| in_file(full.field(i).name()))
+        .collect::<Result<Vec<usize>>>()?;
+    let mut parsed = positions.clone();
+    parsed.sort_unstable();
+    let order = positions
+        .iter()
+        .map(|p| parsed.binary_search(p).unwrap_or_default())
+        .collect();
+    Ok((Arc::new(Schema::new(fields)), Some(parsed), Some(order)))
+}
+
 /// Refuses files of one read whose headers differ: their rows would be read under the first
-/// file's column names without a word. Empty files have no header and are left out.
-fn check_headers(files: &[PathBuf], options: &CsvOptions) -> Result<()> {
+/// file's column names without a word. With `align_columns`, headers that list the same
+/// columns in another order are accepted. Returns each file's header (`None` for an empty
+/// file, or when there is nothing to match). Empty files have no header and are left out.
+fn check_headers(files: &[PathBuf], options: &CsvOptions) -> Result<Vec<Option<Vec<String>>>> {
+    let mut headers = vec![None; files.len()];
     if !options.has_header || files.len() < 2 {
-        return Ok(());
+        return Ok(headers);
     }
     let header = |path: &PathBuf| -> Result<Option<Vec<String>>> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -435,30 +511,47 @@ fn check_headers(files: &[PathBuf], options: &CsvOptions) -> Result<()> {
             schema.fields().iter().map(|f| f.name().clone()).collect(),
         ))
     };
+    let sorted = |names: &[String]| {
+        let mut v = names.to_vec();
+        v.sort_unstable();
+        v
+    };
     let mut first: Option<(&PathBuf, Vec<String>)> = None;
-    for path in files {
+    for (i, path) in files.iter().enumerate() {
         let Some(names) = header(path)? else {
             continue;
         };
         match &first {
-            None => first = Some((path, names)),
+            None => first = Some((path, names.clone())),
             Some((p, expected)) if *expected != names => {
-                return Err(Error::Csv {
-                    path: path.clone(),
-                    line: Some(1),
-                    message: format!(
-                        "its header is {names:?}, but {} has {expected:?}: the files of one \
-                         read must have the same columns in the same order (read them \
-                         separately and concat, or rename their columns to agree)",
-                        p.display()
-                    ),
-                    source: None,
-                })
+                let unique = sorted(&names).windows(2).all(|w| w[0] != w[1]);
+                let aligned = options.align_columns && unique && sorted(expected) == sorted(&names);
+                if !aligned {
+                    let hint = if options.align_columns {
+                        "align_columns matches columns by name, but these files hold different \
+                         columns (or one names a column twice)"
+                    } else {
+                        "the files of one read must have the same columns in the same order \
+                         (set align_columns to match the same columns in another order by \
+                         name, read them separately and concat, or rename their columns to \
+                         agree)"
+                    };
+                    return Err(Error::Csv {
+                        path: path.clone(),
+                        line: Some(1),
+                        message: format!(
+                            "its header is {names:?}, but {} has {expected:?}: {hint}",
+                            p.display()
+                        ),
+                        source: None,
+                    });
+                }
             }
             Some(_) => {}
         }
+        headers[i] = Some(names);
     }
-    Ok(())
+    Ok(headers)
 }
 
 /// The schema from a sample of the first non-empty file, with the overrides applied.
@@ -547,13 +640,22 @@ fn path_type() -> DataType {
 }
 
 /// Parses one block's records.
+/// Which of a block's columns are parsed (in the file's order), and the order that gives the
+/// frame's.
+#[derive(Clone, Copy)]
+struct Columns<'a> {
+    projection: Option<&'a [usize]>,
+    order: Option<&'a [usize]>,
+}
+
 fn read_block(
     block: &Block,
     starts: &[Start],
     schema: &SchemaRef,
-    projection: Option<&[usize]>,
+    columns: Columns<'_>,
     options: &CsvOptions,
 ) -> Result<RecordBatch> {
+    let Columns { projection, order } = columns;
     let path = &*block.path;
     let at = |e: arrow::error::ArrowError| Error::csv_arrow(path, e);
     let (from, to) = (starts[block.index], starts[block.index + 1]);
@@ -608,6 +710,10 @@ fn read_block(
     drop(bytes);
     let batch = arrow::compute::concat_batches(&out_schema, &batches).map_err(at)?;
     drop(batches);
+    let batch = match order {
+        Some(order) => batch.project(order).map_err(at)?,
+        None => batch,
+    };
     match &options.include_path_column {
         None => Ok(batch),
         Some(_) => {
@@ -618,7 +724,7 @@ fn read_block(
                 arrow::array::DictionaryArray::try_new(keys, Arc::new(values)).map_err(at)?;
             let mut columns = batch.columns().to_vec();
             columns.push(Arc::new(paths));
-            RecordBatch::try_new(with_path_column(out_schema.clone(), options), columns).map_err(at)
+            RecordBatch::try_new(with_path_column(batch.schema(), options), columns).map_err(at)
         }
     }
 }
