@@ -156,16 +156,9 @@ impl Chunks {
         })
     }
 
-    /// The element ranges of the block at grid position `block`, as an ndarray slice.
-    pub(crate) fn slice_of(&self, block: &[usize]) -> Vec<ndarray::SliceInfoElem> {
-        block
-            .iter()
-            .zip(&self.sizes)
-            .map(|(&i, sizes)| {
-                let start: usize = sizes[..i].iter().sum();
-                ndarray::Slice::from(start..start + sizes[i]).into()
-            })
-            .collect()
+    /// Every axis's block offsets ([`offsets`](Self::offsets)), for [`slice_at`].
+    pub(crate) fn all_offsets(&self) -> Vec<Vec<usize>> {
+        (0..self.sizes.len()).map(|a| self.offsets(a)).collect()
     }
 
     pub(crate) fn from_sizes(sizes: Vec<Vec<usize>>) -> Chunks {
@@ -224,4 +217,14 @@ mod tests {
         assert_eq!(c.grid(), vec![2, 2, 2]);
         assert_eq!(c.block_shape(&[1, 1, 0]), vec![1, 1, 1]);
     }
+}
+
+/// The element ranges of the block at grid position `block`, as an ndarray slice, given every
+/// axis's offsets ([`Chunks::all_offsets`], computed once for all the blocks).
+pub(crate) fn slice_at(offsets: &[Vec<usize>], block: &[usize]) -> Vec<ndarray::SliceInfoElem> {
+    block
+        .iter()
+        .zip(offsets)
+        .map(|(&i, o)| ndarray::Slice::from(o[i]..o[i + 1]).into())
+        .collect()
 }

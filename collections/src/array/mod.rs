@@ -161,10 +161,11 @@ impl<T: Element> Array<T> {
         let data = data.into_dyn();
         let chunks = Chunks::uniform(data.shape(), chunk)?;
         let name = unique("array");
+        let offsets = chunks.all_offsets();
         let tasks = chunks
             .blocks()
             .map(|b| {
-                let info = chunks.slice_of(&b);
+                let info = self::chunks::slice_at(&offsets, &b);
                 let block = value(data.slice(info.as_slice()).to_owned());
                 // The block is the task's literal: shipped through the chunk codec.
                 let op = Operation::literal_value(block.clone());
@@ -340,9 +341,10 @@ impl<T: Element> Array<T> {
             return Ok(block::take_block::<T>(part, &keys[0])?);
         }
         let mut out = ArrayD::<T>::default(IxDyn(&shape));
+        let offsets = self.chunks.all_offsets();
         for ((b, part), key) in self.chunks.blocks().zip(parts).zip(keys) {
             let block = block_of::<T>(&part, key)?;
-            let info = self.chunks.slice_of(&b);
+            let info = self::chunks::slice_at(&offsets, &b);
             out.slice_mut(info.as_slice()).assign(block);
         }
         Ok(out)

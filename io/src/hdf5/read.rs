@@ -194,8 +194,9 @@ impl Opened {
     }
 }
 
-/// The most blocks one read plans (a task each).
-const MAX_BLOCKS: u128 = 1 << 24;
+/// The most blocks one read plans (a task each, and one HDF5 call each, made one at a time):
+/// past this many, larger chunks read faster (a block may span many of the file's chunks).
+const MAX_BLOCKS: u128 = 1 << 18;
 
 /// HDF5 stores no chunk larger than 4 GiB; a block from the file's chunks is never larger.
 const MAX_BLOCK_BYTES: u128 = 1 << 32;
