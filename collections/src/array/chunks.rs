@@ -195,6 +195,16 @@ pub(crate) fn overlaps(from: &[usize], to: &[usize]) -> Vec<Vec<(usize, usize, u
     out
 }
 
+/// The element ranges of the block at grid position `block`, as an ndarray slice, given every
+/// axis's offsets ([`Chunks::all_offsets`], computed once for all the blocks).
+pub(crate) fn slice_at(offsets: &[Vec<usize>], block: &[usize]) -> Vec<ndarray::SliceInfoElem> {
+    block
+        .iter()
+        .zip(offsets)
+        .map(|(&i, o)| ndarray::Slice::from(o[i]..o[i + 1]).into())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,14 +227,4 @@ mod tests {
         assert_eq!(c.grid(), vec![2, 2, 2]);
         assert_eq!(c.block_shape(&[1, 1, 0]), vec![1, 1, 1]);
     }
-}
-
-/// The element ranges of the block at grid position `block`, as an ndarray slice, given every
-/// axis's offsets ([`Chunks::all_offsets`], computed once for all the blocks).
-pub(crate) fn slice_at(offsets: &[Vec<usize>], block: &[usize]) -> Vec<ndarray::SliceInfoElem> {
-    block
-        .iter()
-        .zip(offsets)
-        .map(|(&i, o)| ndarray::Slice::from(o[i]..o[i + 1]).into())
-        .collect()
 }
