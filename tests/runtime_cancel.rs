@@ -140,9 +140,10 @@ fn a_stream_with_a_blocked_stage_aborts_in_bounded_time() {
     });
     gate.until_waiting(1);
     let start = Instant::now();
+    // Half a second of grace for the blocked stage, then it is left behind.
     pipeline.abort();
     assert!(
-        start.elapsed() < Duration::from_secs(1),
+        start.elapsed() < Duration::from_secs(2),
         "{:?}",
         start.elapsed()
     );
@@ -167,7 +168,7 @@ fn a_stream_with_a_blocked_stage_aborts_in_bounded_time() {
         .unwrap_err();
     assert!(err.to_string().contains("did not drain"), "{err}");
     assert!(
-        start.elapsed() < Duration::from_secs(1),
+        start.elapsed() < Duration::from_secs(2),
         "{:?}",
         start.elapsed()
     );
