@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example reader_fuzz -- --reader csv [--cases 100000] [--seed 1]
-//!     [--from 0] [--progress FILE]
+//!     [--from 0] [--progress FILE] [--seed-file FILE]
 //! ```
 //!
 //! Each case takes the reader's seed file (a real file of that format, made at start), applies
@@ -18,7 +18,8 @@
 //! - **hangs**: a case still running after 20 s ends the process with exit code 3.
 //!
 //! Aborts (and libhdf5's own crashes) end the process; `scripts/fuzz.sh` counts them from the
-//! `--progress` file, which holds the case being read, and resumes after it. Prints
+//! `--progress` file, which holds the case being read, and resumes after it, with the same
+//! seed file (`--seed-file`: written by the first run, read by the others). Prints
 //! `RESULT name=fuzz.<reader> cases=<n> ok=<k> errors=<e> wrong=<w> unnamed=<u> seconds=<s>`.
 
 use std::io::Write;
@@ -44,6 +45,7 @@ struct Args {
     seed: u64,
     from: u64,
     progress: Option<PathBuf>,
+    seed_file: Option<PathBuf>,
 }
 
 fn args() -> Fallible<Args> {
@@ -53,6 +55,7 @@ fn args() -> Fallible<Args> {
         seed: 1,
         from: 0,
         progress: None,
+        seed_file: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -63,6 +66,7 @@ fn args() -> Fallible<Args> {
             "--seed" => a.seed = value()?.parse()?,
             "--from" => a.from = value()?.parse()?,
             "--progress" => a.progress = Some(value()?.into()),
+            "--seed-file" => a.seed_file = Some(value()?.into()),
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -344,7 +348,15 @@ fn main() -> Fallible<()> {
     std::panic::set_hook(Box::new(|_| {}));
     let dir = tempfile::tempdir()?;
     let rt = Runtime::builder().threads(2).build()?;
-    let (seed, ext) = rt.install(|| seed(&args.reader, dir.path()))?;
+    let (mut seed, ext) = rt.install(|| seed(&args.reader, dir.path()))?;
+    // A run that resumes after a crash reads the same seed file (an HDF5 file embeds the time
+    // it was written, so a fresh one would make other mutants).
+    if let Some(file) = &args.seed_file {
+        match std::fs::read(file) {
+            Ok(bytes) => seed = bytes,
+            Err(_) => std::fs::write(file, &seed)?,
+        }
+    }
     // A case that runs past 20 s is a hang: say which, and end.
     let current = Arc::new(AtomicU64::new(u64::MAX));
     let watched = current.clone();

@@ -30,7 +30,8 @@ for reader in csv text gzip zstd parquet ipc hdf5; do
   while ((from < cases)); do
     set +e
     (ulimit -v 4194304 && exec "$bin" --reader "$reader" --cases "$cases" --seed "$seed" \
-      --from "$from" --progress "$work/progress") >"$work/out" 2>>"$work/$reader.err"
+      --from "$from" --progress "$work/progress" --seed-file "$work/$reader.seed") \
+      >"$work/out" 2>>"$work/$reader.err"
     rc=$?
     set -e
     if ((rc == 0)); then
