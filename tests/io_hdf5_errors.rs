@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use partita::collections::{Array, DType};
 use partita::io::{read_hdf5, read_hdf5_as, store_hdf5, to_hdf5, Error, Hdf5Write};
 
+#[path = "common/hdf5_dims.rs"]
+mod hdf5_dims;
+
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/h5py_types.h5")
 }
@@ -268,14 +271,7 @@ fn a_corrupt_shape_is_an_error_not_an_abort() {
     let x = partita::collections::Array::from_array(data.into_dyn(), &[100, 3]).unwrap();
     partita::io::to_hdf5(&x, &path, "x", &partita::io::Hdf5Write::new()).unwrap();
     assert_eq!(read_hdf5(&path, "x", None).unwrap().shape(), &[1000, 3]);
-    // The dataspace message stores the dims as little-endian u64s: 1000 then 3.
-    let mut bytes = std::fs::read(&path).unwrap();
-    let dims: Vec<u8> = [1000_u64, 3].iter().flat_map(|d| d.to_le_bytes()).collect();
-    let at = bytes
-        .windows(dims.len())
-        .position(|w| w == dims.as_slice())
-        .expect("the dataspace's dims");
-    bytes[at..at + 8].copy_from_slice(&1_000_000_000_000_u64.to_le_bytes());
+    let bytes = hdf5_dims::with_first_dim(&path, &[1000, 3], 1_000_000_000_000);
     let corrupt = dir.path().join("corrupt.h5");
     std::fs::write(&corrupt, &bytes).unwrap();
     let err = read_hdf5(&corrupt, "x", None).unwrap_err();

@@ -6,6 +6,8 @@
 
 #[path = "common/harness.rs"]
 mod harness;
+#[path = "common/hdf5_dims.rs"]
+mod hdf5_dims;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,14 +34,8 @@ fn a_corrupt_dataset_is_an_error_naming_it() {
     let missing = check_hdf5_isolated(&path, "nope", Duration::from_secs(60)).unwrap_err();
     assert!(matches!(missing, Error::Hdf5 { .. }), "{missing:?}");
     assert!(missing.to_string().contains("no such dataset"), "{missing}");
-    // The dims 200 then 4, as little-endian u64s in the dataspace message, made 10^12 rows.
-    let mut bytes = std::fs::read(&path).unwrap();
-    let dims: Vec<u8> = [200_u64, 4].iter().flat_map(|d| d.to_le_bytes()).collect();
-    let at = bytes
-        .windows(dims.len())
-        .position(|w| w == dims.as_slice())
-        .expect("the dataspace's dims");
-    bytes[at..at + 8].copy_from_slice(&1_000_000_000_000_u64.to_le_bytes());
+    // 200 rows made 10^12.
+    let bytes = hdf5_dims::with_first_dim(&path, &[200, 4], 1_000_000_000_000);
     let corrupt = dir.path().join("corrupt.h5");
     std::fs::write(&corrupt, &bytes).unwrap();
     let err = check_hdf5_isolated(&corrupt, "x", Duration::from_secs(60)).unwrap_err();

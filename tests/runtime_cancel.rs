@@ -122,12 +122,10 @@ fn a_cancelled_blocked_compute_frees_its_threads() {
     gate.open();
 }
 
-#[test]
-fn a_stream_with_a_blocked_stage_aborts_in_bounded_time() {
-    let rt = Runtime::builder().threads(2).build().unwrap();
-    let gate = Arc::new(Gate::default());
+/// A stream on `rt` whose stage blocks at `gate` on its eleventh record.
+fn blocked_stream(rt: &Runtime, gate: &Arc<Gate>) -> partita::collections::Pipeline<u64> {
     let g = gate.clone();
-    let pipeline = rt.install(|| {
+    rt.install(|| {
         Stream::generate(None, None, |i| i)
             .map(move |i| {
                 if i == 10 {
@@ -137,7 +135,14 @@ fn a_stream_with_a_blocked_stage_aborts_in_bounded_time() {
             })
             .count()
             .start()
-    });
+    })
+}
+
+#[test]
+fn a_stream_with_a_blocked_stage_aborts_in_bounded_time() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let gate = Arc::new(Gate::default());
+    let pipeline = blocked_stream(&rt, &gate);
     gate.until_waiting(1);
     let start = Instant::now();
     // Half a second of grace for the blocked stage, then it is left behind.
@@ -149,18 +154,7 @@ fn a_stream_with_a_blocked_stage_aborts_in_bounded_time() {
     );
     next_compute_is_prompt(&rt, "an aborted stream");
     // A stop with a deadline drains what it can, then aborts.
-    let g = gate.clone();
-    let pipeline = rt.install(|| {
-        Stream::generate(None, None, |i| i)
-            .map(move |i| {
-                if i == 10 {
-                    g.wait();
-                }
-                i
-            })
-            .count()
-            .start()
-    });
+    let pipeline = blocked_stream(&rt, &gate);
     gate.until_waiting(2);
     let start = Instant::now();
     let err = pipeline
