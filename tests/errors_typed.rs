@@ -153,18 +153,23 @@ impl std::fmt::Display for Unreadable {
 
 impl StdError for Unreadable {}
 
-#[test]
-fn a_closures_error_type_stays_the_tasks_source() {
-    use partita::prelude::*;
-
-    // A frame's map_partitions_indexed...
+/// `x: int64` = 1, 2, 3, 4 in two partitions.
+fn ints_frame() -> partita::DataFrame {
     let batch = arrow::array::RecordBatch::try_from_iter([(
         "x",
         std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3, 4]))
             as arrow::array::ArrayRef,
     )])
     .unwrap();
-    let df = DataFrame::from_arrow(batch, 2).unwrap();
+    partita::DataFrame::from_arrow(batch, 2).unwrap()
+}
+
+#[test]
+fn a_closures_error_type_stays_the_tasks_source() {
+    use partita::prelude::*;
+
+    // A frame's map_partitions_indexed...
+    let df = ints_frame();
     let broken = df.map_partitions_indexed(df.schema().clone(), |i, b| {
         if i == 1 {
             Err(Unreadable(i))
@@ -209,15 +214,7 @@ fn a_closures_error_type_stays_the_tasks_source() {
 
 #[test]
 fn a_partition_that_breaks_its_declared_schema_names_the_layer() {
-    use partita::prelude::*;
-
-    let batch = arrow::array::RecordBatch::try_from_iter([(
-        "x",
-        std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3, 4]))
-            as arrow::array::ArrayRef,
-    )])
-    .unwrap();
-    let df = DataFrame::from_arrow(batch, 2).unwrap();
+    let df = ints_frame();
     // Declares `x: int64`, returns `x: float64`.
     let cast = df.map_partitions(df.schema().clone(), |b| {
         let x = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Float64)?;
