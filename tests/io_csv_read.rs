@@ -534,3 +534,158 @@ fn align_columns_matches_headers_by_name() {
         "{err}"
     );
 }
+
+fn floats(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    b.column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+/// `id,x` rows where `x` is `i` for the first `turn` rows and `i + 0.5` after: a column that
+/// turns float after its first rows.
+fn turning(rows: usize, turn: usize) -> (String, Vec<Option<f64>>) {
+    let mut text = String::from("id,x\n");
+    let mut expected = Vec::with_capacity(rows);
+    for i in 0..rows {
+        if i < turn {
+            text.push_str(&format!("{i},{i}\n"));
+            expected.push(Some(i as f64));
+        } else {
+            text.push_str(&format!("{i},{i}.5\n"));
+            expected.push(Some(i as f64 + 0.5));
+        }
+    }
+    (text, expected)
+}
+
+fn notices(sub: &partita::Subscription) -> Vec<String> {
+    sub.receiver()
+        .try_iter()
+        .filter_map(|e| match e.kind {
+            partita::EventKind::Notice { message } => Some(message),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_column_that_turns_float_is_widened_in_every_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("turns.csv");
+    let (text, expected) = turning(200_000, 150_000);
+    std::fs::write(&path, &text).unwrap();
+    let rt = rt();
+    for bs in [None, Some(1 << 20), Some(100_000)] {
+        let events = rt.subscribe();
+        let options = CsvOptions::default().blocksize(bs);
+        let df = rt.install(|| read_csv(path.as_path(), options)).unwrap();
+        assert_eq!(df.dtypes()[1].1, "float64", "blocksize {bs:?}");
+        assert_eq!(df.dtypes()[0].1, "int64");
+        let out = rt.install(|| df.reset_index()).unwrap();
+        assert_eq!(floats(&out, "x"), expected, "blocksize {bs:?}");
+        let said = notices(&events);
+        assert!(
+            said.iter()
+                .any(|m| m.contains("turns.csv") && m.contains("\"x\"") && m.contains("float64")),
+            "{said:?}"
+        );
+    }
+}
+
+#[test]
+fn strict_types_fail_where_the_first_non_integer_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("turns.csv");
+    let (text, _) = turning(200_000, 150_000);
+    std::fs::write(&path, &text).unwrap();
+    let options = CsvOptions {
+        strict_types: true,
+        ..CsvOptions::default()
+    };
+    let df = read_csv(path.as_path(), options).unwrap();
+    assert_eq!(df.dtypes()[1].1, "int64");
+    let err = df.compute().unwrap_err().to_string();
+    // Row 150,000 (from 0) is on line 150,002, after the header.
+    assert!(err.contains("turns.csv:150002:"), "{err}");
+    assert!(err.contains("ColumnType::Float64"), "{err}");
+    assert!(!err.contains(" line "), "one location, not two: {err}");
+}
+
+#[test]
+fn reading_every_row_finds_a_lone_float_the_samples_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lone.csv");
+    let rows = 400_000;
+    let line = |i: usize| format!("{i},{}\n", i * 2);
+    let total: usize = 5 + (0..rows).map(|i| line(i).len()).sum::<usize>();
+    // The samples read 64 KiB at 32 points evenly spaced over the file; the lone float sits
+    // between the windows of the first and second points.
+    let (window, step) = (64 << 10, (total - (64 << 10)) / 32);
+    assert!(
+        step > window + 4096,
+        "the file leaves gaps between the samples"
+    );
+    let target = step + window + (step - window) / 2;
+    let mut text = String::from("a,b\n");
+    let mut lone = None;
+    let mut expected = Vec::with_capacity(rows);
+    for i in 0..rows {
+        if lone.is_none() && text.len() >= target {
+            lone = Some(i);
+            text.push_str(&format!("{i},{}.25\n", i * 2));
+            expected.push(Some(i as f64 * 2.0 + 0.25));
+        } else {
+            text.push_str(&line(i));
+            expected.push(Some(i as f64 * 2.0));
+        }
+    }
+    std::fs::write(&path, &text).unwrap();
+    let lone = lone.unwrap();
+    // The samples do not see it: the compute fails on its line.
+    let err = read_csv(path.as_path(), CsvOptions::default())
+        .unwrap()
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("lone.csv:{}:", lone + 2)), "{err}");
+    assert!(err.contains("sample_rows: usize::MAX"), "{err}");
+    // Reading every row does.
+    let options = CsvOptions {
+        sample_rows: usize::MAX,
+        ..CsvOptions::default().blocksize(1 << 20)
+    };
+    let df = read_csv(path.as_path(), options).unwrap();
+    assert_eq!(df.dtypes()[1].1, "float64");
+    let out = rt().install(|| df.reset_index()).unwrap();
+    assert_eq!(floats(&out, "b"), expected);
+}
+
+#[test]
+fn a_widened_column_refuses_integers_float64_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let (mut text, _) = turning(100_000, 50_000);
+    // 2^53 + 1 rounds to 2^53 in float64.
+    text.push_str("100000,9007199254740993\n");
+    std::fs::write(&path, &text).unwrap();
+    let err = read_csv(path.as_path(), CsvOptions::default())
+        .unwrap()
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("big.csv:100002:"), "{err}");
+    assert!(err.contains("2^53"), "{err}");
+    // Read as strings, nothing is lost.
+    let options = CsvOptions::default().dtype("x", ColumnType::String);
+    let out = read_csv(path.as_path(), options)
+        .unwrap()
+        .compute()
+        .unwrap();
+    let x = strings(&out, "x");
+    assert_eq!(x[100_000].as_deref(), Some("9007199254740993"));
+    assert_eq!(x[50_000].as_deref(), Some("50000.5"));
+}

@@ -5,10 +5,13 @@
 //! file. At compute time one task per file finds where those blocks' first records really start
 //! (one pass that tracks quoting, see `split.rs`), so a field holding `"\n"` is never cut, and
 //! one task per block parses its records with arrow's CSV reader. The schema is inferred from a
-//! sample of the first file when the frame is built; a later value that does not fit fails the
-//! compute with the file, line and column, and names the override that would read it.
+//! sample of the first file when the frame is built, and an integer column that samples spread
+//! through the files show holding non-integers is read as float64 (see `widen.rs`). A later
+//! value that does not fit fails the compute with the file, line and column, and names the
+//! override that would read it.
 
 mod split;
+mod widen;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -44,8 +47,17 @@ pub struct CsvOptions {
     pub quote: u8,
     /// Values that read as null (besides empty fields of non-string columns).
     pub null_values: Vec<String>,
-    /// Rows to infer the schema from.
+    /// Rows to infer the schema from, at the start of the first file. `usize::MAX` reads
+    /// every row of every file once when the frame is built, so that no later value can fail
+    /// to fit its column's type.
     pub sample_rows: usize,
+    /// Takes the types from the first `sample_rows` rows alone. By default an int64 column
+    /// that samples spread through the files show holding non-integers is read as float64
+    /// in every partition (reported in an
+    /// [`EventKind::Notice`](partita_runtime::EventKind::Notice)), as pandas reads a column
+    /// that turns float after its first rows. Strict, such a value fails the compute with its
+    /// file and line and the type that would read it.
+    pub strict_types: bool,
     /// Column types that override inference, by name.
     pub dtypes: Vec<(String, ColumnType)>,
     /// Drops rows whose number of fields is wrong instead of failing. Each block that drops
@@ -78,6 +90,7 @@ impl Default for CsvOptions {
             quote: b'"',
             null_values: Vec::new(),
             sample_rows: 1000,
+            strict_types: false,
             dtypes: Vec::new(),
             skip_bad_lines: false,
             skipped: None,
@@ -253,6 +266,8 @@ struct ReadCsvBlock {
     /// For a file whose header lists the frame's columns in another order: where each of the
     /// frame's (projected) columns is among the parsed ones.
     order: Option<Vec<usize>>,
+    /// The columns read as float64 because samples showed non-integers among integers.
+    widened: Arc<[String]>,
     options: Arc<CsvOptions>,
 }
 
@@ -267,9 +282,10 @@ impl Op for ReadCsvBlock {
             )
         })?;
         let (block, schema) = (self.block.clone(), self.schema.clone());
-        let (projection, order, options, k) = (
+        let (projection, order, widened, options, k) = (
             self.projection.clone(),
             self.order.clone(),
+            self.widened.clone(),
             self.options.clone(),
             cx.key.clone(),
         );
@@ -294,6 +310,7 @@ impl Op for ReadCsvBlock {
                     let columns = Columns {
                         projection: projection.as_deref(),
                         order: order.as_deref(),
+                        widened: &widened,
                     };
                     read_block(&block, starts, &schema, columns, &options)
                 },
@@ -323,8 +340,8 @@ register_op!(ReadCsvBlock);
 /// A pattern matching no file, an unreadable or empty first file, or a malformed sample.
 pub fn read_csv(source: impl Into<Source>, options: CsvOptions) -> Result<DataFrame> {
     let files = source.into().files()?;
-    let full = infer_schema(&files, &options)?;
     let headers = check_headers(&files, &options)?;
+    let full = infer_schema(&files, &headers, &options)?;
     let frame = plan_csv(&files, &headers, &options, &full)?;
     Ok(frame.with_column_source(Arc::new(CsvColumns {
         files,
@@ -339,7 +356,14 @@ struct CsvColumns {
     files: Vec<PathBuf>,
     headers: Vec<Option<Vec<String>>>,
     options: CsvOptions,
-    full: SchemaRef,
+    full: Inferred,
+}
+
+/// The files' schema, and the columns widened to float64 (see `widen.rs`).
+#[derive(Clone)]
+struct Inferred {
+    schema: SchemaRef,
+    widened: Arc<[String]>,
 }
 
 impl ColumnSource for CsvColumns {
@@ -367,8 +391,9 @@ fn plan_csv(
     files: &[PathBuf],
     headers: &[Option<Vec<String>>],
     options: &CsvOptions,
-    full: &SchemaRef,
+    inferred: &Inferred,
 ) -> Result<DataFrame> {
+    let full = &inferred.schema;
     let projection: Option<Vec<usize>> = match &options.columns {
         None => None,
         Some(cols) => {
@@ -431,6 +456,7 @@ fn plan_csv(
                 schema: file_schema.clone(),
                 projection: file_projection.clone(),
                 order: order.clone(),
+                widened: inferred.widened.clone(),
                 options: options.clone(),
             };
             let key = TaskKey::new(name.clone(), read_tasks.len() as u64);
@@ -554,8 +580,14 @@ fn check_headers(files: &[PathBuf], options: &CsvOptions) -> Result<Vec<Option<V
     Ok(headers)
 }
 
-/// The schema from a sample of the first non-empty file, with the overrides applied.
-fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
+/// The schema from a sample of the first non-empty file, widened by samples spread through
+/// every file (or by every row), with the overrides applied. `headers` are the files' own
+/// headers, from [`check_headers`].
+fn infer_schema(
+    files: &[PathBuf],
+    headers: &[Option<Vec<String>>],
+    options: &CsvOptions,
+) -> Result<Inferred> {
     let first = files
         .iter()
         .find(|f| std::fs::metadata(f).map(|m| m.len() > 0).unwrap_or(false))
@@ -580,27 +612,67 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
     } else {
         Box::new(file)
     };
-    let (inferred, _) = options
-        .format()?
-        .infer_schema(sample, Some(options.sample_rows))
-        .map_err(|e| {
-            let message = e.to_string();
-            // The csv parser counts lines from 1 over the whole file.
-            let line = message
-                .rsplit_once("at line ")
-                .and_then(|(_, n)| n.trim().parse::<u64>().ok());
-            Error::Csv {
-                path: first.clone(),
-                line,
-                message: without_arrow_line(&message),
-                source: Some(e.into()),
-            }
-        })?;
+    // Reading every row, the head only names the columns and gives their first types.
+    let rows = Some(match options.sample_rows {
+        usize::MAX => 1000,
+        n => n,
+    });
+    let (inferred, _) = options.format()?.infer_schema(sample, rows).map_err(|e| {
+        let message = e.to_string();
+        // The csv parser counts lines from 1 over the whole file.
+        let line = message
+            .rsplit_once("at line ")
+            .and_then(|(_, n)| n.trim().parse::<u64>().ok());
+        Error::Csv {
+            path: first.clone(),
+            line,
+            message: without_arrow_line(&message),
+            source: Some(e.into()),
+        }
+    })?;
     let mut fields: Vec<Field> = inferred
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
+    let mut widened = if options.sample_rows == usize::MAX {
+        let (types, widened) = widen::every_row(files, headers, &fields, options)?;
+        for (f, t) in fields.iter_mut().zip(types) {
+            *f = Field::new(f.name(), t, true);
+        }
+        widened
+    } else if options.strict_types {
+        Vec::new()
+    } else {
+        let names = |f: &Field| f.name().clone();
+        let first: Vec<String> = fields.iter().map(names).collect();
+        let same_order: Vec<bool> = headers
+            .iter()
+            .map(|h| h.as_ref().is_none_or(|h| *h == first))
+            .collect();
+        let same_order = match same_order.len() {
+            0 => vec![true; files.len()],
+            _ => same_order,
+        };
+        let widened = widen::spread(files, &same_order, &fields, options)?;
+        for w in &widened {
+            if let Some(f) = fields.iter_mut().find(|f| f.name() == &w.column) {
+                *f = Field::new(f.name(), DataType::Float64, true);
+            }
+        }
+        widened
+    };
+    // An override is the user's choice: it is neither widened nor checked.
+    widened.retain(|w| !options.dtypes.iter().any(|(name, _)| *name == w.column));
+    for w in &widened {
+        partita_runtime::notice(format!(
+            "{}: column {:?} holds non-integers (in the rows from byte {}), though the first \
+             rows hold integers: it is read as float64 in every partition",
+            w.path.display(),
+            w.column,
+            w.offset
+        ));
+    }
     for (name, dtype) in &options.dtypes {
         let field = fields
             .iter_mut()
@@ -619,7 +691,10 @@ fn infer_schema(files: &[PathBuf], options: &CsvOptions) -> Result<SchemaRef> {
             *f = Field::new(f.name(), DataType::Utf8, true);
         }
     }
-    Ok(Arc::new(Schema::new(fields)))
+    Ok(Inferred {
+        schema: Arc::new(Schema::new(fields)),
+        widened: widened.into_iter().map(|w| w.column).collect(),
+    })
 }
 
 /// The schema with the path column, if asked for.
@@ -646,6 +721,7 @@ fn path_type() -> DataType {
 struct Columns<'a> {
     projection: Option<&'a [usize]>,
     order: Option<&'a [usize]>,
+    widened: &'a [String],
 }
 
 fn read_block(
@@ -655,7 +731,11 @@ fn read_block(
     columns: Columns<'_>,
     options: &CsvOptions,
 ) -> Result<RecordBatch> {
-    let Columns { projection, order } = columns;
+    let Columns {
+        projection,
+        order,
+        widened,
+    } = columns;
     let path = &*block.path;
     let at = |e: arrow::error::ArrowError| Error::csv_arrow(path, e);
     let (from, to) = (starts[block.index], starts[block.index + 1]);
@@ -704,6 +784,26 @@ fn read_block(
         match batch {
             Ok(b) => batches.push(b),
             Err(e) => return Err(describe(e, path, &bytes, from, schema, options)),
+        }
+    }
+    if !widened.is_empty() {
+        let mut row = u64::from(header);
+        for batch in &batches {
+            if let Some((r, column, _)) = widen::exact(batch, widened) {
+                let line = from.line + line_of_record(&bytes, row + r as u64, options.dialect());
+                return Err(Error::Csv {
+                    path: path.to_path_buf(),
+                    line: Some(line),
+                    message: format!(
+                        "column {column:?} is read as float64, as it holds non-integers \
+                         elsewhere, but this integer is 2^53 or beyond, where float64 does \
+                         not hold every integer exactly: read it with CsvOptions::default().dtype({column:?}, \
+                         ColumnType::String), or as ColumnType::Float64 to accept the rounding"
+                    ),
+                    source: None,
+                });
+            }
+            row += batch.num_rows() as u64;
         }
     }
     // The text is parsed: give it back before the batches are joined into one.
@@ -769,9 +869,17 @@ fn describe(
         None => message.to_string(),
     };
     if let Some(f) = column {
+        // A number where integers were inferred fits float64.
+        let value = message
+            .split_once("value '")
+            .and_then(|(_, rest)| rest.split_once("' as type"))
+            .map(|(v, _)| v);
+        let float = f.data_type().is_integer() && value.is_some_and(|v| v.parse::<f64>().is_ok());
+        let fits = if float { "Float64" } else { "String" };
         out.push_str(&format!(
             " (column {:?} was inferred as {} from the first {} rows; read it with \
-             CsvOptions::default().dtype({:?}, ColumnType::String) or the type it really has)",
+             CsvOptions::default().dtype({:?}, ColumnType::{fits}), or infer from every row \
+             with sample_rows: usize::MAX)",
             f.name(),
             dtype_name(f.data_type()),
             options.sample_rows,
