@@ -304,6 +304,90 @@ fn sum_by_k(df: &DataFrame, above: usize) -> Result<RecordBatch, partita::collec
 /// of squares less the squared sum gives 0 here; the variance is the same at every partitioning,
 /// through the tree merge and the shuffle, and for the whole frame.
 #[test]
+fn the_mean_of_large_integers_is_the_exact_sum_rounded_once() {
+    // One 10^16 among a thousand ones per group: a float64 running sum drops every one
+    // (10^16 + 1 rounds back to 10^16); pandas, summing with compensation, does not.
+    let mut keys = Vec::new();
+    let mut values = Vec::new();
+    for k in 0..3_i64 {
+        keys.push(k);
+        values.push(Some(10_i64.pow(16) * (k + 1)));
+        for r in 0..1000 {
+            keys.push(k);
+            values.push((r % 10 != 9).then_some(1));
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("v", DataType::Int64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(keys.clone())),
+            Arc::new(Int64Array::from(values.clone())),
+        ],
+    )
+    .unwrap();
+    // The reference: exact integer sums and counts, divided once.
+    let want: Vec<f64> = (0..3_i64)
+        .map(|k| {
+            let mine = keys.iter().zip(&values).filter(|(g, _)| **g == k);
+            let (sum, n) = mine.fold((0_i128, 0_i64), |(s, n), (_, v)| match v {
+                Some(v) => (s + i128::from(*v), n + 1),
+                None => (s, n),
+            });
+            sum as f64 / n as f64
+        })
+        .collect();
+    let naive: f64 = values[..1001]
+        .iter()
+        .flatten()
+        .fold(0.0, |s, &v| s + v as f64);
+    assert_ne!(
+        naive / 901.0,
+        want[0],
+        "the case loses digits in a float sum"
+    );
+    for parts in [1, 3, 7] {
+        let df = DataFrame::from_arrow(batch.clone(), parts).unwrap();
+        for above in [0, usize::MAX] {
+            let out = df
+                .groupby(&["k"])
+                .unwrap()
+                .shuffle_above(above)
+                .agg([mean("v")])
+                .unwrap()
+                .reset_index()
+                .unwrap();
+            let k = out.column_by_name("k").unwrap();
+            let k = k.as_any().downcast_ref::<Int64Array>().unwrap();
+            let mut got: Vec<(i64, f64)> = k
+                .values()
+                .iter()
+                .zip(f64s(&out, "v_mean"))
+                .map(|(&k, m)| (k, m.unwrap()))
+                .collect();
+            got.sort_by_key(|p| p.0);
+            let got: Vec<f64> = got.into_iter().map(|p| p.1).collect();
+            assert_eq!(got, want, "{parts} parts, above {above}");
+        }
+        let whole = df.agg([mean("v")]).unwrap().compute().unwrap();
+        let all = values
+            .iter()
+            .flatten()
+            .map(|&v| i128::from(v))
+            .sum::<i128>() as f64
+            / values.iter().flatten().count() as f64;
+        assert_eq!(
+            f64s(&whole, "v_mean"),
+            [Some(all)],
+            "whole frame, {parts} parts"
+        );
+    }
+}
+
+#[test]
 fn the_variance_of_values_far_from_zero_does_not_cancel() {
     let values: Vec<f64> = [0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0]
         .iter()

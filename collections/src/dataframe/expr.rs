@@ -199,6 +199,9 @@ pub enum Expr {
     StartsWith(Box<Expr>, String),
     /// The length of each string in characters.
     StrLen(Box<Expr>),
+    /// Whether each value is one of the literals, as pandas' `isin`: never null; a null is in
+    /// the list when the list holds null.
+    IsIn(Box<Expr>, Vec<Literal>),
 }
 
 /// A column by name.
@@ -229,6 +232,23 @@ impl Expr {
     /// Whether each value is null.
     pub fn is_null(self) -> Expr {
         Expr::IsNull(Box::new(self))
+    }
+
+    /// Whether each value is one of `values` (pandas' `isin`). The values must fit the
+    /// operand's type, which [`data_type`](Self::data_type) checks when the query is built: a
+    /// string among the values of an integer column is an error, not a silent "no". A number
+    /// the column's type cannot hold exactly (2.5 for integers) matches no row. The result is
+    /// never null: a null is in the list when the list holds [`Literal::Null`].
+    ///
+    /// ```
+    /// use partita_collections::{col, lit, Literal};
+    /// let picked = col("id").isin([1, 5, 7]);
+    /// let named = col("name").isin(["Ann", "Bob"]);
+    /// let with_nulls = col("id").isin([Literal::Int(1), Literal::Null]);
+    /// # let _ = (picked, named, with_nulls, lit(0));
+    /// ```
+    pub fn isin<L: Into<Literal>>(self, values: impl IntoIterator<Item = L>) -> Expr {
+        Expr::IsIn(Box::new(self), values.into_iter().map(Into::into).collect())
     }
 
     /// The values converted to `dtype`.
@@ -269,7 +289,8 @@ impl Expr {
             | Expr::Cast(e, _)
             | Expr::Contains(e, _)
             | Expr::StartsWith(e, _)
-            | Expr::StrLen(e) => e.name(),
+            | Expr::StrLen(e)
+            | Expr::IsIn(e, _) => e.name(),
         }
     }
 
@@ -348,6 +369,18 @@ impl Expr {
                 string_operand(e, schema)?;
                 DataType::Int32
             }
+            Expr::IsIn(e, values) => {
+                let t = e.data_type(schema)?;
+                if let Some(v) = values.iter().find(|v| !literal_fits(v, &t)) {
+                    return Err(schema_error(format!(
+                        "isin: {} is {}, but the value {v:?} is {}",
+                        e.name(),
+                        dtype_name(&t),
+                        dtype_name(&literal_type(v))
+                    )));
+                }
+                DataType::Boolean
+            }
         })
     }
 
@@ -397,8 +430,88 @@ impl Expr {
                     _ => length::length(&v).map_err(arrow_error)?,
                 }
             }
+            Expr::IsIn(e, values) => is_in(&e.evaluate(batch)?, values)?,
         })
     }
+}
+
+/// Whether a literal can be compared with values of type `t`: numbers with numbers, strings
+/// with strings and times, booleans with booleans, and null with anything.
+pub(crate) fn literal_fits(l: &Literal, t: &DataType) -> bool {
+    let text = |t: &DataType| match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8),
+        _ => false,
+    };
+    match l {
+        Literal::Null => true,
+        _ if t == &DataType::Null => true,
+        Literal::Bool(_) => t == &DataType::Boolean,
+        Literal::Str(_) => text(t) || t.is_temporal(),
+        Literal::Int(_) | Literal::Float(_) => is_numeric(t),
+    }
+}
+
+/// The list lengths up to which `isin` compares value by value; longer lists use a hash set.
+const ISIN_SCAN: usize = 8;
+
+/// Pandas' `isin` over `v`: the literals cast to `v`'s type, those that do not cast exactly
+/// dropped (they match nothing), and nulls matching nulls when the list holds one.
+fn is_in(v: &ArrayRef, values: &[Literal]) -> Result<ArrayRef> {
+    let t = v.data_type();
+    let strict = arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let mut keys: Vec<ArrayRef> = Vec::new();
+    let mut null = false;
+    for l in values {
+        if matches!(l, Literal::Null) {
+            null = true;
+            continue;
+        }
+        let given = literal_array(l, 1);
+        let Ok(key) = arrow::compute::cast_with_options(&given, t, &strict) else {
+            continue;
+        };
+        // 2.5 cast to an integer type comes back as 2: it matches nothing.
+        let back = arrow::compute::cast(&key, given.data_type());
+        let exact =
+            matches!(l, Literal::Str(_)) || back.is_ok_and(|b| b.as_ref() == given.as_ref());
+        if exact {
+            keys.push(key);
+        }
+    }
+    let mut hit = if keys.len() <= ISIN_SCAN {
+        let mut hit = BooleanArray::from(vec![false; v.len()]);
+        for key in &keys {
+            let eq = cmp::eq(v, &Scalar::new(key.clone())).map_err(arrow_error)?;
+            hit = arrow::compute::or(&hit, &eq).map_err(arrow_error)?;
+        }
+        hit
+    } else {
+        let list = arrow::compute::concat(&keys.iter().map(AsRef::as_ref).collect::<Vec<_>>())
+            .map_err(arrow_error)?;
+        let fields = vec![arrow::row::SortField::new(t.clone())];
+        let converter = arrow::row::RowConverter::new(fields).map_err(arrow_error)?;
+        let wanted = converter.convert_columns(&[list]).map_err(arrow_error)?;
+        let set: foldhash::HashSet<&[u8]> = wanted.iter().map(|r| r.data()).collect();
+        let rows = converter
+            .convert_columns(std::slice::from_ref(v))
+            .map_err(arrow_error)?;
+        rows.iter().map(|r| Some(set.contains(r.data()))).collect()
+    };
+    // Nulls are in the list or not; a null never answers null.
+    let nulls = arrow::compute::is_null(v).map_err(arrow_error)?;
+    // (Kleene logic: a null comparison or'ed with true is true, and'ed with false is false.)
+    hit = match null {
+        true => arrow::compute::or_kleene(&hit, &nulls),
+        false => {
+            arrow::compute::and_kleene(&hit, &arrow::compute::not(&nulls).map_err(arrow_error)?)
+        }
+    }
+    .map_err(arrow_error)?;
+    Ok(Arc::new(hit))
 }
 
 impl std::ops::Not for Expr {

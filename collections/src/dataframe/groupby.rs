@@ -12,11 +12,11 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, Float64Array, Int64Array, PrimitiveArray,
-    RecordBatch, UInt32Array,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, Decimal128Array, Float64Array, Int64Array,
+    PrimitiveArray, RecordBatch, UInt32Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::datatypes::{Float64Type, Int64Type};
+use arrow::datatypes::{Decimal128Type, Float64Type, Int64Type, UInt64Type};
 use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
@@ -168,6 +168,9 @@ pub fn last(column: &str) -> Agg {
 enum Fold {
     SumInt,
     SumFloat,
+    /// Sums integers exactly, in 128 bits (a `Decimal128(38, 0)` state), so that a mean of
+    /// large integers is the exact sum rounded once, not a float sum that drops low digits.
+    SumWide,
     /// Counts non-null input values (rows, for the `Size` input of all-valid ones).
     CountValid,
     MinInt,
@@ -199,9 +202,79 @@ impl Fold {
                 DataType::Float64
             }
             Fold::First | Fold::Last => input.cloned().unwrap_or(DataType::Null),
+            Fold::SumWide => WIDE,
             _ => DataType::Int64,
         }
     }
+}
+
+/// The state type of [`Fold::SumWide`].
+const WIDE: DataType = DataType::Decimal128(38, 0);
+
+/// Exact sums of integers per group, as `Decimal128(38, 0)`: of `input`'s integers, or of
+/// partial sums of that type. `group_of` gives each row's group; `None` puts every row in one.
+fn wide_sums(input: &ArrayRef, group_of: Option<&[u32]>, groups: usize) -> Result<ArrayRef> {
+    fn add_all<T: ArrowPrimitiveType>(
+        a: &PrimitiveArray<T>,
+        group_of: Option<&[u32]>,
+        acc: &mut [i128],
+        wide: impl Fn(T::Native) -> i128,
+    ) {
+        match (group_of, a.null_count()) {
+            (None, 0) => {
+                acc[0] = a
+                    .values()
+                    .iter()
+                    .fold(acc[0], |s, &v| s.wrapping_add(wide(v)));
+            }
+            (Some(g), 0) => {
+                for (&g, &v) in g.iter().zip(a.values().iter()) {
+                    let s = &mut acc[g as usize];
+                    *s = s.wrapping_add(wide(v));
+                }
+            }
+            (g, _) => {
+                for (r, v) in a.iter().enumerate() {
+                    if let Some(v) = v {
+                        let s = &mut acc[g.map_or(0, |g| g[r] as usize)];
+                        *s = s.wrapping_add(wide(v));
+                    }
+                }
+            }
+        }
+    }
+    let mut acc = filled(groups, 0_i128);
+    match input.data_type() {
+        DataType::Decimal128(..) => {
+            add_all(
+                input.as_primitive::<Decimal128Type>(),
+                group_of,
+                &mut acc,
+                |v| v,
+            );
+        }
+        DataType::UInt64 => {
+            add_all(
+                input.as_primitive::<UInt64Type>(),
+                group_of,
+                &mut acc,
+                i128::from,
+            );
+        }
+        _ => {
+            let a = arrow::compute::cast(input, &DataType::Int64).map_err(arrow_error)?;
+            add_all(
+                a.as_primitive::<Int64Type>(),
+                group_of,
+                &mut acc,
+                i128::from,
+            );
+        }
+    }
+    let sums = Decimal128Array::from(acc)
+        .with_precision_and_scale(38, 0)
+        .map_err(arrow_error)?;
+    Ok(Arc::new(sums))
 }
 
 /// A frame grouped by key columns. Made by [`DataFrame::groupby`].
@@ -562,8 +635,11 @@ impl Plan {
                     }
                 }
                 AggFunc::Mean => {
-                    numeric(&column_type)?;
-                    (vec![Fold::SumFloat, Fold::CountValid], DataType::Float64)
+                    let sum = match numeric(&column_type)? {
+                        true => Fold::SumFloat,
+                        false => Fold::SumWide,
+                    };
+                    (vec![sum, Fold::CountValid], DataType::Float64)
                 }
                 AggFunc::Count | AggFunc::Size => (vec![Fold::CountValid], DataType::Int64),
                 AggFunc::Min | AggFunc::Max => {
@@ -1055,6 +1131,7 @@ fn fold_whole(fold: Fold, input: Option<&ArrayRef>, n: usize) -> Result<ArrayRef
             let valid = input.map_or(n, |a| n - a.null_count());
             Arc::new(Int64Array::from(vec![valid as i64]))
         }
+        Fold::SumWide => wide_sums(input.ok_or_else(lost)?, None, 1)?,
         Fold::SumInt | Fold::MinInt | Fold::MaxInt => {
             let a = cast(&DataType::Int64)?;
             let a = a.as_primitive::<Int64Type>();
@@ -1135,6 +1212,12 @@ fn fold_one(
             }
             Arc::new(Int64Array::from(n))
         }
+        Fold::SumWide => {
+            let a = input.ok_or_else(|| Error::Schema {
+                message: "an aggregate lost its input column".into(),
+            })?;
+            wide_sums(a, Some(group_of), groups)?
+        }
         Fold::SumInt | Fold::MinInt | Fold::MaxInt => {
             let a = cast(&DataType::Int64)?;
             let a = a.as_primitive::<Int64Type>();
@@ -1176,12 +1259,21 @@ pub(super) fn finish(plan: &Plan, states: &RecordBatch) -> Result<RecordBatch> {
             AggFunc::Mean => {
                 let sums = state(0);
                 let counts = state(1);
-                let sums = sums.as_any().downcast_ref::<Float64Array>();
+                // Exact integer sums are rounded to float64 once, here.
+                let sums: Option<Vec<f64>> = match sums.data_type() {
+                    DataType::Decimal128(..) => sums
+                        .as_any()
+                        .downcast_ref::<Decimal128Array>()
+                        .map(|s| s.values().iter().map(|&v| v as f64).collect()),
+                    _ => sums
+                        .as_any()
+                        .downcast_ref::<Float64Array>()
+                        .map(|s| s.values().to_vec()),
+                };
                 let counts = counts.as_any().downcast_ref::<Int64Array>();
                 match (sums, counts) {
                     (Some(s), Some(c)) => Arc::new(Float64Array::from_iter(
-                        s.values()
-                            .iter()
+                        s.iter()
                             .zip(c.values())
                             .map(|(s, &c)| (c > 0).then(|| s / c as f64)),
                     )),

@@ -51,7 +51,8 @@ impl Expr {
             | Expr::Alias(e, _)
             | Expr::Contains(e, _)
             | Expr::StartsWith(e, _)
-            | Expr::StrLen(e) => e.collect_columns(out),
+            | Expr::StrLen(e)
+            | Expr::IsIn(e, _) => e.collect_columns(out),
         }
     }
 }

@@ -200,6 +200,94 @@ fn mistakes_are_reported_when_the_query_is_written() {
 }
 
 #[test]
+fn isin_matches_a_sequential_membership_test() {
+    // Values with nulls, and lists short enough to scan and long enough to hash.
+    let values: Vec<Option<i64>> = (0..300)
+        .map(|i| (i % 7 != 3).then_some((i * 37) % 101))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, true)]));
+    let batch =
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values.clone()))]).unwrap();
+    let df = DataFrame::from_arrow(batch, 3).unwrap();
+    let short: Vec<i64> = vec![0, 5, 17, 99];
+    let long: Vec<i64> = (0..40).map(|i| i * 3).collect();
+    for (list, with_null) in [
+        (&short, false),
+        (&long, false),
+        (&short, true),
+        (&long, true),
+    ] {
+        let mut literals: Vec<Literal> = list.iter().map(|&v| Literal::Int(v)).collect();
+        // A float that is an integer matches it; one that is not matches nothing.
+        literals.push(Literal::Float(2.0));
+        literals.push(Literal::Float(4.5));
+        if with_null {
+            literals.push(Literal::Null);
+        }
+        let out = df
+            .select([col("v").isin(literals.clone()).alias("hit")])
+            .unwrap()
+            .compute()
+            .unwrap();
+        let got: Vec<Option<bool>> = out
+            .column_by_name("hit")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::BooleanArray>()
+            .unwrap()
+            .iter()
+            .collect();
+        let expected: Vec<Option<bool>> = values
+            .iter()
+            .map(|v| {
+                Some(match v {
+                    None => with_null,
+                    Some(v) => list.contains(v) || *v == 2,
+                })
+            })
+            .collect();
+        assert_eq!(
+            got,
+            expected,
+            "list of {} with null {with_null}",
+            list.len()
+        );
+    }
+}
+
+#[test]
+fn isin_filters_strings_and_checks_types_when_written() {
+    let df = DataFrame::from_arrow(people(), 3).unwrap();
+    let smiths = df
+        .filter(col("Last name").isin(["Smith", "Moore", "Nobody"]))
+        .unwrap()
+        .compute()
+        .unwrap();
+    let ids = smiths
+        .column_by_name("Person ID")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert_eq!(ids, [1, 5, 10]);
+    let err = df.filter(col("Age").isin(["42"])).unwrap_err().to_string();
+    assert!(
+        err.contains("isin: Age is int64, but the value Str(\"42\") is string"),
+        "{err}"
+    );
+    let err = df
+        .filter(col("Last name").isin([1]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("isin: Last name is string"), "{err}");
+    // An empty list matches nothing.
+    let none = df.filter(col("Age").isin(Vec::<i64>::new())).unwrap();
+    assert_eq!(none.len().unwrap(), 0);
+}
+
+#[test]
 fn a_failing_kernel_fails_its_task_with_the_message() {
     let df = DataFrame::from_arrow(people(), 2).unwrap();
     let q = df
@@ -224,6 +312,7 @@ fn expressions_round_trip_through_serde() {
         .gt(lit(1.5))
         .and(!col("b").contains("x"))
         .or(col("c").cast(ColumnType::Int32).is_null())
+        .or(col("d").isin([Literal::Int(1), Literal::Null]))
         .alias("flag");
     let json = serde_json::to_string(&e).unwrap();
     let back: Expr = serde_json::from_str(&json).unwrap();
