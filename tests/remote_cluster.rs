@@ -47,6 +47,9 @@ remote_fn! {
 remote_fn! {
     fn slowly(x: &u64) -> u64 { std::thread::sleep(Duration::from_millis(100)); *x }
 }
+remote_fn! {
+    fn sluggish(x: u64) -> u64 { std::thread::sleep(Duration::from_millis(300)); x }
+}
 partita::register_value!(Vec<WindowResult<i64, f64>>);
 remote_fn! {
     fn add(acc: u64, x: u64) -> u64 { acc + x }
@@ -465,6 +468,58 @@ fn workers_spill_under_a_small_limit() {
     assert_eq!(total, n * (n - 1));
 }
 
+/// A cancelled compute stops on the cluster: its waiter hears at once, the workers run none of
+/// its tasks that had not started, the scheduler's count of running tasks goes back to zero,
+/// and the next compute runs at once.
+fn a_cancelled_compute_stops_on_the_cluster(rts: &Runtimes) {
+    let rt = &rts.cluster;
+    let workers = || rt.cluster().unwrap().workers();
+    let done = || workers().iter().map(|w| w.tasks_done).sum::<u64>();
+    let busy = || workers().iter().map(|w| w.processing).sum::<u64>();
+    let threads: u64 = 3 * std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let before = done();
+    // 120 tasks of 300 ms: 12 s of work on 3 workers of one thread, at least 3 s on 12.
+    let slow = rt.install(|| Bag::range(120, 120).map(sluggish));
+    let handle = rt.compute_async(&slow.graph(), &slow.keys());
+    std::thread::sleep(Duration::from_millis(700));
+    let asked = Instant::now();
+    assert!(handle.cancel());
+    assert!(
+        matches!(
+            handle.wait(),
+            Err(partita::runtime::Error::Cancelled { .. })
+        ),
+        "the waiter hears of the cancel"
+    );
+    assert!(asked.elapsed() < Duration::from_millis(500));
+    while busy() > 0 {
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "the cluster still runs {} tasks of a cancelled compute",
+            busy()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ran = done() - before;
+    // The range tasks (120) and the sluggish ones that started before the cancel reached the
+    // workers, or were running then: far from all 120 of them.
+    let started = (1_000 / 300 + 2) * threads;
+    assert!(
+        ran < 120 + started.min(100),
+        "{ran} tasks ran after a cancel (threads {threads})"
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        done() - before,
+        ran,
+        "tasks of the cancelled compute went on"
+    );
+    let next = Instant::now();
+    let got = rt.install(|| Bag::range(10, 2).map(double).compute()).unwrap();
+    assert_eq!(got, (0..10).map(|x| 2 * x).collect::<Vec<u64>>());
+    assert!(next.elapsed() < Duration::from_secs(2));
+}
+
 fn tonic_code_unauthenticated() -> tonic::Code {
     tonic::Code::Unauthenticated
 }
@@ -485,6 +540,9 @@ fn main() {
         ("arrays", &|| arrays(&rts)),
         ("windowed_stream", &|| windowed_stream(&rts)),
         ("a_panic_reads_as_local", &|| a_panic_reads_as_local(&rts)),
+        ("a_cancelled_compute_stops_on_the_cluster", &|| {
+            a_cancelled_compute_stops_on_the_cluster(&rts)
+        }),
         ("a_plain_closure_is_refused", &|| {
             a_plain_closure_is_refused(&rts)
         }),

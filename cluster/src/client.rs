@@ -589,9 +589,15 @@ impl Client {
         let shared = self.shared.clone();
         let outputs = outputs.to_vec();
         self.io().spawn(async move {
-            let result = shared
-                .compute(bytes, replicas, outputs.clone(), &events)
-                .await;
+            let ended = events.ended();
+            // A compute cancelled on the client's side is dropped here, closing its stream:
+            // the scheduler then stops scheduling it and releases its values.
+            let result = tokio::select! {
+                r = shared.compute(bytes, replicas, outputs.clone(), &events) => r,
+                () = ended => Err(Error::Runtime(partita_runtime::Error::Cancelled {
+                    key: TaskKey::new("compute", 0),
+                })),
+            };
             events.finished();
             finish(result.map_err(Error::into_runtime), outputs);
         });

@@ -131,6 +131,9 @@ pub(crate) struct Completed {
     /// How long its kernel ran, in microseconds.
     #[prost(uint64, tag = "4")]
     pub(crate) micros: u64,
+    /// Not run: its compute was released (cancelled, or its client gone) before it started.
+    #[prost(bool, tag = "5")]
+    pub(crate) skipped: bool,
 }
 
 /// A task that failed on a worker.

@@ -582,11 +582,13 @@ fn task_threads(
                     let done: Vec<Report> = batch
                         .iter()
                         .map(|job| match run(job, &store) {
-                            Ok((nbytes, micros)) => Report::Done(Completed {
+                            Ok(ran) => Report::Done(Completed {
                                 graph: job.a.graph,
                                 task: job.a.task,
-                                nbytes,
-                                micros,
+                                nbytes: ran.map_or(0, |r| r.0),
+                                micros: ran.map_or(0, |r| r.1),
+                                // Its compute was released (cancelled, or its client gone).
+                                skipped: ran.is_none(),
                             }),
                             Err(e) => erred(&job.a, e),
                         })
@@ -720,8 +722,15 @@ async fn copy(r: &crate::proto::Replicate, store: &Store, peers: &Peers) -> Resu
 /// Runs one job on this thread: the kernel rebuilt by its operator, a panic caught as the
 /// task's error, the value kept under the worker's memory limit. Returns the value's size and
 /// how long the kernel ran, in microseconds.
-fn run(job: &Job, store: &Store) -> Result<(u64, u64)> {
+/// Runs one task and keeps its value: its size and how long it ran, or `None` when its compute
+/// was released before it started. A value whose compute was released while it ran is
+/// dropped.
+fn run(job: &Job, store: &Store) -> Result<Option<(u64, u64)>> {
     let a = &job.a;
+    let live = || store.ops.lock().contains_key(&a.graph);
+    if job.ops.is_some() && !live() {
+        return Ok(None);
+    }
     let key = key_of(a.key.as_ref());
     let ops = job.ops.as_ref().ok_or_else(|| Error::Config {
         message: format!("task {key} arrived before its graph's operations"),
@@ -747,8 +756,13 @@ fn run(job: &Job, store: &Store) -> Result<(u64, u64)> {
     let micros = started.elapsed().as_micros() as u64;
     let held = store.memory.hold(&key, value)?;
     let nbytes = held.nbytes();
-    store.values.lock().insert((a.graph, a.task), held);
-    Ok((nbytes, micros))
+    // A release takes the values' lock, then removes the operations: checked under the same
+    // lock, a released compute's value is never kept.
+    let mut values = store.values.lock();
+    if live() {
+        values.insert((a.graph, a.task), held);
+    }
+    Ok(Some((nbytes, micros)))
 }
 
 /// The Flight clients of this worker's peers, one per address.

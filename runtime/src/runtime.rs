@@ -502,6 +502,8 @@ impl Runtime {
             let slot = done.clone();
             let id = ComputeId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
             let events = crate::remote::ComputeEvents::new(self.inner.events.clone(), id);
+            let ended = events.clone();
+            done.on_complete(Box::new(move || ended.end()));
             cluster.compute(
                 &graph,
                 keys,

@@ -519,7 +519,11 @@ impl State {
     fn completed(&mut self, w: u64, c: &Completed, out: &mut Outgoing) {
         if let Some(worker) = self.workers.get_mut(&w) {
             worker.processing = worker.processing.saturating_sub(1);
-            worker.tasks_done += 1;
+            worker.tasks_done += u64::from(!c.skipped);
+        }
+        if c.skipped {
+            // Not run, as its compute was released: there is no value to release.
+            return;
         }
         let Some(graph) = self.graphs.get_mut(&c.graph) else {
             out.to(w).release.push(Release {

@@ -181,7 +181,7 @@ proptest! {
                     sims.get_mut(&w).unwrap().values.insert(a.task, value_of(a.task, &inputs));
                     s.completed(
                         w,
-                        &Completed { graph: g, task: a.task, nbytes: 8, micros: 0 },
+                        &Completed { graph: g, task: a.task, nbytes: 8, micros: 0, skipped: false },
                         &mut out,
                     );
                 } else {

@@ -65,6 +65,7 @@ fn done(s: &mut State, w: u64, graph: u64, task: u32, nbytes: u64) -> Outgoing {
             task,
             nbytes,
             micros: 0,
+            skipped: false,
         },
         &mut out,
     );

@@ -32,16 +32,58 @@ pub enum ClusterSpec {
 pub type ComputeDone = Box<dyn FnOnce(Result<Vec<Value>>) + Send>;
 
 /// Where a cluster reports what happens to one compute: into its runtime's event stream, so
-/// that the runtime's subscribers (the progress bar, the profiler) see it.
-#[derive(Clone, Debug)]
+/// that the runtime's subscribers (the progress bar, the profiler) see it. It also says when
+/// the client's side has ended the compute ([`ended`](Self::ended)).
+#[derive(Clone)]
 pub struct ComputeEvents {
     bus: Arc<EventBus>,
     compute: ComputeId,
+    ended: Arc<crate::completion::Completion<()>>,
+}
+
+impl std::fmt::Debug for ComputeEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputeEvents")
+            .field("compute", &self.compute)
+            .field("ended", &self.ended.is_done())
+            .finish()
+    }
+}
+
+/// The future of [`ComputeEvents::ended`].
+struct Ended(Arc<crate::completion::Completion<()>>);
+
+impl std::future::Future for Ended {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.0.poll(cx)
+    }
 }
 
 impl ComputeEvents {
     pub(crate) fn new(bus: Arc<EventBus>, compute: ComputeId) -> ComputeEvents {
-        ComputeEvents { bus, compute }
+        ComputeEvents {
+            bus,
+            compute,
+            ended: Arc::new(crate::completion::Completion::new()),
+        }
+    }
+
+    /// Marks the compute ended on the client's side.
+    pub(crate) fn end(&self) {
+        self.ended.complete(());
+    }
+
+    /// Resolves once the runtime's side of the compute has ended: answered, failed, or
+    /// cancelled ([`ComputeHandle::cancel`](crate::ComputeHandle::cancel), or a handle dropped
+    /// before the end). A cluster client stops waiting for a cancelled compute when this
+    /// resolves first, so that the cluster stops scheduling its tasks.
+    pub fn ended(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        Ended(self.ended.clone())
     }
 
     /// The compute this reports on.

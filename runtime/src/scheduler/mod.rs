@@ -86,8 +86,10 @@ impl ComputeHandle {
     /// once; its tasks that have not started never run, and the pool threads running its
     /// kernels are replaced by fresh ones, so a kernel that blocks forever does not hold up
     /// later computes. (A running kernel cannot be interrupted: it runs on, on its own thread,
-    /// and its result is dropped.) On a cluster, the compute's result is dropped when it comes.
-    /// Dropping a handle before its compute ends cancels it too. Returns `false` if the
+    /// and its result is dropped.) On a cluster, the client stops waiting and closes the
+    /// compute's stream, so the scheduler assigns none of its tasks any more and releases its
+    /// values (within half a second); tasks already running on workers finish, and their
+    /// results are dropped. Dropping a handle before its compute ends cancels it too. Returns `false` if the
     /// compute had already ended.
     ///
     /// ```
