@@ -612,6 +612,10 @@ fn strict_types_fail_where_the_first_non_integer_is() {
     // Row 150,000 (from 0) is on line 150,002, after the header.
     assert!(err.contains("turns.csv:150002:"), "{err}");
     assert!(err.contains("ColumnType::Float64"), "{err}");
+    assert!(
+        err.contains("for column \"x\""),
+        "named, not counted: {err}"
+    );
     assert!(!err.contains(" line "), "one location, not two: {err}");
 }
 

@@ -515,7 +515,9 @@ fn a_cancelled_compute_stops_on_the_cluster(rts: &Runtimes) {
         "tasks of the cancelled compute went on"
     );
     let next = Instant::now();
-    let got = rt.install(|| Bag::range(10, 2).map(double).compute()).unwrap();
+    let got = rt
+        .install(|| Bag::range(10, 2).map(double).compute())
+        .unwrap();
     assert_eq!(got, (0..10).map(|x| 2 * x).collect::<Vec<u64>>());
     assert!(next.elapsed() < Duration::from_secs(2));
 }

@@ -868,6 +868,14 @@ fn describe(
         Some(_) => without_arrow_line(message),
         None => message.to_string(),
     };
+    // arrow counts columns from 0: name the column instead.
+    if let (Some(f), Some(c)) = (column, number("for column ")) {
+        out = out.replacen(
+            &format!("for column {c}"),
+            &format!("for column {:?}", f.name()),
+            1,
+        );
+    }
     if let Some(f) = column {
         // A number where integers were inferred fits float64.
         let value = message
