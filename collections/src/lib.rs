@@ -25,9 +25,9 @@ pub use self::array::{
 };
 pub use self::bag::{AsF64, Bag, ItemSource, Reader, ITEM_SOURCES};
 pub use self::dataframe::{
-    col, count, dtype_name, first, last, lit, max, mean, min, serde_array, serde_schema, size, std,
-    sum, var, Agg, AggFunc, BinaryOp, ColumnSource, ColumnType, DataFrame, Expr, GroupBy, How,
-    Literal, Merge, SHUFFLE_ABOVE,
+    coalesce, col, count, dtype_name, first, last, lit, max, mean, min, serde_array, serde_schema,
+    size, std, sum, var, when, Agg, AggFunc, BinaryOp, ColumnSource, ColumnType, DataFrame, Expr,
+    GroupBy, How, Literal, Merge, NumOp, Side, StrExpr, StrOp, Then, When, SHUFFLE_ABOVE,
 };
 pub use self::delayed::{
     combine, compute_all, delayed, from_value, graph_all, Delayed, DelayedHandle,
@@ -84,7 +84,7 @@ pub mod __private {
 /// The names most programs need.
 pub mod prelude {
     pub use crate::{
-        axis, col, combine, compute_all, delayed, from_value, lit, Array, Axes, Bag, DataFrame,
-        Delayed,
+        axis, coalesce, col, combine, compute_all, delayed, from_value, lit, when, Array, Axes,
+        Bag, DataFrame, Delayed,
     };
 }

@@ -15,6 +15,8 @@ use arrow::compute::kernels::{cmp, comparison, length, numeric};
 use arrow::datatypes::{DataType, Schema};
 use serde::{Deserialize, Serialize};
 
+use super::numeric_fns::NumOp;
+use super::strings::{StrExpr, StrOp};
 use crate::error::{Error, Result};
 
 /// A literal value.
@@ -144,6 +146,9 @@ pub enum BinaryOp {
     Mul,
     /// `/`: true division, always `float64` as in pandas
     Div,
+    /// `%`: the remainder with the divisor's sign, as Python's and NumPy's; null for an
+    /// integer divided by zero
+    Rem,
     /// `==`
     Eq,
     /// `!=`
@@ -202,6 +207,21 @@ pub enum Expr {
     /// Whether each value is one of the literals, as pandas' `isin`: never null; a null is in
     /// the list when the list holds null.
     IsIn(Box<Expr>, Vec<Literal>),
+    /// `then` where `condition` holds, else `otherwise` ([`when`](super::when)).
+    When {
+        /// The condition; null counts as false.
+        condition: Box<Expr>,
+        /// The value where it holds.
+        then: Box<Expr>,
+        /// The value elsewhere.
+        otherwise: Box<Expr>,
+    },
+    /// The first non-null value ([`coalesce`](super::coalesce)).
+    Coalesce(Vec<Expr>),
+    /// A numeric function ([`abs`](Self::abs), [`round`](Self::round), [`clip`](Self::clip)).
+    Num(Box<Expr>, NumOp),
+    /// A string method ([`str`](Self::str)).
+    Str(Box<Expr>, StrOp),
 }
 
 /// A column by name.
@@ -226,8 +246,55 @@ macro_rules! binary_methods {
 impl Expr {
     binary_methods!(
         eq => Eq, not_eq => NotEq, lt => Lt, lt_eq => LtEq, gt => Gt, gt_eq => GtEq,
-        and => And, or => Or,
+        and => And, or => Or, modulo => Rem,
     );
+
+    /// Whether each value lies between `lower` and `upper`, both included (pandas'
+    /// `between`).
+    pub fn between(self, lower: Expr, upper: Expr) -> Expr {
+        self.clone().gt_eq(lower).and(self.lt_eq(upper))
+    }
+
+    /// The absolute value (integers wrap at their minimum, as in NumPy).
+    pub fn abs(self) -> Expr {
+        Expr::Num(Box::new(self), NumOp::Abs)
+    }
+
+    /// Rounded to `decimals` places, half to even as NumPy's `round` (`round(2.5)` is 2;
+    /// negative `decimals` round to tens, hundreds, ...).
+    pub fn round(self, decimals: i32) -> Expr {
+        Expr::Num(Box::new(self), NumOp::Round(decimals))
+    }
+
+    /// Bounded below by `lower` and above by `upper`; [`Literal::Null`] is no bound, and NaN
+    /// stays NaN (pandas' `clip`). A float bound makes the result `float64`.
+    ///
+    /// ```
+    /// use partita_collections::{col, Literal};
+    /// let pct = col("p").clip(0, 100);
+    /// let floor = col("x").clip(0.0, Literal::Null);
+    /// # let _ = (pct, floor);
+    /// ```
+    pub fn clip(self, lower: impl Into<Literal>, upper: impl Into<Literal>) -> Expr {
+        Expr::Num(
+            Box::new(self),
+            NumOp::Clip {
+                lower: lower.into(),
+                upper: upper.into(),
+            },
+        )
+    }
+
+    /// The value, or `value` where it is null: pandas' `fillna` for one column. (NaN is a
+    /// float, not a null, in Arrow: it stays.)
+    pub fn fill_null(self, value: impl Into<Literal>) -> Expr {
+        Expr::Coalesce(vec![self, Expr::Literal(value.into())])
+    }
+
+    /// The string methods: pandas' `.str` ([`StrExpr`]).
+    pub fn str(self) -> StrExpr {
+        StrExpr(self)
+    }
 
     /// Whether each value is null.
     pub fn is_null(self) -> Expr {
@@ -290,7 +357,11 @@ impl Expr {
             | Expr::Contains(e, _)
             | Expr::StartsWith(e, _)
             | Expr::StrLen(e)
-            | Expr::IsIn(e, _) => e.name(),
+            | Expr::IsIn(e, _)
+            | Expr::Num(e, _)
+            | Expr::Str(e, _) => e.name(),
+            Expr::When { then, .. } => then.name(),
+            Expr::Coalesce(es) => es.first().map_or_else(|| "coalesce".into(), Expr::name),
         }
     }
 
@@ -310,15 +381,19 @@ impl Expr {
                 let (l, r) = (left.data_type(schema)?, right.data_type(schema)?);
                 match op {
                     BinaryOp::Div if numeric_type(&l, &r).is_some() => DataType::Float64,
-                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
-                        numeric_type(&l, &r).ok_or_else(|| {
-                            schema_error(format!(
-                                "cannot apply {op:?} to {} and {}",
-                                dtype_name(&l),
-                                dtype_name(&r)
-                            ))
-                        })?
-                    }
+                    BinaryOp::Rem if l.is_integer() && r.is_integer() => DataType::Int64,
+                    BinaryOp::Rem if numeric_type(&l, &r).is_some() => DataType::Float64,
+                    BinaryOp::Add
+                    | BinaryOp::Sub
+                    | BinaryOp::Mul
+                    | BinaryOp::Div
+                    | BinaryOp::Rem => numeric_type(&l, &r).ok_or_else(|| {
+                        schema_error(format!(
+                            "cannot apply {op:?} to {} and {}",
+                            dtype_name(&l),
+                            dtype_name(&r)
+                        ))
+                    })?,
                     BinaryOp::And | BinaryOp::Or => {
                         for t in [&l, &r] {
                             if !matches!(t, DataType::Boolean | DataType::Null) {
@@ -381,6 +456,50 @@ impl Expr {
                 }
                 DataType::Boolean
             }
+            Expr::When {
+                condition,
+                then,
+                otherwise,
+            } => {
+                let c = condition.data_type(schema)?;
+                if !matches!(c, DataType::Boolean | DataType::Null) {
+                    return Err(schema_error(format!(
+                        "when needs a boolean condition, not {}",
+                        dtype_name(&c)
+                    )));
+                }
+                let types = [then.data_type(schema)?, otherwise.data_type(schema)?];
+                super::conditional::common_type(&types, "when")?
+            }
+            Expr::Coalesce(es) => {
+                if es.is_empty() {
+                    return Err(schema_error(
+                        "coalesce needs at least one expression".into(),
+                    ));
+                }
+                let types = es
+                    .iter()
+                    .map(|e| e.data_type(schema))
+                    .collect::<Result<Vec<_>>>()?;
+                super::conditional::common_type(&types, "coalesce")?
+            }
+            Expr::Num(e, op) => {
+                let t = e.data_type(schema)?;
+                op.data_type(&t)
+                    .map_err(|m| schema_error(format!("{}: {m}", e.name())))?
+            }
+            Expr::Str(e, op) => {
+                string_operand(e, schema)?;
+                op.check()?;
+                if let StrOp::Cat { other, .. } = op {
+                    string_operand(other, schema)?;
+                }
+                if op.is_predicate() {
+                    DataType::Boolean
+                } else {
+                    DataType::Utf8
+                }
+            }
         })
     }
 
@@ -431,6 +550,30 @@ impl Expr {
                 }
             }
             Expr::IsIn(e, values) => is_in(&e.evaluate(batch)?, values)?,
+            Expr::When {
+                condition,
+                then,
+                otherwise,
+            } => super::conditional::choose(
+                &condition.evaluate(batch)?,
+                &then.evaluate(batch)?,
+                &otherwise.evaluate(batch)?,
+            )?,
+            Expr::Coalesce(es) => {
+                let values = es
+                    .iter()
+                    .map(|e| e.evaluate(batch))
+                    .collect::<Result<Vec<_>>>()?;
+                super::conditional::first_valid(&values)?
+            }
+            Expr::Num(e, op) => super::numeric_fns::evaluate(&e.evaluate(batch)?, op)?,
+            Expr::Str(e, op) => {
+                let other = match op {
+                    StrOp::Cat { other, .. } => Some(other.evaluate(batch)?),
+                    _ => None,
+                };
+                super::strings::evaluate(&e.evaluate(batch)?, op, other.as_ref())?
+            }
         })
     }
 }
@@ -518,6 +661,17 @@ impl std::ops::Not for Expr {
     type Output = Expr;
     fn not(self) -> Expr {
         Expr::Not(Box::new(self))
+    }
+}
+
+impl std::ops::Rem for Expr {
+    type Output = Expr;
+    fn rem(self, rhs: Expr) -> Expr {
+        Expr::Binary {
+            left: Box::new(self),
+            op: BinaryOp::Rem,
+            right: Box::new(rhs),
+        }
     }
 }
 
@@ -662,7 +816,7 @@ fn binary(l: &ArrayRef, op: BinaryOp, r: &ArrayRef) -> Result<ArrayRef> {
             };
             Ok(Arc::new(out.map_err(arrow_error)?))
         }
-        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
             let t = numeric_type(l.data_type(), r.data_type()).ok_or_else(|| {
                 schema_error(format!(
                     "cannot apply {op:?} to {} and {}",
@@ -676,7 +830,15 @@ fn binary(l: &ArrayRef, op: BinaryOp, r: &ArrayRef) -> Result<ArrayRef> {
             } else {
                 t
             };
+            let t = match (op, t.is_integer()) {
+                (BinaryOp::Rem, true) => DataType::Int64,
+                (BinaryOp::Rem, false) => DataType::Float64,
+                _ => t,
+            };
             let (l, r) = (cast(l, &t)?, cast(r, &t)?);
+            if op == BinaryOp::Rem {
+                return super::numeric_fns::remainder(&l, &r);
+            }
             let out = match op {
                 BinaryOp::Add => numeric::add(&l, &r),
                 BinaryOp::Sub => numeric::sub(&l, &r),

@@ -10,6 +10,7 @@
 //! 0..n across the whole table.
 
 mod codec;
+mod conditional;
 mod dedupe;
 mod describe;
 mod expr;
@@ -17,12 +18,14 @@ mod group_ids;
 mod groupby;
 mod join;
 mod merge_partials;
+mod numeric_fns;
 mod ops;
 mod projection;
 mod repartition;
 mod shuffle;
 mod sort;
 mod str_ids;
+mod strings;
 #[cfg(test)]
 mod test;
 mod topn;
@@ -39,15 +42,18 @@ use partita_runtime::{
 use serde::{Deserialize, Serialize};
 
 pub use self::codec::{serde_array, serde_schema};
+pub use self::conditional::{coalesce, when, Then, When};
 use self::expr::arrow_error;
 pub use self::expr::{col, dtype_name, lit, BinaryOp, ColumnType, Expr, Literal};
 pub use self::groupby::{
     count, first, last, max, mean, min, size, std, sum, var, Agg, AggFunc, GroupBy, SHUFFLE_ABOVE,
 };
 pub use self::join::{How, Merge};
+pub use self::numeric_fns::NumOp;
 use self::ops::RowOp;
 use self::projection::names;
 pub use self::projection::ColumnSource;
+pub use self::strings::{Side, StrExpr, StrOp};
 use crate::error::{Error, Result};
 use crate::layer::{blockwise, register_op, Op};
 use crate::names::unique;

@@ -52,7 +52,24 @@ impl Expr {
             | Expr::Contains(e, _)
             | Expr::StartsWith(e, _)
             | Expr::StrLen(e)
-            | Expr::IsIn(e, _) => e.collect_columns(out),
+            | Expr::IsIn(e, _)
+            | Expr::Num(e, _) => e.collect_columns(out),
+            Expr::Str(e, op) => {
+                e.collect_columns(out);
+                if let super::strings::StrOp::Cat { other, .. } = op {
+                    other.collect_columns(out);
+                }
+            }
+            Expr::When {
+                condition,
+                then,
+                otherwise,
+            } => {
+                for e in [condition, then, otherwise] {
+                    e.collect_columns(out);
+                }
+            }
+            Expr::Coalesce(es) => es.iter().for_each(|e| e.collect_columns(out)),
         }
     }
 }

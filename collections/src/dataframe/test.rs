@@ -287,6 +287,233 @@ fn isin_filters_strings_and_checks_types_when_written() {
     assert_eq!(none.len().unwrap(), 0);
 }
 
+/// Values with nulls, negatives and NaN, for the expression tests.
+fn mixed_values() -> RecordBatch {
+    let n = 97;
+    let a: Vec<Option<i64>> = (0..n)
+        .map(|i| (i % 11 != 5).then_some(i * 7 % 23 - 11))
+        .collect();
+    let b: Vec<Option<f64>> = (0..n)
+        .map(|i| match i % 13 {
+            4 => None,
+            9 => Some(f64::NAN),
+            _ => Some((i as f64 - 48.0) / 8.0),
+        })
+        .collect();
+    let s: Vec<Option<String>> = (0..n)
+        .map(|i| {
+            (i % 17 != 3).then(|| format!("  Item-{i}-{} ", ["ab", "CD", "éF"][i as usize % 3]))
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int64, true),
+        Field::new("b", DataType::Float64, true),
+        Field::new("s", DataType::Utf8, true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(a)),
+            Arc::new(Float64Array::from(b)),
+            Arc::new(StringArray::from(s)),
+        ],
+    )
+    .unwrap()
+}
+
+fn column_i64(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    let c = b.column_by_name(name).unwrap();
+    c.as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+fn column_f64(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let c = b.column_by_name(name).unwrap();
+    c.as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+fn column_str(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let c = b.column_by_name(name).unwrap();
+    let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+    c.iter().map(|s| s.map(str::to_string)).collect()
+}
+
+/// Floats equal as bits where NaN, by value elsewhere.
+fn same_floats(got: &[Option<f64>], want: &[Option<f64>]) -> bool {
+    got.len() == want.len()
+        && got.iter().zip(want).all(|(g, w)| match (g, w) {
+            (Some(g), Some(w)) => (g.is_nan() && w.is_nan()) || g == w,
+            (None, None) => true,
+            _ => false,
+        })
+}
+
+#[test]
+fn conditional_and_numeric_expressions_match_a_sequential_evaluation() {
+    let batch = mixed_values();
+    let a: Vec<Option<i64>> = column_i64(&batch, "a");
+    let b: Vec<Option<f64>> = column_f64(&batch, "b");
+    for parts in [1, 4, 9] {
+        let df = DataFrame::from_arrow(batch.clone(), parts).unwrap();
+        let out = df
+            .select([
+                when(col("a").gt(lit(0)))
+                    .then(col("a"))
+                    .otherwise(lit(0))
+                    .alias("pos"),
+                (col("a") % lit(7)).alias("rem"),
+                col("a").abs().alias("abs"),
+                col("a").fill_null(-1).alias("filled"),
+                col("b").round(1).alias("round"),
+                col("b").clip(-1.0, 1.0).alias("clip"),
+                coalesce([col("b"), col("a"), lit(100)]).alias("first"),
+                when(col("b").is_null())
+                    .then(lit(0.5))
+                    .otherwise(col("a"))
+                    .alias("mix"),
+            ])
+            .unwrap()
+            .compute()
+            .unwrap();
+        let python_rem = |x: i64, y: i64| ((x % y) + y) % y;
+        let want_pos: Vec<Option<i64>> = a
+            .iter()
+            .map(|x| Some(x.filter(|&x| x > 0).unwrap_or(0)))
+            .collect();
+        assert_eq!(column_i64(&out, "pos"), want_pos, "{parts} parts");
+        let want_rem: Vec<Option<i64>> = a.iter().map(|x| x.map(|x| python_rem(x, 7))).collect();
+        assert_eq!(column_i64(&out, "rem"), want_rem);
+        let want_abs: Vec<Option<i64>> = a.iter().map(|x| x.map(i64::abs)).collect();
+        assert_eq!(column_i64(&out, "abs"), want_abs);
+        let want_filled: Vec<Option<i64>> = a.iter().map(|x| Some(x.unwrap_or(-1))).collect();
+        assert_eq!(column_i64(&out, "filled"), want_filled);
+        let want_round: Vec<Option<f64>> = b
+            .iter()
+            .map(|x| x.map(|x| (x * 10.0).round_ties_even() / 10.0))
+            .collect();
+        assert!(same_floats(&column_f64(&out, "round"), &want_round));
+        let want_clip: Vec<Option<f64>> = b
+            .iter()
+            .map(|x| x.map(|x| if x.is_nan() { x } else { x.clamp(-1.0, 1.0) }))
+            .collect();
+        assert!(same_floats(&column_f64(&out, "clip"), &want_clip));
+        let want_first: Vec<Option<f64>> = b
+            .iter()
+            .zip(&a)
+            .map(|(b, a)| Some(b.or(a.map(|a| a as f64)).unwrap_or(100.0)))
+            .collect();
+        assert!(same_floats(&column_f64(&out, "first"), &want_first));
+        let want_mix: Vec<Option<f64>> = b
+            .iter()
+            .zip(&a)
+            .map(|(b, a)| {
+                if b.is_none() {
+                    Some(0.5)
+                } else {
+                    a.map(|a| a as f64)
+                }
+            })
+            .collect();
+        assert!(same_floats(&column_f64(&out, "mix"), &want_mix));
+        // between keeps both ends, and filters as pandas does.
+        let inside = df
+            .filter(col("a").between(lit(-3), lit(3)))
+            .unwrap()
+            .compute()
+            .unwrap();
+        let want: Vec<Option<i64>> = a
+            .iter()
+            .filter(|x| x.is_some_and(|x| (-3..=3).contains(&x)))
+            .copied()
+            .collect();
+        assert_eq!(column_i64(&inside, "a"), want);
+    }
+}
+
+#[test]
+fn string_methods_match_a_sequential_evaluation() {
+    let batch = mixed_values();
+    let s = column_str(&batch, "s");
+    let df = DataFrame::from_arrow(batch, 5).unwrap();
+    let out = df
+        .select([
+            col("s").str().strip().str().upper().alias("upper"),
+            col("s").str().lower().alias("lower"),
+            col("s").str().split_get("-", 1).alias("number"),
+            col("s").str().extract(r"-(\d+)-", 1).alias("extracted"),
+            col("s").str().replace_regex(r"\d", "#").alias("hashed"),
+            col("s").str().contains(r"[CD]{2}").alias("has_cd"),
+            col("s").str().slice(2, Some(6)).alias("sliced"),
+            col("s").str().strip().str().cat(lit("x"), "+").alias("cat"),
+        ])
+        .unwrap()
+        .compute()
+        .unwrap();
+    let each = |f: &dyn Fn(&str) -> String| -> Vec<Option<String>> {
+        s.iter().map(|v| v.as_deref().map(f)).collect()
+    };
+    assert_eq!(
+        column_str(&out, "upper"),
+        each(&|v| v.trim().to_uppercase())
+    );
+    assert_eq!(column_str(&out, "lower"), each(&|v| v.to_lowercase()));
+    assert_eq!(
+        column_str(&out, "number"),
+        each(&|v| v.split('-').nth(1).unwrap().to_string())
+    );
+    assert_eq!(column_str(&out, "extracted"), column_str(&out, "number"));
+    assert_eq!(
+        column_str(&out, "hashed"),
+        each(&|v| v
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect())
+    );
+    assert_eq!(
+        column_str(&out, "sliced"),
+        each(&|v| v.chars().skip(2).take(4).collect())
+    );
+    assert_eq!(
+        column_str(&out, "cat"),
+        each(&|v| format!("{}+x", v.trim()))
+    );
+    let has_cd: Vec<Option<bool>> = out
+        .column_by_name("has_cd")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .unwrap()
+        .iter()
+        .collect();
+    let want: Vec<Option<bool>> = s
+        .iter()
+        .map(|v| v.as_ref().map(|v| v.contains("CD")))
+        .collect();
+    assert_eq!(has_cd, want);
+    // Mistakes are reported when the query is written.
+    let err = df.select([col("a").str().upper()]).unwrap_err().to_string();
+    assert!(err.contains("not a string"), "{err}");
+    let err = df
+        .select([col("s").str().contains("(")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not compile"), "{err}");
+    let err = df.select([col("s").abs()]).unwrap_err().to_string();
+    assert!(err.contains("needs numbers"), "{err}");
+    let err = df
+        .select([when(col("a").gt(lit(0))).then(lit("x")).otherwise(lit(1))])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no common type"), "{err}");
+}
+
 #[test]
 fn a_failing_kernel_fails_its_task_with_the_message() {
     let df = DataFrame::from_arrow(people(), 2).unwrap();
@@ -313,6 +540,10 @@ fn expressions_round_trip_through_serde() {
         .and(!col("b").contains("x"))
         .or(col("c").cast(ColumnType::Int32).is_null())
         .or(col("d").isin([Literal::Int(1), Literal::Null]))
+        .or(when(col("e").str().contains("x+").eq(lit(true)))
+            .then(col("f").abs().clip(0, 9) % lit(2))
+            .otherwise(coalesce([col("g").round(1), lit(0.5)]))
+            .eq(lit(1)))
         .alias("flag");
     let json = serde_json::to_string(&e).unwrap();
     let back: Expr = serde_json::from_str(&json).unwrap();

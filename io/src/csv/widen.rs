@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 const SPREAD_POINTS: u64 = 32;
 
 /// The bytes read at each place.
-const SPREAD_BYTES: u64 = 64 << 10;
+const SPREAD_BYTES: u64 = 16 << 10;
 
 /// 2^53: float64 holds every integer below it exactly, and rounds some from it on.
 const EXACT: f64 = 9_007_199_254_740_992.0;
