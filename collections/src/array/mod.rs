@@ -333,6 +333,40 @@ impl<T: Element> Array<T> {
         self.assemble(parts, &keys)
     }
 
+    /// Starts computing the whole array on the current runtime
+    /// ([`Runtime::current`](partita_runtime::Runtime::current), chosen now) and returns a
+    /// future of it. The runtime's threads do the work, so awaiting it never blocks an async
+    /// executor's threads; dropping the future cancels the compute.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
+    /// let x = partita_collections::Array::from_array(array![[1.0, 2.0], [3.0, 4.0]], &[1, 2])?;
+    /// let sums = x.sum(partita_collections::axis(0))?;
+    /// let sums = rt.install(|| sums.compute_async());
+    /// assert_eq!(block_on(sums)?, array![4.0, 6.0].into_dyn());
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(W(std::thread::current())));
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compute_async(
+        &self,
+    ) -> impl std::future::Future<Output = Result<ArrayD<T>>> + Send + 'static {
+        let keys = self.keys();
+        let handle = Runtime::current().compute_async(&self.graph, &keys);
+        let array = self.clone();
+        async move {
+            let parts = handle.await?;
+            array.assemble(parts, &keys)
+        }
+    }
+
     /// Builds the whole array from its computed blocks.
     pub(crate) fn assemble(&self, parts: Vec<Value>, keys: &[TaskKey]) -> Result<ArrayD<T>> {
         let shape = self.shape();

@@ -604,6 +604,46 @@ impl DataFrame {
         self.labelled(&parts)
     }
 
+    /// Starts computing the whole table on the current runtime ([`Runtime::current`], chosen
+    /// now, not when the future is polled) and returns a future of it, as
+    /// [`compute`](Self::compute) gives it. The runtime's threads do the work, so awaiting it
+    /// never blocks an async executor's threads; dropping the future cancels the compute.
+    ///
+    /// ```
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// let rt = partita_runtime::Runtime::builder().threads(2).build()?;
+    /// let batch = RecordBatch::try_from_iter([(
+    ///     "x",
+    ///     std::sync::Arc::new(Int64Array::from(vec![1, 2, 3])) as _,
+    /// )])?;
+    /// let df = partita_collections::DataFrame::from_arrow(batch, 2)?;
+    /// let table = rt.install(|| df.compute_async());
+    /// let got = block_on(table)?;
+    /// assert_eq!(got.num_rows(), 3);
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct W(std::thread::Thread);
+    /// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(W(std::thread::current())));
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v } std::thread::park() }
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compute_async(
+        &self,
+    ) -> impl std::future::Future<Output = Result<RecordBatch>> + Send + 'static {
+        let m = self.materialize();
+        let keys = m.keys();
+        let handle = Runtime::current().compute_async(&m.graph, &keys);
+        let frame = self.clone();
+        async move {
+            let parts = handle.await?;
+            let parts: Vec<RecordBatch> = batches(&parts, &keys)?.into_iter().cloned().collect();
+            frame.labelled(&parts)
+        }
+    }
+
     /// The first `n` rows, computing only the partitions it needs, with their labels (on the
     /// current runtime, [`Runtime::current`]).
     ///
