@@ -15,6 +15,7 @@ use arrow::compute::kernels::{cmp, comparison, length, numeric};
 use arrow::datatypes::{DataType, Schema};
 use serde::{Deserialize, Serialize};
 
+use super::datetime::{DtExpr, DtOp};
 use super::numeric_fns::NumOp;
 use super::strings::{StrExpr, StrOp};
 use crate::error::{Error, Result};
@@ -32,6 +33,15 @@ pub enum Literal {
     Float(f64),
     /// A string.
     Str(String),
+    /// A length of time, in nanoseconds (`duration[ns]`): `Literal::from(Duration::from_secs(60))`.
+    Duration(i64),
+}
+
+impl From<std::time::Duration> for Literal {
+    /// Nanoseconds, saturating at `i64::MAX` (292 years).
+    fn from(v: std::time::Duration) -> Self {
+        Literal::Duration(i64::try_from(v.as_nanos()).unwrap_or(i64::MAX))
+    }
 }
 
 impl From<bool> for Literal {
@@ -222,6 +232,11 @@ pub enum Expr {
     Num(Box<Expr>, NumOp),
     /// A string method ([`str`](Self::str)).
     Str(Box<Expr>, StrOp),
+    /// Strings parsed as times ([`to_datetime`](Self::to_datetime)), with a strptime-style
+    /// format or as ISO 8601.
+    ToDatetime(Box<Expr>, Option<String>),
+    /// A date and time method ([`dt`](Self::dt)).
+    Dt(Box<Expr>, DtOp),
 }
 
 /// A column by name.
@@ -296,6 +311,19 @@ impl Expr {
         StrExpr(self)
     }
 
+    /// The strings parsed as times (`timestamp[ns]`), as `pd.to_datetime`: with a
+    /// strptime-style `format` (`"%m/%d/%Y"`; a format without a time reads midnight), or as
+    /// ISO 8601 (`2017-06-14`, `2017-06-14T13:45:10`) without one. A string that does not
+    /// parse fails the task, naming it and the format; null stays null. Times pass through.
+    pub fn to_datetime(self, format: Option<&str>) -> Expr {
+        Expr::ToDatetime(Box::new(self), format.map(str::to_string))
+    }
+
+    /// The date and time methods: pandas' `.dt` ([`DtExpr`]).
+    pub fn dt(self) -> DtExpr {
+        DtExpr(self)
+    }
+
     /// Whether each value is null.
     pub fn is_null(self) -> Expr {
         Expr::IsNull(Box::new(self))
@@ -359,7 +387,9 @@ impl Expr {
             | Expr::StrLen(e)
             | Expr::IsIn(e, _)
             | Expr::Num(e, _)
-            | Expr::Str(e, _) => e.name(),
+            | Expr::Str(e, _)
+            | Expr::ToDatetime(e, _)
+            | Expr::Dt(e, _) => e.name(),
             Expr::When { then, .. } => then.name(),
             Expr::Coalesce(es) => es.first().map_or_else(|| "coalesce".into(), Expr::name),
         }
@@ -379,6 +409,9 @@ impl Expr {
             Expr::Literal(l) => literal_type(l),
             Expr::Binary { left, op, right } => {
                 let (l, r) = (left.data_type(schema)?, right.data_type(schema)?);
+                if let Some(t) = time_arithmetic(*op, &l, &r) {
+                    return Ok(t);
+                }
                 match op {
                     BinaryOp::Div if numeric_type(&l, &r).is_some() => DataType::Float64,
                     BinaryOp::Rem if l.is_integer() && r.is_integer() => DataType::Int64,
@@ -488,6 +521,29 @@ impl Expr {
                 op.data_type(&t)
                     .map_err(|m| schema_error(format!("{}: {m}", e.name())))?
             }
+            Expr::ToDatetime(e, format) => {
+                let t = e.data_type(schema)?;
+                let text = matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Null);
+                if !text && !super::datetime::is_time(&t) {
+                    return Err(schema_error(format!(
+                        "to_datetime reads strings, and {} is {}",
+                        e.name(),
+                        dtype_name(&t)
+                    )));
+                }
+                if let Some(f) = format {
+                    super::datetime::check_format(f)?;
+                }
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None)
+            }
+            Expr::Dt(e, op) => {
+                let t = e.data_type(schema)?;
+                if let DtOp::Strftime(f) = op {
+                    super::datetime::check_format(f)?;
+                }
+                op.data_type(&t)
+                    .map_err(|m| schema_error(format!("{} {m}", e.name())))?
+            }
             Expr::Str(e, op) => {
                 string_operand(e, schema)?;
                 op.check()?;
@@ -567,6 +623,10 @@ impl Expr {
                 super::conditional::first_valid(&values)?
             }
             Expr::Num(e, op) => super::numeric_fns::evaluate(&e.evaluate(batch)?, op)?,
+            Expr::ToDatetime(e, format) => {
+                super::datetime::to_datetime(&e.evaluate(batch)?, format.as_deref())?
+            }
+            Expr::Dt(e, op) => super::datetime::evaluate(&e.evaluate(batch)?, op)?,
             Expr::Str(e, op) => {
                 let other = match op {
                     StrOp::Cat { other, .. } => Some(other.evaluate(batch)?),
@@ -592,6 +652,7 @@ pub(crate) fn literal_fits(l: &Literal, t: &DataType) -> bool {
         Literal::Bool(_) => t == &DataType::Boolean,
         Literal::Str(_) => text(t) || t.is_temporal(),
         Literal::Int(_) | Literal::Float(_) => is_numeric(t),
+        Literal::Duration(_) => matches!(t, DataType::Duration(_)),
     }
 }
 
@@ -736,6 +797,7 @@ pub(crate) fn literal_type(l: &Literal) -> DataType {
         Literal::Int(_) => DataType::Int64,
         Literal::Float(_) => DataType::Float64,
         Literal::Str(_) => DataType::Utf8,
+        Literal::Duration(_) => DataType::Duration(arrow::datatypes::TimeUnit::Nanosecond),
     }
 }
 
@@ -746,6 +808,9 @@ pub(crate) fn literal_array(l: &Literal, rows: usize) -> ArrayRef {
         Literal::Int(i) => Arc::new(Int64Array::from_value(*i, rows)),
         Literal::Float(f) => Arc::new(Float64Array::from_value(*f, rows)),
         Literal::Str(s) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(s, rows))),
+        Literal::Duration(ns) => {
+            Arc::new(arrow::array::DurationNanosecondArray::from_value(*ns, rows))
+        }
     }
 }
 
@@ -779,10 +844,68 @@ fn comparison_type(l: &DataType, r: &DataType) -> Option<DataType> {
     if let Some(t) = numeric_type(l, r) {
         return Some(t);
     }
+    let time = super::datetime::is_time;
     match (l, r) {
         (DataType::Null, t) | (t, DataType::Null) => Some(t.clone()),
+        // A time against a string: the string is read as a time (ISO 8601), as pandas does.
+        (t, DataType::Utf8) | (DataType::Utf8, t) if time(t) => Some(t.clone()),
+        // Dates and times without a zone compare as nanoseconds.
+        (a, b) if time(a) && time(b) && !zoned(a) && !zoned(b) => Some(NANOS),
         _ => None,
     }
+}
+
+/// `timestamp[ns]` without a zone: what dates and times compute as.
+const NANOS: DataType = DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None);
+
+fn zoned(t: &DataType) -> bool {
+    matches!(t, DataType::Timestamp(_, Some(_)))
+}
+
+/// The result of `l op r` when they are dates, times or durations: a time plus or minus a
+/// duration is a time, a time minus a time a duration, durations add up; all in nanoseconds.
+/// `None` for other operands.
+fn time_arithmetic(op: BinaryOp, l: &DataType, r: &DataType) -> Option<DataType> {
+    use arrow::datatypes::TimeUnit::Nanosecond;
+    let zone = |t: &DataType| match t {
+        DataType::Timestamp(_, tz) => Some(tz.clone()),
+        DataType::Date32 | DataType::Date64 => Some(None),
+        _ => None,
+    };
+    let duration = |t: &DataType| matches!(t, DataType::Duration(_));
+    match op {
+        BinaryOp::Add | BinaryOp::Sub => {}
+        _ => return None,
+    }
+    match (zone(l), zone(r)) {
+        (Some(tz), None) if duration(r) => Some(DataType::Timestamp(Nanosecond, tz)),
+        (None, Some(tz)) if duration(l) && op == BinaryOp::Add => {
+            Some(DataType::Timestamp(Nanosecond, tz))
+        }
+        (Some(_), Some(_)) if op == BinaryOp::Sub => Some(DataType::Duration(Nanosecond)),
+        (None, None) if duration(l) && duration(r) => Some(DataType::Duration(Nanosecond)),
+        _ => None,
+    }
+}
+
+/// `l op r` for dates, times and durations ([`time_arithmetic`]), by arrow's kernels on
+/// nanoseconds.
+fn time_binary(l: &ArrayRef, op: BinaryOp, r: &ArrayRef) -> Result<ArrayRef> {
+    use arrow::datatypes::TimeUnit::Nanosecond;
+    let nanos = |a: &ArrayRef| -> Result<ArrayRef> {
+        let t = match a.data_type() {
+            DataType::Timestamp(_, tz) => DataType::Timestamp(Nanosecond, tz.clone()),
+            DataType::Duration(_) => DataType::Duration(Nanosecond),
+            _ => NANOS,
+        };
+        arrow::compute::cast(a, &t).map_err(arrow_error)
+    };
+    let (l, r) = (nanos(l)?, nanos(r)?);
+    match op {
+        BinaryOp::Add => numeric::add(&l, &r),
+        _ => numeric::sub(&l, &r),
+    }
+    .map_err(arrow_error)
 }
 
 fn string_operand(e: &Expr, schema: &Schema) -> Result<()> {
@@ -807,6 +930,9 @@ fn as_bool(a: &ArrayRef) -> Result<BooleanArray> {
 
 fn binary(l: &ArrayRef, op: BinaryOp, r: &ArrayRef) -> Result<ArrayRef> {
     let cast = |a: &ArrayRef, t: &DataType| arrow::compute::cast(a, t).map_err(arrow_error);
+    if time_arithmetic(op, l.data_type(), r.data_type()).is_some() {
+        return time_binary(l, op, r);
+    }
     match op {
         BinaryOp::And | BinaryOp::Or => {
             let (l, r) = (as_bool(l)?, as_bool(r)?);

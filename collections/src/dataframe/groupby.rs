@@ -642,6 +642,18 @@ impl Plan {
                     (vec![sum, Fold::CountValid], DataType::Float64)
                 }
                 AggFunc::Count | AggFunc::Size => (vec![Fold::CountValid], DataType::Int64),
+                // Dates, times and durations: the least or greatest as integers, of their type.
+                AggFunc::Min | AggFunc::Max
+                    if column_type.as_ref().is_some_and(|t| {
+                        super::datetime::is_time(t) || matches!(t, DataType::Duration(_))
+                    }) =>
+                {
+                    let fold = match agg.func {
+                        AggFunc::Min => Fold::MinInt,
+                        _ => Fold::MaxInt,
+                    };
+                    (vec![fold], column_type.clone().unwrap_or(DataType::Null))
+                }
                 AggFunc::Min | AggFunc::Max => {
                     let float = numeric(&column_type)?;
                     let fold = match (agg.func, float) {
@@ -1310,5 +1322,17 @@ pub(super) fn finish(plan: &Plan, states: &RecordBatch) -> Result<RecordBatch> {
             _ => state(0),
         });
     }
+    // A date's or time's least or greatest was folded as an integer: back to its type.
+    let columns = columns
+        .into_iter()
+        .zip(plan.output_schema.fields())
+        .map(|(c, f)| match (c.data_type(), f.data_type()) {
+            (a, b) if a == b => Ok(c),
+            (_, DataType::Date32) => arrow::compute::cast(&c, &DataType::Int32)
+                .and_then(|c| arrow::compute::cast(&c, &DataType::Date32))
+                .map_err(arrow_error),
+            (_, t) => arrow::compute::cast(&c, t).map_err(arrow_error),
+        })
+        .collect::<Result<Vec<_>>>()?;
     RecordBatch::try_new(plan.output_schema.clone(), columns).map_err(arrow_error)
 }

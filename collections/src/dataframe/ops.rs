@@ -32,6 +32,7 @@ fn fits(l: &Literal, t: &DataType) -> bool {
         Literal::Int(_) => t.is_integer() || t.is_floating(),
         Literal::Float(_) => t.is_floating(),
         Literal::Str(_) => matches!(t, DataType::Utf8 | DataType::LargeUtf8),
+        Literal::Duration(_) => matches!(t, DataType::Duration(_)),
     }
 }
 

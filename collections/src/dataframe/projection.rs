@@ -53,7 +53,9 @@ impl Expr {
             | Expr::StartsWith(e, _)
             | Expr::StrLen(e)
             | Expr::IsIn(e, _)
-            | Expr::Num(e, _) => e.collect_columns(out),
+            | Expr::Num(e, _)
+            | Expr::ToDatetime(e, _)
+            | Expr::Dt(e, _) => e.collect_columns(out),
             Expr::Str(e, op) => {
                 e.collect_columns(out);
                 if let super::strings::StrOp::Cat { other, .. } = op {

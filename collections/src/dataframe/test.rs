@@ -4,6 +4,7 @@ use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray, UI
 use arrow::datatypes::{DataType, Field, Schema};
 
 use super::*;
+use crate::dataframe::groupby::{count, first, last, max, min};
 
 /// The seed's people table: 10 rows.
 fn people() -> RecordBatch {
@@ -512,6 +513,163 @@ fn string_methods_match_a_sequential_evaluation() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no common type"), "{err}");
+}
+
+#[test]
+fn dates_parse_group_by_month_and_compute_with_durations() {
+    // 200 tickets, one every 1.7 days from 2017-01-03, as "MM/DD/YYYY" strings, with nulls.
+    let start = chrono::NaiveDate::from_ymd_opt(2017, 1, 3).unwrap();
+    let days: Vec<Option<chrono::NaiveDate>> = (0..200_i64)
+        .map(|i| (i % 23 != 7).then(|| start + chrono::Days::new((i * 17 / 10) as u64)))
+        .collect();
+    let text: Vec<Option<String>> = days
+        .iter()
+        .map(|d| d.map(|d| d.format("%m/%d/%Y").to_string()))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "issued",
+        DataType::Utf8,
+        true,
+    )]));
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(text))]).unwrap();
+    // The reference: tickets per month, by hand.
+    let mut per_month = std::collections::BTreeMap::<String, i64>::new();
+    for d in days.iter().flatten() {
+        *per_month.entry(d.format("%Y-%m").to_string()).or_default() += 1;
+    }
+    for parts in [1, 3, 8] {
+        let df = DataFrame::from_arrow(batch.clone(), parts)
+            .unwrap()
+            .with_column("when", col("issued").to_datetime(Some("%m/%d/%Y")))
+            .unwrap()
+            .with_column("month", col("when").dt().strftime("%Y-%m"))
+            .unwrap();
+        let counts = df
+            .groupby(&["month"])
+            .unwrap()
+            .agg([
+                count("when"),
+                min("when"),
+                max("when"),
+                first("when"),
+                last("when"),
+            ])
+            .unwrap()
+            .reset_index()
+            .unwrap();
+        let months = column_str(&counts, "month");
+        let n = column_i64(&counts, "when_count");
+        let got: std::collections::BTreeMap<String, i64> = months
+            .into_iter()
+            .zip(n)
+            .filter_map(|(m, n)| Some((m?, n?)))
+            .collect();
+        assert_eq!(got, per_month, "{parts} parts");
+        assert_eq!(
+            counts
+                .schema()
+                .field_with_name("when_min")
+                .unwrap()
+                .data_type(),
+            &DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None)
+        );
+        // Each month's least and greatest day, as the reference has them.
+        let text = |c: &str| {
+            let dates = counts.column_by_name(c).unwrap();
+            let dates = arrow::compute::cast(dates, &DataType::Date32).unwrap();
+            let dates = arrow::compute::cast(&dates, &DataType::Utf8).unwrap();
+            dates
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .iter()
+                .map(|s| s.map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        for ((month, least), greatest) in column_str(&counts, "month")
+            .into_iter()
+            .zip(text("when_min"))
+            .zip(text("when_max"))
+        {
+            let Some(month) = month else { continue };
+            let mine: Vec<String> = days
+                .iter()
+                .flatten()
+                .filter(|d| d.format("%Y-%m").to_string() == month)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .collect();
+            assert_eq!(least.as_ref(), mine.iter().min(), "{month}");
+            assert_eq!(greatest.as_ref(), mine.iter().max(), "{month}");
+        }
+        // A week later, and the gap back: durations.
+        let week = Literal::from(std::time::Duration::from_secs(7 * 86_400));
+        let later = df
+            .select([
+                (col("when") + lit(week.clone()))
+                    .dt()
+                    .strftime("%Y-%m-%d")
+                    .alias("later"),
+                ((col("when") + lit(week)) - col("when")).alias("gap"),
+                col("when").dt().weekday().alias("weekday"),
+            ])
+            .unwrap()
+            .compute()
+            .unwrap();
+        let want: Vec<Option<String>> = days
+            .iter()
+            .map(|d| d.map(|d| (d + chrono::Days::new(7)).format("%Y-%m-%d").to_string()))
+            .collect();
+        assert_eq!(column_str(&later, "later"), want);
+        let gap = later.column_by_name("gap").unwrap();
+        let gap = gap
+            .as_any()
+            .downcast_ref::<arrow::array::DurationNanosecondArray>()
+            .unwrap();
+        assert!(gap
+            .iter()
+            .flatten()
+            .all(|g| g == 7 * 86_400 * 1_000_000_000));
+        let weekday = later.column_by_name("weekday").unwrap();
+        let weekday = weekday
+            .as_any()
+            .downcast_ref::<arrow::array::Int32Array>()
+            .unwrap();
+        let want: Vec<Option<i32>> = days
+            .iter()
+            .map(|d| d.map(|d| chrono::Datelike::weekday(&d).num_days_from_monday() as i32))
+            .collect();
+        assert_eq!(weekday.iter().collect::<Vec<_>>(), want);
+        // A time against a string reads the string as a time.
+        let spring = df
+            .filter(
+                col("when")
+                    .gt_eq(lit("2017-03-01"))
+                    .and(col("when").lt(lit("2017-06-01"))),
+            )
+            .unwrap();
+        let want = days
+            .iter()
+            .flatten()
+            .filter(|d| {
+                d.format("%Y-%m").to_string().as_str() >= "2017-03"
+                    && d.format("%Y-%m").to_string().as_str() < "2017-06"
+            })
+            .count();
+        assert_eq!(spring.len().unwrap(), want);
+    }
+    let df = DataFrame::from_arrow(batch, 2).unwrap();
+    let err = df
+        .select([col("issued").dt().year()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a date or a time"), "{err}");
+    let bad = df
+        .select([col("issued").to_datetime(Some("%d.%m.%Y"))])
+        .unwrap()
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("does not match the format"), "{bad}");
 }
 
 #[test]

@@ -74,7 +74,7 @@ fn compare(group: &RowGroupMetaData, c: &str, op: BinaryOp, v: &Literal) -> bool
             _ => Bound::Float(*f),
         },
         Literal::Str(s) => Bound::Bytes(s.as_bytes().to_vec()),
-        Literal::Bool(_) | Literal::Null => return true,
+        Literal::Bool(_) | Literal::Null | Literal::Duration(_) => return true,
     };
     if std::mem::discriminant(&v) != std::mem::discriminant(&min) {
         return true;
