@@ -693,3 +693,66 @@ fn a_widened_column_refuses_integers_float64_cannot_hold() {
     assert_eq!(x[100_000].as_deref(), Some("9007199254740993"));
     assert_eq!(x[50_000].as_deref(), Some("50000.5"));
 }
+
+#[test]
+fn parse_dates_reads_formats_and_iso_at_every_blocksize() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tickets.csv");
+    let mut text = String::from("id,issued,stamp\n");
+    let mut want_days = Vec::new();
+    for i in 0..3000_i64 {
+        let (m, d) = (1 + i % 12, 1 + i % 28);
+        let y = 2000 + i % 20;
+        text.push_str(&format!("{i},{m:02}/{d:02}/{y},{y}-{m:02}-{d:02}T{:02}:30:00\n", i % 24));
+        // Days since the epoch, by hand (a reference independent of the parser).
+        let days = days_from_civil(y, m, d);
+        want_days.push((days, i % 24));
+    }
+    std::fs::write(&path, &text).unwrap();
+    for bs in [None, Some(10_000)] {
+        let options = CsvOptions::default()
+            .blocksize(bs)
+            .parse_date("issued", Some("%m/%d/%Y"))
+            .parse_date("stamp", None);
+        let df = read_csv(path.as_path(), options).unwrap();
+        let out = df.compute().unwrap();
+        let nanos = |name: &str| -> Vec<i64> {
+            let c = out.column_by_name(name).unwrap();
+            let c = c
+                .as_any()
+                .downcast_ref::<arrow::array::TimestampNanosecondArray>()
+                .unwrap();
+            c.values().to_vec()
+        };
+        const DAY: i64 = 86_400 * 1_000_000_000;
+        let issued: Vec<i64> = want_days.iter().map(|(d, _)| d * DAY).collect();
+        assert_eq!(nanos("issued"), issued, "blocksize {bs:?}");
+        let stamp: Vec<i64> = want_days
+            .iter()
+            .map(|(d, h)| d * DAY + (h * 3600 + 1800) * 1_000_000_000)
+            .collect();
+        assert_eq!(nanos("stamp"), stamp, "blocksize {bs:?}");
+    }
+    // A value that does not match fails the read, naming the file and the value.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,issued\n1,06/14/2017\n2,2017-06-15\n").unwrap();
+    let options = CsvOptions::default().parse_date("issued", Some("%m/%d/%Y"));
+    let err = read_csv(bad.as_path(), options)
+        .unwrap()
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bad.csv") && err.contains("\"2017-06-15\""), "{err}");
+    let options = CsvOptions::default().parse_date("nope", None);
+    assert!(read_csv(bad.as_path(), options).is_err());
+}
+
+/// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}

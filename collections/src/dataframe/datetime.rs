@@ -249,7 +249,24 @@ fn floor(v: &ArrayRef, unit: DtUnit) -> Result<ArrayRef> {
 
 /// Strings parsed as times (`timestamp[ns]`): with a strptime-style `format`, as
 /// `pd.to_datetime(format=...)` (a format without a time reads midnight), or as ISO 8601
-/// without one. Null stays null; a string that does not parse is an error naming it.
+/// without one. Null stays null; times pass through. What [`Expr::to_datetime`] computes, for
+/// readers that parse columns as they read them.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{ArrayRef, StringArray};
+/// let dates: ArrayRef = Arc::new(StringArray::from(vec![Some("06/14/2017"), None]));
+/// let times = partita_collections::parse_times(&dates, Some("%m/%d/%Y"))?;
+/// assert_eq!(times.null_count(), 1);
+/// # Ok::<(), partita_collections::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Schema`] naming the first string that does not parse, and the format.
+pub fn parse_times(v: &ArrayRef, format: Option<&str>) -> Result<ArrayRef> {
+    to_datetime(v, format)
+}
+
 pub(crate) fn to_datetime(v: &ArrayRef, format: Option<&str>) -> Result<ArrayRef> {
     let t = DataType::Timestamp(TimeUnit::Nanosecond, None);
     if is_time(v.data_type()) {

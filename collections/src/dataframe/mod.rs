@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::codec::{serde_array, serde_schema};
 pub use self::conditional::{coalesce, when, Then, When};
-pub use self::datetime::{DtExpr, DtField, DtOp, DtUnit};
+pub use self::datetime::{parse_times, DtExpr, DtField, DtOp, DtUnit};
 use self::expr::arrow_error;
 pub use self::expr::{col, dtype_name, lit, BinaryOp, ColumnType, Expr, Literal};
 pub use self::groupby::{

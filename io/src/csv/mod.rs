@@ -60,6 +60,11 @@ pub struct CsvOptions {
     pub strict_types: bool,
     /// Column types that override inference, by name.
     pub dtypes: Vec<(String, ColumnType)>,
+    /// Columns read as times (`timestamp[ns]`), by name, each with a strptime-style format
+    /// (`"%m/%d/%Y"`, as `pd.read_csv(parse_dates=..., date_format=...)`) or `None` for ISO
+    /// 8601; see [`Expr::to_datetime`](partita_collections::Expr::to_datetime). A value that
+    /// does not parse fails the read, naming the file, the value and the format.
+    pub parse_dates: Vec<(String, Option<String>)>,
     /// Drops rows whose number of fields is wrong instead of failing. Each block that drops
     /// rows reports how many, with the file and their lines, as an
     /// [`EventKind::Notice`](partita_runtime::EventKind::Notice) (and a `tracing` warning);
@@ -92,6 +97,7 @@ impl Default for CsvOptions {
             sample_rows: 1000,
             strict_types: false,
             dtypes: Vec::new(),
+            parse_dates: Vec::new(),
             skip_bad_lines: false,
             skipped: None,
             align_columns: false,
@@ -157,6 +163,24 @@ impl CsvOptions {
     /// Counts the rows that `skip_bad_lines` drops in `skipped`.
     pub fn count_skipped(mut self, skipped: &SkippedRows) -> Self {
         self.skipped = Some(skipped.clone());
+        self
+    }
+
+    /// Reads column `name` as times, parsed with the strptime-style `format`, or as ISO 8601
+    /// when it is `None` ([`parse_dates`](Self::parse_dates)).
+    ///
+    /// ```
+    /// use partita_io::{read_csv, CsvOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("tickets.csv");
+    /// std::fs::write(&path, "id,issued\n1,06/14/2017\n2,07/01/2017\n").unwrap();
+    /// let df = read_csv(path.as_path(), CsvOptions::default().parse_date("issued", Some("%m/%d/%Y")))?;
+    /// assert_eq!(df.dtypes()[1].1, "timestamp(ns)");
+    /// # Ok::<(), partita_io::Error>(())
+    /// ```
+    pub fn parse_date(mut self, name: &str, format: Option<&str>) -> Self {
+        self.parse_dates
+            .push((name.to_string(), format.map(str::to_string)));
         self
     }
 
@@ -685,6 +709,24 @@ fn infer_schema(
             })?;
         *field = Field::new(name, dtype.to_arrow(), true);
     }
+    for (name, _) in &options.parse_dates {
+        let field = fields
+            .iter_mut()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| {
+                Error::csv(
+                    first.clone(),
+                    format!("parse_dates names {name:?}, which is not a column"),
+                )
+            })?;
+        *field = Field::new(name, time_type(), true);
+    }
+    widened.retain(|w| {
+        !options
+            .parse_dates
+            .iter()
+            .any(|(name, _)| *name == w.column)
+    });
     // A column with no value in the sample reads as strings.
     for f in &mut fields {
         if f.data_type() == &DataType::Null {
@@ -695,6 +737,50 @@ fn infer_schema(
         schema: Arc::new(Schema::new(fields)),
         widened: widened.into_iter().map(|w| w.column).collect(),
     })
+}
+
+/// The type of the columns `parse_dates` names.
+fn time_type() -> DataType {
+    DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None)
+}
+
+/// `schema` with the columns `parse_dates` names as strings: how the parser reads them,
+/// before they are parsed as times.
+fn as_read(schema: &SchemaRef, options: &CsvOptions) -> SchemaRef {
+    if options.parse_dates.is_empty() {
+        return schema.clone();
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(
+            |f| match options.parse_dates.iter().any(|(n, _)| n == f.name()) {
+                true => Field::new(f.name(), DataType::Utf8, true),
+                false => f.as_ref().clone(),
+            },
+        )
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The columns of `batch` that `parse_dates` names, parsed as times.
+fn parse_dates(batch: RecordBatch, path: &Path, options: &CsvOptions) -> Result<RecordBatch> {
+    if options.parse_dates.is_empty() {
+        return Ok(batch);
+    }
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns = batch.columns().to_vec();
+    for (name, format) in &options.parse_dates {
+        let Ok(i) = schema.index_of(name) else {
+            continue;
+        };
+        columns[i] = partita_collections::parse_times(&columns[i], format.as_deref())
+            .map_err(|e| Error::csv(path, format!("column {name:?}: {e}")))?;
+        fields[i] = Field::new(name, time_type(), true);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| Error::csv_arrow(path, e))
 }
 
 /// The schema with the path column, if asked for.
@@ -763,6 +849,7 @@ fn read_block(
         bytes = kept;
     }
     let header = options.has_header && block.index == 0;
+    let schema = &as_read(schema, options);
     let out_schema: SchemaRef = match projection {
         None => schema.clone(),
         Some(ix) => Arc::new(schema.project(ix).map_err(at)?),
@@ -814,6 +901,7 @@ fn read_block(
         Some(order) => batch.project(order).map_err(at)?,
         None => batch,
     };
+    let batch = parse_dates(batch, path, options)?;
     match &options.include_path_column {
         None => Ok(batch),
         Some(_) => {
