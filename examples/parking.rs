@@ -1,5 +1,7 @@
 //! Parking tickets, as in the seed: 33 CSV files read as one DataFrame with `npartitions=33`,
-//! its structure shown before anything runs, then a few questions answered with a progress bar.
+//! its structure shown before anything runs, then a few questions answered with a progress bar:
+//! counts per state, code and precinct, tickets per month from the parsed issue dates, and the
+//! top vehicle makes once their names are stripped and upper-cased.
 //!
 //! ```text
 //! cargo run --release --example parking [-- <rows per file>]
@@ -68,7 +70,12 @@ fn generate(dir: &std::path::Path, rows: usize) -> std::io::Result<()> {
                 1 + rng.next() % 28,
                 [21, 36, 38, 14, 37, 20, 46, 7, 40, 71][rng.skewed(10)],
                 BODIES[rng.skewed(BODIES.len())],
-                MAKES[rng.skewed(MAKES.len())],
+                // As clerks type them: some in lower case, some with stray spaces.
+                match rng.next() % 4 {
+                    0 => MAKES[rng.skewed(MAKES.len())].to_lowercase(),
+                    1 => format!(" {} ", MAKES[rng.skewed(MAKES.len())]),
+                    _ => MAKES[rng.skewed(MAKES.len())].to_string(),
+                },
                 AGENCIES[rng.skewed(AGENCIES.len())],
                 10_000 + rng.next() % 90_000,
                 20_170_000 + rng.next() % 40_000,
@@ -91,7 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One partition per file.
     let tickets = read_csv(
         format!("{}/tickets-*.csv", dir.display()).as_str(),
-        CsvOptions::default().blocksize(None),
+        CsvOptions::default()
+            .blocksize(None)
+            .parse_date("Issue Date", Some("%m/%d/%Y")),
     )?;
     println!("{tickets}\n");
 
@@ -103,6 +112,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let counts = rt.install(|| tickets.value_counts(column)?.head(5))?;
         println!("{question}:\n{}\n", pretty_format_batches(&[counts])?);
     }
+    // Month by month, from the parsed dates.
+    let months = tickets.with_column("Month", col("Issue Date").dt().strftime("%Y-%m"))?;
+    let per_month = rt.install(|| {
+        months
+            .value_counts("Month")?
+            .sort_values(&["Month"], true, 1)?
+            .reset_index()
+    })?;
+    println!("Tickets per month:\n{}\n", pretty_format_batches(&[per_month])?);
+    // The makes, cleaned as they are counted.
+    let makes = tickets.with_column("Make", col("Vehicle Make").str().strip().str().upper())?;
+    let top = rt.install(|| makes.value_counts("Make")?.head(5))?;
+    println!("The top vehicle makes:\n{}\n", pretty_format_batches(&[top])?);
     let total = rt.install(|| tickets.len())?;
     println!(
         "{total} tickets in {} files, answered in {:.2} s",
