@@ -120,11 +120,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .sort_values(&["Month"], true, 1)?
             .reset_index()
     })?;
-    println!("Tickets per month:\n{}\n", pretty_format_batches(&[per_month])?);
+    println!(
+        "Tickets per month:\n{}\n",
+        pretty_format_batches(&[per_month])?
+    );
     // The makes, cleaned as they are counted.
     let makes = tickets.with_column("Make", col("Vehicle Make").str().strip().str().upper())?;
     let top = rt.install(|| makes.value_counts("Make")?.head(5))?;
-    println!("The top vehicle makes:\n{}\n", pretty_format_batches(&[top])?);
+    println!(
+        "The top vehicle makes:\n{}\n",
+        pretty_format_batches(&[top])?
+    );
     let total = rt.install(|| tickets.len())?;
     println!(
         "{total} tickets in {} files, answered in {:.2} s",

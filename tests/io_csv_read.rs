@@ -703,7 +703,10 @@ fn parse_dates_reads_formats_and_iso_at_every_blocksize() {
     for i in 0..3000_i64 {
         let (m, d) = (1 + i % 12, 1 + i % 28);
         let y = 2000 + i % 20;
-        text.push_str(&format!("{i},{m:02}/{d:02}/{y},{y}-{m:02}-{d:02}T{:02}:30:00\n", i % 24));
+        text.push_str(&format!(
+            "{i},{m:02}/{d:02}/{y},{y}-{m:02}-{d:02}T{:02}:30:00\n",
+            i % 24
+        ));
         // Days since the epoch, by hand (a reference independent of the parser).
         let days = days_from_civil(y, m, d);
         want_days.push((days, i % 24));
@@ -742,7 +745,10 @@ fn parse_dates_reads_formats_and_iso_at_every_blocksize() {
         .compute()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("bad.csv") && err.contains("\"2017-06-15\""), "{err}");
+    assert!(
+        err.contains("bad.csv") && err.contains("\"2017-06-15\""),
+        "{err}"
+    );
     let options = CsvOptions::default().parse_date("nope", None);
     assert!(read_csv(bad.as_path(), options).is_err());
 }

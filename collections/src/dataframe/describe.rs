@@ -20,7 +20,7 @@ use crate::names::unique;
 const STATS: [&str; 8] = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"];
 
 /// pandas' default quantile: linear interpolation between the two nearest ranks.
-fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+pub(super) fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }

@@ -673,6 +673,81 @@ fn dates_parse_group_by_month_and_compute_with_durations() {
 }
 
 #[test]
+fn series_answer_in_plain_values_as_a_sequential_reference() {
+    let batch = mixed_values();
+    let a = column_i64(&batch, "a");
+    let s = column_str(&batch, "s");
+    let valid: Vec<i64> = a.iter().flatten().copied().collect();
+    // The reference, computed sequentially.
+    let mut firsts: Vec<Option<i64>> = Vec::new();
+    for v in &a {
+        if !firsts.contains(v) {
+            firsts.push(*v);
+        }
+    }
+    let mut counts: Vec<(Option<i64>, u64)> = firsts
+        .iter()
+        .filter(|v| v.is_some())
+        .map(|v| (*v, a.iter().filter(|x| *x == v).count() as u64))
+        .collect();
+    counts.sort_by(|x, y| y.1.cmp(&x.1)); // stable: ties stay in order of first appearance
+    let mut sorted: Vec<f64> = valid.iter().map(|&v| v as f64).collect();
+    sorted.sort_by(f64::total_cmp);
+    let pandas_quantile = |q: f64| {
+        let pos = q * (sorted.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    };
+    for parts in [1, 4, 9] {
+        let df = DataFrame::from_arrow(batch.clone(), parts).unwrap();
+        let series = df.column("a").unwrap();
+        assert_eq!(series.name(), "a");
+        assert_eq!(series.dtype(), "int64");
+        assert_eq!(series.sum::<i64>().unwrap(), Some(valid.iter().sum()));
+        let mean = valid.iter().sum::<i64>() as f64 / valid.len() as f64;
+        assert_eq!(series.mean().unwrap(), Some(mean));
+        assert_eq!(series.min::<i64>().unwrap(), valid.iter().min().copied());
+        assert_eq!(series.max::<i64>().unwrap(), valid.iter().max().copied());
+        assert_eq!(series.count().unwrap(), valid.len() as u64);
+        assert_eq!(series.unique::<i64>().unwrap(), firsts, "{parts} parts");
+        assert_eq!(
+            series.nunique().unwrap(),
+            firsts.iter().flatten().count() as u64
+        );
+        assert_eq!(
+            series.value_counts::<i64>().unwrap(),
+            counts,
+            "{parts} parts"
+        );
+        for q in [0.0, 0.25, 0.5, 0.9, 1.0] {
+            assert_eq!(
+                series.quantile(q).unwrap(),
+                Some(pandas_quantile(q)),
+                "q {q}"
+            );
+        }
+        assert_eq!(series.to_vec::<i64>().unwrap(), a);
+        // Read as another type, or refused.
+        let as_f64: Vec<Option<f64>> = a.iter().map(|v| v.map(|v| v as f64)).collect();
+        assert_eq!(series.to_vec::<f64>().unwrap(), as_f64);
+        assert_eq!(df.column("s").unwrap().to_vec::<String>().unwrap(), s);
+        let err = df
+            .column("s")
+            .unwrap()
+            .to_vec::<i64>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not read as int64"), "{err}");
+        assert!(series.quantile(1.5).is_err());
+        assert!(df.column("s").unwrap().quantile(0.5).is_err());
+    }
+    assert!(DataFrame::from_arrow(batch, 2)
+        .unwrap()
+        .column("nope")
+        .is_err());
+}
+
+#[test]
 fn a_failing_kernel_fails_its_task_with_the_message() {
     let df = DataFrame::from_arrow(people(), 2).unwrap();
     let q = df
