@@ -690,7 +690,8 @@ fn series_answer_in_plain_values_as_a_sequential_reference() {
         .filter(|v| v.is_some())
         .map(|v| (*v, a.iter().filter(|x| *x == v).count() as u64))
         .collect();
-    counts.sort_by(|x, y| y.1.cmp(&x.1)); // stable: ties stay in order of first appearance
+    // Stable: ties stay in order of first appearance.
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let mut sorted: Vec<f64> = valid.iter().map(|&v| v as f64).collect();
     sorted.sort_by(f64::total_cmp);
     let pandas_quantile = |q: f64| {
