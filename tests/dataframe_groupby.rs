@@ -618,3 +618,60 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+#[test]
+fn null_keys_form_no_group_unless_asked_as_in_pandas() {
+    let keys: Vec<Option<i64>> = (0..120).map(|i| (i % 7 != 2).then_some(i % 5)).collect();
+    let values: Vec<i64> = (0..120).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new("v", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(keys.clone())),
+            Arc::new(Int64Array::from(values.clone())),
+        ],
+    )
+    .unwrap();
+    // The reference: sums per key in order of first appearance, the null key apart.
+    let mut order: Vec<Option<i64>> = Vec::new();
+    for k in &keys {
+        if !order.contains(k) {
+            order.push(*k);
+        }
+    }
+    let sum_of = |k: Option<i64>| -> i64 {
+        keys.iter().zip(&values).filter(|(x, _)| **x == k).map(|(_, v)| v).sum()
+    };
+    let kept: Vec<(Option<i64>, i64)> = order.iter().map(|&k| (k, sum_of(k))).collect();
+    let dropped: Vec<(Option<i64>, i64)> =
+        kept.iter().filter(|(k, _)| k.is_some()).copied().collect();
+    let pairs = |b: &RecordBatch| -> Vec<(Option<i64>, i64)> {
+        let k = b.column_by_name("k").unwrap();
+        let k = k.as_any().downcast_ref::<Int64Array>().unwrap();
+        let v = b.column_by_name("v_sum").unwrap();
+        let v = v.as_any().downcast_ref::<Int64Array>().unwrap();
+        k.iter().zip(v.values().iter().copied()).collect()
+    };
+    for parts in [1, 3, 8] {
+        let df = DataFrame::from_arrow(batch.clone(), parts).unwrap();
+        for above in [0, usize::MAX] {
+            let grouped = || df.groupby(&["k"]).unwrap().shuffle_above(above);
+            let out = grouped().agg([sum("v")]).unwrap().reset_index().unwrap();
+            assert_eq!(pairs(&out), dropped, "{parts} parts, above {above}");
+            let out = grouped()
+                .dropna(false)
+                .agg([sum("v")])
+                .unwrap()
+                .reset_index()
+                .unwrap();
+            assert_eq!(pairs(&out), kept, "{parts} parts, above {above}, dropna(false)");
+        }
+        let counts = df.value_counts("k").unwrap().reset_index().unwrap();
+        let k = counts.column_by_name("k").unwrap();
+        assert_eq!(k.null_count(), 0, "value_counts drops nulls");
+        assert_eq!(k.len(), 5);
+    }
+}

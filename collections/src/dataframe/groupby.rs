@@ -288,6 +288,8 @@ pub struct GroupBy {
     /// Partial groups (summed over the partitions) from which one output merges through a
     /// shuffle.
     shuffle_above: usize,
+    /// Whether rows with a null key are left out (pandas' default, `dropna=True`).
+    dropna: bool,
 }
 
 /// The default of [`GroupBy::shuffle_above`].
@@ -335,6 +337,7 @@ impl DataFrame {
             keys: keys.iter().map(|k| k.to_string()).collect(),
             split_out: 1,
             shuffle_above: SHUFFLE_ABOVE,
+            dropna: true,
         })
     }
 
@@ -354,8 +357,8 @@ impl DataFrame {
             .agg([size().alias(&format!("{column}_nunique"))])
     }
 
-    /// How many rows hold each value of `column`, most frequent first (ties in order of first
-    /// appearance), as pandas' `value_counts`.
+    /// How many rows hold each non-null value of `column`, most frequent first (ties in order
+    /// of first appearance), as pandas' `value_counts` (whose default drops nulls).
     ///
     /// # Errors
     /// [`Error::Schema`] for an unknown column.
@@ -463,6 +466,28 @@ impl GroupBy {
         self
     }
 
+    /// Whether rows whose key holds a null are left out: `true` by default, as pandas'
+    /// `groupby(dropna=True)`; `false` makes the nulls of each key one group, as
+    /// `dropna=False`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use partita_collections::{size, DataFrame};
+    /// let batch = RecordBatch::try_from_iter([(
+    ///     "k",
+    ///     Arc::new(Int64Array::from(vec![Some(1), None, Some(1), None])) as _,
+    /// )])?;
+    /// let df = DataFrame::from_arrow(batch, 2)?;
+    /// assert_eq!(df.groupby(&["k"])?.agg([size()])?.len()?, 1);
+    /// assert_eq!(df.groupby(&["k"])?.dropna(false).agg([size()])?.len()?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dropna(mut self, drop: bool) -> GroupBy {
+        self.dropna = drop;
+        self
+    }
+
     /// The aggregates per group, one row per group, keys first, in one partition (or in
     /// [`split_out`](Self::split_out) partitions).
     ///
@@ -485,6 +510,16 @@ impl GroupBy {
             }
             return GroupBy {
                 frame,
+                ..self.clone()
+            }
+            .agg(aggs);
+        }
+        // Null keys form no group, as in pandas by default.
+        if self.dropna && !self.keys.is_empty() {
+            let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+            return GroupBy {
+                frame: self.frame.dropna(&keys)?,
+                dropna: false,
                 ..self.clone()
             }
             .agg(aggs);

@@ -162,6 +162,16 @@ impl RowOp {
                 rebuild(schema, columns, batch.num_rows())
             }
             RowOp::DropNull(cols) => {
+                let considered =
+                    |f: &arrow::datatypes::FieldRef| cols.is_empty() || cols.contains(f.name());
+                let clean = batch
+                    .columns()
+                    .iter()
+                    .zip(batch.schema().fields())
+                    .all(|(c, f)| !considered(f) || c.null_count() == 0);
+                if clean {
+                    return Ok(batch.clone());
+                }
                 let mut keep: Option<BooleanArray> = None;
                 for (c, f) in batch.columns().iter().zip(batch.schema().fields()) {
                     if !cols.is_empty() && !cols.contains(f.name()) {

@@ -244,6 +244,7 @@ impl Series {
         let groups = self
             .frame
             .groupby(&[&self.name])?
+            .dropna(false)
             .agg([size().alias("__n")])?
             .reset_index()?;
         let keys = groups
