@@ -643,7 +643,11 @@ fn null_keys_form_no_group_unless_asked_as_in_pandas() {
         }
     }
     let sum_of = |k: Option<i64>| -> i64 {
-        keys.iter().zip(&values).filter(|(x, _)| **x == k).map(|(_, v)| v).sum()
+        keys.iter()
+            .zip(&values)
+            .filter(|(x, _)| **x == k)
+            .map(|(_, v)| v)
+            .sum()
     };
     let kept: Vec<(Option<i64>, i64)> = order.iter().map(|&k| (k, sum_of(k))).collect();
     let dropped: Vec<(Option<i64>, i64)> =
@@ -667,7 +671,11 @@ fn null_keys_form_no_group_unless_asked_as_in_pandas() {
                 .unwrap()
                 .reset_index()
                 .unwrap();
-            assert_eq!(pairs(&out), kept, "{parts} parts, above {above}, dropna(false)");
+            assert_eq!(
+                pairs(&out),
+                kept,
+                "{parts} parts, above {above}, dropna(false)"
+            );
         }
         let counts = df.value_counts("k").unwrap().reset_index().unwrap();
         let k = counts.column_by_name("k").unwrap();

@@ -582,7 +582,8 @@ impl Expr {
             Expr::IsNull(e) => {
                 Arc::new(arrow::compute::is_null(&e.evaluate(batch)?).map_err(arrow_error)?)
             }
-            // A value that does not convert is an error, never a silent null.
+            // A value that does not convert is an error, never a silent null; it names the
+            // column.
             Expr::Cast(e, d) => arrow::compute::cast_with_options(
                 &e.evaluate(batch)?,
                 &d.to_arrow(),
@@ -591,7 +592,14 @@ impl Expr {
                     ..Default::default()
                 },
             )
-            .map_err(arrow_error)?,
+            .map_err(|err| {
+                arrow_error(match err {
+                    arrow::error::ArrowError::CastError(m) => arrow::error::ArrowError::CastError(
+                        format!("cast of {} to {}: {m}", e.name(), dtype_name(&d.to_arrow())),
+                    ),
+                    other => other,
+                })
+            })?,
             Expr::Alias(e, _) => e.evaluate(batch)?,
             Expr::Contains(e, p) => string_predicate(&e.evaluate(batch)?, p, true)?,
             Expr::StartsWith(e, p) => string_predicate(&e.evaluate(batch)?, p, false)?,

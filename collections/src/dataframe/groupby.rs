@@ -378,6 +378,9 @@ struct PlanSpec {
     #[serde(with = "super::codec::schema")]
     schema: SchemaRef,
     ordered: bool,
+    /// Rows with a null key are left out of the partial tables.
+    #[serde(default)]
+    dropna: bool,
 }
 
 /// What the partial tables hold: the key columns, then one state column per fold.
@@ -514,16 +517,6 @@ impl GroupBy {
             }
             .agg(aggs);
         }
-        // Null keys form no group, as in pandas by default.
-        if self.dropna && !self.keys.is_empty() {
-            let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
-            return GroupBy {
-                frame: self.frame.dropna(&keys)?,
-                dropna: false,
-                ..self.clone()
-            }
-            .agg(aggs);
-        }
         // One output partition from several partials: merged by one task or through a shuffle,
         // as the number of groups turns out (`merge_partials.rs`); either way in order of first
         // appearance, which the shuffle restores from the partials' `__order`.
@@ -606,6 +599,7 @@ impl GroupBy {
             aggs: aggs.to_vec(),
             schema: self.frame.schema.clone(),
             ordered,
+            dropna: self.dropna && !self.keys.is_empty(),
         };
         Plan::new(spec, &self.frame.columns())
     }
@@ -792,6 +786,16 @@ impl Op for Partial {
         let (plan, out, i) = (self.plan.clone(), cx.key.clone(), cx.key.index() as usize);
         Ok(Arc::new(move |inputs: Vec<Value>| {
             let batch = downcast::<RecordBatch>(&inputs[0], &k)?;
+            // Null keys form no group, as in pandas by default: their rows are left out here,
+            // where a partition without nulls costs one look at each key's null count.
+            let kept;
+            let batch = match plan.spec.dropna {
+                true => {
+                    kept = without_null_keys(batch, &plan.keys).map_err(|e| fail(&out, e))?;
+                    kept.as_ref().unwrap_or(batch)
+                }
+                false => batch,
+            };
             let cols = plan.input_columns(batch);
             fold_states(&plan, batch, &cols, Rows::Partition(i))
                 .map(value)
@@ -918,6 +922,23 @@ fn by_count(batch: &RecordBatch) -> Result<RecordBatch> {
         .map(|c| arrow::compute::take(c, &indices, None))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(RecordBatch::try_new(batch.schema(), columns)?)
+}
+
+/// `batch` without its rows whose key holds a null, or `None` when no key holds one.
+fn without_null_keys(batch: &RecordBatch, keys: &[String]) -> Result<Option<RecordBatch>> {
+    let mut keep: Option<arrow::array::BooleanArray> = None;
+    for k in keys {
+        let Some(c) = batch.column_by_name(k).filter(|c| c.null_count() > 0) else {
+            continue;
+        };
+        let valid = arrow::compute::is_not_null(c).map_err(arrow_error)?;
+        keep = Some(match keep {
+            None => valid,
+            Some(k) => arrow::compute::and(&k, &valid).map_err(arrow_error)?,
+        });
+    }
+    keep.map(|mask| arrow::compute::filter_record_batch(batch, &mask).map_err(arrow_error))
+        .transpose()
 }
 
 pub(super) fn fail(key: &TaskKey, e: Error) -> partita_runtime::Error {

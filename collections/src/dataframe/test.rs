@@ -756,6 +756,10 @@ fn a_failing_kernel_fails_its_task_with_the_message() {
         .unwrap();
     let err = q.compute().unwrap_err().to_string();
     assert!(err.contains("Cannot cast string 'Smith'"), "{err}");
+    assert!(
+        err.contains("cast of Last name to int64"),
+        "names the column: {err}"
+    );
 }
 
 #[test]
