@@ -439,12 +439,20 @@ impl Expr {
                         DataType::Boolean
                     }
                     _ => {
-                        if comparison_type(&l, &r).is_none() {
+                        let Some(t) = comparison_type(&l, &r) else {
                             return Err(schema_error(format!(
                                 "cannot compare {} with {}",
                                 dtype_name(&l),
                                 dtype_name(&r)
                             )));
+                        };
+                        // A string compared with a time must read as one.
+                        for (side, other) in [(&**left, &**right), (&**right, &**left)] {
+                            if let Expr::Literal(Literal::Str(text)) = side {
+                                if super::datetime::is_time(&t) {
+                                    check_time_text(text, &t, other)?;
+                                }
+                            }
                         }
                         DataType::Boolean
                     }
@@ -545,10 +553,10 @@ impl Expr {
                     .map_err(|m| schema_error(format!("{} {m}", e.name())))?
             }
             Expr::Str(e, op) => {
-                string_operand(e, schema)?;
+                text_operand(e, schema)?;
                 op.check()?;
                 if let StrOp::Cat { other, .. } = op {
-                    string_operand(other, schema)?;
+                    text_operand(other, schema)?;
                 }
                 if op.is_predicate() {
                     DataType::Boolean
@@ -914,6 +922,32 @@ fn time_binary(l: &ArrayRef, op: BinaryOp, r: &ArrayRef) -> Result<ArrayRef> {
         _ => numeric::sub(&l, &r),
     }
     .map_err(arrow_error)
+}
+
+/// Refuses a string that does not read as a time of type `t`, compared with `other`.
+fn check_time_text(text: &str, t: &DataType, other: &Expr) -> Result<()> {
+    let strict = arrow::compute::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let one: ArrayRef = Arc::new(StringArray::from(vec![text]));
+    arrow::compute::cast_with_options(&one, t, &strict)
+        .map(drop)
+        .map_err(|e| {
+            schema_error(format!(
+                "{} is {}, and {text:?} does not read as one: {e}",
+                other.name(),
+                dtype_name(t)
+            ))
+        })
+}
+
+/// Checks that `e` is strings, also dictionary-encoded ones (which the `.str` methods decode).
+fn text_operand(e: &Expr, schema: &Schema) -> Result<()> {
+    match e.data_type(schema)? {
+        DataType::Dictionary(_, v) if matches!(*v, DataType::Utf8 | DataType::LargeUtf8) => Ok(()),
+        _ => string_operand(e, schema),
+    }
 }
 
 fn string_operand(e: &Expr, schema: &Schema) -> Result<()> {

@@ -346,6 +346,11 @@ fn column_str(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
     c.iter().map(|s| s.map(str::to_string)).collect()
 }
 
+/// Strings as an Arrow array.
+fn batch_s(values: &[Option<String>]) -> ArrayRef {
+    Arc::new(StringArray::from(values.to_vec()))
+}
+
 /// Floats equal as bits where NaN, by value elsewhere.
 fn same_floats(got: &[Option<f64>], want: &[Option<f64>]) -> bool {
     got.len() == want.len()
@@ -498,6 +503,18 @@ fn string_methods_match_a_sequential_evaluation() {
         .map(|v| v.as_ref().map(|v| v.contains("CD")))
         .collect();
     assert_eq!(has_cd, want);
+    // Dictionary-encoded strings take the methods too.
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let codes = arrow::compute::cast(&batch_s(&s), &dict_type).unwrap();
+    let schema = Arc::new(Schema::new(vec![Field::new("c", dict_type, true)]));
+    let coded =
+        DataFrame::from_arrow(RecordBatch::try_new(schema, vec![codes]).unwrap(), 3).unwrap();
+    let upper = coded
+        .select([col("c").str().upper().alias("u")])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(column_str(&upper, "u"), each(&|v| v.to_uppercase()));
     // Mistakes are reported when the query is written.
     let err = df.select([col("a").str().upper()]).unwrap_err().to_string();
     assert!(err.contains("not a string"), "{err}");
@@ -663,6 +680,17 @@ fn dates_parse_group_by_month_and_compute_with_durations() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not a date or a time"), "{err}");
+    let times = df
+        .with_column("when", col("issued").to_datetime(Some("%m/%d/%Y")))
+        .unwrap();
+    let err = times
+        .filter(col("when").gt(lit("next spring")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"next spring\" does not read as one"),
+        "{err}"
+    );
     let bad = df
         .select([col("issued").to_datetime(Some("%d.%m.%Y"))])
         .unwrap()
