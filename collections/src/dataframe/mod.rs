@@ -11,6 +11,7 @@
 
 mod codec;
 mod conditional;
+mod cumulative;
 mod datetime;
 mod dedupe;
 mod describe;

@@ -1,0 +1,401 @@
+//! Order-dependent column operations across partition boundaries: running sums, minima and
+//! maxima (`cumsum`, `cummin`, `cummax`), `shift` and `diff`. Each partition reads a small
+//! summary of every partition before it (its total, or its last rows) besides its own rows, as
+//! Dask's overlapping partitions do, so no partition waits for another to be read again.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
+use serde::{Deserialize, Serialize};
+
+use super::expr::{arrow_error, dtype_name};
+use super::groupby::fail;
+use super::DataFrame;
+use crate::error::{Error, Result};
+use crate::layer::{layer, register_op, Op};
+use crate::names::unique;
+
+/// A running aggregate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Running {
+    Sum,
+    Min,
+    Max,
+}
+
+/// What a partition hands on to the partitions after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Carry {
+    /// Its running aggregate's total (one row, null without a value).
+    Total(Running),
+    /// Its last `n` values.
+    Tail(usize),
+}
+
+/// One partition's summary for the partitions after it, as a one-column batch.
+#[derive(Serialize, Deserialize)]
+struct Summary {
+    column: String,
+    carry: Carry,
+}
+
+/// The column of a partition, as the running operations read it: integers as `int64`,
+/// floats as `float64`, NaN as missing (as pandas skips it).
+fn numbers(batch: &RecordBatch, column: &str) -> Result<ArrayRef> {
+    let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
+        message: format!("no column {column:?}"),
+    })?;
+    let t = if c.data_type().is_floating() {
+        DataType::Float64
+    } else {
+        DataType::Int64
+    };
+    arrow::compute::cast(c, &t).map_err(arrow_error)
+}
+
+/// `a` (`float64` or `int64`) folded with `op` into one value, nulls and NaN left out.
+fn total(a: &ArrayRef, op: Running) -> ArrayRef {
+    match a.data_type() {
+        DataType::Float64 => {
+            let xs = a
+                .as_primitive::<Float64Type>()
+                .iter()
+                .flatten()
+                .filter(|x| !x.is_nan());
+            let t = match op {
+                Running::Sum => xs.reduce(|s, x| s + x),
+                Running::Min => xs.reduce(f64::min),
+                Running::Max => xs.reduce(f64::max),
+            };
+            Arc::new(Float64Array::from(vec![t]))
+        }
+        _ => {
+            let xs = a.as_primitive::<Int64Type>().iter().flatten();
+            let t = match op {
+                Running::Sum => xs.reduce(i64::wrapping_add),
+                Running::Min => xs.reduce(i64::min),
+                Running::Max => xs.reduce(i64::max),
+            };
+            Arc::new(Int64Array::from(vec![t]))
+        }
+    }
+}
+
+fn one_column(name: &str, a: ArrayRef) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        name,
+        a.data_type().clone(),
+        true,
+    )]));
+    RecordBatch::try_new(schema, vec![a]).map_err(arrow_error)
+}
+
+impl Op for Summary {
+    const NAME: &'static str = "frame.cumulative.summary";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (column, carry) = (self.column.clone(), self.carry);
+        let (k, out) = (cx.deps.first().cloned(), cx.key.clone());
+        let k = k.ok_or_else(|| partita_runtime::Error::failed(out.clone(), "no input"))?;
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let batch = downcast::<RecordBatch>(&inputs[0], &k)?;
+            let summary = match carry {
+                Carry::Total(op) => {
+                    numbers(batch, &column).and_then(|a| one_column(&column, total(&a, op)))
+                }
+                Carry::Tail(n) => batch
+                    .column_by_name(&column)
+                    .ok_or_else(|| Error::Schema {
+                        message: format!("no column {column:?}"),
+                    })
+                    .and_then(|c| {
+                        let from = c.len().saturating_sub(n);
+                        one_column(&column, c.slice(from, c.len() - from))
+                    }),
+            };
+            summary.map(value).map_err(|e| fail(&out, e))
+        }))
+    }
+}
+register_op!(Summary);
+
+/// One partition with its column replaced, given the summaries of the partitions before it
+/// (inputs: the partition, then those summaries in order).
+#[derive(Serialize, Deserialize)]
+struct Apply {
+    column: String,
+    carry: Carry,
+    /// For `Carry::Tail`: the difference from the shifted values instead of them.
+    diff: bool,
+    #[serde(with = "super::codec::schema")]
+    schema: SchemaRef,
+}
+
+impl Op for Apply {
+    const NAME: &'static str = "frame.cumulative.apply";
+
+    fn kernel(&self, cx: TaskContext<'_>) -> partita_runtime::Result<Kernel> {
+        let (column, carry, diff, schema) = (
+            self.column.clone(),
+            self.carry,
+            self.diff,
+            self.schema.clone(),
+        );
+        let (keys, out) = (cx.deps.to_vec(), cx.key.clone());
+        Ok(Arc::new(move |inputs: Vec<Value>| {
+            let batches = inputs
+                .iter()
+                .zip(&keys)
+                .map(|(v, k)| downcast::<RecordBatch>(v, k))
+                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            let (batch, before) = batches.split_first().expect("a partition");
+            let replaced = match carry {
+                Carry::Total(op) => running(batch, before, &column, op),
+                Carry::Tail(n) => shifted(batch, before, &column, n, diff),
+            };
+            replaced
+                .and_then(|c| {
+                    let at = batch.schema().index_of(&column).map_err(arrow_error)?;
+                    let mut columns = batch.columns().to_vec();
+                    columns[at] = c;
+                    RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)
+                })
+                .map(value)
+                .map_err(|e| fail(&out, e))
+        }))
+    }
+}
+register_op!(Apply);
+
+/// The running `op` of `column` over `batch`, starting from the totals `before`.
+fn running(
+    batch: &RecordBatch,
+    before: &[&RecordBatch],
+    column: &str,
+    op: Running,
+) -> Result<ArrayRef> {
+    let a = numbers(batch, column)?;
+    let step_f = |s: f64, x: f64| match op {
+        Running::Sum => s + x,
+        Running::Min => s.min(x),
+        Running::Max => s.max(x),
+    };
+    let step_i = |s: i64, x: i64| match op {
+        Running::Sum => s.wrapping_add(x),
+        Running::Min => s.min(x),
+        Running::Max => s.max(x),
+    };
+    if a.data_type() == &DataType::Float64 {
+        let mut acc: Option<f64> = None;
+        for b in before {
+            let t = b.column(0).as_primitive::<Float64Type>();
+            if let Some(t) = t.iter().flatten().next() {
+                acc = Some(acc.map_or(t, |s| step_f(s, t)));
+            }
+        }
+        let out: Float64Array = a
+            .as_primitive::<Float64Type>()
+            .iter()
+            .map(|x| match x {
+                // NaN and null stay where they are, and the run goes on past them.
+                Some(x) if !x.is_nan() => {
+                    let s = acc.map_or(x, |s| step_f(s, x));
+                    acc = Some(s);
+                    Some(s)
+                }
+                other => other,
+            })
+            .collect();
+        return Ok(Arc::new(out));
+    }
+    let mut acc: Option<i64> = None;
+    for b in before {
+        let t = b.column(0).as_primitive::<Int64Type>();
+        if let Some(t) = t.iter().flatten().next() {
+            acc = Some(acc.map_or(t, |s| step_i(s, t)));
+        }
+    }
+    let out: Int64Array = a
+        .as_primitive::<Int64Type>()
+        .iter()
+        .map(|x| {
+            let x = x?;
+            let s = acc.map_or(x, |s| step_i(s, x));
+            acc = Some(s);
+            Some(s)
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// `column` of `batch` shifted down by `n` rows, the first ones taken from the last values of
+/// the partitions `before` (nulls before the first row); with `diff`, the column minus that.
+fn shifted(
+    batch: &RecordBatch,
+    before: &[&RecordBatch],
+    column: &str,
+    n: usize,
+    diff: bool,
+) -> Result<ArrayRef> {
+    let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
+        message: format!("no column {column:?}"),
+    })?;
+    let mut pieces: Vec<ArrayRef> = before.iter().map(|b| b.column(0).clone()).collect();
+    pieces.push(c.clone());
+    let refs: Vec<&dyn Array> = pieces.iter().map(AsRef::as_ref).collect();
+    let all = arrow::compute::concat(&refs).map_err(arrow_error)?;
+    // The values n rows up from each of this partition's rows, nulls where there are none.
+    let start = all.len() - c.len();
+    let shifted = if start >= n {
+        all.slice(start - n, c.len())
+    } else {
+        let missing = n - start;
+        let nulls = arrow::array::new_null_array(c.data_type(), missing.min(c.len()));
+        let taken = c.len() - nulls.len();
+        let rest = all.slice(0, taken);
+        arrow::compute::concat(&[nulls.as_ref(), rest.as_ref()]).map_err(arrow_error)?
+    };
+    if !diff {
+        return Ok(shifted);
+    }
+    let f = |a: &ArrayRef| arrow::compute::cast(a, &DataType::Float64).map_err(arrow_error);
+    arrow::compute::kernels::numeric::sub(&f(c)?, &f(&shifted)?).map_err(arrow_error)
+}
+
+impl DataFrame {
+    fn along(&self, column: &str, carry: Carry, diff: bool, name: &str) -> Result<DataFrame> {
+        let field = self
+            .schema
+            .field_with_name(column)
+            .map_err(|_| Error::Schema {
+                message: format!("no column {column:?}; the columns are {:?}", self.columns()),
+            })?;
+        let numeric = field.data_type().is_integer() || field.data_type().is_floating();
+        let t = match carry {
+            Carry::Tail(_) if !diff => field.data_type().clone(),
+            _ if !numeric => {
+                return Err(Error::Schema {
+                    message: format!(
+                        "{name} of {column:?}, a {} column",
+                        dtype_name(field.data_type())
+                    ),
+                })
+            }
+            Carry::Tail(_) => DataType::Float64,
+            _ if field.data_type().is_floating() => DataType::Float64,
+            _ => DataType::Int64,
+        };
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| match f.name() == column {
+                true => Field::new(column, t.clone(), true),
+                false => f.as_ref().clone(),
+            })
+            .collect();
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let m = self.materialize();
+        let parts = m.keys();
+        let mut graph = m.graph.clone();
+        let summaries_name = unique(&format!("{name}-carry"));
+        let summaries = layer(
+            &mut graph,
+            &summaries_name,
+            parts.iter().enumerate().map(|(i, k)| {
+                let op = Summary {
+                    column: column.to_string(),
+                    carry,
+                };
+                (
+                    TaskKey::new(summaries_name.clone(), i as u64),
+                    vec![k.clone()],
+                    op,
+                )
+            }),
+        );
+        let out = unique(name);
+        layer(
+            &mut graph,
+            &out,
+            parts.iter().enumerate().map(|(i, k)| {
+                let mut deps = vec![k.clone()];
+                deps.extend(summaries[..i].iter().cloned());
+                let op = Apply {
+                    column: column.to_string(),
+                    carry,
+                    diff,
+                    schema: schema.clone(),
+                };
+                (TaskKey::new(out.clone(), i as u64), deps, op)
+            }),
+        );
+        Ok(
+            DataFrame::from_partitions(graph, out, m.npartitions, schema)
+                .with_index(self.index.clone()),
+        )
+    }
+
+    /// The frame with `column` replaced by its running sum, across partitions in order, as
+    /// pandas' `cumsum`: nulls (and NaN) stay where they are and the sum goes on past them.
+    /// Integers sum as `int64`, floats as `float64`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use partita_collections::DataFrame;
+    /// let batch = RecordBatch::try_from_iter([(
+    ///     "x",
+    ///     Arc::new(Int64Array::from(vec![Some(1), Some(2), None, Some(4), Some(5)])) as _,
+    /// )])?;
+    /// let df = DataFrame::from_arrow(batch, 3)?;
+    /// let sums = df.cumsum("x")?.column("x")?.to_vec::<i64>()?;
+    /// assert_eq!(sums, [Some(1), Some(3), None, Some(7), Some(12)]);
+    /// let before = df.shift("x", 1)?.column("x")?.to_vec::<i64>()?;
+    /// assert_eq!(before, [None, Some(1), Some(2), None, Some(4)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown or non-numeric column.
+    pub fn cumsum(&self, column: &str) -> Result<DataFrame> {
+        self.along(column, Carry::Total(Running::Sum), false, "cumsum")
+    }
+
+    /// As [`cumsum`](Self::cumsum), with the running minimum (pandas' `cummin`).
+    ///
+    /// # Errors
+    /// As [`cumsum`](Self::cumsum).
+    pub fn cummin(&self, column: &str) -> Result<DataFrame> {
+        self.along(column, Carry::Total(Running::Min), false, "cummin")
+    }
+
+    /// As [`cumsum`](Self::cumsum), with the running maximum (pandas' `cummax`).
+    ///
+    /// # Errors
+    /// As [`cumsum`](Self::cumsum).
+    pub fn cummax(&self, column: &str) -> Result<DataFrame> {
+        self.along(column, Carry::Total(Running::Max), false, "cummax")
+    }
+
+    /// The frame with `column` shifted down `periods` rows, across partitions, as pandas'
+    /// `shift(periods)`: each row holds the value `periods` rows before it, the first rows
+    /// null. Any column type.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown column.
+    pub fn shift(&self, column: &str, periods: usize) -> Result<DataFrame> {
+        self.along(column, Carry::Tail(periods), false, "shift")
+    }
+
+    /// The frame with `column` replaced by its difference from the value `periods` rows
+    /// before, as pandas' `diff(periods)` (`float64`, null where there is no such row).
+    ///
+    /// # Errors
+    /// [`Error::Schema`] for an unknown or non-numeric column.
+    pub fn diff(&self, column: &str, periods: usize) -> Result<DataFrame> {
+        self.along(column, Carry::Tail(periods), true, "diff")
+    }
+}
