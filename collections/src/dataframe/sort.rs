@@ -18,7 +18,7 @@ use arrow::row::{RowConverter, Rows, SortField};
 use partita_runtime::{downcast, value, Graph, Kernel, Runtime, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
-use super::expr::{arrow_error, dtype_name, literal_array, literal_type, Literal};
+use super::expr::{arrow_error, dtype_name, literal_array, literal_fits, literal_type, Literal};
 use super::shuffle::{key_columns, shuffle_frame, task_error, Assemble, Route};
 use super::{inputs, DataFrame, IndexInfo};
 use crate::error::{Error, Result};
@@ -430,7 +430,7 @@ impl DataFrame {
             .map_err(arrow_error)?;
         let key = key.into();
         let (given, wanted) = (literal_type(&key), field.data_type());
-        if !key_fits(&given, wanted) {
+        if !literal_fits(&key, wanted) {
             return Err(Error::Schema {
                 message: format!(
                     "loc: the key {key:?} is {}, but the index {:?} is {}",
@@ -494,25 +494,6 @@ impl DataFrame {
         }
         let all = arrow::compute::concat_batches(&self.schema, &out).map_err(arrow_error)?;
         index_first(&all, &index.column)
-    }
-}
-
-/// Whether a key of type `key` can be looked up in an index of type `index`: numbers in a
-/// numeric index, strings in a string or a time index, booleans in a boolean one, and null in
-/// any.
-fn key_fits(key: &DataType, index: &DataType) -> bool {
-    let numeric = |t: &DataType| t.is_integer() || t.is_floating();
-    let text = |t: &DataType| match t {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8),
-        _ => false,
-    };
-    match key {
-        DataType::Null => true,
-        DataType::Boolean => index == &DataType::Boolean,
-        DataType::Utf8 => text(index) || index.is_temporal(),
-        k if numeric(k) => numeric(index),
-        _ => false,
     }
 }
 

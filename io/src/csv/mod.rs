@@ -697,29 +697,26 @@ fn infer_schema(
             w.offset
         ));
     }
-    for (name, dtype) in &options.dtypes {
+    // The overrides, then the columns read as times.
+    let dtypes = options
+        .dtypes
+        .iter()
+        .map(|(n, t)| (n, t.to_arrow(), "an override"));
+    let times = options
+        .parse_dates
+        .iter()
+        .map(|(n, _)| (n, time_type(), "parse_dates"));
+    for (name, dtype, what) in dtypes.chain(times) {
         let field = fields
             .iter_mut()
             .find(|f| f.name() == name)
             .ok_or_else(|| {
                 Error::csv(
                     first.clone(),
-                    format!("override for {name:?}, which is not a column"),
+                    format!("{what} names {name:?}, which is not a column"),
                 )
             })?;
-        *field = Field::new(name, dtype.to_arrow(), true);
-    }
-    for (name, _) in &options.parse_dates {
-        let field = fields
-            .iter_mut()
-            .find(|f| f.name() == name)
-            .ok_or_else(|| {
-                Error::csv(
-                    first.clone(),
-                    format!("parse_dates names {name:?}, which is not a column"),
-                )
-            })?;
-        *field = Field::new(name, time_type(), true);
+        *field = Field::new(name, dtype, true);
     }
     widened.retain(|w| {
         !options
