@@ -50,7 +50,10 @@ impl Drop for Hosts {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for ns in &self.namespaces {
+        for (i, ns) in self.namespaces.iter().enumerate() {
+            // The pair goes with its namespace, but later: deleted here, it is gone now.
+            let outside = format!("v{}{i}o", self.tag);
+            let _ = Command::new("ip").args(["link", "del", &outside]).status();
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
         let _ = Command::new("ip")
@@ -63,7 +66,11 @@ impl Hosts {
     /// A bridge with this process at `10.77.0.1`, and one namespace per name in `hosts`, at
     /// `10.77.0.2`, `.3`, ...
     fn new(hosts: &[&str]) -> Hosts {
-        let tag = format!("{}", std::process::id() % 100_000);
+        // Unique per set of hosts, also within one process (the kernel removes a deleted
+        // namespace's links some time after).
+        static SETS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let set = SETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
+        let tag = format!("{}{set}", std::process::id() % 100_000);
         let mut h = Hosts {
             tag: tag.clone(),
             namespaces: Vec::new(),
