@@ -87,6 +87,11 @@ impl State {
                 }
             }
             if lost.is_empty() && rerun.is_empty() {
+                // It took part and lost nothing still needed: its client hears of it all the
+                // same, as it would while the worker held something.
+                if worker.graphs.contains(&g) {
+                    self.tell(g, vec![who.clone()], Vec::new());
+                }
                 continue;
             }
             if let Some((t, workers)) = poison {

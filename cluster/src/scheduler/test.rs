@@ -224,6 +224,53 @@ fn a_lost_worker_is_recomputed_from_lineage() {
     assert_eq!(s.graphs[&g].finished, 4);
 }
 
+/// A worker that took part in a compute and holds nothing it still needs is lost: the client
+/// hears of it, and nothing is computed again.
+#[test]
+fn a_lost_worker_that_held_nothing_needed_is_reported() {
+    let mut s = State::default();
+    let (a, _ra) = worker(&mut s, "a", 1);
+    let (b, _rb) = worker(&mut s, "b", 1);
+    // Two roots, 2 reads both, 3 reads 2.
+    let (g, mut events) = submit(&mut s, shape(&[&[], &[], &[0, 1], &[2]], &[3]));
+    let first = round(&mut s);
+    let (on_a, on_b) = (assigned(&first, a), assigned(&first, b));
+    assert_eq!(on_a.len() + on_b.len(), 2, "{on_a:?} {on_b:?}");
+    let mut next = Outgoing::default();
+    for (w, tasks) in [(a, on_a), (b, on_b)] {
+        for t in tasks {
+            next.0.extend(done(&mut s, w, g, t, 8).0);
+        }
+    }
+    let x = if assigned(&next, a) == vec![2] { a } else { b };
+    assert_eq!(assigned(&next, x), vec![2]);
+    assert_eq!(assigned(&done(&mut s, x, g, 2, 8), x), vec![3]);
+    let y = if x == a { b } else { a };
+    // y ran a root whose value 2 has read: it holds nothing needed and runs nothing.
+    assert!(s.graphs[&g]
+        .state
+        .iter()
+        .all(|&t| t != TaskState::Memory(y)));
+    events_of(&mut events);
+    lost(&mut s, y);
+    let told = events_of(&mut events);
+    let name = if y == a {
+        "a (http://a)"
+    } else {
+        "b (http://b)"
+    };
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].lost, vec![name.to_string()]);
+    assert!(told[0].recomputed.is_empty());
+    done(&mut s, x, g, 3, 8);
+    let finished: Vec<ComputeEvent> = events_of(&mut events)
+        .into_iter()
+        .filter(|e| e.done)
+        .collect();
+    assert_eq!(finished.len(), 1);
+    assert_eq!(s.graphs[&g].finished, 4);
+}
+
 /// An output lost after the compute finished, before its client fetched it, is computed
 /// again, and the client is told where it is now.
 #[test]
