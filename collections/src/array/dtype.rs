@@ -224,6 +224,22 @@ pub trait Element:
     /// The value converted from a [`Scalar`] as Rust's `as` converts: integers wrap, floats to
     /// integers saturate, complex to real drops the imaginary part.
     fn from_scalar(s: Scalar) -> Self;
+
+    /// The type NumPy's `sum`, `prod`, `cumsum` and `cumprod` return for this one: `int64` for
+    /// `bool` and the signed integers narrower than 64 bits, `uint64` for the narrower unsigned
+    /// ones, the type itself otherwise. So a sum of `int8`s does not wrap at 127.
+    type Sum: Numeric;
+    /// The type `mean` returns: `float64` for `bool` and the integers, the type itself for
+    /// floats and complex numbers.
+    type Mean: Element;
+    /// The type `var` and `std` return, always real: `float64` for `bool` and the integers, the
+    /// type itself for floats, and the type of its parts for a complex type.
+    type Var: Element;
+    /// The value as [`Sum`](Element::Sum), exactly.
+    fn to_sum(self) -> Self::Sum;
+    /// The real and the imaginary part as `f64` (the imaginary part of a real is 0; `true` is
+    /// 1): what `mean`, `var` and `std` accumulate.
+    fn parts(self) -> (f64, f64);
 }
 
 /// Elements with arithmetic: every dtype but `bool`.
@@ -292,10 +308,21 @@ impl Element for bool {
             Scalar::Complex(re, im) => re != 0.0 || im != 0.0,
         }
     }
+    type Sum = i64;
+    type Mean = f64;
+    type Var = f64;
+    #[inline]
+    fn to_sum(self) -> i64 {
+        i64::from(self)
+    }
+    #[inline]
+    fn parts(self) -> (f64, f64) {
+        (f64::from(u8::from(self)), 0.0)
+    }
 }
 
 macro_rules! int_element {
-    ($t:ty, $dt:ident, $variant:ident, $wide:ty) => {
+    ($t:ty, $dt:ident, $variant:ident, $wide:ty, $sum:ty) => {
         impl sealed::Sealed for $t {}
         impl Element for $t {
             const DTYPE: DType = DType::$dt;
@@ -310,6 +337,17 @@ macro_rules! int_element {
                     Scalar::Float(f) => f as $t,
                     Scalar::Complex(re, _) => re as $t,
                 }
+            }
+            type Sum = $sum;
+            type Mean = f64;
+            type Var = f64;
+            #[inline]
+            fn to_sum(self) -> $sum {
+                self as $sum
+            }
+            #[inline]
+            fn parts(self) -> (f64, f64) {
+                (self as f64, 0.0)
             }
         }
         impl Numeric for $t {
@@ -371,16 +409,16 @@ macro_rules! int_element {
     };
 }
 
-int_element!(i8, I8, Int, i128);
-int_element!(i16, I16, Int, i128);
-int_element!(i32, I32, Int, i128);
-int_element!(i64, I64, Int, i128);
-int_element!(i128, I128, Int, i128);
-int_element!(u8, U8, Uint, u128);
-int_element!(u16, U16, Uint, u128);
-int_element!(u32, U32, Uint, u128);
-int_element!(u64, U64, Uint, u128);
-int_element!(u128, U128, Uint, u128);
+int_element!(i8, I8, Int, i128, i64);
+int_element!(i16, I16, Int, i128, i64);
+int_element!(i32, I32, Int, i128, i64);
+int_element!(i64, I64, Int, i128, i64);
+int_element!(i128, I128, Int, i128, i128);
+int_element!(u8, U8, Uint, u128, u64);
+int_element!(u16, U16, Uint, u128, u64);
+int_element!(u32, U32, Uint, u128, u64);
+int_element!(u64, U64, Uint, u128, u64);
+int_element!(u128, U128, Uint, u128, u128);
 
 macro_rules! float_element {
     ($t:ty, $dt:ident) => {
@@ -398,6 +436,17 @@ macro_rules! float_element {
                     Scalar::Float(f) => f as $t,
                     Scalar::Complex(re, _) => re as $t,
                 }
+            }
+            type Sum = $t;
+            type Mean = $t;
+            type Var = $t;
+            #[inline]
+            fn to_sum(self) -> $t {
+                self
+            }
+            #[inline]
+            fn parts(self) -> (f64, f64) {
+                (self as f64, 0.0)
             }
         }
         impl Numeric for $t {
@@ -498,6 +547,17 @@ macro_rules! complex_element {
                     Scalar::Complex(re, im) => Complex::new(re as $f, im as $f),
                     other => Complex::new(<$f>::from_scalar(other), 0.0),
                 }
+            }
+            type Sum = $t;
+            type Mean = $t;
+            type Var = $f;
+            #[inline]
+            fn to_sum(self) -> $t {
+                self
+            }
+            #[inline]
+            fn parts(self) -> (f64, f64) {
+                (self.re as f64, self.im as f64)
             }
         }
         impl Numeric for $t {

@@ -276,7 +276,7 @@ pub(crate) fn map_block<T: Element, U: Element, F: Fn(T) -> U + Send + Sync + 's
 }
 
 /// The kernel of a `map` task reading the block `input`.
-fn map_kernel<T: Element, U: Element>(
+pub(crate) fn map_kernel<T: Element, U: Element>(
     input: TaskKey,
     f: impl Fn(T) -> U + Send + Sync + 'static,
 ) -> Kernel {
@@ -667,6 +667,12 @@ impl<T: Element> Array<T> {
 }
 
 impl<T: Real> Array<T> {
+    /// The absolute value of each element (integers wrap at their minimum, as NumPy's do). A
+    /// complex array has its own `abs`, the modulus, which is real.
+    pub fn abs(&self) -> Array<T> {
+        self.map_op(UnaryFn::Abs)
+    }
+
     /// Element-wise `<`, broadcasting.
     ///
     /// # Errors
@@ -756,11 +762,6 @@ impl<T: Numeric> Array<T> {
     /// [`Error::Shape`] when the shapes cannot be broadcast together.
     pub fn try_div<'a>(&self, rhs: impl Into<Operand<'a, T>>) -> Result<Array<T>> {
         self.with(rhs.into(), BinaryFn::Div)
-    }
-
-    /// The absolute value of each element.
-    pub fn abs(&self) -> Array<T> {
-        self.map_op(UnaryFn::Abs)
     }
 }
 

@@ -19,6 +19,7 @@ mod axes;
 mod block;
 mod chunks;
 mod codec;
+mod complex;
 mod creation;
 mod dispatch;
 mod dtype;

@@ -2,6 +2,22 @@
 //! accumulators (keeping the folded axes as length 1), groups of partials combine level by
 //! level until one block is left along every folded axis, and a last step turns accumulators
 //! into values and drops the folded axes unless `keepdims` asks to keep them.
+//!
+//! The result types are NumPy's:
+//!
+//! | input | `sum`, `prod` | `mean` | `var`, `std` | `min`, `max` | `any`, `all` | `count_nonzero` |
+//! |---|---|---|---|---|---|---|
+//! | `bool` | `int64` | `float64` | `float64` | — | `bool` | `int64` |
+//! | `int8`, `int16`, `int32` | `int64` | `float64` | `float64` | itself | `bool` | `int64` |
+//! | `uint8`, `uint16`, `uint32` | `uint64` | `float64` | `float64` | itself | `bool` | `int64` |
+//! | `int64`, `uint64`, 128-bit | itself | `float64` | `float64` | itself | `bool` | `int64` |
+//! | `float32`, `float64` | itself | itself | itself | itself | `bool` | `int64` |
+//! | `complex64` | itself | itself | `float32` | — | `bool` | `int64` |
+//! | `complex128` | itself | itself | `float64` | — | `bool` | `int64` |
+//!
+//! Sums of 64-bit and wider integers wrap, as NumPy's do. Means, variances and deviations
+//! accumulate in `f64` whatever the input (NumPy accumulates `float32` in `float32`), and a
+//! complex variance is that of the real parts plus that of the imaginary parts.
 
 use std::sync::Arc;
 
@@ -12,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use super::axes::Axes;
 use super::block::block_of;
 use super::chunks::Chunks;
-use super::dispatch::{numeric_dtype, on_dtypes, real_dtype};
-use super::dtype::{DType, Element, Numeric, Real};
+use super::dispatch::{any_dtype, real_dtype};
+use super::dtype::{cast, DType, Element, Numeric, Real, Scalar};
 use super::Array;
 use crate::error::{Error, Result};
 use crate::layer::{self, register_op, Op};
@@ -58,14 +74,15 @@ pub(crate) enum Reduction {
     Std { ddof: f64 },
     Any,
     All,
+    CountNonzero,
 }
 
 /// Runs `$body` with `$T` the element type of `$dt` and `$r` the [`Reducer`] of `$red` on it.
 macro_rules! with_reducer {
     ($op:expr, $key:expr, $red:expr, $dt:expr, $r:ident, $T:ident => $body:expr) => {
         match $red {
-            Reduction::Sum => numeric_dtype!($op, $key, $dt, $T => { let $r = Sum; $body }),
-            Reduction::Prod => numeric_dtype!($op, $key, $dt, $T => { let $r = Prod; $body }),
+            Reduction::Sum => any_dtype!($op, $key, $dt, $T => { let $r = Sum; $body }),
+            Reduction::Prod => any_dtype!($op, $key, $dt, $T => { let $r = Prod; $body }),
             Reduction::Min => real_dtype!($op, $key, $dt, $T => { let $r = Extreme::<false>; $body }),
             Reduction::Max => real_dtype!($op, $key, $dt, $T => { let $r = Extreme::<true>; $body }),
             Reduction::ArgMin => {
@@ -74,69 +91,74 @@ macro_rules! with_reducer {
             Reduction::ArgMax => {
                 real_dtype!($op, $key, $dt, $T => { let $r = ArgExtreme::<true>; $body })
             }
-            Reduction::Mean => real_dtype!($op, $key, $dt, $T => {
-                let $r = Stat { ddof: None, sqrt: false };
+            Reduction::Mean => any_dtype!($op, $key, $dt, $T => { let $r = Mean; $body }),
+            Reduction::Var { ddof } => any_dtype!($op, $key, $dt, $T => {
+                let $r = Spread { ddof, sqrt: false };
                 $body
             }),
-            Reduction::Var { ddof } => real_dtype!($op, $key, $dt, $T => {
-                let $r = Stat { ddof: Some(ddof), sqrt: false };
+            Reduction::Std { ddof } => any_dtype!($op, $key, $dt, $T => {
+                let $r = Spread { ddof, sqrt: true };
                 $body
             }),
-            Reduction::Std { ddof } => real_dtype!($op, $key, $dt, $T => {
-                let $r = Stat { ddof: Some(ddof), sqrt: true };
-                $body
-            }),
-            Reduction::Any => on_dtypes!($op, $key, $dt, $T => { let $r = Logical::<false>; $body }; Bool => bool),
-            Reduction::All => on_dtypes!($op, $key, $dt, $T => { let $r = Logical::<true>; $body }; Bool => bool),
+            Reduction::Any => any_dtype!($op, $key, $dt, $T => { let $r = Logical::<false>; $body }),
+            Reduction::All => any_dtype!($op, $key, $dt, $T => { let $r = Logical::<true>; $body }),
+            Reduction::CountNonzero => any_dtype!($op, $key, $dt, $T => { let $r = CountNonzero; $body }),
         }
     };
 }
 
-/// Sums a slice with eight accumulators, so floating-point sums vectorise.
+/// Sums a slice in its [`Sum`](Element::Sum) type with eight accumulators, so floating-point
+/// sums vectorise.
 #[inline]
-fn sum_slice<T: Numeric>(s: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
+fn sum_slice<T: Element>(s: &[T]) -> T::Sum {
+    let zero = <T::Sum as Numeric>::zero();
+    let mut acc = [zero; 8];
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
         for i in 0..8 {
-            acc[i] = acc[i].add(c[i]);
+            acc[i] = acc[i].add(c[i].to_sum());
         }
     }
-    let mut total = chunks.remainder().iter().fold(T::zero(), |a, &x| a.add(x));
+    let mut total = chunks
+        .remainder()
+        .iter()
+        .fold(zero, |a, &x| a.add(x.to_sum()));
     for a in acc {
         total = total.add(a);
     }
     total
 }
 
-/// Sums a slice as `f64` with eight accumulators.
+/// Sums one part (`IM`: the imaginary one) of a slice as `f64` with eight accumulators.
 #[inline]
-fn sum_f64<T: Real>(s: &[T]) -> f64 {
+fn sum_f64<T: Element, const IM: bool>(s: &[T]) -> f64 {
+    let part = |x: &T| if IM { x.parts().1 } else { x.parts().0 };
     let mut acc = [0.0_f64; 8];
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
         for i in 0..8 {
-            acc[i] += c[i].to_f64();
+            acc[i] += part(&c[i]);
         }
     }
-    chunks.remainder().iter().map(|x| x.to_f64()).sum::<f64>() + acc.iter().sum::<f64>()
+    chunks.remainder().iter().map(part).sum::<f64>() + acc.iter().sum::<f64>()
 }
 
-/// Sums the squared distances from `mean` with eight accumulators.
+/// Sums the squared distances of one part of a slice from `mean` with eight accumulators.
 #[inline]
-fn sq_dev_slice<T: Real>(s: &[T], mean: f64) -> f64 {
+fn sq_dev_slice<T: Element, const IM: bool>(s: &[T], mean: f64) -> f64 {
+    let part = |x: &T| if IM { x.parts().1 } else { x.parts().0 };
     let mut acc = [0.0_f64; 8];
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
         for i in 0..8 {
-            let d = c[i].to_f64() - mean;
+            let d = part(&c[i]) - mean;
             acc[i] += d * d;
         }
     }
     let mut total: f64 = chunks
         .remainder()
         .iter()
-        .map(|x| (x.to_f64() - mean).powi(2))
+        .map(|x| (part(x) - mean).powi(2))
         .sum();
     for a in acc {
         total += a;
@@ -144,26 +166,33 @@ fn sq_dev_slice<T: Real>(s: &[T], mean: f64) -> f64 {
     total
 }
 
+/// Whether `T` is a complex type.
+fn is_complex<T: Element>() -> bool {
+    matches!(T::DTYPE, DType::C64 | DType::C128)
+}
+
 pub(crate) struct Sum;
-impl<T: Numeric> Reducer<T> for Sum {
-    type Acc = T;
-    type Out = T;
-    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> T {
+impl<T: Element> Reducer<T> for Sum {
+    type Acc = T::Sum;
+    type Out = T::Sum;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> T::Sum {
         match lane.as_slice() {
             Some(s) => sum_slice(s),
-            None => lane.iter().fold(T::zero(), |a, &x| a.add(x)),
+            None => lane
+                .iter()
+                .fold(<T::Sum as Numeric>::zero(), |a, &x| a.add(x.to_sum())),
         }
     }
-    fn init(&self, x: T, _: usize) -> T {
-        x
+    fn init(&self, x: T, _: usize) -> T::Sum {
+        x.to_sum()
     }
-    fn push(&self, acc: &mut T, x: T, _: usize) {
-        *acc = acc.add(x);
+    fn push(&self, acc: &mut T::Sum, x: T, _: usize) {
+        *acc = acc.add(x.to_sum());
     }
-    fn combine(&self, a: &mut T, b: &T) {
+    fn combine(&self, a: &mut T::Sum, b: &T::Sum) {
         *a = a.add(*b);
     }
-    fn finish(&self, acc: &T) -> Result<T> {
+    fn finish(&self, acc: &T::Sum) -> Result<T::Sum> {
         Ok(*acc)
     }
     fn reduction(&self) -> Reduction {
@@ -172,22 +201,23 @@ impl<T: Numeric> Reducer<T> for Sum {
 }
 
 pub(crate) struct Prod;
-impl<T: Numeric> Reducer<T> for Prod {
-    type Acc = T;
-    type Out = T;
-    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> T {
-        lane.iter().fold(T::one(), |a, &x| a.mul(x))
+impl<T: Element> Reducer<T> for Prod {
+    type Acc = T::Sum;
+    type Out = T::Sum;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> T::Sum {
+        lane.iter()
+            .fold(<T::Sum as Numeric>::one(), |a, &x| a.mul(x.to_sum()))
     }
-    fn init(&self, x: T, _: usize) -> T {
-        x
+    fn init(&self, x: T, _: usize) -> T::Sum {
+        x.to_sum()
     }
-    fn push(&self, acc: &mut T, x: T, _: usize) {
-        *acc = acc.mul(x);
+    fn push(&self, acc: &mut T::Sum, x: T, _: usize) {
+        *acc = acc.mul(x.to_sum());
     }
-    fn combine(&self, a: &mut T, b: &T) {
+    fn combine(&self, a: &mut T::Sum, b: &T::Sum) {
         *a = a.mul(*b);
     }
-    fn finish(&self, acc: &T) -> Result<T> {
+    fn finish(&self, acc: &T::Sum) -> Result<T::Sum> {
         Ok(*acc)
     }
     fn reduction(&self) -> Reduction {
@@ -294,12 +324,15 @@ impl<T: Real, const MAX: bool> Reducer<T> for ArgExtreme<MAX> {
     }
 }
 
-/// Count, mean and sum of squared deviations, combined by Chan et al.'s parallel formula.
+/// Count, mean and sum of squared deviations of the real parts and of the imaginary parts,
+/// combined by Chan et al.'s parallel formula (the imaginary ones stay 0 for real input).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Moments {
     n: f64,
     mean: f64,
     m2: f64,
+    mean_im: f64,
+    m2_im: f64,
 }
 
 impl Moments {
@@ -313,98 +346,180 @@ impl Moments {
             return;
         }
         let n = self.n + b.n;
+        let weight = self.n * b.n / n;
         let delta = b.mean - self.mean;
         self.mean += delta * b.n / n;
-        self.m2 += b.m2 + delta * delta * self.n * b.n / n;
+        self.m2 += b.m2 + delta * delta * weight;
+        let delta = b.mean_im - self.mean_im;
+        self.mean_im += delta * b.n / n;
+        self.m2_im += b.m2_im + delta * delta * weight;
         self.n = n;
     }
 }
 
-/// `mean` (`ddof == None`), `var` or `std` (`sqrt`) with `ddof` delta degrees of freedom.
-pub(crate) struct Stat {
-    ddof: Option<f64>,
-    sqrt: bool,
-}
-impl<T: Real> Reducer<T> for Stat {
-    type Acc = Moments;
-    type Out = f64;
-    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> Moments {
+impl Moments {
+    /// The moments of a lane; `m2` only if `spread` asks for them.
+    fn of_lane<T: Element>(lane: &ArrayView1<'_, T>, spread: bool) -> Moments {
         let n = lane.len() as f64;
         if n == 0.0 {
             return Moments::default();
         }
+        let (mean, m2) = Self::lane_part::<T, false>(lane, spread);
+        let (mean_im, m2_im) = if is_complex::<T>() {
+            Self::lane_part::<T, true>(lane, spread)
+        } else {
+            (0.0, 0.0)
+        };
+        Moments {
+            n,
+            mean,
+            m2,
+            mean_im,
+            m2_im,
+        }
+    }
+
+    /// The mean and (if `spread`) the squared deviations from it of one part of a lane.
+    fn lane_part<T: Element, const IM: bool>(lane: &ArrayView1<'_, T>, spread: bool) -> (f64, f64) {
+        let n = lane.len() as f64;
+        let part = |x: &T| if IM { x.parts().1 } else { x.parts().0 };
         // Two passes over the lane: the mean, then the squared deviations from it.
-        let (mean, m2) = match lane.as_slice() {
+        match lane.as_slice() {
             Some(s) => {
-                let mean = sum_f64(s) / n;
-                let m2 = if self.ddof.is_some() {
-                    sq_dev_slice(s, mean)
+                let mean = sum_f64::<T, IM>(s) / n;
+                let m2 = if spread {
+                    sq_dev_slice::<T, IM>(s, mean)
                 } else {
                     0.0
                 };
                 (mean, m2)
             }
             None => {
-                let mean = lane.iter().map(|x| x.to_f64()).sum::<f64>() / n;
-                (mean, lane.iter().map(|x| (x.to_f64() - mean).powi(2)).sum())
+                let mean = lane.iter().map(part).sum::<f64>() / n;
+                (mean, lane.iter().map(|x| (part(x) - mean).powi(2)).sum())
             }
-        };
-        Moments { n, mean, m2 }
-    }
-    fn init(&self, x: T, _: usize) -> Moments {
-        Moments {
-            n: 1.0,
-            mean: x.to_f64(),
-            m2: 0.0,
         }
     }
+
+    /// The moments of one element.
+    fn of<T: Element>(x: T) -> Moments {
+        let (re, im) = x.parts();
+        Moments {
+            n: 1.0,
+            mean: re,
+            mean_im: im,
+            ..Moments::default()
+        }
+    }
+
+    /// Adds one element (Welford's update).
     #[inline]
-    fn push(&self, acc: &mut Moments, x: T, _: usize) {
-        acc.n += 1.0;
-        let d = x.to_f64() - acc.mean;
-        acc.mean += d / acc.n;
-        acc.m2 += d * (x.to_f64() - acc.mean);
-    }
-    fn combine(&self, a: &mut Moments, b: &Moments) {
-        a.merge(b);
-    }
-    fn finish(&self, acc: &Moments) -> Result<f64> {
-        let Some(ddof) = self.ddof else {
-            return Ok(if acc.n == 0.0 { f64::NAN } else { acc.mean });
-        };
-        let dof = acc.n - ddof;
-        let var = if dof <= 0.0 { f64::NAN } else { acc.m2 / dof };
-        Ok(if self.sqrt { var.sqrt() } else { var })
-    }
-    fn reduction(&self) -> Reduction {
-        match (self.ddof, self.sqrt) {
-            (None, _) => Reduction::Mean,
-            (Some(ddof), false) => Reduction::Var { ddof },
-            (Some(ddof), true) => Reduction::Std { ddof },
+    fn push<T: Element>(&mut self, x: T) {
+        let (re, im) = x.parts();
+        self.n += 1.0;
+        let d = re - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (re - self.mean);
+        if is_complex::<T>() {
+            let d = im - self.mean_im;
+            self.mean_im += d / self.n;
+            self.m2_im += d * (im - self.mean_im);
         }
     }
 }
 
-/// `any` (`ALL == false`) or `all` of booleans.
-pub(crate) struct Logical<const ALL: bool>;
-impl<const ALL: bool> Reducer<bool> for Logical<ALL> {
-    type Acc = bool;
-    type Out = bool;
-    fn fold(&self, lane: ArrayView1<'_, bool>, _: usize) -> bool {
-        if ALL {
-            lane.iter().all(|&x| x)
+/// `mean`: NaN over no element.
+pub(crate) struct Mean;
+impl<T: Element> Reducer<T> for Mean {
+    type Acc = Moments;
+    type Out = T::Mean;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> Moments {
+        Moments::of_lane(&lane, false)
+    }
+    fn init(&self, x: T, _: usize) -> Moments {
+        Moments::of(x)
+    }
+    #[inline]
+    fn push(&self, acc: &mut Moments, x: T, _: usize) {
+        acc.push(x);
+    }
+    fn combine(&self, a: &mut Moments, b: &Moments) {
+        a.merge(b);
+    }
+    fn finish(&self, acc: &Moments) -> Result<T::Mean> {
+        let (re, im) = if acc.n == 0.0 {
+            (f64::NAN, if is_complex::<T>() { f64::NAN } else { 0.0 })
         } else {
-            lane.iter().any(|&x| x)
+            (acc.mean, acc.mean_im)
+        };
+        Ok(T::Mean::from_scalar(Scalar::Complex(re, im)))
+    }
+    fn reduction(&self) -> Reduction {
+        Reduction::Mean
+    }
+}
+
+/// `var`, or `std` (`sqrt`), with `ddof` delta degrees of freedom: NaN when `ddof` leaves none.
+pub(crate) struct Spread {
+    ddof: f64,
+    sqrt: bool,
+}
+impl<T: Element> Reducer<T> for Spread {
+    type Acc = Moments;
+    type Out = T::Var;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> Moments {
+        Moments::of_lane(&lane, true)
+    }
+    fn init(&self, x: T, _: usize) -> Moments {
+        Moments::of(x)
+    }
+    #[inline]
+    fn push(&self, acc: &mut Moments, x: T, _: usize) {
+        acc.push(x);
+    }
+    fn combine(&self, a: &mut Moments, b: &Moments) {
+        a.merge(b);
+    }
+    fn finish(&self, acc: &Moments) -> Result<T::Var> {
+        let dof = acc.n - self.ddof;
+        let var = if dof <= 0.0 {
+            f64::NAN
+        } else {
+            (acc.m2 + acc.m2_im) / dof
+        };
+        let v = if self.sqrt { var.sqrt() } else { var };
+        Ok(T::Var::from_scalar(Scalar::Float(v)))
+    }
+    fn reduction(&self) -> Reduction {
+        if self.sqrt {
+            Reduction::Std { ddof: self.ddof }
+        } else {
+            Reduction::Var { ddof: self.ddof }
         }
     }
-    fn init(&self, x: bool, _: usize) -> bool {
-        x
+}
+
+/// `any` (`ALL == false`) or `all`: whether some or every element is nonzero.
+pub(crate) struct Logical<const ALL: bool>;
+impl<T: Element, const ALL: bool> Reducer<T> for Logical<ALL> {
+    type Acc = bool;
+    type Out = bool;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> bool {
+        if ALL {
+            lane.iter().all(|&x| cast::<T, bool>(x))
+        } else {
+            lane.iter().any(|&x| cast::<T, bool>(x))
+        }
     }
-    fn push(&self, acc: &mut bool, x: bool, _: usize) {
+    fn init(&self, x: T, _: usize) -> bool {
+        cast(x)
+    }
+    fn push(&self, acc: &mut bool, x: T, _: usize) {
+        let x: bool = cast(x);
         *acc = if ALL { *acc && x } else { *acc || x };
     }
     fn combine(&self, a: &mut bool, b: &bool) {
-        self.push(a, *b, 0);
+        *a = if ALL { *a && *b } else { *a || *b };
     }
     fn finish(&self, acc: &bool) -> Result<bool> {
         Ok(*acc)
@@ -415,6 +530,31 @@ impl<const ALL: bool> Reducer<bool> for Logical<ALL> {
         } else {
             Reduction::Any
         }
+    }
+}
+
+/// `count_nonzero`: how many elements are not zero (or `false`).
+pub(crate) struct CountNonzero;
+impl<T: Element> Reducer<T> for CountNonzero {
+    type Acc = i64;
+    type Out = i64;
+    fn fold(&self, lane: ArrayView1<'_, T>, _: usize) -> i64 {
+        lane.iter().filter(|&&x| cast::<T, bool>(x)).count() as i64
+    }
+    fn init(&self, x: T, _: usize) -> i64 {
+        i64::from(cast::<T, bool>(x))
+    }
+    fn push(&self, acc: &mut i64, x: T, _: usize) {
+        *acc += i64::from(cast::<T, bool>(x));
+    }
+    fn combine(&self, a: &mut i64, b: &i64) {
+        *a += b;
+    }
+    fn finish(&self, acc: &i64) -> Result<i64> {
+        Ok(*acc)
+    }
+    fn reduction(&self) -> Reduction {
+        Reduction::CountNonzero
     }
 }
 
@@ -739,28 +879,127 @@ impl<T: Element> Array<T> {
     }
 }
 
-impl<T: Numeric> Array<T> {
-    /// The sum over `axes` (in `T`, wrapping for integers).
+impl<T: Element> Array<T> {
+    /// The sum over `axes`, in NumPy's type for it ([`Element::Sum`]): `bool` and integers
+    /// narrower than 64 bits are summed as `int64` or `uint64`, so they do not wrap; wider
+    /// integers wrap, as NumPy's do.
     ///
     /// ```
     /// use ndarray::array;
     /// use partita_collections::{axis, Array, Axes};
-    /// let x = Array::from_array(array![[1, 2, 3], [4, 5, 6]], &[1, 2])?;
-    /// assert_eq!(x.sum(axis(1))?.compute()?, array![6, 15].into_dyn());
-    /// assert_eq!(x.sum(axis(0).keepdims())?.compute()?, array![[5, 7, 9]].into_dyn());
-    /// assert_eq!(x.sum(Axes::All)?.compute_scalar()?, 21);
+    /// let x = Array::from_array(array![[1_i32, 2, 3], [4, 5, 6]], &[1, 2])?;
+    /// assert_eq!(x.sum(axis(1))?.compute()?, array![6_i64, 15].into_dyn());
+    /// assert_eq!(x.sum(axis(0).keepdims())?.compute()?, array![[5_i64, 7, 9]].into_dyn());
+    /// assert_eq!(x.sum(Axes::All)?.compute_scalar()?, 21_i64);
+    /// // As numpy.array([100, 100], dtype=numpy.int8).sum(): 200, not -56.
+    /// let small = Array::from_array(array![100_i8, 100], &[1])?;
+    /// assert_eq!(small.sum(Axes::All)?.compute_scalar()?, 200_i64);
+    /// let flags = Array::from_array(array![true, false, true], &[2])?;
+    /// assert_eq!(flags.sum(Axes::All)?.compute_scalar()?, 2_i64);
     /// # Ok::<(), partita_collections::Error>(())
     /// ```
     ///
     /// # Errors
     /// [`Error::Shape`](crate::Error::Shape) naming an axis out of range.
-    pub fn sum(&self, axes: impl Into<Axes>) -> Result<Array<T>> {
+    pub fn sum(&self, axes: impl Into<Axes>) -> Result<Array<T::Sum>> {
         self.reduce(Sum, &axes.into(), "sum")
     }
 
-    /// The product over `axes`.
-    pub fn prod(&self, axes: impl Into<Axes>) -> Result<Array<T>> {
+    /// The product over `axes`, in [`Element::Sum`] as [`sum`](Array::sum) is.
+    ///
+    /// ```
+    /// use partita_collections::{Array, Axes};
+    /// let x = Array::from_array(ndarray::array![16_u8, 16, 2], &[2])?;
+    /// assert_eq!(x.prod(Axes::All)?.compute_scalar()?, 512_u64);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn prod(&self, axes: impl Into<Axes>) -> Result<Array<T::Sum>> {
         self.reduce(Prod, &axes.into(), "prod")
+    }
+
+    /// The arithmetic mean over `axes`, accumulated in `f64`: `float64` for `bool` and the
+    /// integers, the input's type for floats and complex numbers ([`Element::Mean`]). NaN over
+    /// no element.
+    ///
+    /// ```
+    /// use partita_collections::{Array, Axes, C128};
+    /// let x = Array::from_array(ndarray::array![true, false, false, true], &[2])?;
+    /// assert_eq!(x.mean(Axes::All)?.compute_scalar()?, 0.5);
+    /// let z = Array::from_array(ndarray::array![C128::new(1.0, 2.0), C128::new(3.0, 0.0)], &[1])?;
+    /// assert_eq!(z.mean(Axes::All)?.compute_scalar()?, C128::new(2.0, 1.0));
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn mean(&self, axes: impl Into<Axes>) -> Result<Array<T::Mean>> {
+        self.reduce(Mean, &axes.into(), "mean")
+    }
+
+    /// The variance over `axes` with `ddof` delta degrees of freedom (NumPy's default is 0),
+    /// always real ([`Element::Var`]): a complex variance is that of the real parts plus that
+    /// of the imaginary parts.
+    ///
+    /// ```
+    /// use partita_collections::{Array, Axes, C128};
+    /// let z = Array::from_array(ndarray::array![C128::new(1.0, 1.0), C128::new(-1.0, -1.0)], &[1])?;
+    /// // numpy.var([1+1j, -1-1j]) == 2.0
+    /// assert_eq!(z.var(Axes::All, 0)?.compute_scalar()?, 2.0);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn var(&self, axes: impl Into<Axes>, ddof: usize) -> Result<Array<T::Var>> {
+        let spread = Spread {
+            ddof: ddof as f64,
+            sqrt: false,
+        };
+        self.reduce(spread, &axes.into(), "var")
+    }
+
+    /// The standard deviation over `axes` with `ddof` delta degrees of freedom, in
+    /// [`Element::Var`] as [`var`](Array::var) is.
+    ///
+    /// ```
+    /// use partita_collections::{Array, Axes};
+    /// let x = Array::from_array(ndarray::array![2.0_f64, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], &[3])?;
+    /// assert_eq!(x.std(Axes::All, 0)?.compute_scalar()?, 2.0);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn std(&self, axes: impl Into<Axes>, ddof: usize) -> Result<Array<T::Var>> {
+        let spread = Spread {
+            ddof: ddof as f64,
+            sqrt: true,
+        };
+        self.reduce(spread, &axes.into(), "std")
+    }
+
+    /// Whether any element over `axes` is nonzero (`true`, for `bool`).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use partita_collections::{axis, Array};
+    /// let x = Array::from_array(array![[0, 0], [0, 3]], &[1, 2])?;
+    /// assert_eq!(x.any(axis(1))?.compute()?, array![false, true].into_dyn());
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn any(&self, axes: impl Into<Axes>) -> Result<Array<bool>> {
+        self.reduce(Logical::<false>, &axes.into(), "any")
+    }
+
+    /// Whether every element over `axes` is nonzero (`true`, for `bool`).
+    pub fn all(&self, axes: impl Into<Axes>) -> Result<Array<bool>> {
+        self.reduce(Logical::<true>, &axes.into(), "all")
+    }
+
+    /// How many elements over `axes` are nonzero (`true`, for `bool`), as `int64`: NumPy's
+    /// `count_nonzero`.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use partita_collections::{axis, Array, Axes};
+    /// let x = Array::from_array(array![[0.0, 1.5], [f64::NAN, 0.0]], &[1, 2])?;
+    /// assert_eq!(x.count_nonzero(axis(0))?.compute()?, array![1_i64, 1].into_dyn());
+    /// assert_eq!(x.count_nonzero(Axes::All)?.compute_scalar()?, 2);
+    /// # Ok::<(), partita_collections::Error>(())
+    /// ```
+    pub fn count_nonzero(&self, axes: impl Into<Axes>) -> Result<Array<i64>> {
+        self.reduce(CountNonzero, &axes.into(), "count_nonzero")
     }
 }
 
@@ -773,40 +1012,6 @@ impl<T: Real> Array<T> {
     /// The maximum over `axes` (NaN if any element is NaN). Computing it fails on an empty axis.
     pub fn max(&self, axes: impl Into<Axes>) -> Result<Array<T>> {
         self.reduce(Extreme::<true>, &axes.into(), "max")
-    }
-
-    /// The arithmetic mean over `axes`, accumulated in `f64`.
-    pub fn mean(&self, axes: impl Into<Axes>) -> Result<Array<f64>> {
-        let stat = Stat {
-            ddof: None,
-            sqrt: false,
-        };
-        self.reduce(stat, &axes.into(), "mean")
-    }
-
-    /// The variance over `axes` with `ddof` delta degrees of freedom (NumPy's default is 0).
-    pub fn var(&self, axes: impl Into<Axes>, ddof: usize) -> Result<Array<f64>> {
-        let stat = Stat {
-            ddof: Some(ddof as f64),
-            sqrt: false,
-        };
-        self.reduce(stat, &axes.into(), "var")
-    }
-
-    /// The standard deviation over `axes` with `ddof` delta degrees of freedom.
-    ///
-    /// ```
-    /// use partita_collections::{Array, Axes};
-    /// let x = Array::from_array(ndarray::array![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], &[3])?;
-    /// assert_eq!(x.std(Axes::All, 0)?.compute_scalar()?, 2.0);
-    /// # Ok::<(), partita_collections::Error>(())
-    /// ```
-    pub fn std(&self, axes: impl Into<Axes>, ddof: usize) -> Result<Array<f64>> {
-        let stat = Stat {
-            ddof: Some(ddof as f64),
-            sqrt: true,
-        };
-        self.reduce(stat, &axes.into(), "std")
     }
 
     /// The position of the first minimum along `axis` (use [`reshape`](Array::reshape) to a
@@ -826,17 +1031,5 @@ impl<T: Real> Array<T> {
     /// The position of the first maximum along `axis`.
     pub fn argmax(&self, axis: isize) -> Result<Array<u64>> {
         self.reduce(ArgExtreme::<true>, &super::axis(axis), "argmax")
-    }
-}
-
-impl Array<bool> {
-    /// Whether any element over `axes` is true.
-    pub fn any(&self, axes: impl Into<Axes>) -> Result<Array<bool>> {
-        self.reduce(Logical::<false>, &axes.into(), "any")
-    }
-
-    /// Whether every element over `axes` is true.
-    pub fn all(&self, axes: impl Into<Axes>) -> Result<Array<bool>> {
-        self.reduce(Logical::<true>, &axes.into(), "all")
     }
 }
