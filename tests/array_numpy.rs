@@ -2,7 +2,8 @@
 //! fixture (one per dtype) is read as a user would read it, reduced over all axes and along
 //! each axis, and compared with NumPy's own answers, written down in
 //! `tests/data/numpy_reductions.txt` by `tests/data/make_numpy_reductions.py`. So are the
-//! complex arrays' `real`, `imag`, `conj`, `angle` and `abs`.
+//! cumulative sums and products along each axis, and the complex arrays' `real`, `imag`,
+//! `conj`, `angle` and `abs`.
 
 use std::path::{Path, PathBuf};
 
@@ -85,6 +86,8 @@ fn reduce<T: Element>(x: &Array<T>, case: &Case) -> Option<Answer> {
         "any" => answer(x.any(ax)),
         "all" => answer(x.all(ax)),
         "count_nonzero" => answer(x.count_nonzero(ax)),
+        "cumsum" => answer(x.cumsum(case.axis.parse().unwrap())),
+        "cumprod" => answer(x.cumprod(case.axis.parse().unwrap())),
         _ => return None,
     })
 }
@@ -170,7 +173,7 @@ fn same(got: &Scalar, want: &str, dtype: DType) -> bool {
 #[test]
 fn reductions_answer_as_numpy() {
     let cases = cases();
-    assert!(cases.len() > 420, "{} cases", cases.len());
+    assert!(cases.len() > 470, "{} cases", cases.len());
     let mut wrong = Vec::new();
     for case in &cases {
         let (dtype, shape, values) = run(case);

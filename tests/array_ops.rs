@@ -572,6 +572,42 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Cumulative sums and products along every axis, over any chunking, against a sequential
+    /// scan of each lane (the products of small values wrap in int64 exactly as the reference's).
+    #[test]
+    fn scans_match_sequential_reference(
+        (shape, chunk) in shape_and_chunks(),
+        ax in 0..3_usize,
+        seed: u64,
+    ) {
+        let x = data(&shape, seed);
+        let axis = ax % shape.len();
+        let a = Array::from_array(x.mapv(|v| v as i16), &chunk).unwrap();
+        let scan = |prod: bool| {
+            let mut want = x.clone();
+            want.accumulate_axis_inplace(ndarray::Axis(axis), |&p, c| {
+                *c = if prod { p.wrapping_mul(*c) } else { p + *c }
+            });
+            want
+        };
+        prop_assert_eq!(a.cumsum(axis as isize).unwrap().compute().unwrap(), scan(false));
+        prop_assert_eq!(a.cumprod(axis as isize).unwrap().compute().unwrap(), scan(true));
+        let back = -(shape.len() as isize) + axis as isize;
+        prop_assert_eq!(a.cumsum(back).unwrap().compute().unwrap(), scan(false));
+    }
+}
+
+#[test]
+fn a_scan_refuses_an_axis_out_of_range() {
+    let x = Array::<f64>::arange(10, 3).unwrap();
+    let err = x.cumsum(1).unwrap_err().to_string();
+    assert!(err.contains("axis 1"), "{err}");
+    assert!(x.cumsum(-2).is_err());
+}
+
 #[test]
 fn element_wise_chains_fuse_into_one_task_per_block() {
     let x = Array::<f64>::arange(100, 10).unwrap(); // 10 blocks

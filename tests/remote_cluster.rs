@@ -264,6 +264,22 @@ fn arrays(rts: &Runtimes) {
     for row in got.rows() {
         assert!(row.sum().abs() < 1e-9);
     }
+    // NumPy's types on the workers: int8 sums widen to int64, a scan crosses the blocks.
+    let (total, scan) = rts.both(|| {
+        let x = Array::<i8>::arange(200, 30).unwrap();
+        let total = x.sum(Axes::All).unwrap().compute_scalar().unwrap();
+        (total, x.cumsum(0).unwrap().compute().unwrap())
+    });
+    // arange(200) as int8 wraps at 128: 0..=127 then -128..=-57.
+    let want: Vec<i64> = (0..200)
+        .map(|i| i64::from(i as u8 as i8))
+        .scan(0, |s, v| {
+            *s += v;
+            Some(*s)
+        })
+        .collect();
+    assert_eq!(total, *want.last().unwrap());
+    assert_eq!(scan.into_raw_vec_and_offset().0, want);
 }
 
 /// A windowed stream, shipped as one task to a worker.

@@ -28,6 +28,7 @@ mod elementwise;
 mod index;
 mod linalg;
 mod reduce;
+mod scan;
 mod shape;
 #[cfg(test)]
 mod test;
