@@ -1,5 +1,6 @@
-//! `cumsum`, `cummin`, `cummax`, `shift` and `diff` across partition boundaries, against a
-//! sequential evaluation, under random partitionings with empty and one-row partitions.
+//! `cumsum`, `cummin`, `cummax`, `shift` and `diff` (both ways) and rolling windows across
+//! partition boundaries, against a sequential evaluation, under random partitionings with empty
+//! and one-row partitions; and rolling windows against pandas' answers on a small series.
 
 #[path = "common/cuts.rs"]
 mod cuts;
@@ -70,7 +71,7 @@ proptest! {
         ints in prop::collection::vec(prop::option::weighted(0.8, -50_i64..50), 0..60),
         cuts in prop::collection::vec(0_usize..100, 0..7),
         nan_at in prop::collection::vec(0_usize..100, 0..3),
-        periods in 1_usize..5,
+        periods in -4_isize..5,
     ) {
         let mut floats: Vec<Option<f64>> = ints.iter().map(|x| x.map(|x| x as f64 / 4.0)).collect();
         for &p in &nan_at {
@@ -90,8 +91,12 @@ proptest! {
         let want = running(&floats, f64::is_nan, f64::max);
         prop_assert!(same(&f64s(&df.cummax("f").unwrap(), "f"), &want));
 
-        let shifted: Vec<Option<i64>> = (0..ints.len())
-            .map(|j| if j >= periods { ints[j - periods] } else { None })
+        let n = ints.len() as isize;
+        let shifted: Vec<Option<i64>> = (0..n)
+            .map(|j| {
+                let from = j - periods;
+                if (0..n).contains(&from) { ints[from as usize] } else { None }
+            })
             .collect();
         prop_assert_eq!(i64s(&df.shift("i", periods).unwrap()), shifted.clone());
         let diffs: Vec<Option<f64>> = ints
@@ -105,6 +110,155 @@ proptest! {
         prop_assert_eq!(out.npartitions(), df.npartitions());
         prop_assert!(same(&f64s(&out, "f"), &floats));
     }
+}
+
+/// One window by its definition: `agg` of the values (nulls and NaN left out) among the
+/// `window` rows ending at row `i`, or none with fewer than `min_periods` values (rows, for
+/// `count`).
+fn window_of(
+    xs: &[Option<f64>],
+    i: usize,
+    window: usize,
+    min_periods: usize,
+    agg: &str,
+) -> Option<f64> {
+    let rows = &xs[(i + 1).saturating_sub(window)..=i];
+    let vals: Vec<f64> = rows
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|x| !x.is_nan())
+        .collect();
+    let n = vals.len() as f64;
+    if agg == "count" {
+        return (rows.len() >= min_periods).then_some(n);
+    }
+    if vals.len() < min_periods {
+        return None;
+    }
+    let mean = vals.iter().sum::<f64>() / n;
+    let var = |ddof: f64| {
+        (n - ddof > 0.0).then(|| vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - ddof))
+    };
+    match agg {
+        "sum" => Some(vals.iter().sum()),
+        "mean" => (n > 0.0).then_some(mean),
+        "min" => vals.iter().copied().reduce(f64::min),
+        "max" => vals.iter().copied().reduce(f64::max),
+        "var" => var(1.0),
+        "std0" => var(0.0).map(f64::sqrt),
+        _ => unreachable!(),
+    }
+}
+
+fn rolled(r: &partita::collections::Rolling, agg: &str) -> DataFrame {
+    match agg {
+        "sum" => r.sum(),
+        "mean" => r.mean(),
+        "min" => r.min(),
+        "max" => r.max(),
+        "count" => r.count(),
+        "var" => r.var(1),
+        "std0" => r.std(0),
+        _ => unreachable!(),
+    }
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn rolling_windows_match_their_definition(
+        ints in prop::collection::vec(prop::option::weighted(0.8, -50_i64..50), 0..50),
+        cuts in prop::collection::vec(0_usize..100, 0..7),
+        nan_at in prop::collection::vec(0_usize..100, 0..3),
+        window in 1_usize..7,
+        min_periods in prop::option::of(0_usize..7),
+    ) {
+        let mut floats: Vec<Option<f64>> = ints.iter().map(|x| x.map(|x| x as f64 / 4.0)).collect();
+        for &p in &nan_at {
+            if let Some(f) = floats.get_mut(p % (ints.len() + 1)) {
+                *f = Some(f64::NAN);
+            }
+        }
+        let df = frame(&ints, &floats, &cuts);
+        for column in ["i", "f"] {
+            let xs: Vec<Option<f64>> = match column {
+                "i" => ints.iter().map(|x| x.map(|x| x as f64)).collect(),
+                _ => floats.clone(),
+            };
+            let mut r = df.rolling(column, window).unwrap();
+            if let Some(m) = min_periods {
+                r = r.min_periods(m);
+            }
+            let m = min_periods.unwrap_or(window);
+            for agg in ["sum", "mean", "min", "max", "count", "var", "std0"] {
+                let got = rolled(&r, agg).column(column).unwrap().to_vec::<f64>().unwrap();
+                let want: Vec<Option<f64>> =
+                    (0..xs.len()).map(|i| window_of(&xs, i, window, m, agg)).collect();
+                prop_assert!(same(&got, &want), "{} {} w={} m={}: {:?} vs {:?}", column, agg, window, m, got, want);
+            }
+        }
+    }
+}
+
+/// pandas 3.1.1's answers for `pd.Series([1, 2, None, 4, 5, nan, nan, 8, 9, 10.0])`, in three
+/// partitions (NaN there is a null here).
+#[test]
+fn rolling_windows_answer_as_pandas() {
+    let xs = [
+        Some(1.0),
+        Some(2.0),
+        None,
+        Some(4.0),
+        Some(5.0),
+        Some(f64::NAN),
+        None,
+        Some(8.0),
+        Some(9.0),
+        Some(10.0),
+    ];
+    let ints: Vec<Option<i64>> = vec![Some(0); xs.len()];
+    let df = frame(&ints, &xs, &[3, 7]);
+    let nan = None;
+    let run = |r: partita::collections::Rolling, agg: &str| {
+        rolled(&r, agg)
+            .column("f")
+            .unwrap()
+            .to_vec::<f64>()
+            .unwrap()
+    };
+    let r3 = || df.rolling("f", 3).unwrap();
+    let tail = |v: f64| {
+        let mut w = vec![nan; 9];
+        w.push(Some(v));
+        w
+    };
+    // s.rolling(3).sum() / mean() / min() / max() / std(): only the last window is full.
+    assert_eq!(run(r3(), "sum"), tail(27.0));
+    assert_eq!(run(r3(), "mean"), tail(9.0));
+    assert_eq!(run(r3(), "min"), tail(8.0));
+    assert_eq!(run(r3(), "max"), tail(10.0));
+    assert_eq!(run(r3(), "var"), tail(1.0));
+    // s.rolling(3).count(): [nan, nan, 2, 2, 2, 2, 1, 1, 2, 3]
+    let counts = [2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 2.0, 3.0].map(Some);
+    assert_eq!(run(r3(), "count"), [&[nan, nan][..], &counts[..]].concat());
+    // s.rolling(3, min_periods=1).sum(): [1, 3, 3, 6, 9, 9, 5, 8, 17, 27]
+    let sums = [1.0, 3.0, 3.0, 6.0, 9.0, 9.0, 5.0, 8.0, 17.0, 27.0].map(Some);
+    assert_eq!(run(r3().min_periods(1), "sum"), sums);
+    // s.rolling(3, min_periods=0).count(): [1, 2, 2, 2, 2, 2, 1, 1, 2, 3]
+    let counts = [1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 2.0, 3.0].map(Some);
+    assert_eq!(run(r3().min_periods(0), "count"), counts);
+}
+
+#[test]
+fn a_rolling_window_needs_a_numeric_column_and_a_row() {
+    let df = frame(&[Some(1)], &[Some(1.0)], &[]);
+    let err = df.rolling("f", 0).unwrap_err().to_string();
+    assert!(err.contains("at least one row"), "{err}");
+    let err = df.rolling("nope", 2).unwrap_err().to_string();
+    assert!(err.contains("no column \"nope\""), "{err}");
 }
 
 #[test]

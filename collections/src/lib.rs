@@ -28,7 +28,7 @@ pub use self::dataframe::{
     coalesce, col, count, dtype_name, first, last, lit, max, mean, min, parse_times, serde_array,
     serde_schema, size, std, sum, var, when, Agg, AggFunc, BinaryOp, ColumnSource, ColumnType,
     DataFrame, DtExpr, DtField, DtOp, DtUnit, Expr, FromColumn, GroupBy, How, Literal, Merge,
-    NumOp, Series, Side, StrExpr, StrOp, Then, When, SHUFFLE_ABOVE,
+    NumOp, Rolling, Series, Side, StrExpr, StrOp, Then, When, SHUFFLE_ABOVE,
 };
 pub use self::delayed::{
     combine, compute_all, delayed, from_value, graph_all, Delayed, DelayedHandle,

@@ -1,7 +1,9 @@
 //! Order-dependent column operations across partition boundaries: running sums, minima and
-//! maxima (`cumsum`, `cummin`, `cummax`), `shift` and `diff`. Each partition reads a small
-//! summary of every partition before it (its total, or its last rows) besides its own rows, as
-//! Dask's overlapping partitions do, so no partition waits for another to be read again.
+//! maxima (`cumsum`, `cummin`, `cummax`), `shift` and `diff` (either way). Each partition reads
+//! a small summary of every partition before it (its total, or its last rows), or after it (its
+//! first rows), besides its own rows, as Dask's overlapping partitions do, so no partition
+//! waits for another to be read again. Rolling windows ([`super::rolling`]) read the same
+//! summaries.
 
 use std::sync::Arc;
 
@@ -19,19 +21,21 @@ use crate::names::unique;
 
 /// A running aggregate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-enum Running {
+pub(super) enum Running {
     Sum,
     Min,
     Max,
 }
 
-/// What a partition hands on to the partitions after it.
+/// What a partition hands on to the partitions after it (or, for `Head`, before it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-enum Carry {
+pub(super) enum Carry {
     /// Its running aggregate's total (one row, null without a value).
     Total(Running),
-    /// Its last `n` values.
+    /// Its last `n` values, for the partitions after it.
     Tail(usize),
+    /// Its first `n` values, for the partitions before it.
+    Head(usize),
 }
 
 /// One partition's summary for the partitions after it, as a one-column batch.
@@ -114,6 +118,12 @@ impl Op for Summary {
                         let from = c.len().saturating_sub(n);
                         one_column(&column, c.slice(from, c.len() - from))
                     }),
+                Carry::Head(n) => batch
+                    .column_by_name(&column)
+                    .ok_or_else(|| Error::Schema {
+                        message: format!("no column {column:?}"),
+                    })
+                    .and_then(|c| one_column(&column, c.slice(0, n.min(c.len())))),
             };
             summary.map(value).map_err(|e| fail(&out, e))
         }))
@@ -122,7 +132,7 @@ impl Op for Summary {
 register_op!(Summary);
 
 /// One partition with its column replaced, given the summaries of the partitions before it
-/// (inputs: the partition, then those summaries in order).
+/// (inputs: the partition, then those summaries in order), or for `Carry::Head` after it.
 #[derive(Serialize, Deserialize)]
 struct Apply {
     column: String,
@@ -150,24 +160,33 @@ impl Op for Apply {
                 .zip(&keys)
                 .map(|(v, k)| downcast::<RecordBatch>(v, k))
                 .collect::<partita_runtime::Result<Vec<_>>>()?;
-            let (batch, before) = batches.split_first().expect("a partition");
+            let (batch, others) = batches.split_first().expect("a partition");
             let replaced = match carry {
-                Carry::Total(op) => running(batch, before, &column, op),
-                Carry::Tail(n) => shifted(batch, before, &column, n, diff),
+                Carry::Total(op) => running(batch, others, &column, op),
+                Carry::Tail(n) => shifted(batch, others, &column, n, diff),
+                Carry::Head(n) => shifted_up(batch, others, &column, n, diff),
             };
             replaced
-                .and_then(|c| {
-                    let at = batch.schema().index_of(&column).map_err(arrow_error)?;
-                    let mut columns = batch.columns().to_vec();
-                    columns[at] = c;
-                    RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)
-                })
+                .and_then(|c| replace_column(batch, &column, c, &schema))
                 .map(value)
                 .map_err(|e| fail(&out, e))
         }))
     }
 }
 register_op!(Apply);
+
+/// `batch` with `column` replaced by `c`, under `schema`.
+pub(super) fn replace_column(
+    batch: &RecordBatch,
+    column: &str,
+    c: ArrayRef,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let at = batch.schema().index_of(column).map_err(arrow_error)?;
+    let mut columns = batch.columns().to_vec();
+    columns[at] = c;
+    RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)
+}
 
 /// The running `op` of `column` over `batch`, starting from the totals `before`.
 fn running(
@@ -257,6 +276,11 @@ fn shifted(
         let rest = all.slice(0, taken);
         arrow::compute::concat(&[nulls.as_ref(), rest.as_ref()]).map_err(arrow_error)?
     };
+    difference(c, shifted, diff)
+}
+
+/// `shifted`, or with `diff` the column `c` minus it, as `float64`.
+fn difference(c: &ArrayRef, shifted: ArrayRef, diff: bool) -> Result<ArrayRef> {
     if !diff {
         return Ok(shifted);
     }
@@ -264,17 +288,45 @@ fn shifted(
     arrow::compute::kernels::numeric::sub(&f(c)?, &f(&shifted)?).map_err(arrow_error)
 }
 
+/// `column` of `batch` shifted up by `n` rows, the last ones taken from the first values of
+/// the partitions `after` (nulls past the last row); with `diff`, the column minus that.
+fn shifted_up(
+    batch: &RecordBatch,
+    after: &[&RecordBatch],
+    column: &str,
+    n: usize,
+    diff: bool,
+) -> Result<ArrayRef> {
+    let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
+        message: format!("no column {column:?}"),
+    })?;
+    let mut pieces: Vec<ArrayRef> = vec![c.clone()];
+    pieces.extend(after.iter().map(|b| b.column(0).clone()));
+    let refs: Vec<&dyn Array> = pieces.iter().map(AsRef::as_ref).collect();
+    let all = arrow::compute::concat(&refs).map_err(arrow_error)?;
+    // The values n rows down from each of this partition's rows, nulls where there are none.
+    let have = all.len().saturating_sub(n).min(c.len());
+    let taken = all.slice(n.min(all.len()), have);
+    let nulls = arrow::array::new_null_array(c.data_type(), c.len() - have);
+    let shifted = arrow::compute::concat(&[taken.as_ref(), nulls.as_ref()]).map_err(arrow_error)?;
+    difference(c, shifted, diff)
+}
+
 impl DataFrame {
-    fn along(&self, column: &str, carry: Carry, diff: bool, name: &str) -> Result<DataFrame> {
-        let field = self
-            .schema
+    /// The field of `column`, or an error naming the columns there are.
+    pub(super) fn field_of(&self, column: &str) -> Result<&Field> {
+        self.schema
             .field_with_name(column)
             .map_err(|_| Error::Schema {
                 message: format!("no column {column:?}; the columns are {:?}", self.columns()),
-            })?;
+            })
+    }
+
+    fn along(&self, column: &str, carry: Carry, diff: bool, name: &str) -> Result<DataFrame> {
+        let field = self.field_of(column)?;
         let numeric = field.data_type().is_integer() || field.data_type().is_floating();
         let t = match carry {
-            Carry::Tail(_) if !diff => field.data_type().clone(),
+            Carry::Tail(_) | Carry::Head(_) if !diff => field.data_type().clone(),
             _ if !numeric => {
                 return Err(Error::Schema {
                     message: format!(
@@ -283,10 +335,29 @@ impl DataFrame {
                     ),
                 })
             }
-            Carry::Tail(_) => DataType::Float64,
+            Carry::Tail(_) | Carry::Head(_) => DataType::Float64,
             _ if field.data_type().is_floating() => DataType::Float64,
             _ => DataType::Int64,
         };
+        self.along_with(column, carry, t, name, |schema| Apply {
+            column: column.to_string(),
+            carry,
+            diff,
+            schema,
+        })
+    }
+
+    /// The frame with `column` replaced, as type `t`, by the op `apply` makes for the output
+    /// schema, run on each partition with the `carry` summaries of the partitions before it
+    /// (after it, for `Carry::Head`).
+    pub(super) fn along_with<P: Op>(
+        &self,
+        column: &str,
+        carry: Carry,
+        t: DataType,
+        name: &str,
+        apply: impl Fn(SchemaRef) -> P,
+    ) -> Result<DataFrame> {
         let fields: Vec<Field> = self
             .schema
             .fields()
@@ -322,14 +393,15 @@ impl DataFrame {
             &out,
             parts.iter().enumerate().map(|(i, k)| {
                 let mut deps = vec![k.clone()];
-                deps.extend(summaries[..i].iter().cloned());
-                let op = Apply {
-                    column: column.to_string(),
-                    carry,
-                    diff,
-                    schema: schema.clone(),
-                };
-                (TaskKey::new(out.clone(), i as u64), deps, op)
+                match carry {
+                    Carry::Head(_) => deps.extend(summaries[i + 1..].iter().cloned()),
+                    _ => deps.extend(summaries[..i].iter().cloned()),
+                }
+                (
+                    TaskKey::new(out.clone(), i as u64),
+                    deps,
+                    apply(schema.clone()),
+                )
             }),
         );
         Ok(
@@ -382,20 +454,44 @@ impl DataFrame {
 
     /// The frame with `column` shifted down `periods` rows, across partitions, as pandas'
     /// `shift(periods)`: each row holds the value `periods` rows before it, the first rows
-    /// null. Any column type.
+    /// null. A negative `periods` shifts up: each row holds the value that many rows after it,
+    /// the last rows null. Any column type.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use partita_collections::DataFrame;
+    /// let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5])) as _)])?;
+    /// let df = DataFrame::from_arrow(batch, 2)?;
+    /// let after = df.shift("x", -2)?.column("x")?.to_vec::<i64>()?;
+    /// assert_eq!(after, [Some(3), Some(4), Some(5), None, None]);
+    /// let change = df.diff("x", -1)?.column("x")?.to_vec::<f64>()?;
+    /// assert_eq!(change, [Some(-1.0), Some(-1.0), Some(-1.0), Some(-1.0), None]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Schema`] for an unknown column.
-    pub fn shift(&self, column: &str, periods: usize) -> Result<DataFrame> {
-        self.along(column, Carry::Tail(periods), false, "shift")
+    pub fn shift(&self, column: &str, periods: isize) -> Result<DataFrame> {
+        self.along(column, shift_carry(periods), false, "shift")
     }
 
     /// The frame with `column` replaced by its difference from the value `periods` rows
-    /// before, as pandas' `diff(periods)` (`float64`, null where there is no such row).
+    /// before (after, for a negative `periods`), as pandas' `diff(periods)` (`float64`, null
+    /// where there is no such row).
     ///
     /// # Errors
     /// [`Error::Schema`] for an unknown or non-numeric column.
-    pub fn diff(&self, column: &str, periods: usize) -> Result<DataFrame> {
-        self.along(column, Carry::Tail(periods), true, "diff")
+    pub fn diff(&self, column: &str, periods: isize) -> Result<DataFrame> {
+        self.along(column, shift_carry(periods), true, "diff")
+    }
+}
+
+/// The summaries a shift by `periods` rows reads.
+fn shift_carry(periods: isize) -> Carry {
+    if periods >= 0 {
+        Carry::Tail(periods as usize)
+    } else {
+        Carry::Head(periods.unsigned_abs())
     }
 }
