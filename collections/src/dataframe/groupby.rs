@@ -59,7 +59,7 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             AggFunc::Sum => "sum",
             AggFunc::Mean => "mean",

@@ -24,6 +24,7 @@ mod numeric_fns;
 mod ops;
 mod projection;
 mod repartition;
+mod reshape;
 mod rolling;
 mod series;
 mod shuffle;
