@@ -64,6 +64,9 @@ pub enum DtOp {
     Field(DtField),
     /// The time floored to a unit, of the same type.
     Floor(DtUnit),
+    /// The time floored to a multiple of this many nanoseconds since the epoch, of the same
+    /// type.
+    FloorEvery(i64),
     /// The time formatted with a strftime-style format.
     Strftime(String),
 }
@@ -85,6 +88,12 @@ impl DtOp {
         Ok(match self {
             DtOp::Field(_) => DataType::Int32,
             DtOp::Floor(_) => t.clone(),
+            DtOp::FloorEvery(n) if *n <= 0 => {
+                return Err(format!(
+                    "cannot floor to a multiple of {n} ns; the step must be positive"
+                ))
+            }
+            DtOp::FloorEvery(_) => t.clone(),
             DtOp::Strftime(_) => DataType::Utf8,
         })
     }
@@ -135,6 +144,14 @@ impl DtExpr {
         self.op(DtOp::Floor(unit))
     }
 
+    /// The time floored to a multiple of `step` since the epoch (`1970-01-01`), as pandas'
+    /// `dt.floor("15min")`: `col("t").dt().floor_every(Duration::from_secs(900))`. A zero step
+    /// is refused when the query is written.
+    pub fn floor_every(self, step: std::time::Duration) -> Expr {
+        let n = i64::try_from(step.as_nanos()).unwrap_or(i64::MAX);
+        self.op(DtOp::FloorEvery(n))
+    }
+
     /// The time as text, in a strftime-style format (chrono's, which takes Python's common
     /// directives: `%Y-%m-%d %H:%M:%S`, `%b`, `%a`, `%j`, ...).
     pub fn strftime(self, format: &str) -> Expr {
@@ -162,6 +179,12 @@ pub(crate) fn evaluate(v: &ArrayRef, op: &DtOp) -> Result<ArrayRef> {
             date_part(v.as_ref(), part).map_err(arrow_error)
         }
         DtOp::Floor(unit) => floor(v, *unit),
+        DtOp::FloorEvery(n) => {
+            let step = *n;
+            let floored: TimestampNanosecondArray =
+                nanos(v)?.unary(|ns: i64| ns.div_euclid(step) * step);
+            back_to(Arc::new(floored), v.data_type())
+        }
         DtOp::Strftime(format) => {
             check_format(format)?;
             let times = nanos(v)?;
@@ -186,7 +209,7 @@ pub(crate) fn check_format(format: &str) -> Result<()> {
 }
 
 /// The times of `v` as nanoseconds since the epoch (UTC).
-fn nanos(v: &ArrayRef) -> Result<TimestampNanosecondArray> {
+pub(super) fn nanos(v: &ArrayRef) -> Result<TimestampNanosecondArray> {
     let t = DataType::Timestamp(TimeUnit::Nanosecond, None);
     let plain = match v.data_type() {
         // The zone is dropped: the values are instants, kept as they are.
@@ -202,13 +225,13 @@ fn nanos(v: &ArrayRef) -> Result<TimestampNanosecondArray> {
         .clone())
 }
 
-fn from_nanos(ns: i64) -> Option<NaiveDateTime> {
+pub(super) fn from_nanos(ns: i64) -> Option<NaiveDateTime> {
     chrono::DateTime::from_timestamp_nanos(ns)
         .naive_utc()
         .into()
 }
 
-fn to_nanos(t: NaiveDateTime) -> Option<i64> {
+pub(super) fn to_nanos(t: NaiveDateTime) -> Option<i64> {
     t.and_utc().timestamp_nanos_opt()
 }
 
@@ -234,17 +257,18 @@ fn floor(v: &ArrayRef, unit: DtUnit) -> Result<ArrayRef> {
             })
             .collect(),
     };
-    let floored: ArrayRef = Arc::new(floored);
-    // Back to the operand's type (a zone is put back as it was: the instants are UTC).
-    let back = match v.data_type() {
-        DataType::Timestamp(u, Some(_)) => {
-            let unzoned = arrow::compute::cast(&floored, &DataType::Timestamp(*u, None))
-                .map_err(arrow_error)?;
-            return arrow::compute::cast(&unzoned, v.data_type()).map_err(arrow_error);
-        }
-        t => t.clone(),
-    };
-    arrow::compute::cast(&floored, &back).map_err(arrow_error)
+    back_to(Arc::new(floored), v.data_type())
+}
+
+/// Nanosecond times (`timestamp[ns]`, no zone) as type `t` (a zone is put back as it was: the
+/// instants are UTC).
+pub(super) fn back_to(times: ArrayRef, t: &DataType) -> Result<ArrayRef> {
+    if let DataType::Timestamp(u, Some(_)) = t {
+        let unzoned =
+            arrow::compute::cast(&times, &DataType::Timestamp(*u, None)).map_err(arrow_error)?;
+        return arrow::compute::cast(&unzoned, t).map_err(arrow_error);
+    }
+    arrow::compute::cast(&times, t).map_err(arrow_error)
 }
 
 /// Strings parsed as times (`timestamp[ns]`): with a strptime-style `format`, as

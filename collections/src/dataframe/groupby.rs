@@ -114,7 +114,12 @@ impl Agg {
         self
     }
 
-    fn output_name(&self) -> String {
+    /// What it computes.
+    pub(super) fn func(&self) -> AggFunc {
+        self.func
+    }
+
+    pub(super) fn output_name(&self) -> String {
         self.alias.clone().unwrap_or_else(|| match self.func {
             AggFunc::Size => "size".to_string(),
             f => format!("{}_{}", self.column, f.name()),
