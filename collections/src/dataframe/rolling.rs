@@ -3,8 +3,9 @@
 //!
 //! Each partition reads the last `window - 1` values of the partitions before it (the
 //! summaries [`super::cumulative`] makes) and slides one window over them and its own rows, in
-//! time linear in its rows whatever the window: running sums and Welford's moments for `sum`,
-//! `mean`, `var` and `std`, a monotonic queue for `min` and `max`.
+//! time linear in its rows whatever the window: compensated running sums for `sum` and
+//! `mean`, Welford's moments for `var` and `std`, a monotonic queue for `min` and `max`, each
+//! kernel specialised to its aggregate.
 //!
 //! As in pandas, nulls and NaN are missing values: a window with fewer than `min_periods`
 //! values (by default the whole window) gives no value, and the result is `float64`. Where
@@ -13,7 +14,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, SchemaRef};
 use partita_runtime::{downcast, value, Kernel, TaskContext, Value};
 use serde::{Deserialize, Serialize};
@@ -88,19 +89,19 @@ impl Op for RollingApply {
 register_op!(RollingApply);
 
 /// The values of `column` in the partitions `before` (their last rows) and in `batch`, in
-/// order, as `f64` with nulls and NaN as `None`.
-fn values(batch: &RecordBatch, before: &[&RecordBatch], column: &str) -> Result<Vec<Option<f64>>> {
+/// order, as `f64` with nulls as NaN (NaN is a missing value too).
+fn values(batch: &RecordBatch, before: &[&RecordBatch], column: &str) -> Result<Vec<f64>> {
     let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
         message: format!("no column {column:?}"),
     })?;
     let mut out = Vec::new();
     for a in before.iter().map(|b| b.column(0)).chain([c]) {
         let f = arrow::compute::cast(a, &DataType::Float64).map_err(arrow_error)?;
-        out.extend(
-            f.as_primitive::<Float64Type>()
-                .iter()
-                .map(|x| x.filter(|x| !x.is_nan())),
-        );
+        let f = f.as_primitive::<Float64Type>();
+        match f.nulls() {
+            None => out.extend_from_slice(f.values()),
+            Some(_) => out.extend(f.iter().map(|x| x.unwrap_or(f64::NAN))),
+        }
     }
     Ok(out)
 }
@@ -116,27 +117,50 @@ fn windows(
 ) -> Result<ArrayRef> {
     let xs = values(batch, before, column)?;
     let start = xs.len() - batch.num_rows();
-    let all = slide(&xs, window, min_periods, agg);
-    Ok(Arc::new(Float64Array::from(all[start..].to_vec())))
+    let (values, valid) = match agg {
+        WindowAgg::Sum => slide(&xs, start, window, min_periods, Summed::<false>::default()),
+        WindowAgg::Mean => slide(&xs, start, window, min_periods, Summed::<true>::default()),
+        WindowAgg::Count => slide(&xs, start, window, min_periods, Counted),
+        WindowAgg::Min => slide(&xs, start, window, min_periods, Extreme::<false>::default()),
+        WindowAgg::Max => slide(&xs, start, window, min_periods, Extreme::<true>::default()),
+        WindowAgg::Var { ddof } => {
+            slide(&xs, start, window, min_periods, Moments::new(ddof, false))
+        }
+        WindowAgg::Std { ddof } => slide(&xs, start, window, min_periods, Moments::new(ddof, true)),
+    };
+    let nulls = arrow::buffer::NullBuffer::from(valid);
+    Ok(Arc::new(Float64Array::new(values.into(), Some(nulls))))
 }
 
-/// Welford's moments of the values in a window, with values both added and removed.
+/// What a sliding window keeps of the values in it: each value enters once and leaves once,
+/// in order (`i` is its position).
+trait WindowState {
+    /// Value `x` at `i` enters the window.
+    fn add(&mut self, i: usize, x: f64, xs: &[f64]);
+    /// Value `x` at `i`, the oldest in the window, leaves it.
+    fn remove(&mut self, i: usize, x: f64);
+    /// The window's value, with `n` values (and `rows` rows) in it and enough of them.
+    fn value(&self, n: usize, rows: usize, xs: &[f64]) -> Option<f64>;
+    /// The window holds no value any more: what is kept starts afresh, without the residue of
+    /// rounding.
+    fn emptied(&mut self) {}
+    /// Whether `n` values in `rows` rows are enough, for `min_periods`.
+    fn enough(&self, n: usize, rows: usize, min_periods: usize) -> bool {
+        let _ = rows;
+        n >= min_periods
+    }
+}
+
+/// A compensated (Kahan–Babuška) running sum, for `sum` and (`MEAN`) `mean`. With
+/// `min_periods(0)`, a window of no values sums to 0 and has no mean, as in pandas.
 #[derive(Default)]
-struct Moments {
-    n: f64,
-    mean: f64,
-    m2: f64,
-    /// A compensated sum, for `sum` and `mean` (Kahan–Babuška).
+struct Summed<const MEAN: bool> {
     sum: f64,
     carry: f64,
-    /// The last value added, and how many values in a row (counting it) were equal to it: when
-    /// the window holds only those, its variance is exactly 0, as pandas makes it, whatever
-    /// the rounding of removals left in `m2`.
-    last: f64,
-    same: usize,
 }
 
-impl Moments {
+impl<const MEAN: bool> Summed<MEAN> {
+    #[inline]
     fn add_sum(&mut self, x: f64) {
         let t = self.sum + x;
         self.carry += if self.sum.abs() >= x.abs() {
@@ -146,8 +170,110 @@ impl Moments {
         };
         self.sum = t;
     }
+}
 
-    fn add(&mut self, x: f64) {
+impl<const MEAN: bool> WindowState for Summed<MEAN> {
+    #[inline]
+    fn add(&mut self, _: usize, x: f64, _: &[f64]) {
+        self.add_sum(x);
+    }
+    #[inline]
+    fn remove(&mut self, _: usize, x: f64) {
+        self.add_sum(-x);
+    }
+    fn emptied(&mut self) {
+        (self.sum, self.carry) = (0.0, 0.0);
+    }
+    #[inline]
+    fn value(&self, n: usize, _: usize, _: &[f64]) -> Option<f64> {
+        if n == 0 {
+            return (!MEAN).then_some(0.0);
+        }
+        let total = self.sum + self.carry;
+        Some(if MEAN { total / n as f64 } else { total })
+    }
+}
+
+/// `count`: `min_periods` counts rows, not values, as in pandas.
+struct Counted;
+
+impl WindowState for Counted {
+    #[inline]
+    fn add(&mut self, _: usize, _: f64, _: &[f64]) {}
+    #[inline]
+    fn remove(&mut self, _: usize, _: f64) {}
+    #[inline]
+    fn value(&self, n: usize, _: usize, _: &[f64]) -> Option<f64> {
+        Some(n as f64)
+    }
+    fn enough(&self, _: usize, rows: usize, min_periods: usize) -> bool {
+        rows >= min_periods
+    }
+}
+
+/// `min` (or, `MAX`, `max`): a queue of positions whose values are monotonic from the front.
+#[derive(Default)]
+struct Extreme<const MAX: bool> {
+    queue: VecDeque<usize>,
+}
+
+impl<const MAX: bool> WindowState for Extreme<MAX> {
+    #[inline]
+    fn add(&mut self, i: usize, x: f64, xs: &[f64]) {
+        while let Some(&j) = self.queue.back() {
+            let y = xs[j];
+            if (MAX && y <= x) || (!MAX && y >= x) {
+                self.queue.pop_back();
+            } else {
+                break;
+            }
+        }
+        self.queue.push_back(i);
+    }
+    #[inline]
+    fn remove(&mut self, i: usize, _: f64) {
+        if self.queue.front() == Some(&i) {
+            self.queue.pop_front();
+        }
+    }
+    #[inline]
+    fn value(&self, _: usize, _: usize, xs: &[f64]) -> Option<f64> {
+        self.queue.front().map(|&j| xs[j])
+    }
+}
+
+/// Welford's moments of the values in a window, with values both added and removed, for `var`
+/// and (`sqrt`) `std` with `ddof` delta degrees of freedom.
+struct Moments {
+    ddof: f64,
+    sqrt: bool,
+    n: f64,
+    mean: f64,
+    m2: f64,
+    /// The last value added, and how many values in a row (counting it) were equal to it: when
+    /// the window holds only those, its variance is exactly 0, as pandas makes it, whatever
+    /// the rounding of removals left in `m2`.
+    last: f64,
+    same: usize,
+}
+
+impl Moments {
+    fn new(ddof: f64, sqrt: bool) -> Moments {
+        Moments {
+            ddof,
+            sqrt,
+            n: 0.0,
+            mean: 0.0,
+            m2: 0.0,
+            last: 0.0,
+            same: 0,
+        }
+    }
+}
+
+impl WindowState for Moments {
+    #[inline]
+    fn add(&mut self, _: usize, x: f64, _: &[f64]) {
         self.same = if self.same > 0 && self.last == x {
             self.same + 1
         } else {
@@ -158,88 +284,69 @@ impl Moments {
         let d = x - self.mean;
         self.mean += d / self.n;
         self.m2 += d * (x - self.mean);
-        self.add_sum(x);
     }
-
-    fn remove(&mut self, x: f64) {
+    fn emptied(&mut self) {
+        (self.n, self.mean, self.m2) = (0.0, 0.0, 0.0);
+    }
+    #[inline]
+    fn remove(&mut self, _: usize, x: f64) {
         self.n -= 1.0;
         if self.n == 0.0 {
-            let (last, same) = (self.last, self.same);
-            *self = Moments {
-                last,
-                same,
-                ..Moments::default()
-            };
             return;
         }
         let d = x - self.mean;
         self.mean -= d / self.n;
         self.m2 -= d * (x - self.mean);
-        self.add_sum(-x);
     }
-
-    fn total(&self) -> f64 {
-        self.sum + self.carry
-    }
-
-    fn var(&self, ddof: f64) -> Option<f64> {
+    #[inline]
+    fn value(&self, _: usize, _: usize, _: &[f64]) -> Option<f64> {
         let constant = self.same as f64 >= self.n;
         let m2 = if constant { 0.0 } else { self.m2.max(0.0) };
-        (self.n - ddof > 0.0).then(|| m2 / (self.n - ddof))
+        let var = (self.n - self.ddof > 0.0).then(|| m2 / (self.n - self.ddof))?;
+        Some(if self.sqrt { var.sqrt() } else { var })
     }
 }
 
-/// Every window of `xs`: the value of `agg` over `xs[i + 1 - window..=i]` for each `i`, or
-/// `None` where the window holds fewer than `min_periods` values.
-fn slide(
-    xs: &[Option<f64>],
+/// The windows of `xs` (NaN missing) ending at each position from `from` on: the value of
+/// `state` over `xs[i + 1 - window..=i]`, and whether there is one (the window holds at least
+/// `min_periods` values). The values before `from` only fill the first windows.
+fn slide<S: WindowState>(
+    xs: &[f64],
+    from: usize,
     window: usize,
     min_periods: usize,
-    agg: WindowAgg,
-) -> Vec<Option<f64>> {
-    let mut out = Vec::with_capacity(xs.len());
-    let mut m = Moments::default();
-    // Positions of candidate extremes, their values monotonic from the front.
-    let mut queue: VecDeque<usize> = VecDeque::new();
-    let is_max = matches!(agg, WindowAgg::Max);
+    mut state: S,
+) -> (Vec<f64>, Vec<bool>) {
+    let out_len = xs.len() - from;
+    let (mut values, mut valid) = (Vec::with_capacity(out_len), Vec::with_capacity(out_len));
+    let mut n = 0_usize;
     for (i, &x) in xs.iter().enumerate() {
-        if let Some(x) = x {
-            m.add(x);
-            while let Some(&j) = queue.back() {
-                let y = xs[j].expect("only values are queued");
-                if (is_max && y <= x) || (!is_max && y >= x) {
-                    queue.pop_back();
-                } else {
-                    break;
-                }
-            }
-            queue.push_back(i);
+        if !x.is_nan() {
+            n += 1;
+            state.add(i, x, xs);
         }
         if i >= window {
-            if let Some(y) = xs[i - window] {
-                m.remove(y);
-            }
-            while queue.front().is_some_and(|&j| j + window <= i) {
-                queue.pop_front();
+            let y = xs[i - window];
+            if !y.is_nan() {
+                n -= 1;
+                state.remove(i - window, y);
+                if n == 0 {
+                    state.emptied();
+                }
             }
         }
+        if i < from {
+            continue;
+        }
         let rows = (i + 1).min(window);
-        let enough = match agg {
-            WindowAgg::Count => rows >= min_periods,
-            _ => m.n as usize >= min_periods,
-        };
-        // With `min_periods(0)`, a window of no values sums to 0 and has no mean, as in pandas.
-        let v = enough.then(|| match agg {
-            WindowAgg::Sum => Some(m.total()),
-            WindowAgg::Mean => (m.n > 0.0).then(|| m.total() / m.n),
-            WindowAgg::Count => Some(m.n),
-            WindowAgg::Min | WindowAgg::Max => queue.front().and_then(|&j| xs[j]),
-            WindowAgg::Var { ddof } => m.var(ddof),
-            WindowAgg::Std { ddof } => m.var(ddof).map(f64::sqrt),
-        });
-        out.push(v.flatten());
+        let v = state
+            .enough(n, rows, min_periods)
+            .then(|| state.value(n, rows, xs))
+            .flatten();
+        values.push(v.unwrap_or(0.0));
+        valid.push(v.is_some());
     }
-    out
+    (values, valid)
 }
 
 impl DataFrame {
