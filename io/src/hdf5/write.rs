@@ -515,7 +515,7 @@ fn write_layer<T: Hdf5Element>(
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("out.h5");
-/// let x = Array::from_array(array![[1.0, 2.0], [3.0, 4.0]], &[1, 2])?;
+/// let x = Array::from_array(array![[1.0_f64, 2.0], [3.0, 4.0]], &[1, 2])?;
 /// let stored = store_hdf5(&x, &path, "/results/x", &Hdf5Write::new().gzip(4))?;
 /// assert!(!path.exists());
 /// assert_eq!(stored.sum(Axes::All)?.compute_scalar()?, 10.0);
