@@ -261,6 +261,9 @@ fn shifted(
     let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
         message: format!("no column {column:?}"),
     })?;
+    if diff {
+        return differences(c, before, n, false);
+    }
     let mut pieces: Vec<ArrayRef> = before.iter().map(|b| b.column(0).clone()).collect();
     pieces.push(c.clone());
     let refs: Vec<&dyn Array> = pieces.iter().map(AsRef::as_ref).collect();
@@ -276,16 +279,43 @@ fn shifted(
         let rest = all.slice(0, taken);
         arrow::compute::concat(&[nulls.as_ref(), rest.as_ref()]).map_err(arrow_error)?
     };
-    difference(c, shifted, diff)
+    Ok(shifted)
 }
 
-/// `shifted`, or with `diff` the column `c` minus it, as `float64`.
-fn difference(c: &ArrayRef, shifted: ArrayRef, diff: bool) -> Result<ArrayRef> {
-    if !diff {
-        return Ok(shifted);
-    }
+/// The column `c` minus its values `n` rows before (or, `up`, after), as `float64`, in one
+/// pass; `edge` are the summaries across the partition boundary (the last rows of the
+/// partitions before, or the first rows of those after, in order). Null where either is.
+fn differences(c: &ArrayRef, edge: &[&RecordBatch], n: usize, up: bool) -> Result<ArrayRef> {
     let f = |a: &ArrayRef| arrow::compute::cast(a, &DataType::Float64).map_err(arrow_error);
-    arrow::compute::kernels::numeric::sub(&f(c)?, &f(&shifted)?).map_err(arrow_error)
+    let pieces: Vec<ArrayRef> = edge.iter().map(|b| f(b.column(0))).collect::<Result<_>>()?;
+    let refs: Vec<&dyn Array> = pieces.iter().map(AsRef::as_ref).collect();
+    let edge = match refs.is_empty() {
+        true => Arc::new(Float64Array::from(Vec::<f64>::new())) as ArrayRef,
+        false => arrow::compute::concat(&refs).map_err(arrow_error)?,
+    };
+    let c = f(c)?;
+    let (c, e) = (
+        c.as_primitive::<Float64Type>(),
+        edge.as_primitive::<Float64Type>(),
+    );
+    let (len, elen) = (c.len(), e.len());
+    let at = |a: &Float64Array, j: usize| a.is_valid(j).then(|| a.value(j));
+    let other = |i: usize| -> Option<f64> {
+        if up {
+            let j = i + n;
+            match j < len {
+                true => at(c, j),
+                false => (j - len < elen).then(|| at(e, j - len)).flatten(),
+            }
+        } else if i >= n {
+            at(c, i - n)
+        } else {
+            let back = n - i;
+            (back <= elen).then(|| at(e, elen - back)).flatten()
+        }
+    };
+    let out: Float64Array = (0..len).map(|i| Some(at(c, i)? - other(i)?)).collect();
+    Ok(Arc::new(out))
 }
 
 /// `column` of `batch` shifted up by `n` rows, the last ones taken from the first values of
@@ -300,6 +330,9 @@ fn shifted_up(
     let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
         message: format!("no column {column:?}"),
     })?;
+    if diff {
+        return differences(c, after, n, true);
+    }
     let mut pieces: Vec<ArrayRef> = vec![c.clone()];
     pieces.extend(after.iter().map(|b| b.column(0).clone()));
     let refs: Vec<&dyn Array> = pieces.iter().map(AsRef::as_ref).collect();
@@ -308,8 +341,7 @@ fn shifted_up(
     let have = all.len().saturating_sub(n).min(c.len());
     let taken = all.slice(n.min(all.len()), have);
     let nulls = arrow::array::new_null_array(c.data_type(), c.len() - have);
-    let shifted = arrow::compute::concat(&[taken.as_ref(), nulls.as_ref()]).map_err(arrow_error)?;
-    difference(c, shifted, diff)
+    arrow::compute::concat(&[taken.as_ref(), nulls.as_ref()]).map_err(arrow_error)
 }
 
 impl DataFrame {
