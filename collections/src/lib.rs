@@ -28,7 +28,8 @@ pub use self::dataframe::{
     coalesce, col, count, dtype_name, first, last, lit, max, mean, min, parse_times, serde_array,
     serde_schema, size, std, sum, var, when, Agg, AggFunc, BinaryOp, ColumnSource, ColumnType,
     DataFrame, DtExpr, DtField, DtOp, DtUnit, Every, Expr, FromColumn, GroupBy, How, Literal,
-    Merge, NumOp, Resample, Rolling, Series, Side, StrExpr, StrOp, Then, When, SHUFFLE_ABOVE,
+    Merge, NumOp, RankMethod, Resample, Rolling, Series, Side, StrExpr, StrOp, Then, When,
+    SHUFFLE_ABOVE,
 };
 pub use self::delayed::{
     combine, compute_all, delayed, from_value, graph_all, Delayed, DelayedHandle,
