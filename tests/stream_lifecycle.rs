@@ -231,7 +231,12 @@ fn a_rate_limited_generator_keeps_its_rate() {
         .unwrap();
     assert_eq!(n, 500);
     let s = t.elapsed().as_secs_f64();
-    assert!((0.08..1.0).contains(&s), "500 records at 5000/s took {s} s");
+    // Never faster than the rate allows (0.1 s). The upper bound only says it is not stuck:
+    // a machine busy with the other tests can stall a stage for seconds.
+    assert!(
+        (0.08..10.0).contains(&s),
+        "500 records at 5000/s took {s} s"
+    );
 }
 
 #[test]

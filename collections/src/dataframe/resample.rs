@@ -150,7 +150,8 @@ fn fill(
         last = bin.or(last);
     }
     if rows.len() == batch.num_rows() {
-        return Ok(batch.clone());
+        // Under the frame's schema, as every filled partition is.
+        return RecordBatch::try_new(schema.clone(), batch.columns().to_vec()).map_err(arrow_error);
     }
     let indices = arrow::array::UInt32Array::from(
         rows.iter()
