@@ -55,13 +55,15 @@ fn rolling_files_are_complete_whenever_they_are_visible() {
 fn a_micro_batch_is_emitted_after_its_wait_even_when_not_full() {
     let (tx, rx) = crossbeam_channel::unbounded::<u32>();
     let (out_tx, out_rx) = crossbeam_channel::unbounded();
-    let pipeline = Stream::from_channel(rx)
-        .batch_within(1000, Duration::from_millis(50))
-        .to_channel(out_tx)
-        .start();
+    // Queued before the start, so that a busy machine cannot stall the sender past the wait
+    // between two of them.
     for i in 0..5 {
         tx.send(i).unwrap();
     }
+    let pipeline = Stream::from_channel(rx)
+        .batch_within(1000, Duration::from_millis(300))
+        .to_channel(out_tx)
+        .start();
     let first = out_rx.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(first, vec![0, 1, 2, 3, 4]);
     tx.send(5).unwrap();
