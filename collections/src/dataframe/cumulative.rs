@@ -48,9 +48,7 @@ struct Summary {
 /// The column of a partition, as the running operations read it: integers as `int64`,
 /// floats as `float64`, NaN as missing (as pandas skips it).
 fn numbers(batch: &RecordBatch, column: &str) -> Result<ArrayRef> {
-    let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
-        message: format!("no column {column:?}"),
-    })?;
+    let c = super::column_of(batch, column)?;
     let t = if c.data_type().is_floating() {
         DataType::Float64
     } else {
@@ -109,20 +107,11 @@ impl Op for Summary {
                 Carry::Total(op) => {
                     numbers(batch, &column).and_then(|a| one_column(&column, total(&a, op)))
                 }
-                Carry::Tail(n) => batch
-                    .column_by_name(&column)
-                    .ok_or_else(|| Error::Schema {
-                        message: format!("no column {column:?}"),
-                    })
-                    .and_then(|c| {
-                        let from = c.len().saturating_sub(n);
-                        one_column(&column, c.slice(from, c.len() - from))
-                    }),
-                Carry::Head(n) => batch
-                    .column_by_name(&column)
-                    .ok_or_else(|| Error::Schema {
-                        message: format!("no column {column:?}"),
-                    })
+                Carry::Tail(n) => super::column_of(batch, &column).and_then(|c| {
+                    let from = c.len().saturating_sub(n);
+                    one_column(&column, c.slice(from, c.len() - from))
+                }),
+                Carry::Head(n) => super::column_of(batch, &column)
                     .and_then(|c| one_column(&column, c.slice(0, n.min(c.len())))),
             };
             summary.map(value).map_err(|e| fail(&out, e))
@@ -155,11 +144,7 @@ impl Op for Apply {
         );
         let (keys, out) = (cx.deps.to_vec(), cx.key.clone());
         Ok(Arc::new(move |inputs: Vec<Value>| {
-            let batches = inputs
-                .iter()
-                .zip(&keys)
-                .map(|(v, k)| downcast::<RecordBatch>(v, k))
-                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            let batches = super::batches(&inputs, &keys)?;
             let (batch, others) = batches.split_first().expect("a partition");
             let replaced = match carry {
                 Carry::Total(op) => running(batch, others, &column, op),
@@ -258,9 +243,7 @@ fn shifted(
     n: usize,
     diff: bool,
 ) -> Result<ArrayRef> {
-    let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
-        message: format!("no column {column:?}"),
-    })?;
+    let c = super::column_of(batch, column)?;
     if diff {
         return differences(c, before, n, false);
     }
@@ -327,9 +310,7 @@ fn shifted_up(
     n: usize,
     diff: bool,
 ) -> Result<ArrayRef> {
-    let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
-        message: format!("no column {column:?}"),
-    })?;
+    let c = super::column_of(batch, column)?;
     if diff {
         return differences(c, after, n, true);
     }

@@ -834,6 +834,13 @@ impl fmt::Display for DataFrame {
     }
 }
 
+/// Column `column` of `batch`, or an error naming it.
+pub(crate) fn column_of<'a>(batch: &'a RecordBatch, column: &str) -> Result<&'a ArrayRef> {
+    batch.column_by_name(column).ok_or_else(|| Error::Schema {
+        message: format!("no column {column:?}"),
+    })
+}
+
 /// Every input as a record batch, each downcast error naming its key.
 pub(crate) fn batches<'a>(
     values: &'a [Value],

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
-use partita_runtime::{downcast, value, Kernel, TaskContext, TaskKey, Value};
+use partita_runtime::{value, Kernel, TaskContext, TaskKey, Value};
 use serde::{Deserialize, Serialize};
 
 use super::cumulative::replace_column;
 use super::expr::{arrow_error, dtype_name};
 use super::groupby::fail;
-use super::DataFrame;
+use super::{column_of, DataFrame};
 use crate::error::{Error, Result};
 use crate::layer::{layer, register_op, Op};
 use crate::names::unique;
@@ -186,11 +186,7 @@ impl Op for RankOp {
         };
         let (deps, out) = (cx.deps.to_vec(), cx.key.clone());
         Ok(Arc::new(move |inputs: Vec<Value>| {
-            let batches = inputs
-                .iter()
-                .zip(&deps)
-                .map(|(v, k)| downcast::<RecordBatch>(v, k))
-                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            let batches = super::batches(&inputs, &deps)?;
             let done = match &step {
                 RankStep::Count => count_step(batches[0], &column, keys, ascending),
                 RankStep::Merge => merge_step(&batches, keys, ascending),
@@ -203,12 +199,6 @@ impl Op for RankOp {
     }
 }
 register_op!(RankOp);
-
-fn column_of<'a>(batch: &'a RecordBatch, column: &str) -> Result<&'a ArrayRef> {
-    batch.column_by_name(column).ok_or_else(|| Error::Schema {
-        message: format!("no column {column:?}"),
-    })
-}
 
 fn count_step(
     batch: &RecordBatch,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, TimestampNanosecondArray};
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{Datelike, Months};
-use partita_runtime::{downcast, value, Kernel, TaskContext, Value};
+use partita_runtime::{value, Kernel, TaskContext, Value};
 use serde::{Deserialize, Serialize};
 
 use super::cumulative::Carry;
@@ -104,11 +104,7 @@ impl Op for FillBins {
         );
         let (keys, out) = (cx.deps.to_vec(), cx.key.clone());
         Ok(Arc::new(move |inputs: Vec<Value>| {
-            let batches = inputs
-                .iter()
-                .zip(&keys)
-                .map(|(v, k)| downcast::<RecordBatch>(v, k))
-                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            let batches = super::batches(&inputs, &keys)?;
             let (batch, before) = batches.split_first().expect("a partition");
             fill(batch, before, &on, every, &zero, &schema)
                 .map(value)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, SchemaRef};
-use partita_runtime::{downcast, value, Kernel, TaskContext, Value};
+use partita_runtime::{value, Kernel, TaskContext, Value};
 use serde::{Deserialize, Serialize};
 
 use super::cumulative::{replace_column, Carry};
@@ -73,11 +73,7 @@ impl Op for RollingApply {
         let (window, min_periods, agg) = (self.window, self.min_periods, self.agg);
         let (keys, out) = (cx.deps.to_vec(), cx.key.clone());
         Ok(Arc::new(move |inputs: Vec<Value>| {
-            let batches = inputs
-                .iter()
-                .zip(&keys)
-                .map(|(v, k)| downcast::<RecordBatch>(v, k))
-                .collect::<partita_runtime::Result<Vec<_>>>()?;
+            let batches = super::batches(&inputs, &keys)?;
             let (batch, before) = batches.split_first().expect("a partition");
             windows(batch, before, &column, window, min_periods, agg)
                 .and_then(|c| replace_column(batch, &column, c, &schema))
@@ -91,9 +87,7 @@ register_op!(RollingApply);
 /// The values of `column` in the partitions `before` (their last rows) and in `batch`, in
 /// order, as `f64` with nulls as NaN (NaN is a missing value too).
 fn values(batch: &RecordBatch, before: &[&RecordBatch], column: &str) -> Result<Vec<f64>> {
-    let c = batch.column_by_name(column).ok_or_else(|| Error::Schema {
-        message: format!("no column {column:?}"),
-    })?;
+    let c = super::column_of(batch, column)?;
     let mut out = Vec::new();
     for a in before.iter().map(|b| b.column(0)).chain([c]) {
         let f = arrow::compute::cast(a, &DataType::Float64).map_err(arrow_error)?;
