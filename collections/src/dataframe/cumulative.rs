@@ -148,8 +148,10 @@ impl Op for Apply {
             let (batch, others) = batches.split_first().expect("a partition");
             let replaced = match carry {
                 Carry::Total(op) => running(batch, others, &column, op),
-                Carry::Tail(n) => shifted(batch, others, &column, n, diff),
-                Carry::Head(n) => shifted_up(batch, others, &column, n, diff),
+                Carry::Tail(n) | Carry::Head(n) if diff => super::column_of(batch, &column)
+                    .and_then(|c| differences(c, others, n, matches!(carry, Carry::Head(_)))),
+                Carry::Tail(n) => shifted(batch, others, &column, n),
+                Carry::Head(n) => shifted_up(batch, others, &column, n),
             };
             replaced
                 .and_then(|c| replace_column(batch, &column, c, &schema))
@@ -235,18 +237,14 @@ fn running(
 }
 
 /// `column` of `batch` shifted down by `n` rows, the first ones taken from the last values of
-/// the partitions `before` (nulls before the first row); with `diff`, the column minus that.
+/// the partitions `before` (nulls before the first row).
 fn shifted(
     batch: &RecordBatch,
     before: &[&RecordBatch],
     column: &str,
     n: usize,
-    diff: bool,
 ) -> Result<ArrayRef> {
     let c = super::column_of(batch, column)?;
-    if diff {
-        return differences(c, before, n, false);
-    }
     let mut pieces: Vec<ArrayRef> = before.iter().map(|b| b.column(0).clone()).collect();
     pieces.push(c.clone());
     let refs: Vec<&dyn Array> = pieces.iter().map(AsRef::as_ref).collect();
@@ -302,18 +300,14 @@ fn differences(c: &ArrayRef, edge: &[&RecordBatch], n: usize, up: bool) -> Resul
 }
 
 /// `column` of `batch` shifted up by `n` rows, the last ones taken from the first values of
-/// the partitions `after` (nulls past the last row); with `diff`, the column minus that.
+/// the partitions `after` (nulls past the last row).
 fn shifted_up(
     batch: &RecordBatch,
     after: &[&RecordBatch],
     column: &str,
     n: usize,
-    diff: bool,
 ) -> Result<ArrayRef> {
     let c = super::column_of(batch, column)?;
-    if diff {
-        return differences(c, after, n, true);
-    }
     let mut pieces: Vec<ArrayRef> = vec![c.clone()];
     pieces.extend(after.iter().map(|b| b.column(0).clone()));
     let refs: Vec<&dyn Array> = pieces.iter().map(AsRef::as_ref).collect();
@@ -333,6 +327,20 @@ impl DataFrame {
             .map_err(|_| Error::Schema {
                 message: format!("no column {column:?}; the columns are {:?}", self.columns()),
             })
+    }
+
+    /// The frame's schema with `column` of type `t` (and nullable).
+    pub(super) fn retyped(&self, column: &str, t: &DataType) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| match f.name() == column {
+                true => Field::new(column, t.clone(), true),
+                false => f.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
     }
 
     fn along(&self, column: &str, carry: Carry, diff: bool, name: &str) -> Result<DataFrame> {
@@ -371,16 +379,7 @@ impl DataFrame {
         name: &str,
         apply: impl Fn(SchemaRef) -> P,
     ) -> Result<DataFrame> {
-        let fields: Vec<Field> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| match f.name() == column {
-                true => Field::new(column, t.clone(), true),
-                false => f.as_ref().clone(),
-            })
-            .collect();
-        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let schema = self.retyped(column, &t);
         let m = self.materialize();
         let parts = m.keys();
         let mut graph = m.graph.clone();

@@ -308,16 +308,7 @@ impl DataFrame {
                 dtype_name(t)
             ),
         })?;
-        let fields: Vec<Field> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| match f.name() == column {
-                true => Field::new(column, DataType::Float64, true),
-                false => f.as_ref().clone(),
-            })
-            .collect();
-        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let schema = self.retyped(column, &DataType::Float64);
         let m = self.materialize();
         let parts = m.keys();
         let mut graph = m.graph.clone();
